@@ -1,0 +1,50 @@
+//! Time as the event loop needs it: coarse monotonic seconds for deadlines,
+//! and the `Date:` header line, formatted at most once a second.
+#![forbid(unsafe_code)]
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use crate::date::format_imf_fixdate;
+
+/// `Date: ` + IMF-fixdate + CRLF.
+const DATE_LINE_LEN: usize = 6 + crate::date::IMF_FIXDATE_LEN + 2;
+
+pub struct Clock {
+    start: Instant,
+    /// Whole seconds since `start`: deadlines are this coarse on purpose.
+    now: u32,
+    unix: u64,
+    date_line: [u8; DATE_LINE_LEN],
+}
+
+impl Clock {
+    pub fn new() -> Clock {
+        let mut clock = Clock { start: Instant::now(), now: 0, unix: u64::MAX, date_line: *b"Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n" };
+        clock.tick();
+        clock
+    }
+
+    /// Reads the clocks; called once per event-loop turn (vDSO, no system call).
+    pub fn tick(&mut self) {
+        self.now = self.start.elapsed().as_secs().min(u64::from(u32::MAX)) as u32;
+        let unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        if unix != self.unix {
+            self.unix = unix;
+            self.date_line[6..6 + crate::date::IMF_FIXDATE_LEN].copy_from_slice(&format_imf_fixdate(unix));
+        }
+    }
+
+    pub fn now(&self) -> u32 {
+        self.now
+    }
+
+    pub fn date_line(&self) -> &[u8] {
+        &self.date_line
+    }
+
+    /// How long until the next whole second of `now`.
+    pub fn until_next_second(&self) -> std::time::Duration {
+        let elapsed = self.start.elapsed();
+        std::time::Duration::from_secs(elapsed.as_secs() + 1).saturating_sub(elapsed)
+    }
+}

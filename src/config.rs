@@ -1,0 +1,206 @@
+//! Command-line flags -> `Config`. Flags are the only configuration: a Pi
+//! started from busybox init has its whole setup in one inittab line.
+//! Every error names the flag and the value, so a respawn loop says why.
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
+pub const DEFAULT_CACHE_MAX: u64 = 256 * 1024;
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+/// Most worker threads; beyond this a Pi only loses to context switches.
+const MAX_THREADS: u64 = 256;
+/// Longest timeout a flag may set: a day.
+const MAX_TIMEOUT_SECS: u64 = 86_400;
+
+pub const USAGE: &str = "\
+mote - a tiny, strict HTTP/1.1 static-site server
+
+Usage: mote [FLAGS]
+
+Without --root, mote serves the site built into it.
+
+Flags:
+  --listen ADDR          address to listen on, IPv4 or [IPv6]:port; repeatable
+                         (default 0.0.0.0:8080)
+  --root DIR             serve the files under DIR (default: the built-in site)
+  --threads N|auto       event-loop threads; auto = one per core (default 1)
+  --max-conns N          most open connections; more get 503
+                         (default: from the open-file limit)
+  --header-timeout SECS  time a client has to send a whole request head (default 10)
+  --idle-timeout SECS    time an idle keep-alive connection, or a stalled
+                         response, is kept (default 30)
+  --cache-max BYTES      files up to this size are held in memory; larger ones
+                         are streamed from disk with sendfile (default 262144)
+  --grace SECS           on SIGTERM/SIGINT, time to finish responses in flight
+                         (default 5)
+  --help                 print this help and exit
+  --version              print the version and exit
+
+Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads --root.
+";
+
+#[derive(Debug)]
+pub struct Config {
+    pub listen: Vec<SocketAddr>,
+    pub root: Option<PathBuf>,
+    pub threads: usize,
+    /// `None`: derived from the open-file limit at start-up.
+    pub max_conns: Option<usize>,
+    pub header_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub cache_max: u64,
+    pub grace: Duration,
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Command {
+    Serve(Config),
+    Help,
+    Version,
+}
+
+/// A usage error: the message names the flag and value (exit status 2).
+#[derive(Debug, PartialEq)]
+pub struct UsageError(pub String);
+
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageError> {
+    let mut config = Config {
+        listen: Vec::new(),
+        root: None,
+        threads: 1,
+        max_conns: None,
+        header_timeout: DEFAULT_HEADER_TIMEOUT,
+        idle_timeout: DEFAULT_IDLE_TIMEOUT,
+        cache_max: DEFAULT_CACHE_MAX,
+        grace: DEFAULT_GRACE,
+    };
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => (flag.to_string(), Some(value.to_string())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = || -> Result<String, UsageError> {
+            inline.clone().or_else(|| args.next()).ok_or_else(|| UsageError(format!("{flag} needs a value")))
+        };
+        match flag.as_str() {
+            "--help" | "-h" => return Ok(Command::Help),
+            "--version" | "-V" => return Ok(Command::Version),
+            "--listen" => {
+                let text = value()?;
+                let addr = text.parse().map_err(|_| {
+                    invalid(&flag, &text, "an address with a port, like 0.0.0.0:8080 or [::]:8080")
+                })?;
+                config.listen.push(addr);
+            }
+            "--root" => {
+                let text = value()?;
+                if text.is_empty() {
+                    return Err(invalid(&flag, &text, "a directory"));
+                }
+                config.root = Some(PathBuf::from(text));
+            }
+            "--threads" => {
+                let text = value()?;
+                config.threads = if text == "auto" {
+                    std::thread::available_parallelism().map_or(1, |n| n.get())
+                } else {
+                    number(&flag, &text, 1, MAX_THREADS)? as usize
+                };
+            }
+            "--max-conns" => config.max_conns = Some(number(&flag, &value()?, 1, 1 << 20)? as usize),
+            "--header-timeout" => config.header_timeout = seconds(&flag, &value()?)?,
+            "--idle-timeout" => config.idle_timeout = seconds(&flag, &value()?)?,
+            "--grace" => config.grace = Duration::from_secs(number(&flag, &value()?, 0, MAX_TIMEOUT_SECS)?),
+            "--cache-max" => config.cache_max = number(&flag, &value()?, 0, u64::MAX)?,
+            _ if flag.starts_with('-') => {
+                return Err(UsageError(format!("unknown flag {flag} (mote --help lists them)")))
+            }
+            _ => return Err(UsageError(format!("unexpected argument '{arg}' (mote --help lists the flags)"))),
+        }
+    }
+    if config.listen.is_empty() {
+        config.listen.push(DEFAULT_LISTEN.parse().expect("default address parses"));
+    }
+    Ok(Command::Serve(config))
+}
+
+fn invalid(flag: &str, value: &str, expected: &str) -> UsageError {
+    UsageError(format!("{flag}: invalid value '{value}' (expected {expected})"))
+}
+
+fn number(flag: &str, text: &str, min: u64, max: u64) -> Result<u64, UsageError> {
+    match text.parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) && !text.starts_with('+') => Ok(n),
+        _ if max == u64::MAX => Err(invalid(flag, text, &format!("a whole number from {min}"))),
+        _ => Err(invalid(flag, text, &format!("a whole number from {min} to {max}"))),
+    }
+}
+
+fn seconds(flag: &str, text: &str) -> Result<Duration, UsageError> {
+    Ok(Duration::from_secs(number(flag, text, 1, MAX_TIMEOUT_SECS)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_line(line: &str) -> Result<Command, UsageError> {
+        parse(line.split_whitespace().map(String::from))
+    }
+
+    #[test]
+    fn parses_flags() {
+        let Ok(Command::Serve(config)) = parse_line(
+            "--listen 127.0.0.1:0 --listen=[::1]:9000 --root /srv --threads 2 --max-conns 10 \
+             --header-timeout 3 --idle-timeout 4 --cache-max 0 --grace 0",
+        ) else {
+            panic!("valid flags rejected")
+        };
+        assert_eq!(config.listen.len(), 2);
+        assert_eq!(config.listen[1].to_string(), "[::1]:9000");
+        assert_eq!(config.root, Some(PathBuf::from("/srv")));
+        assert_eq!((config.threads, config.max_conns, config.cache_max), (2, Some(10), 0));
+        assert_eq!(config.header_timeout, Duration::from_secs(3));
+        assert_eq!(config.idle_timeout, Duration::from_secs(4));
+        assert_eq!(config.grace, Duration::ZERO);
+    }
+
+    #[test]
+    fn defaults() {
+        let Ok(Command::Serve(config)) = parse_line("") else { panic!() };
+        assert_eq!(config.listen[0].to_string(), DEFAULT_LISTEN);
+        assert_eq!((config.threads, config.max_conns, config.cache_max), (1, None, DEFAULT_CACHE_MAX));
+    }
+
+    #[test]
+    fn errors_name_the_flag_and_value() {
+        let rows: &[(&str, &str)] = &[
+            ("--threads 0", "--threads: invalid value '0'"),
+            ("--threads x", "--threads: invalid value 'x'"),
+            ("--threads=-1", "--threads: invalid value '-1'"),
+            ("--listen localhost", "--listen: invalid value 'localhost'"),
+            ("--listen 1.2.3.4", "--listen: invalid value '1.2.3.4'"),
+            ("--idle-timeout 0", "--idle-timeout: invalid value '0'"),
+            ("--cache-max -5", "--cache-max: invalid value '-5'"),
+            ("--max-conns +5", "--max-conns: invalid value '+5'"),
+            ("--root", "--root needs a value"),
+            ("--bogus", "unknown flag --bogus"),
+            ("stray", "unexpected argument 'stray'"),
+        ];
+        for (line, message) in rows {
+            match parse_line(line) {
+                Err(UsageError(text)) => assert!(text.starts_with(message), "{line}: {text}"),
+                Ok(_) => panic!("{line} accepted"),
+            }
+        }
+        assert!(matches!(parse_line("--help"), Ok(Command::Help)));
+        assert!(matches!(parse_line("--version"), Ok(Command::Version)));
+    }
+}

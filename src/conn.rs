@@ -1,0 +1,372 @@
+//! One client connection: read request heads, queue their replies in order,
+//! write them with as few system calls as possible, and close politely.
+//!
+//! The read buffer is the worker's, not the connection's: a connection keeps
+//! bytes of its own only while a request head is incomplete, and replies of
+//! its own only while the socket is full, so an idle keep-alive connection
+//! holds no buffers at all. Reading stops while too many replies wait to be
+//! written (backpressure), and a connection that must close shuts down its
+//! write side and drains what the client still sends (lingering close), so
+//! the client sees the whole last response instead of a reset.
+#![forbid(unsafe_code)]
+
+use std::io::{self, IoSlice, Read, Write};
+use std::net::Shutdown;
+
+use mio::net::TcpStream;
+
+use crate::catalog::Catalog;
+use crate::clock::Clock;
+use crate::reply::{BodyRef, Connection, Reply, Tail};
+use crate::request::{self, Parse};
+use crate::response;
+use crate::sys;
+
+/// Replies queued before reading pauses until they are written.
+const MAX_QUEUED_REPLIES: usize = 64;
+/// Slices handed to one `writev`.
+const MAX_IOVECS: usize = 64;
+/// Largest single `sendfile` (fits a 32-bit size_t on the Pi).
+const MAX_SENDFILE: usize = 1 << 30;
+/// How long and how much a closing connection drains (seconds, bytes).
+const LINGER_SECS: u32 = 2;
+const LINGER_BYTES: usize = 256 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Phase {
+    /// Reading requests and writing their replies.
+    Open,
+    /// The last reply is queued; once written, the write side shuts.
+    Closing,
+    /// Write side shut; reading and discarding until EOF or the linger ends.
+    Draining { discarded: usize },
+}
+
+/// What the current deadline guards against.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Timer {
+    /// Waiting for the first byte of the next request.
+    Idle,
+    /// A request head (or its body) is arriving: slow clients are cut off.
+    Request,
+    /// A reply is stuck in a full socket.
+    Send,
+    Linger,
+}
+
+/// Per-worker settings a connection needs.
+pub struct Limits {
+    pub header_timeout: u32,
+    pub idle_timeout: u32,
+}
+
+/// What a connection borrows from its worker while it runs.
+pub struct Context<'a> {
+    pub catalog: &'a Catalog,
+    pub clock: &'a Clock,
+    pub limits: &'a Limits,
+    /// Replies answered in this turn; they move into the connection only if
+    /// the socket cannot take them now.
+    pub fresh: &'a mut Vec<Reply>,
+    pub path: &'a mut Vec<u8>,
+    pub stopping: bool,
+}
+
+pub struct Conn {
+    stream: TcpStream,
+    /// An incomplete request head (empty, unallocated, most of the time).
+    partial: Vec<u8>,
+    /// Replies the socket could not take yet, in order.
+    pending: Vec<Reply>,
+    /// Bytes of the first pending reply already written.
+    written: u64,
+    /// Request body bytes still to be read and thrown away.
+    body_left: u64,
+    phase: Phase,
+    timer: Timer,
+    /// In `Clock::now` seconds.
+    pub deadline: u32,
+}
+
+enum Input {
+    /// The socket has no more bytes now.
+    Drained,
+    /// Reading stopped because enough replies are queued.
+    Paused,
+    Eof,
+    Failed,
+}
+
+impl Conn {
+    pub fn new(stream: TcpStream, clock: &Clock, limits: &Limits) -> Conn {
+        Conn {
+            stream,
+            partial: Vec::new(),
+            pending: Vec::new(),
+            written: 0,
+            body_left: 0,
+            phase: Phase::Open,
+            timer: Timer::Request,
+            deadline: clock.now() + limits.header_timeout,
+        }
+    }
+
+    pub fn stream(&mut self) -> &mut TcpStream {
+        &mut self.stream
+    }
+
+    /// Nothing in flight: closing it loses nothing.
+    pub fn is_idle(&self) -> bool {
+        self.phase == Phase::Open && self.partial.is_empty() && self.pending.is_empty() && self.body_left == 0
+    }
+
+    /// Runs the connection as far as the socket allows. `must_drain` says
+    /// the peer closed its side, so reads go on until EOF even after a short
+    /// read. Returns false when the connection is finished.
+    pub fn drive(&mut self, cx: &mut Context, scratch: &mut [u8], must_drain: bool) -> bool {
+        loop {
+            let input = if self.phase == Phase::Open { self.read_and_answer(cx, scratch, must_drain) } else { Input::Drained };
+            let before = self.written;
+            match self.flush(cx.fresh) {
+                Err(_) => return false,
+                Ok(false) => {
+                    if self.timer != Timer::Send || self.written != before {
+                        self.set_timer(Timer::Send, cx);
+                    }
+                    return true;
+                }
+                Ok(true) => {}
+            }
+            match input {
+                Input::Paused => continue,
+                Input::Failed => return false,
+                Input::Eof if self.phase == Phase::Open => self.phase = Phase::Closing,
+                Input::Eof | Input::Drained => {}
+            }
+            if self.phase == Phase::Closing {
+                // RFC 9112 §9.6: close the write side first, then drain.
+                if self.stream.shutdown(Shutdown::Write).is_err() {
+                    return false;
+                }
+                self.phase = Phase::Draining { discarded: 0 };
+                self.set_timer(Timer::Linger, cx);
+            }
+            if let Phase::Draining { .. } = self.phase {
+                return self.drain(scratch);
+            }
+            if cx.stopping && self.is_idle() {
+                return false;
+            }
+            let timer = if self.partial.is_empty() && self.body_left == 0 { Timer::Idle } else { Timer::Request };
+            if timer != self.timer || timer == Timer::Idle {
+                self.set_timer(timer, cx);
+            }
+            return true;
+        }
+    }
+
+    fn set_timer(&mut self, timer: Timer, cx: &Context) {
+        let secs = match timer {
+            Timer::Request => cx.limits.header_timeout,
+            Timer::Idle | Timer::Send => cx.limits.idle_timeout,
+            Timer::Linger => LINGER_SECS,
+        };
+        self.timer = timer;
+        self.deadline = cx.clock.now().saturating_add(secs);
+    }
+
+    /// Reads until the socket is drained, answering every complete request.
+    fn read_and_answer(&mut self, cx: &mut Context, scratch: &mut [u8], must_drain: bool) -> Input {
+        let mut filled = self.partial.len();
+        scratch[..filled].copy_from_slice(&self.partial);
+        let mut short_read = false;
+        let input = loop {
+            let used = self.answer(&scratch[..filled], cx);
+            scratch.copy_within(used..filled, 0);
+            filled -= used;
+            if self.phase != Phase::Open {
+                filled = 0;
+                break Input::Drained;
+            }
+            if self.pending.len() + cx.fresh.len() >= MAX_QUEUED_REPLIES {
+                break Input::Paused;
+            }
+            // Edge-triggered readiness: a short read means the socket was
+            // emptied, and new bytes will raise a new edge.
+            if short_read && !must_drain {
+                break Input::Drained;
+            }
+            let space = scratch.len() - filled;
+            match self.stream.read(&mut scratch[filled..]) {
+                Ok(0) => break Input::Eof,
+                Ok(n) => {
+                    filled += n;
+                    short_read = n < space;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Input::Drained,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break Input::Failed,
+            }
+        };
+        if filled == 0 {
+            self.partial = Vec::new();
+        } else {
+            self.partial.clear();
+            self.partial.extend_from_slice(&scratch[..filled]);
+        }
+        input
+    }
+
+    /// Answers every complete request at the front of `input`; returns how
+    /// many bytes were consumed.
+    fn answer(&mut self, input: &[u8], cx: &mut Context) -> usize {
+        let mut used = 0;
+        loop {
+            if self.body_left > 0 {
+                let skip = self.body_left.min((input.len() - used) as u64);
+                used += skip as usize;
+                self.body_left -= skip;
+                if self.body_left > 0 {
+                    return used;
+                }
+            }
+            if self.phase != Phase::Open || self.pending.len() + cx.fresh.len() >= MAX_QUEUED_REPLIES {
+                return used;
+            }
+            let (answer, keep_alive, http10) = match request::parse(&input[used..]) {
+                Parse::Partial => return used,
+                Parse::Rejected(rejection) => (response::reject(rejection), false, false),
+                Parse::Complete(request, head_len) => {
+                    let answer = response::answer(&request, cx.catalog, cx.path);
+                    used += head_len;
+                    self.body_left = request.body_len;
+                    // A client waiting for 100-continue may never send the
+                    // body it announced: close rather than wait for it.
+                    (answer, request.keep_alive && !request.expects_continue, request.http10)
+                }
+            };
+            let connection = if answer.closes || !keep_alive || cx.stopping {
+                self.phase = Phase::Closing;
+                Connection::Close
+            } else if http10 {
+                Connection::KeepAlive
+            } else {
+                Connection::Persist
+            };
+            cx.fresh.push(Reply::new(answer, Tail::new(cx.clock.date_line(), connection)));
+        }
+    }
+
+    /// Writes queued replies; Ok(true) when all are written.
+    fn flush(&mut self, fresh: &mut Vec<Reply>) -> io::Result<bool> {
+        if !self.pending.is_empty() {
+            self.pending.append(fresh);
+        }
+        let queue = if self.pending.is_empty() { &mut *fresh } else { &mut self.pending };
+        let result = write_queue(&self.stream, queue, &mut self.written);
+        if !fresh.is_empty() {
+            self.pending.append(fresh);
+        }
+        if self.pending.is_empty() && self.pending.capacity() > 0 {
+            self.pending = Vec::new();
+        }
+        result
+    }
+
+    /// Reads and discards until EOF; false when the connection is done.
+    fn drain(&mut self, scratch: &mut [u8]) -> bool {
+        loop {
+            match self.stream.read(scratch) {
+                Ok(0) => return false,
+                Ok(n) => {
+                    let Phase::Draining { discarded } = &mut self.phase else { return false };
+                    *discarded += n;
+                    if *discarded > LINGER_BYTES {
+                        return false;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+/// Writes `queue` from `*written` bytes into its first reply until it is
+/// empty (Ok(true)) or the socket is full (Ok(false)).
+fn write_queue(stream: &TcpStream, queue: &mut Vec<Reply>, written: &mut u64) -> io::Result<bool> {
+    while !queue.is_empty() {
+        let result = match next_write(queue, *written) {
+            NextWrite::Slices(slices, count) => (&*stream).write_vectored(&slices[..count]),
+            NextWrite::File { file, offset, len } => {
+                sys::sendfile(stream, file, offset, len.min(MAX_SENDFILE as u64) as usize)
+            }
+        };
+        match result {
+            // A file that shrank since it was loaded cannot fill its Content-Length.
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                *written += n as u64;
+                let mut done = 0;
+                while done < queue.len() && queue[done].len() <= *written {
+                    *written -= queue[done].len();
+                    done += 1;
+                }
+                queue.drain(..done);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+enum NextWrite<'a> {
+    Slices([IoSlice<'a>; MAX_IOVECS], usize),
+    File { file: &'a std::fs::File, offset: u64, len: u64 },
+}
+
+/// The next system call's worth of output: memory parts gathered for one
+/// `writev`, up to the first file body, which goes alone to `sendfile`.
+fn next_write(queue: &[Reply], written: u64) -> NextWrite<'_> {
+    let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+    let mut count = 0;
+    let mut skip = written;
+    for reply in queue {
+        for part in [reply.head(), reply.tail()] {
+            if skip >= part.len() as u64 {
+                skip -= part.len() as u64;
+            } else if count < MAX_IOVECS {
+                slices[count] = IoSlice::new(&part[skip as usize..]);
+                skip = 0;
+                count += 1;
+            }
+        }
+        match reply.body() {
+            BodyRef::Memory(bytes) => {
+                if skip >= bytes.len() as u64 {
+                    skip -= bytes.len() as u64;
+                } else if count < MAX_IOVECS {
+                    slices[count] = IoSlice::new(&bytes[skip as usize..]);
+                    skip = 0;
+                    count += 1;
+                }
+            }
+            BodyRef::File { file, start, end } => {
+                if count == 0 && skip < end - start {
+                    return NextWrite::File { file, offset: start + skip, len: end - start - skip };
+                }
+                if skip < end - start {
+                    break;
+                }
+                skip -= end - start;
+            }
+        }
+        if count + 3 > MAX_IOVECS {
+            break;
+        }
+    }
+    NextWrite::Slices(slices, count)
+}

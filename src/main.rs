@@ -1,0 +1,109 @@
+//! mote: a tiny, strict HTTP/1.1 static-site server.
+//!
+//! This file only orders start-up: flags -> site -> listeners -> workers ->
+//! signals -> join. Set-up errors print one line naming what is wrong and
+//! exit non-zero (2 for usage, 1 for everything else), so busybox init's
+//! respawn loop shows why on the console instead of spinning silently.
+#![deny(unsafe_code)]
+
+mod catalog;
+mod clock;
+mod conditional;
+mod config;
+mod conn;
+mod date;
+mod mime;
+mod range;
+mod reply;
+mod representation;
+mod request;
+mod response;
+mod server;
+mod signals;
+mod site;
+mod sys;
+mod target;
+mod worker;
+
+use std::net::TcpListener;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use catalog::{error_text, Catalog};
+use config::{Command, Config};
+use server::Shared;
+use worker::Worker;
+
+/// Descriptors kept back from `--max-conns`' default: listeners, large files
+/// held open, the poll and waker descriptors, and a margin for accept bursts.
+const RESERVED_FDS: u64 = 64;
+const LISTEN_BACKLOG: i32 = 1024;
+
+fn main() -> ExitCode {
+    let config = match config::parse(std::env::args().skip(1)) {
+        Ok(Command::Serve(config)) => config,
+        Ok(Command::Help) => {
+            print!("{}", config::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Version) => {
+            println!("mote {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Err(config::UsageError(message)) => {
+            eprintln!("mote: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    match serve(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("mote: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(config: Config) -> Result<(), String> {
+    // Blocked before any thread exists, so every thread inherits the mask
+    // and only the signal thread ever takes these signals.
+    sys::block_signals();
+    let catalog = match &config.root {
+        Some(root) => Catalog::load(root, config.cache_max)?,
+        None => Catalog::embedded(),
+    };
+    let file_limit = sys::raise_file_limit();
+    let max_conns = config.max_conns.unwrap_or_else(|| file_limit.saturating_sub(RESERVED_FDS).max(1) as usize);
+
+    let mut listeners = Vec::new();
+    for &addr in &config.listen {
+        let listener = sys::listen(addr, LISTEN_BACKLOG)
+            .map_err(|e| format!("cannot listen on {addr}: {}", error_text(&e).to_lowercase()))?;
+        let bound = listener.local_addr().map_err(|e| format!("{addr}: {}", error_text(&e)))?;
+        listeners.push(listener);
+        eprintln!("listening on http://{bound}");
+    }
+
+    let threads = config.threads;
+    let shared = Arc::new(Shared::new(config, catalog, max_conns));
+    let mut workers = Vec::new();
+    let mut wakers = Vec::new();
+    for _ in 0..threads {
+        let copies = listeners.iter().map(TcpListener::try_clone).collect::<Result<Vec<_>, _>>();
+        let copies = copies.map_err(|e| format!("cannot share a listener: {}", error_text(&e)))?;
+        let (worker, waker) = Worker::new(copies, shared.clone()).map_err(|e| format!("cannot start a worker: {e}"))?;
+        workers.push(worker);
+        wakers.push(waker);
+    }
+    drop(listeners);
+    signals::spawn(shared, wakers).map_err(|e| format!("cannot start the signal thread: {e}"))?;
+    let handles: Vec<_> = workers
+        .into_iter()
+        .map(|worker| std::thread::Builder::new().name("worker".into()).spawn(move || worker.run()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("cannot start a worker thread: {e}"))?;
+    for handle in handles {
+        let _ = handle.join();
+    }
+    Ok(())
+}

@@ -1,0 +1,221 @@
+//! A reply is the list of precomputed parts one response is written from:
+//! a head (canned, the file's, or built for a 206/301/416), a tail (Date,
+//! Connection, the empty line) and a body (a slice of the file).
+//!
+//! Replies point into the catalog instead of copying it, so a pipelined
+//! burst of answers becomes one `writev` over shared bytes, and holding the
+//! entry's `Arc` keeps a file's bytes alive across a reload until written.
+#![forbid(unsafe_code)]
+
+use std::fs::File;
+use std::sync::Arc;
+
+use crate::catalog::{Body, Entry};
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Connection {
+    /// HTTP/1.1 persistent connection: no header needed.
+    Persist,
+    /// HTTP/1.0 client asked for keep-alive: it must be confirmed.
+    KeepAlive,
+    Close,
+}
+
+/// Longest tail: `Date: <29>\r\n` + `Connection: keep-alive\r\n` + `\r\n`.
+const TAIL_CAPACITY: usize = 64;
+
+/// The per-response end of the head, copied into the reply so a write that
+/// straddles a second boundary still sends one consistent Date.
+pub struct Tail {
+    bytes: [u8; TAIL_CAPACITY],
+    len: u8,
+}
+
+impl Tail {
+    /// `date_line` is `Date: ...\r\n`, or empty when the clock is not trusted.
+    pub fn new(date_line: &[u8], connection: Connection) -> Tail {
+        let connection: &[u8] = match connection {
+            Connection::Persist => b"",
+            Connection::KeepAlive => b"Connection: keep-alive\r\n",
+            Connection::Close => b"Connection: close\r\n",
+        };
+        let mut tail = Tail { bytes: [0; TAIL_CAPACITY], len: 0 };
+        for part in [date_line, connection, b"\r\n"] {
+            let at = usize::from(tail.len);
+            tail.bytes[at..at + part.len()].copy_from_slice(part);
+            tail.len += part.len() as u8;
+        }
+        tail
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+pub enum Head {
+    Static(&'static [u8]),
+    Built(Box<[u8]>),
+    EntryOk,
+    EntryNotModified,
+}
+
+pub enum Content {
+    Empty,
+    Static(&'static [u8]),
+    /// `start..end` of the entry's body.
+    Entry { start: u64, end: u64 },
+}
+
+/// A response before its tail is known.
+pub struct Answer {
+    pub entry: Option<Arc<Entry>>,
+    pub head: Head,
+    pub content: Content,
+    /// The request left the connection in a state no further request can follow.
+    pub closes: bool,
+}
+
+pub struct Reply {
+    entry: Option<Arc<Entry>>,
+    head: Head,
+    tail: Tail,
+    content: Content,
+}
+
+/// Where a reply's body bytes come from when written.
+pub enum BodyRef<'a> {
+    Memory(&'a [u8]),
+    File { file: &'a File, start: u64, end: u64 },
+}
+
+impl Reply {
+    pub fn new(answer: Answer, tail: Tail) -> Reply {
+        Reply { entry: answer.entry, head: answer.head, tail, content: answer.content }
+    }
+
+    pub fn head(&self) -> &[u8] {
+        match (&self.head, &self.entry) {
+            (Head::Static(bytes), _) => bytes,
+            (Head::Built(bytes), _) => bytes,
+            (Head::EntryOk, Some(entry)) => &entry.head_ok,
+            (Head::EntryNotModified, Some(entry)) => &entry.head_not_modified,
+            (_, None) => b"",
+        }
+    }
+
+    pub fn tail(&self) -> &[u8] {
+        self.tail.as_bytes()
+    }
+
+    pub fn body(&self) -> BodyRef<'_> {
+        match (&self.content, &self.entry) {
+            (Content::Static(bytes), _) => BodyRef::Memory(bytes),
+            (Content::Entry { start, end }, Some(entry)) => match &entry.body {
+                Body::Memory(bytes) => BodyRef::Memory(&bytes[*start as usize..*end as usize]),
+                Body::File(file) => BodyRef::File { file, start: *start, end: *end },
+            },
+            _ => BodyRef::Memory(b""),
+        }
+    }
+
+    pub fn body_len(&self) -> u64 {
+        match self.body() {
+            BodyRef::Memory(bytes) => bytes.len() as u64,
+            BodyRef::File { start, end, .. } => end - start,
+        }
+    }
+
+    pub fn len(&self) -> u64 {
+        (self.head().len() + self.tail().len()) as u64 + self.body_len()
+    }
+}
+
+/// A fixed response: head without tail, and a short text body.
+pub struct Canned {
+    pub head: &'static [u8],
+    pub body: &'static [u8],
+    pub closes: bool,
+}
+
+impl Canned {
+    pub fn answer(&self, head_only: bool) -> Answer {
+        Answer {
+            entry: None,
+            head: Head::Static(self.head),
+            content: if head_only { Content::Empty } else { Content::Static(self.body) },
+            closes: self.closes,
+        }
+    }
+}
+
+/// `canned!(status, "reason", body length, closes, extra header lines)`; the
+/// body is the status line's text, and a unit test checks every length.
+macro_rules! canned {
+    ($name:ident, $code:literal, $reason:literal, $len:literal, $closes:literal $(, $extra:literal)*) => {
+        pub const $name: Canned = Canned {
+            head: concat!(
+                "HTTP/1.1 ", $code, " ", $reason, "\r\n",
+                "Content-Type: text/plain; charset=utf-8\r\nContent-Length: ", $len, "\r\n",
+                $($extra,)*
+                "X-Content-Type-Options: nosniff\r\n"
+            ).as_bytes(),
+            body: concat!($code, " ", $reason, "\n").as_bytes(),
+            closes: $closes,
+        };
+    };
+}
+
+canned!(BAD_REQUEST, "400", "Bad Request", "16", true);
+canned!(NOT_FOUND, "404", "Not Found", "14", false);
+canned!(METHOD_NOT_ALLOWED, "405", "Method Not Allowed", "23", false, "Allow: GET, HEAD, OPTIONS\r\n");
+canned!(PRECONDITION_FAILED, "412", "Precondition Failed", "24", false);
+canned!(CONTENT_TOO_LARGE, "413", "Content Too Large", "22", true);
+canned!(URI_TOO_LONG, "414", "URI Too Long", "17", true);
+canned!(RANGE_NOT_SATISFIABLE, "416", "Range Not Satisfiable", "26", false);
+canned!(HEAD_TOO_LARGE, "431", "Request Header Fields Too Large", "36", true);
+canned!(NOT_IMPLEMENTED, "501", "Not Implemented", "20", true);
+canned!(SERVICE_UNAVAILABLE, "503", "Service Unavailable", "24", true, "Retry-After: 1\r\n");
+canned!(VERSION_NOT_SUPPORTED, "505", "HTTP Version Not Supported", "31", true);
+
+/// RFC 9110 §9.3.7: OPTIONS answers with Allow; §8.6: no Content-Length on 204.
+pub const OPTIONS: &[u8] =
+    b"HTTP/1.1 204 No Content\r\nAllow: GET, HEAD, OPTIONS\r\nX-Content-Type-Options: nosniff\r\n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canned_lengths_match_bodies() {
+        for canned in [
+            BAD_REQUEST,
+            NOT_FOUND,
+            METHOD_NOT_ALLOWED,
+            PRECONDITION_FAILED,
+            CONTENT_TOO_LARGE,
+            URI_TOO_LONG,
+            RANGE_NOT_SATISFIABLE,
+            HEAD_TOO_LARGE,
+            NOT_IMPLEMENTED,
+            SERVICE_UNAVAILABLE,
+            VERSION_NOT_SUPPORTED,
+        ] {
+            let head = std::str::from_utf8(canned.head).unwrap();
+            let expected = format!("Content-Length: {}\r\n", canned.body.len());
+            assert!(head.contains(&expected), "{head}");
+            assert!(head.starts_with("HTTP/1.1 ") && head.ends_with("\r\n"));
+        }
+        let allow = b"Allow: GET, HEAD, OPTIONS\r\n";
+        assert!(METHOD_NOT_ALLOWED.head.windows(allow.len()).any(|w| w == allow));
+    }
+
+    #[test]
+    fn tails_fit_every_connection_form() {
+        let date = b"Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n";
+        let tail = Tail::new(date, Connection::KeepAlive);
+        assert_eq!(tail.as_bytes(), &b"Date: Sun, 06 Nov 1994 08:49:37 GMT\r\nConnection: keep-alive\r\n\r\n"[..]);
+        assert_eq!(Tail::new(b"", Connection::Persist).as_bytes(), b"\r\n");
+        assert_eq!(Tail::new(date, Connection::Close).as_bytes().len(), date.len() + 19 + 2);
+    }
+}

@@ -1,0 +1,128 @@
+//! Which response a request gets: method, target, route, preconditions and
+//! range decide among the precomputed parts; nothing here writes or reads.
+//!
+//! The common case — a cached file, no conditions — is a map lookup and an
+//! `Arc` clone: no allocation. Only 206, 301 and 416 build a head, because
+//! they carry per-request numbers or paths.
+#![forbid(unsafe_code)]
+
+use std::sync::Arc;
+
+use crate::catalog::{Catalog, Entry, Route};
+use crate::conditional::{evaluate, if_range_holds, Precondition};
+use crate::range::{self, ByteRange};
+use crate::reply::{self, Answer, Canned, Content, Head};
+use crate::representation::NOSNIFF;
+use crate::request::{Method, Rejection, Request};
+use crate::target::{self, Target};
+
+/// The answer to a head that could not be accepted.
+pub fn reject(rejection: Rejection) -> Answer {
+    let canned = match rejection {
+        Rejection::BadRequest => reply::BAD_REQUEST,
+        Rejection::ContentTooLarge => reply::CONTENT_TOO_LARGE,
+        Rejection::UriTooLong => reply::URI_TOO_LONG,
+        Rejection::HeadTooLarge => reply::HEAD_TOO_LARGE,
+        Rejection::NotImplemented => reply::NOT_IMPLEMENTED,
+        Rejection::VersionNotSupported => reply::VERSION_NOT_SUPPORTED,
+    };
+    canned.answer(false)
+}
+
+/// The answer to a request. `path` is scratch space for the decoded path.
+pub fn answer(request: &Request, catalog: &Catalog, path: &mut Vec<u8>) -> Answer {
+    let head_only = request.method == Method::Head;
+    let canned = |canned: Canned| canned.answer(head_only);
+    let Some(target) = target::split(request.target) else { return canned(reply::BAD_REQUEST) };
+    let (raw_path, query) = match (request.method, target) {
+        (Method::Options, _) => {
+            return Answer { entry: None, head: Head::Static(reply::OPTIONS), content: Content::Empty, closes: false }
+        }
+        (Method::Other, _) => return canned(reply::METHOD_NOT_ALLOWED),
+        (_, Target::Asterisk) => return canned(reply::BAD_REQUEST),
+        (_, Target::Path { path, query }) => (path, query),
+    };
+    let Ok(normalized) = target::normalize(raw_path, path) else { return canned(reply::BAD_REQUEST) };
+    if normalized.hidden {
+        return canned(reply::NOT_FOUND);
+    }
+    match catalog.lookup(path) {
+        None => canned(reply::NOT_FOUND),
+        Some(Route::Directory) => redirect_to_slash(path, query),
+        Some(Route::File(entry)) => file(request, entry, head_only),
+    }
+}
+
+fn file(request: &Request, entry: &Arc<Entry>, head_only: bool) -> Answer {
+    let conditions = &request.conditions;
+    let (head, content) = match evaluate(conditions, &entry.etag, entry.last_modified) {
+        Precondition::Failed => return reply::PRECONDITION_FAILED.answer(head_only),
+        Precondition::NotModified => (Head::EntryNotModified, Content::Empty),
+        Precondition::Proceed => {
+            let range = match conditions.range {
+                // RFC 9110 §14.2: Range applies to GET only.
+                Some(value) if !head_only && if_range_holds(conditions, &entry.etag, entry.last_modified) => {
+                    range::parse(value, entry.len)
+                }
+                _ => ByteRange::Whole,
+            };
+            match range {
+                ByteRange::Whole => {
+                    let content = if head_only { Content::Empty } else { Content::Entry { start: 0, end: entry.len } };
+                    (Head::EntryOk, content)
+                }
+                ByteRange::Partial { first, last } => {
+                    (Head::Built(partial_head(entry, first, last)), Content::Entry { start: first, end: last + 1 })
+                }
+                ByteRange::Unsatisfiable => {
+                    let head = unsatisfiable_head(entry.len);
+                    return Answer { entry: None, head: Head::Built(head), content: Content::Static(reply::RANGE_NOT_SATISFIABLE.body), closes: false };
+                }
+            }
+        }
+    };
+    Answer { entry: Some(entry.clone()), head, content, closes: false }
+}
+
+/// RFC 9110 §15.3.7: 206 with Content-Range and the entry's other headers.
+fn partial_head(entry: &Entry, first: u64, last: u64) -> Box<[u8]> {
+    let mut numbers = itoa::Buffer::new();
+    let mut head = Vec::with_capacity(entry.head_ok.len() + 64);
+    head.extend_from_slice(b"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes ");
+    head.extend_from_slice(numbers.format(first).as_bytes());
+    head.push(b'-');
+    head.extend_from_slice(numbers.format(last).as_bytes());
+    head.push(b'/');
+    head.extend_from_slice(numbers.format(entry.len).as_bytes());
+    head.extend_from_slice(b"\r\nContent-Length: ");
+    head.extend_from_slice(numbers.format(last - first + 1).as_bytes());
+    head.extend_from_slice(b"\r\n");
+    head.extend_from_slice(&entry.head_ok[entry.shared_from..]);
+    head.into_boxed_slice()
+}
+
+/// RFC 9110 §15.5.17: 416 says how long the representation is.
+fn unsatisfiable_head(len: u64) -> Box<[u8]> {
+    let canned = reply::RANGE_NOT_SATISFIABLE.head;
+    let mut head = Vec::with_capacity(canned.len() + 40);
+    head.extend_from_slice(canned);
+    head.extend_from_slice(b"Content-Range: bytes */");
+    head.extend_from_slice(itoa::Buffer::new().format(len).as_bytes());
+    head.extend_from_slice(b"\r\n");
+    head.into_boxed_slice()
+}
+
+/// A directory named without its slash: 301 to the slash form, query kept,
+/// so relative links inside its index.html resolve against the directory.
+fn redirect_to_slash(path: &[u8], query: Option<&[u8]>) -> Answer {
+    let mut head = b"HTTP/1.1 301 Moved Permanently\r\nLocation: ".to_vec();
+    target::encode_path(path, &mut head);
+    head.push(b'/');
+    if let Some(query) = query {
+        head.push(b'?');
+        head.extend_from_slice(query);
+    }
+    head.extend_from_slice(b"\r\nContent-Length: 0\r\n");
+    head.extend_from_slice(NOSNIFF.as_bytes());
+    Answer { entry: None, head: Head::Built(head.into_boxed_slice()), content: Content::Empty, closes: false }
+}

@@ -1,0 +1,54 @@
+//! Signals, taken synchronously on a thread of their own (`sigwait`), so no
+//! work ever runs inside a signal handler: SIGTERM/SIGINT stop gracefully
+//! (a second one exits at once), SIGHUP reloads `--root` off the event loops.
+#![forbid(unsafe_code)]
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use mio::Waker;
+
+use crate::catalog::Catalog;
+use crate::server::Shared;
+use crate::sys;
+
+pub fn spawn(shared: Arc<Shared>, wakers: Vec<Arc<Waker>>) -> std::io::Result<()> {
+    std::thread::Builder::new().name("signals".into()).spawn(move || loop {
+        match sys::wait_signal() {
+            sys::SIGTERM | sys::SIGINT => {
+                if shared.stopping.swap(true, Ordering::Relaxed) {
+                    eprintln!("mote: second stop signal, exiting now");
+                    std::process::exit(1);
+                }
+                eprintln!("mote: stopping (finishing responses in flight)");
+                for waker in &wakers {
+                    let _ = waker.wake();
+                }
+            }
+            sys::SIGHUP => {
+                reload(&shared);
+                for waker in &wakers {
+                    let _ = waker.wake();
+                }
+            }
+            _ => {}
+        }
+    })?;
+    Ok(())
+}
+
+/// Builds the new catalog here, then swaps it in; a failure keeps the old site.
+fn reload(shared: &Shared) {
+    let Some(root) = &shared.config.root else {
+        eprintln!("mote: SIGHUP: serving the built-in site, nothing to reload");
+        return;
+    };
+    match Catalog::load(root, shared.config.cache_max) {
+        Ok(catalog) => {
+            let files = catalog.len();
+            shared.swap_catalog(catalog);
+            eprintln!("mote: reloaded {} ({files} files)", root.display());
+        }
+        Err(why) => eprintln!("mote: reload failed, still serving the previous site: {why}"),
+    }
+}

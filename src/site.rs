@@ -1,0 +1,21 @@
+//! The default site, compiled into the binary from `static/` by `build.rs`.
+//!
+//! Each file arrives here as its finished response parts, so the embedded site
+//! costs no file-system access and no start-up work beyond building the route
+//! table that points at these bytes.
+#![forbid(unsafe_code)]
+
+use crate::representation::EntityTag;
+
+/// One file of `static/`, with the heads `build.rs` precomputed for it.
+pub struct EmbeddedFile {
+    pub path: &'static [u8],
+    pub head_ok: &'static [u8],
+    pub shared_from: usize,
+    pub head_not_modified: &'static [u8],
+    pub etag: EntityTag,
+    pub last_modified: u64,
+    pub body: &'static [u8],
+}
+
+include!(concat!(env!("OUT_DIR"), "/site.rs"));

@@ -1,0 +1,151 @@
+//! The few system calls std does not offer, each behind a safe function.
+//! This is the only file with `unsafe`; every block says why it is sound.
+// The one module allowed to use `unsafe` (main.rs denies it crate-wide).
+#![allow(unsafe_code)]
+
+use std::io;
+use std::mem;
+use std::net::{SocketAddr, TcpListener};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+/// A non-blocking listening socket with SO_REUSEADDR, a deep backlog, and
+/// IPV6_V6ONLY for IPv6 so `[::]:80` and `0.0.0.0:80` can both be listened on.
+pub fn listen(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
+    let family = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+    // SAFETY: socket() has no memory arguments; the result is checked.
+    let fd = unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh descriptor that nothing else owns.
+    let socket = unsafe { OwnedFd::from_raw_fd(fd) };
+    set_flag(&socket, libc::SOL_SOCKET, libc::SO_REUSEADDR)?;
+    if addr.is_ipv6() {
+        set_flag(&socket, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY)?;
+    }
+    let (storage, len) = socket_address(addr);
+    // SAFETY: storage is a valid sockaddr of `len` bytes for this family.
+    if unsafe { libc::bind(fd, (&storage as *const libc::sockaddr_storage).cast(), len) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: plain call on an owned descriptor.
+    if unsafe { libc::listen(fd, backlog) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(TcpListener::from(socket))
+}
+
+fn set_flag(socket: &OwnedFd, level: i32, name: i32) -> io::Result<()> {
+    let one: libc::c_int = 1;
+    // SAFETY: the option value points at a live c_int of the size given.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            level,
+            name,
+            (&one as *const libc::c_int).cast(),
+            mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn socket_address(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: sockaddr_storage is plain data for which all-zero is valid.
+    let mut storage: libc::sockaddr_storage = unsafe { mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(v4) => {
+            // SAFETY: sockaddr_storage is large and aligned enough for sockaddr_in.
+            let sin = unsafe { &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_port = v4.port().to_be();
+            sin.sin_addr = libc::in_addr { s_addr: u32::from_ne_bytes(v4.ip().octets()) };
+            mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(v6) => {
+            // SAFETY: sockaddr_storage is large and aligned enough for sockaddr_in6.
+            let sin6 = unsafe { &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_port = v6.port().to_be();
+            sin6.sin6_addr = libc::in6_addr { s6_addr: v6.ip().octets() };
+            sin6.sin6_flowinfo = v6.flowinfo();
+            sin6.sin6_scope_id = v6.scope_id();
+            mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (storage, len as libc::socklen_t)
+}
+
+/// Copies up to `count` bytes of `file` from `offset` to `socket` in the
+/// kernel. The file's own offset is not used, so many connections can share
+/// one descriptor.
+pub fn sendfile(socket: &impl AsRawFd, file: &impl AsRawFd, offset: u64, count: usize) -> io::Result<usize> {
+    let mut off = offset as libc::off_t;
+    // SAFETY: both descriptors are open for the duration of the call and
+    // `off` is a live off_t the kernel updates.
+    let sent = unsafe { libc::sendfile(socket.as_raw_fd(), file.as_raw_fd(), &mut off, count) };
+    if sent < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(sent as usize)
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit and returns it: a server's
+/// connections are file descriptors, and the default 1024 is a peer's ceiling.
+pub fn raise_file_limit() -> u64 {
+    // SAFETY: rlimit is plain data; getrlimit/setrlimit only read and write it.
+    unsafe {
+        let mut limit: libc::rlimit = mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return 1024;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                limit = raised;
+            }
+        }
+        limit.rlim_cur as u64
+    }
+}
+
+/// The signals mote acts on; they are blocked in every thread and taken by
+/// `wait_signal` on the signal thread, so no code runs in a handler.
+pub const SIGNALS: [i32; 4] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGUSR1];
+pub use libc::{SIGHUP, SIGINT, SIGTERM};
+
+fn signal_set() -> libc::sigset_t {
+    // SAFETY: sigemptyset initialises the set before sigaddset uses it.
+    unsafe {
+        let mut set: libc::sigset_t = mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for signal in SIGNALS {
+            libc::sigaddset(&mut set, signal);
+        }
+        set
+    }
+}
+
+/// Blocks `SIGNALS` in the calling thread; threads spawned later inherit it.
+pub fn block_signals() {
+    let set = signal_set();
+    // SAFETY: set is initialised; the old mask is not wanted.
+    unsafe {
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+/// Waits for one of `SIGNALS` and returns it.
+pub fn wait_signal() -> i32 {
+    let set = signal_set();
+    loop {
+        let mut signal: libc::c_int = 0;
+        // SAFETY: set is initialised and signal is a live c_int.
+        if unsafe { libc::sigwait(&set, &mut signal) } == 0 {
+            return signal;
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! One event loop per thread: its own `mio::Poll`, listeners, connections in
+//! a slab, and a once-a-second sweep for deadlines.
+//!
+//! The loop is the whole scheduler: wait, read the clock, run every ready
+//! connection as far as its socket allows, sweep. Tokens carry a generation
+//! beside the slab index, so an event for a connection that closed earlier in
+//! the same batch can never reach the connection that reused its slot.
+#![forbid(unsafe_code)]
+
+use std::io::{self, Write};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mio::event::Event;
+use mio::net::TcpListener;
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use crate::catalog::Catalog;
+use crate::clock::Clock;
+use crate::conn::{Conn, Context, Limits};
+use crate::reply::{self, Connection, Reply, Tail};
+use crate::server::Shared;
+
+/// The worker's read buffer: a few request heads' worth.
+const READ_BUFFER: usize = 32 * 1024;
+/// How long accepting pauses when the process is out of descriptors.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// Low bits of a token are the slab index, the rest a generation; the top
+/// bit is left clear so special tokens can never collide.
+const INDEX_BITS: u32 = 22;
+const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
+const GENERATION_MASK: usize = (1 << (usize::BITS - INDEX_BITS - 1)) - 1;
+const WAKER: Token = Token(usize::MAX);
+const LISTENER_BASE: usize = usize::MAX - 1 - 64;
+
+struct Slot {
+    generation: usize,
+    conn: Option<Conn>,
+}
+
+pub struct Worker {
+    poll: Poll,
+    listeners: Vec<TcpListener>,
+    slots: Vec<Slot>,
+    free: Vec<usize>,
+    open: usize,
+    shared: Arc<Shared>,
+    catalog: Arc<Catalog>,
+    catalog_version: usize,
+    clock: Clock,
+    limits: Limits,
+    scratch: Box<[u8]>,
+    fresh: Vec<Reply>,
+    path: Vec<u8>,
+    accept_paused_until: Option<std::time::Instant>,
+    stop_deadline: Option<u32>,
+    last_sweep: u32,
+}
+
+impl Worker {
+    /// Builds a worker around its listeners; returns it and its waker.
+    pub fn new(listeners: Vec<std::net::TcpListener>, shared: Arc<Shared>) -> io::Result<(Worker, Arc<Waker>)> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let mut mio_listeners = Vec::new();
+        for (i, listener) in listeners.into_iter().enumerate() {
+            let mut listener = TcpListener::from_std(listener);
+            poll.registry().register(&mut listener, Token(LISTENER_BASE + i), Interest::READABLE)?;
+            mio_listeners.push(listener);
+        }
+        let (catalog, catalog_version) = shared.catalog();
+        let config = &shared.config;
+        let limits = Limits {
+            header_timeout: config.header_timeout.as_secs() as u32,
+            idle_timeout: config.idle_timeout.as_secs() as u32,
+        };
+        let worker = Worker {
+            poll,
+            listeners: mio_listeners,
+            slots: Vec::new(),
+            free: Vec::new(),
+            open: 0,
+            catalog,
+            catalog_version,
+            clock: Clock::new(),
+            limits,
+            scratch: vec![0; READ_BUFFER].into_boxed_slice(),
+            fresh: Vec::new(),
+            path: Vec::new(),
+            accept_paused_until: None,
+            stop_deadline: None,
+            last_sweep: 0,
+            shared,
+        };
+        Ok((worker, waker))
+    }
+
+    pub fn run(mut self) {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = self.poll_timeout();
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    eprintln!("mote: poll failed: {e}");
+                    return;
+                }
+            }
+            self.clock.tick();
+            self.refresh_catalog();
+            for event in events.iter() {
+                match event.token() {
+                    WAKER => {}
+                    Token(t) if t >= LISTENER_BASE => self.accept(t - LISTENER_BASE),
+                    token => self.ready(token, event),
+                }
+            }
+            if self.shared.stopping.load(Ordering::Relaxed) && self.stop() {
+                return;
+            }
+            if self.accept_paused_until.is_some_and(|until| std::time::Instant::now() >= until) {
+                self.accept_paused_until = None;
+                for i in 0..self.listeners.len() {
+                    self.accept(i);
+                }
+            }
+            if self.clock.now() != self.last_sweep {
+                self.last_sweep = self.clock.now();
+                self.sweep();
+            }
+        }
+    }
+
+    /// Sleep until an event, the next deadline sweep, or the end of an
+    /// accept pause; with nothing open, sleep until an event.
+    fn poll_timeout(&self) -> Option<Duration> {
+        let mut timeout = (self.open > 0 || self.stop_deadline.is_some()).then(|| self.clock.until_next_second());
+        if let Some(until) = self.accept_paused_until {
+            let pause = until.saturating_duration_since(std::time::Instant::now());
+            timeout = Some(timeout.map_or(pause, |t| t.min(pause)));
+        }
+        timeout
+    }
+
+    /// Picks up a catalog swapped in by a reload; replies in flight keep the
+    /// entries they hold.
+    fn refresh_catalog(&mut self) {
+        if self.shared.catalog_version.load(Ordering::Acquire) != self.catalog_version {
+            (self.catalog, self.catalog_version) = self.shared.catalog();
+        }
+    }
+
+    fn accept(&mut self, listener: usize) {
+        if self.accept_paused_until.is_some() || self.stop_deadline.is_some() {
+            return;
+        }
+        loop {
+            let stream = match self.listeners[listener].accept() {
+                Ok((stream, _)) => stream,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if is_transient_accept_error(&e) => continue,
+                Err(e) => {
+                    // EMFILE, ENFILE, ENOBUFS, ENOMEM: pending connections stay
+                    // queued in the kernel; retrying now would only spin.
+                    if !self.shared.warned_accept.swap(true, Ordering::Relaxed) {
+                        eprintln!("mote: cannot accept connections: {e}; pausing briefly");
+                    }
+                    self.accept_paused_until = Some(std::time::Instant::now() + ACCEPT_PAUSE);
+                    return;
+                }
+            };
+            let max = self.shared.max_conns;
+            if self.shared.open_conns.fetch_add(1, Ordering::Relaxed) >= max {
+                self.shared.open_conns.fetch_sub(1, Ordering::Relaxed);
+                refuse(stream, &self.clock);
+                continue;
+            }
+            self.shared.warned_accept.store(false, Ordering::Relaxed);
+            let _ = stream.set_nodelay(true);
+            self.insert(stream);
+        }
+    }
+
+    fn insert(&mut self, mut stream: mio::net::TcpStream) {
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None => {
+                self.slots.push(Slot { generation: 0, conn: None });
+                self.slots.len() - 1
+            }
+        };
+        let slot = &mut self.slots[index];
+        slot.generation = (slot.generation + 1) & GENERATION_MASK;
+        let token = Token(slot.generation << INDEX_BITS | index);
+        if self.poll.registry().register(&mut stream, token, Interest::READABLE | Interest::WRITABLE).is_err() {
+            self.free.push(index);
+            self.shared.open_conns.fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
+        slot.conn = Some(Conn::new(stream, &self.clock, &self.limits));
+        self.open += 1;
+    }
+
+    fn ready(&mut self, token: Token, event: &Event) {
+        let index = token.0 & INDEX_MASK;
+        let Some(slot) = self.slots.get_mut(index) else { return };
+        if slot.generation != token.0 >> INDEX_BITS {
+            return;
+        }
+        let Some(conn) = slot.conn.as_mut() else { return };
+        let mut cx = Context {
+            catalog: &self.catalog,
+            clock: &self.clock,
+            limits: &self.limits,
+            fresh: &mut self.fresh,
+            path: &mut self.path,
+            stopping: self.stop_deadline.is_some(),
+        };
+        let must_drain = event.is_read_closed() || event.is_error();
+        if !conn.drive(&mut cx, &mut self.scratch, must_drain) {
+            self.close(index);
+        }
+    }
+
+    fn close(&mut self, index: usize) {
+        if let Some(mut conn) = self.slots[index].conn.take() {
+            let _ = self.poll.registry().deregister(conn.stream());
+            self.free.push(index);
+            self.open -= 1;
+            self.shared.open_conns.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Closes every connection whose deadline has passed.
+    fn sweep(&mut self) {
+        let now = self.clock.now();
+        for index in 0..self.slots.len() {
+            if self.slots[index].conn.as_ref().is_some_and(|conn| conn.deadline <= now) {
+                self.close(index);
+            }
+        }
+    }
+
+    /// Graceful stop: stop accepting, close idle connections, let the rest
+    /// finish until the grace period ends. True when the worker may exit.
+    fn stop(&mut self) -> bool {
+        let now = self.clock.now();
+        if self.stop_deadline.is_none() {
+            let grace = self.shared.config.grace.as_secs().min(u64::from(u32::MAX / 2)) as u32;
+            self.stop_deadline = Some(now.saturating_add(grace));
+            for mut listener in self.listeners.drain(..) {
+                let _ = self.poll.registry().deregister(&mut listener);
+            }
+            for index in 0..self.slots.len() {
+                if self.slots[index].conn.as_ref().is_some_and(Conn::is_idle) {
+                    self.close(index);
+                }
+            }
+        }
+        self.open == 0 || self.stop_deadline.is_some_and(|deadline| now >= deadline)
+    }
+}
+
+/// Connections over `--max-conns` get a 503 and are closed at once, rather
+/// than left hanging in the backlog.
+fn refuse(mut stream: mio::net::TcpStream, clock: &Clock) {
+    let canned = reply::SERVICE_UNAVAILABLE;
+    let reply = Reply::new(canned.answer(false), Tail::new(clock.date_line(), Connection::Close));
+    let mut bytes = Vec::with_capacity(reply.len() as usize);
+    bytes.extend_from_slice(reply.head());
+    bytes.extend_from_slice(reply.tail());
+    bytes.extend_from_slice(canned.body);
+    let _ = stream.write(&bytes);
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+}
+
+fn is_transient_accept_error(error: &io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(libc::ECONNABORTED | libc::EINTR | libc::EPROTO | libc::EPERM | libc::ENETDOWN | libc::EHOSTUNREACH)
+    )
+}
