@@ -120,12 +120,21 @@ impl Conn {
         self.phase == Phase::Open && self.partial.is_empty() && self.pending.is_empty() && self.body_left == 0
     }
 
-    /// Runs the connection as far as the socket allows. `must_drain` says
-    /// the peer closed its side, so reads go on until EOF even after a short
-    /// read. Returns false when the connection is finished.
-    pub fn drive(&mut self, cx: &mut Context, scratch: &mut [u8], must_drain: bool) -> bool {
+    /// Runs the connection as far as the socket allows. `readable` is false
+    /// for a write-only wake-up; `must_drain` says the peer closed its side,
+    /// so reads go on until EOF even after a short read. Returns false when
+    /// the connection is finished.
+    pub fn drive(&mut self, cx: &mut Context, scratch: &mut [u8], readable: bool, must_drain: bool) -> bool {
+        // A write-only wake-up reads only if replies were waiting: reading
+        // may have paused behind them while requests kept arriving.
+        let mut read_now = readable || must_drain || !self.pending.is_empty();
         loop {
-            let input = if self.phase == Phase::Open { self.read_and_answer(cx, scratch, must_drain) } else { Input::Drained };
+            let input = if self.phase == Phase::Open && read_now {
+                self.read_and_answer(cx, scratch, must_drain)
+            } else {
+                Input::Drained
+            };
+            read_now = true;
             let before = self.written;
             match self.flush(cx.fresh) {
                 Err(_) => return false,
@@ -196,6 +205,7 @@ impl Conn {
             if short_read && !must_drain {
                 break Input::Drained;
             }
+            // `answer` leaves less than MAX_HEAD unparsed, so there is room.
             let space = scratch.len() - filled;
             match self.stream.read(&mut scratch[filled..]) {
                 Ok(0) => break Input::Eof,

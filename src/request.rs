@@ -80,9 +80,9 @@ pub fn parse(buf: &[u8]) -> Parse<'_> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Request::new(&mut headers);
     match parsed.parse(buf) {
-        Ok(httparse::Status::Partial) if buf.len() - start >= MAX_HEAD => Parse::Rejected(Rejection::HeadTooLarge),
+        Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD => Parse::Rejected(Rejection::HeadTooLarge),
         Ok(httparse::Status::Partial) => Parse::Partial,
-        Ok(httparse::Status::Complete(len)) if len - start > MAX_HEAD => Parse::Rejected(Rejection::HeadTooLarge),
+        Ok(httparse::Status::Complete(len)) if len > MAX_HEAD => Parse::Rejected(Rejection::HeadTooLarge),
         Ok(httparse::Status::Complete(len)) => match interpret(&parsed) {
             Ok(request) => Parse::Complete(request, len),
             Err(rejection) => Parse::Rejected(rejection),

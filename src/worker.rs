@@ -217,7 +217,7 @@ impl Worker {
             stopping: self.stop_deadline.is_some(),
         };
         let must_drain = event.is_read_closed() || event.is_error();
-        if !conn.drive(&mut cx, &mut self.scratch, must_drain) {
+        if !conn.drive(&mut cx, &mut self.scratch, event.is_readable(), must_drain) {
             self.close(index);
         }
     }
