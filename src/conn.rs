@@ -111,10 +111,6 @@ impl Conn {
         }
     }
 
-    pub fn stream(&mut self) -> &mut TcpStream {
-        &mut self.stream
-    }
-
     /// Nothing in flight: closing it loses nothing.
     pub fn is_idle(&self) -> bool {
         self.phase == Phase::Open && self.partial.is_empty() && self.pending.is_empty() && self.body_left == 0
@@ -149,8 +145,10 @@ impl Conn {
             match input {
                 Input::Paused => continue,
                 Input::Failed => return false,
-                Input::Eof if self.phase == Phase::Open => self.phase = Phase::Closing,
-                Input::Eof | Input::Drained => {}
+                // The peer sent everything it will and has all our replies:
+                // nothing is left unread, so a plain close loses nothing.
+                Input::Eof => return false,
+                Input::Drained => {}
             }
             if self.phase == Phase::Closing {
                 // RFC 9112 §9.6: close the write side first, then drain.

@@ -223,8 +223,8 @@ impl Worker {
     }
 
     fn close(&mut self, index: usize) {
-        if let Some(mut conn) = self.slots[index].conn.take() {
-            let _ = self.poll.registry().deregister(conn.stream());
+        // Closing the descriptor removes it from the poll: no deregister call.
+        if self.slots[index].conn.take().is_some() {
             self.free.push(index);
             self.open -= 1;
             self.shared.open_conns.fetch_sub(1, Ordering::Relaxed);
