@@ -378,3 +378,16 @@ fn next_write(queue: &[Reply], written: u64) -> NextWrite<'_> {
     }
     NextWrite::Slices(slices, count)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An idle connection is its slab slot and nothing else; keep it small
+    /// (the per-connection memory target is 256 bytes).
+    #[test]
+    fn idle_connection_is_small() {
+        let size = std::mem::size_of::<Conn>();
+        assert!(size <= 112, "Conn is {size} bytes");
+    }
+}
