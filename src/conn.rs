@@ -107,7 +107,7 @@ impl Conn {
             body_left: 0,
             phase: Phase::Open,
             timer: Timer::Request,
-            deadline: clock.now() + limits.header_timeout,
+            deadline: clock.now().saturating_add(limits.header_timeout + 1),
         }
     }
 
@@ -179,7 +179,8 @@ impl Conn {
             Timer::Linger => LINGER_SECS,
         };
         self.timer = timer;
-        self.deadline = cx.clock.now().saturating_add(secs);
+        // `now` is whole seconds; one more makes the timeout a true minimum.
+        self.deadline = cx.clock.now().saturating_add(secs + 1);
     }
 
     /// Reads until the socket is drained, answering every complete request.

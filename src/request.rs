@@ -98,7 +98,11 @@ pub fn parse(buf: &[u8]) -> Parse<'_> {
 fn version_rejection(buf: &[u8]) -> Rejection {
     let line = buf.split(|&b| b == b'\n').next().unwrap_or(buf);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let version = line.rsplit(|&b| b == b' ').next().unwrap_or(line);
+    let mut parts = line.split(|&b| b == b' ');
+    let (Some(_method), Some(_target), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Rejection::BadRequest; // a space inside the target is not a version problem
+    };
     match version {
         [b'H', b'T', b'T', b'P', b'/', major, b'.', minor] if major.is_ascii_digit() && minor.is_ascii_digit() => {
             Rejection::VersionNotSupported
@@ -318,6 +322,8 @@ mod tests {
             ("HTTP/0.9", b"GET /\r\n\r\n", Rejected(BadRequest)),
             ("two spaces", b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", Rejected(BadRequest)),
             ("trailing space", b"GET / HTTP/1.1 \r\nHost: a\r\n\r\n", Rejected(BadRequest)),
+            ("space in target", b"GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", Rejected(BadRequest)),
+            ("extra word", b"GET /a x HTTP/2.0\r\nHost: a\r\n\r\n", Rejected(BadRequest)),
         ];
         for (why, raw, want) in rows {
             assert_eq!(&outcome(raw), want, "{why}");
