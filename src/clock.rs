@@ -38,6 +38,10 @@ impl Clock {
         self.now
     }
 
+    pub fn unix(&self) -> u64 {
+        self.unix
+    }
+
     pub fn date_line(&self) -> &[u8] {
         &self.date_line
     }

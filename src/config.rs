@@ -38,10 +38,20 @@ Flags:
                          are streamed from disk with sendfile (default 262144)
   --grace SECS           on SIGTERM/SIGINT, time to finish responses in flight
                          (default 5)
+  --access-log PATH|-|syslog
+                         write an access log (combined format) to a file, to
+                         stdout (-) or to syslog (default: none)
+  --syslog               also send errors to the syslog socket /dev/log
+  --user NAME[:GROUP]    after binding, run as this user (and group)
+  --chroot DIR           after binding, confine the process to DIR; --root is
+                         then a path inside DIR
+  --status PATH          serve a plain-text page of counters at PATH, e.g.
+                         /.mote-status (default: none)
   --help                 print this help and exit
   --version              print the version and exit
 
-Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads --root.
+Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads --root;
+SIGUSR1 reopens the access log file.
 ";
 
 #[derive(Debug)]
@@ -55,6 +65,13 @@ pub struct Config {
     pub idle_timeout: Duration,
     pub cache_max: u64,
     pub grace: Duration,
+    pub access_log: Option<String>,
+    pub syslog: bool,
+    /// `NAME[:GROUP]` as given; resolved at start-up.
+    pub user: Option<String>,
+    pub chroot: Option<PathBuf>,
+    /// URL path of the status page.
+    pub status: Option<String>,
 }
 
 /// What the command line asks for.
@@ -79,6 +96,11 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
         idle_timeout: DEFAULT_IDLE_TIMEOUT,
         cache_max: DEFAULT_CACHE_MAX,
         grace: DEFAULT_GRACE,
+        access_log: None,
+        syslog: false,
+        user: None,
+        chroot: None,
+        status: None,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -119,6 +141,19 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
             "--idle-timeout" => config.idle_timeout = seconds(&flag, &value()?)?,
             "--grace" => config.grace = Duration::from_secs(number(&flag, &value()?, 0, MAX_TIMEOUT_SECS)?),
             "--cache-max" => config.cache_max = number(&flag, &value()?, 0, u64::MAX)?,
+            "--access-log" => config.access_log = Some(non_empty(&flag, value()?, "a file, - or syslog")?),
+            "--syslog" if inline.is_none() => config.syslog = true,
+            "--syslog" => return Err(UsageError("--syslog takes no value".into())),
+            "--user" => config.user = Some(non_empty(&flag, value()?, "a user name or uid")?),
+            "--chroot" => config.chroot = Some(PathBuf::from(non_empty(&flag, value()?, "a directory")?)),
+            "--status" => {
+                let text = value()?;
+                let plain = |b: u8| b.is_ascii_alphanumeric() || b"/-._~".contains(&b);
+                if !text.starts_with('/') || text.contains("//") || !text.bytes().all(plain) {
+                    return Err(invalid(&flag, &text, "a URL path such as /.mote-status"));
+                }
+                config.status = Some(text);
+            }
             _ if flag.starts_with('-') => {
                 return Err(UsageError(format!("unknown flag {flag} (mote --help lists them)")))
             }
@@ -133,6 +168,13 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
 
 fn invalid(flag: &str, value: &str, expected: &str) -> UsageError {
     UsageError(format!("{flag}: invalid value '{value}' (expected {expected})"))
+}
+
+fn non_empty(flag: &str, text: String, expected: &str) -> Result<String, UsageError> {
+    if text.is_empty() {
+        return Err(invalid(flag, &text, expected));
+    }
+    Ok(text)
 }
 
 fn number(flag: &str, text: &str, min: u64, max: u64) -> Result<u64, UsageError> {
@@ -192,6 +234,10 @@ mod tests {
             ("--max-conns +5", "--max-conns: invalid value '+5'"),
             ("--root", "--root needs a value"),
             ("--bogus", "unknown flag --bogus"),
+            ("--status status", "--status: invalid value 'status'"),
+            ("--status /a%20b", "--status: invalid value '/a%20b'"),
+            ("--user=", "--user: invalid value ''"),
+            ("--syslog=1", "--syslog takes no value"),
             ("stray", "unexpected argument 'stray'"),
         ];
         for (line, message) in rows {

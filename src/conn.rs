@@ -11,15 +11,16 @@
 #![forbid(unsafe_code)]
 
 use std::io::{self, IoSlice, Read, Write};
-use std::net::Shutdown;
+use std::net::{IpAddr, Shutdown};
 
 use mio::net::TcpStream;
 
-use crate::catalog::Catalog;
 use crate::clock::Clock;
+use crate::log;
 use crate::reply::{BodyRef, Connection, Reply, Tail};
 use crate::request::{self, Parse};
-use crate::response;
+use crate::response::{self, Site};
+use crate::server::Stats;
 use crate::sys;
 
 /// Replies queued before reading pauses until they are written.
@@ -62,7 +63,7 @@ pub struct Limits {
 
 /// What a connection borrows from its worker while it runs.
 pub struct Context<'a> {
-    pub catalog: &'a Catalog,
+    pub site: Site<'a>,
     pub clock: &'a Clock,
     pub limits: &'a Limits,
     /// Replies answered in this turn; they move into the connection only if
@@ -70,10 +71,15 @@ pub struct Context<'a> {
     pub fresh: &'a mut Vec<Reply>,
     pub path: &'a mut Vec<u8>,
     pub stopping: bool,
+    pub stats: &'a mut Stats,
+    /// The worker's access-log buffer, when logging is on.
+    pub access_log: Option<&'a mut Vec<u8>>,
 }
 
 pub struct Conn {
     stream: TcpStream,
+    /// For the access log.
+    client: IpAddr,
     /// An incomplete request head (empty, unallocated, most of the time).
     partial: Vec<u8>,
     /// Replies the socket could not take yet, in order.
@@ -98,9 +104,10 @@ enum Input {
 }
 
 impl Conn {
-    pub fn new(stream: TcpStream, clock: &Clock, limits: &Limits) -> Conn {
+    pub fn new(stream: TcpStream, client: IpAddr, clock: &Clock, limits: &Limits) -> Conn {
         Conn {
             stream,
+            client,
             partial: Vec::new(),
             pending: Vec::new(),
             written: 0,
@@ -242,18 +249,23 @@ impl Conn {
             if self.phase != Phase::Open || self.pending.len() + cx.fresh.len() >= MAX_QUEUED_REPLIES {
                 return used;
             }
-            let (answer, keep_alive, http10) = match request::parse(&input[used..]) {
+            let unparsed = &input[used..];
+            let (answer, keep_alive, request) = match request::parse(unparsed) {
                 Parse::Partial => return used,
-                Parse::Rejected(rejection) => (response::reject(rejection), false, false),
+                Parse::Rejected(rejection) => {
+                    let head_only = request::trim_blank_lines(unparsed).starts_with(b"HEAD ");
+                    (response::reject(rejection, head_only), false, None)
+                }
                 Parse::Complete(request, head_len) => {
-                    let answer = response::answer(&request, cx.catalog, cx.path);
+                    let answer = response::answer(&request, &cx.site, cx.path);
                     used += head_len;
                     self.body_left = request.body_len;
                     // A client waiting for 100-continue may never send the
                     // body it announced: close rather than wait for it.
-                    (answer, request.keep_alive && !request.expects_continue, request.http10)
+                    (answer, request.keep_alive && !request.expects_continue, Some(request))
                 }
             };
+            let http10 = request.as_ref().is_some_and(|r| r.http10);
             let connection = if answer.closes || !keep_alive || cx.stopping {
                 self.phase = Phase::Closing;
                 Connection::Close
@@ -262,7 +274,23 @@ impl Conn {
             } else {
                 Connection::Persist
             };
-            cx.fresh.push(Reply::new(answer, Tail::new(cx.clock.date_line(), connection)));
+            let reply = Reply::new(answer, Tail::new(cx.clock.date_line(), connection));
+            let class = usize::from(reply.status()[0].saturating_sub(b'1')).min(4);
+            cx.stats.requests[class] += 1;
+            cx.stats.bytes_out += reply.len();
+            if let Some(lines) = cx.access_log.as_deref_mut() {
+                let entry = log::Entry {
+                    client: self.client,
+                    unix_time: cx.clock.unix(),
+                    request_line: request.as_ref().map(|r| (r.method_token, r.target, r.http10)),
+                    status: reply.status(),
+                    body_bytes: reply.body_len(),
+                    referer: request.as_ref().and_then(|r| r.referer),
+                    user_agent: request.as_ref().and_then(|r| r.user_agent),
+                };
+                log::push_line(lines, &entry);
+            }
+            cx.fresh.push(reply);
         }
     }
 
@@ -389,6 +417,6 @@ mod tests {
     #[test]
     fn idle_connection_is_small() {
         let size = std::mem::size_of::<Conn>();
-        assert!(size <= 112, "Conn is {size} bytes");
+        assert!(size <= 128, "Conn is {size} bytes");
     }
 }

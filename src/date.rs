@@ -127,6 +127,11 @@ fn days_in_month(year: u32, month: u32) -> u32 {
     }
 }
 
+/// Unix seconds -> (year, month, day) in UTC.
+pub fn civil_from_unix(secs: u64) -> (i64, u32, u32) {
+    civil_from_days((secs.min(MAX_SECS) / SECS_PER_DAY) as i64)
+}
+
 /// Days since 1970-01-01 -> (year, month, day); Howard Hinnant's algorithm.
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;

@@ -1,7 +1,8 @@
 //! mote: a tiny, strict HTTP/1.1 static-site server.
 //!
-//! This file only orders start-up: flags -> site -> listeners -> workers ->
-//! signals -> join. Set-up errors print one line naming what is wrong and
+//! This file only orders start-up: flags -> logs -> listeners -> chroot and
+//! user -> site -> workers -> signals -> join. The site is loaded after
+//! privileges are dropped, so its files are read as the serving user. Set-up errors print one line naming what is wrong and
 //! exit non-zero (2 for usage, 1 for everything else), so busybox init's
 //! respawn loop shows why on the console instead of spinning silently.
 #![deny(unsafe_code)]
@@ -12,6 +13,8 @@ mod conditional;
 mod config;
 mod conn;
 mod date;
+mod identity;
+mod log;
 mod mime;
 mod range;
 mod reply;
@@ -21,6 +24,7 @@ mod response;
 mod server;
 mod signals;
 mod site;
+mod status;
 mod sys;
 mod target;
 mod worker;
@@ -30,6 +34,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use catalog::{error_text, Catalog};
+use log::AccessLog;
 use config::{Command, Config};
 use server::Shared;
 use worker::Worker;
@@ -58,7 +63,7 @@ fn main() -> ExitCode {
     match serve(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("mote: {message}");
+            log::error(&message);
             ExitCode::FAILURE
         }
     }
@@ -68,10 +73,11 @@ fn serve(config: Config) -> Result<(), String> {
     // Blocked before any thread exists, so every thread inherits the mask
     // and only the signal thread ever takes these signals.
     sys::block_signals();
-    let catalog = match &config.root {
-        Some(root) => Catalog::load(root, config.cache_max)?,
-        None => Catalog::embedded(),
-    };
+    if config.syslog {
+        log::open_syslog();
+    }
+    let identity = config.user.as_deref().map(identity::resolve).transpose()?;
+    let access_log = config.access_log.as_deref().map(AccessLog::open).transpose()?;
     let file_limit = sys::raise_file_limit();
     let max_conns = config.max_conns.unwrap_or_else(|| file_limit.saturating_sub(RESERVED_FDS).max(1) as usize);
 
@@ -79,23 +85,36 @@ fn serve(config: Config) -> Result<(), String> {
     for &addr in &config.listen {
         let listener = sys::listen(addr, LISTEN_BACKLOG)
             .map_err(|e| format!("cannot listen on {addr}: {}", error_text(&e).to_lowercase()))?;
-        let bound = listener.local_addr().map_err(|e| format!("{addr}: {}", error_text(&e)))?;
         listeners.push(listener);
-        eprintln!("listening on http://{bound}");
     }
+    // Bound (port 80 needs root); now give up what is no longer needed.
+    if let Some(dir) = &config.chroot {
+        sys::chroot(dir).map_err(|e| format!("--chroot {}: {}", dir.display(), error_text(&e)))?;
+    }
+    if let Some(identity) = identity {
+        sys::become_user(identity.uid, identity.gid).map_err(|e| format!("--user: {}", error_text(&e)))?;
+    }
+    let catalog = match &config.root {
+        Some(root) => Catalog::load(root, config.cache_max)?,
+        None => Catalog::embedded(),
+    };
 
     let threads = config.threads;
-    let shared = Arc::new(Shared::new(config, catalog, max_conns));
+    let shared = Arc::new(Shared::new(config, catalog, max_conns, access_log));
     let mut workers = Vec::new();
     let mut wakers = Vec::new();
-    for _ in 0..threads {
+    for id in 0..threads {
         let copies = listeners.iter().map(TcpListener::try_clone).collect::<Result<Vec<_>, _>>();
         let copies = copies.map_err(|e| format!("cannot share a listener: {}", error_text(&e)))?;
-        let (worker, waker) = Worker::new(copies, shared.clone()).map_err(|e| format!("cannot start a worker: {e}"))?;
+        let (worker, waker) =
+            Worker::new(id, copies, shared.clone()).map_err(|e| format!("cannot start a worker: {e}"))?;
         workers.push(worker);
         wakers.push(waker);
     }
-    drop(listeners);
+    for listener in listeners {
+        let bound = listener.local_addr().map_err(|e| format!("listener: {}", error_text(&e)))?;
+        eprintln!("listening on http://{bound}");
+    }
     signals::spawn(shared, wakers).map_err(|e| format!("cannot start the signal thread: {e}"))?;
     let handles: Vec<_> = workers
         .into_iter()

@@ -63,6 +63,8 @@ pub enum Head {
 pub enum Content {
     Empty,
     Static(&'static [u8]),
+    /// A body made for this request (the status page).
+    Built(Box<[u8]>),
     /// `start..end` of the entry's body.
     Entry { start: u64, end: u64 },
 }
@@ -104,6 +106,11 @@ impl Reply {
         }
     }
 
+    /// The three digits of the status line.
+    pub fn status(&self) -> &[u8] {
+        self.head().get(9..12).unwrap_or(b"000")
+    }
+
     pub fn tail(&self) -> &[u8] {
         self.tail.as_bytes()
     }
@@ -111,6 +118,7 @@ impl Reply {
     pub fn body(&self) -> BodyRef<'_> {
         match (&self.content, &self.entry) {
             (Content::Static(bytes), _) => BodyRef::Memory(bytes),
+            (Content::Built(bytes), _) => BodyRef::Memory(bytes),
             (Content::Entry { start, end }, Some(entry)) => match &entry.body {
                 Body::Memory(bytes) => BodyRef::Memory(&bytes[*start as usize..*end as usize]),
                 Body::File(file) => BodyRef::File { file, start: *start, end: *end },

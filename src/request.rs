@@ -50,6 +50,8 @@ pub struct Conditions<'b> {
 #[derive(Debug)]
 pub struct Request<'b> {
     pub method: Method,
+    /// The method as sent, for the access log.
+    pub method_token: &'b [u8],
     pub target: &'b [u8],
     pub http10: bool,
     /// Whether the connection may carry another request (RFC 9112 §9.3).
@@ -59,6 +61,9 @@ pub struct Request<'b> {
     /// `Expect: 100-continue` with a body: the client may never send it.
     pub expects_continue: bool,
     pub conditions: Conditions<'b>,
+    /// For the access log.
+    pub referer: Option<&'b [u8]>,
+    pub user_agent: Option<&'b [u8]>,
 }
 
 #[derive(Debug)]
@@ -70,11 +75,21 @@ pub enum Parse<'b> {
     Rejected(Rejection),
 }
 
-pub fn parse(buf: &[u8]) -> Parse<'_> {
-    // RFC 9112 §2.2: empty lines before the request line are ignored.
+/// RFC 9112 §2.2: empty lines before the request line are ignored.
+pub fn trim_blank_lines(buf: &[u8]) -> &[u8] {
     let start = buf.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(buf.len());
-    let line_len = buf[start..].iter().position(|&b| b == b'\n');
-    if line_len.unwrap_or(buf.len() - start) > MAX_REQUEST_LINE {
+    &buf[start..]
+}
+
+pub fn parse(buf: &[u8]) -> Parse<'_> {
+    let line = trim_blank_lines(buf);
+    let line_len = match line.iter().position(|&b| b == b'\n') {
+        Some(lf) if lf > 0 && line[lf - 1] == b'\r' => lf - 1,
+        Some(lf) => lf,
+        // Unfinished: a trailing CR may still be the start of CRLF.
+        None => line.len() - usize::from(line.last() == Some(&b'\r')),
+    };
+    if line_len > MAX_REQUEST_LINE {
         return Parse::Rejected(Rejection::UriTooLong);
     }
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -88,7 +103,7 @@ pub fn parse(buf: &[u8]) -> Parse<'_> {
             Err(rejection) => Parse::Rejected(rejection),
         },
         Err(httparse::Error::TooManyHeaders) => Parse::Rejected(Rejection::HeadTooLarge),
-        Err(httparse::Error::Version) => Parse::Rejected(version_rejection(&buf[start..])),
+        Err(httparse::Error::Version) => Parse::Rejected(version_rejection(line)),
         Err(_) => Parse::Rejected(Rejection::BadRequest),
     }
 }
@@ -125,6 +140,7 @@ fn interpret<'b>(parsed: &httparse::Request<'_, 'b>) -> Result<Request<'b>, Reje
     let (mut close, mut keep_alive) = (false, false);
     let mut expects_continue = false;
     let mut conditions = Conditions::default();
+    let (mut referer, mut user_agent) = (None, None);
     for header in parsed.headers.iter() {
         let value = trim(header.value);
         let name = header.name.as_bytes();
@@ -163,6 +179,10 @@ fn interpret<'b>(parsed: &httparse::Request<'_, 'b>) -> Result<Request<'b>, Reje
             conditions.range = if conditions.range.is_some() { Some(b"") } else { Some(value) };
         } else if is("if-range") {
             conditions.if_range = Some(value);
+        } else if is("referer") {
+            referer = Some(value);
+        } else if is("user-agent") {
+            user_agent = Some(value);
         }
     }
     if transfer_encoding {
@@ -180,12 +200,15 @@ fn interpret<'b>(parsed: &httparse::Request<'_, 'b>) -> Result<Request<'b>, Reje
     }
     Ok(Request {
         method,
+        method_token: parsed.method.unwrap_or("").as_bytes(),
         target: parsed.path.unwrap_or("").as_bytes(),
         http10,
         keep_alive: !close && (!http10 || keep_alive),
         body_len,
         expects_continue: expects_continue && body_len > 0,
         conditions,
+        referer,
+        user_agent,
     })
 }
 
@@ -193,10 +216,10 @@ fn interpret<'b>(parsed: &httparse::Request<'_, 'b>) -> Result<Request<'b>, Reje
 fn parse_content_length(value: &[u8]) -> Option<u64> {
     let mut length = None;
     for item in value.split(|&b| b == b',').map(trim) {
-        if item.is_empty() || item.len() > 18 || !item.iter().all(u8::is_ascii_digit) {
+        if item.is_empty() || !item.iter().all(u8::is_ascii_digit) {
             return None;
         }
-        let n = item.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+        let n = item.iter().try_fold(0u64, |n, d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))?;
         if length.is_some_and(|seen| seen != n) {
             return None;
         }
@@ -301,6 +324,10 @@ mod tests {
             ("CL negative", b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", Rejected(BadRequest)),
             ("CL hex", b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x5\r\n\r\n", Rejected(BadRequest)),
             ("CL empty", b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n", Rejected(BadRequest)),
+            ("CL leading zeros", b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 00000000000000000005\r\n\r\n",
+                Ok { method: Method::Get, keep_alive: true, body: 5 }),
+            ("CL huge but valid", b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 18446744073709551615\r\n\r\n",
+                Rejected(ContentTooLarge)),
             ("CL overflow", b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n",
                 Rejected(BadRequest)),
             ("CL too large to discard", b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1048577\r\n\r\n",
@@ -332,6 +359,8 @@ mod tests {
 
     #[test]
     fn enforces_limits() {
+        let longest = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(MAX_REQUEST_LINE - 14));
+        assert_eq!(outcome(longest.as_bytes()), GET, "a line of exactly MAX_REQUEST_LINE");
         let long_line = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(MAX_REQUEST_LINE));
         assert_eq!(outcome(long_line.as_bytes()), Rejected(UriTooLong));
         let unfinished_line = "a".repeat(MAX_REQUEST_LINE + 1);

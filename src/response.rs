@@ -16,8 +16,9 @@ use crate::representation::NOSNIFF;
 use crate::request::{Method, Rejection, Request};
 use crate::target::{self, Target};
 
-/// The answer to a head that could not be accepted.
-pub fn reject(rejection: Rejection) -> Answer {
+/// The answer to a head that could not be accepted; `head_only` when it
+/// still reads as a HEAD request (RFC 9110 §9.3.2: no content then).
+pub fn reject(rejection: Rejection, head_only: bool) -> Answer {
     let canned = match rejection {
         Rejection::BadRequest => reply::BAD_REQUEST,
         Rejection::ContentTooLarge => reply::CONTENT_TOO_LARGE,
@@ -26,11 +27,18 @@ pub fn reject(rejection: Rejection) -> Answer {
         Rejection::NotImplemented => reply::NOT_IMPLEMENTED,
         Rejection::VersionNotSupported => reply::VERSION_NOT_SUPPORTED,
     };
-    canned.answer(false)
+    canned.answer(head_only)
+}
+
+/// What requests are answered from.
+pub struct Site<'a> {
+    pub catalog: &'a Catalog,
+    /// `--status PATH` and the page's renderer.
+    pub status: Option<(&'a [u8], &'a dyn Fn() -> Vec<u8>)>,
 }
 
 /// The answer to a request. `path` is scratch space for the decoded path.
-pub fn answer(request: &Request, catalog: &Catalog, path: &mut Vec<u8>) -> Answer {
+pub fn answer(request: &Request, site: &Site, path: &mut Vec<u8>) -> Answer {
     let head_only = request.method == Method::Head;
     let canned = |canned: Canned| canned.answer(head_only);
     let Some(target) = target::split(request.target) else { return canned(reply::BAD_REQUEST) };
@@ -43,10 +51,16 @@ pub fn answer(request: &Request, catalog: &Catalog, path: &mut Vec<u8>) -> Answe
         (_, Target::Path { path, query }) => (path, query),
     };
     let Ok(normalized) = target::normalize(raw_path, path) else { return canned(reply::BAD_REQUEST) };
+    // The status path is the owner's choice, dotted or not.
+    if let Some((status_path, render)) = site.status {
+        if path[..] == *status_path {
+            return status_page(render(), head_only);
+        }
+    }
     if normalized.hidden {
         return canned(reply::NOT_FOUND);
     }
-    match catalog.lookup(path) {
+    match site.catalog.lookup(path) {
         None => canned(reply::NOT_FOUND),
         Some(Route::Directory) => redirect_to_slash(path, query),
         Some(Route::File(entry)) => file(request, entry, head_only),
@@ -82,6 +96,18 @@ fn file(request: &Request, entry: &Arc<Entry>, head_only: bool) -> Answer {
         }
     };
     Answer { entry: Some(entry.clone()), head, content, closes: false }
+}
+
+/// The `--status` page: plain text, never cached.
+fn status_page(body: Vec<u8>, head_only: bool) -> Answer {
+    let mut head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nCache-Control: no-store\r\n\
+                     Content-Length: "
+        .to_vec();
+    head.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
+    head.extend_from_slice(b"\r\n");
+    head.extend_from_slice(NOSNIFF.as_bytes());
+    let content = if head_only { Content::Empty } else { Content::Built(body.into_boxed_slice()) };
+    Answer { entry: None, head: Head::Built(head.into_boxed_slice()), content, closes: false }
 }
 
 /// RFC 9110 §15.3.7: 206 with Content-Range and the entry's other headers.

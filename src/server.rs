@@ -4,13 +4,40 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use crate::catalog::Catalog;
 use crate::config::Config;
+use crate::log::AccessLog;
+
+/// One worker's counters. Workers count in plain integers and publish a
+/// copy once a second, so counting costs no atomic operation per request.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Stats {
+    pub connections: u64,
+    /// Requests answered with 1xx..5xx.
+    pub requests: [u64; 5],
+    pub bytes_out: u64,
+}
+
+impl Stats {
+    pub fn add(&mut self, other: &Stats) {
+        self.connections += other.connections;
+        for (sum, n) in self.requests.iter_mut().zip(other.requests) {
+            *sum += n;
+        }
+        self.bytes_out += other.bytes_out;
+    }
+}
 
 pub struct Shared {
     pub config: Config,
     pub max_conns: usize,
+    pub started: Instant,
+    pub access_log: Option<AccessLog>,
+    /// Each worker's last published counters.
+    pub stats: Vec<Mutex<Stats>>,
+    pub reloads: AtomicUsize,
     pub stopping: AtomicBool,
     pub open_conns: AtomicUsize,
     /// Set once "cannot accept" has been said, so a flood says it once.
@@ -22,10 +49,15 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(config: Config, catalog: Catalog, max_conns: usize) -> Shared {
+    pub fn new(config: Config, catalog: Catalog, max_conns: usize, access_log: Option<AccessLog>) -> Shared {
+        let workers = config.threads;
         Shared {
             config,
             max_conns,
+            started: Instant::now(),
+            access_log,
+            stats: (0..workers).map(|_| Mutex::new(Stats::default())).collect(),
+            reloads: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
             open_conns: AtomicUsize::new(0),
             warned_accept: AtomicBool::new(false),
@@ -45,5 +77,12 @@ impl Shared {
         let mut catalog = self.catalog.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         *catalog = Arc::new(new);
         self.catalog_version.fetch_add(1, Ordering::Release);
+        self.reloads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn publish_stats(&self, worker: usize, stats: &Stats) {
+        if let Some(slot) = self.stats.get(worker) {
+            *slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = *stats;
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Signals, taken synchronously on a thread of their own (`sigwait`), so no
 //! work ever runs inside a signal handler: SIGTERM/SIGINT stop gracefully
-//! (a second one exits at once), SIGHUP reloads `--root` off the event loops.
+//! (a second one exits at once), SIGHUP reloads `--root` off the event loops,
+//! SIGUSR1 reopens the access log (after logrotate moved it).
 #![forbid(unsafe_code)]
 
 use std::sync::atomic::Ordering;
@@ -9,6 +10,7 @@ use std::sync::Arc;
 use mio::Waker;
 
 use crate::catalog::Catalog;
+use crate::log;
 use crate::server::Shared;
 use crate::sys;
 
@@ -17,12 +19,17 @@ pub fn spawn(shared: Arc<Shared>, wakers: Vec<Arc<Waker>>) -> std::io::Result<()
         match sys::wait_signal() {
             sys::SIGTERM | sys::SIGINT => {
                 if shared.stopping.swap(true, Ordering::Relaxed) {
-                    eprintln!("mote: second stop signal, exiting now");
+                    log::error("second stop signal, exiting now");
                     std::process::exit(1);
                 }
-                eprintln!("mote: stopping (finishing responses in flight)");
+                log::error("stopping (finishing responses in flight)");
                 for waker in &wakers {
                     let _ = waker.wake();
+                }
+            }
+            sys::SIGUSR1 => {
+                if let Some(log) = &shared.access_log {
+                    log.reopen();
                 }
             }
             sys::SIGHUP => {
@@ -40,15 +47,15 @@ pub fn spawn(shared: Arc<Shared>, wakers: Vec<Arc<Waker>>) -> std::io::Result<()
 /// Builds the new catalog here, then swaps it in; a failure keeps the old site.
 fn reload(shared: &Shared) {
     let Some(root) = &shared.config.root else {
-        eprintln!("mote: SIGHUP: serving the built-in site, nothing to reload");
+        log::error("SIGHUP: serving the built-in site, nothing to reload");
         return;
     };
     match Catalog::load(root, shared.config.cache_max) {
         Ok(catalog) => {
             let files = catalog.len();
             shared.swap_catalog(catalog);
-            eprintln!("mote: reloaded {} ({files} files)", root.display());
+            log::error(&format!("reloaded {} ({files} files)", root.display()));
         }
-        Err(why) => eprintln!("mote: reload failed, still serving the previous site: {why}"),
+        Err(why) => log::error(&format!("reload failed, still serving the previous site: {why}")),
     }
 }

@@ -115,7 +115,7 @@ pub fn raise_file_limit() -> u64 {
 /// The signals mote acts on; they are blocked in every thread and taken by
 /// `wait_signal` on the signal thread, so no code runs in a handler.
 pub const SIGNALS: [i32; 4] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGUSR1];
-pub use libc::{SIGHUP, SIGINT, SIGTERM};
+pub use libc::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 
 fn signal_set() -> libc::sigset_t {
     // SAFETY: sigemptyset initialises the set before sigaddset uses it.
@@ -148,4 +148,45 @@ pub fn wait_signal() -> i32 {
             return signal;
         }
     }
+}
+
+/// Resident set size in bytes, from /proc/self/statm.
+pub fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf has no memory arguments.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * u64::try_from(page).unwrap_or(4096))
+}
+
+/// Confines the process to `dir` (it becomes `/`).
+pub fn chroot(dir: &std::path::Path) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).map_err(|_| io::ErrorKind::InvalidInput)?;
+    // SAFETY: path is a NUL-terminated string that outlives the call.
+    if unsafe { libc::chroot(path.as_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    std::env::set_current_dir("/")
+}
+
+/// Drops to `uid`/`gid` for good: supplementary groups first, then the group,
+/// then the user (the order that leaves no privilege behind), and a check
+/// that root cannot be regained.
+pub fn become_user(uid: u32, gid: u32) -> io::Result<()> {
+    let groups = [gid as libc::gid_t];
+    // SAFETY: groups is a live array of the length given; the other calls
+    // take plain integers.
+    unsafe {
+        if libc::setgroups(1, groups.as_ptr()) != 0
+            || libc::setgid(gid as libc::gid_t) != 0
+            || libc::setuid(uid as libc::uid_t) != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        if libc::setuid(0) == 0 || libc::geteuid() != uid || libc::getegid() != gid {
+            return Err(io::Error::other("privileges could be regained after dropping them"));
+        }
+    }
+    Ok(())
 }

@@ -19,8 +19,11 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::conn::{Conn, Context, Limits};
+use crate::log;
 use crate::reply::{self, Connection, Reply, Tail};
-use crate::server::Shared;
+use crate::response::Site;
+use crate::server::{Shared, Stats};
+use crate::status;
 
 /// The worker's read buffer: a few request heads' worth.
 const READ_BUFFER: usize = 32 * 1024;
@@ -40,6 +43,7 @@ struct Slot {
 }
 
 pub struct Worker {
+    id: usize,
     poll: Poll,
     listeners: Vec<TcpListener>,
     slots: Vec<Slot>,
@@ -56,11 +60,14 @@ pub struct Worker {
     accept_paused_until: Option<std::time::Instant>,
     stop_deadline: Option<u32>,
     last_sweep: u32,
+    stats: Stats,
+    /// Access lines not yet written (only allocated when logging is on).
+    access_lines: Option<Vec<u8>>,
 }
 
 impl Worker {
     /// Builds a worker around its listeners; returns it and its waker.
-    pub fn new(listeners: Vec<std::net::TcpListener>, shared: Arc<Shared>) -> io::Result<(Worker, Arc<Waker>)> {
+    pub fn new(id: usize, listeners: Vec<std::net::TcpListener>, shared: Arc<Shared>) -> io::Result<(Worker, Arc<Waker>)> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let mut mio_listeners = Vec::new();
@@ -76,6 +83,7 @@ impl Worker {
             idle_timeout: config.idle_timeout.as_secs() as u32,
         };
         let worker = Worker {
+            id,
             poll,
             listeners: mio_listeners,
             slots: Vec::new(),
@@ -91,6 +99,8 @@ impl Worker {
             accept_paused_until: None,
             stop_deadline: None,
             last_sweep: 0,
+            stats: Stats::default(),
+            access_lines: shared.access_log.as_ref().map(|_| Vec::with_capacity(log::FLUSH_BYTES)),
             shared,
         };
         Ok((worker, waker))
@@ -116,7 +126,12 @@ impl Worker {
                 }
             }
             if self.shared.stopping.load(Ordering::Relaxed) && self.stop() {
+                self.flush_access_log();
+                self.shared.publish_stats(self.id, &self.stats);
                 return;
+            }
+            if self.access_lines.as_ref().is_some_and(|lines| lines.len() >= log::FLUSH_BYTES) {
+                self.flush_access_log();
             }
             if self.accept_paused_until.is_some_and(|until| std::time::Instant::now() >= until) {
                 self.accept_paused_until = None;
@@ -127,14 +142,28 @@ impl Worker {
             if self.clock.now() != self.last_sweep {
                 self.last_sweep = self.clock.now();
                 self.sweep();
+                self.flush_access_log();
+                self.shared.publish_stats(self.id, &self.stats);
+            }
+        }
+    }
+
+    fn flush_access_log(&mut self) {
+        if let (Some(lines), Some(log)) = (self.access_lines.as_mut(), self.shared.access_log.as_ref()) {
+            if !lines.is_empty() {
+                log.write(lines);
+                lines.clear();
             }
         }
     }
 
     /// Sleep until an event, the next deadline sweep, or the end of an
-    /// accept pause; with nothing open, sleep until an event.
+    /// accept pause; with nothing open (and no log lines waiting), sleep
+    /// until an event.
     fn poll_timeout(&self) -> Option<Duration> {
-        let mut timeout = (self.open > 0 || self.stop_deadline.is_some()).then(|| self.clock.until_next_second());
+        let busy = self.open > 0 || self.stop_deadline.is_some();
+        let unlogged = self.access_lines.as_ref().is_some_and(|lines| !lines.is_empty());
+        let mut timeout = (busy || unlogged).then(|| self.clock.until_next_second());
         if let Some(until) = self.accept_paused_until {
             let pause = until.saturating_duration_since(std::time::Instant::now());
             timeout = Some(timeout.map_or(pause, |t| t.min(pause)));
@@ -155,8 +184,8 @@ impl Worker {
             return;
         }
         loop {
-            let stream = match self.listeners[listener].accept() {
-                Ok((stream, _)) => stream,
+            let (stream, client) = match self.listeners[listener].accept() {
+                Ok((stream, client)) => (stream, client.ip()),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if is_transient_accept_error(&e) => continue,
                 Err(e) => {
@@ -177,11 +206,11 @@ impl Worker {
             }
             self.shared.warned_accept.store(false, Ordering::Relaxed);
             let _ = stream.set_nodelay(true);
-            self.insert(stream);
+            self.insert(stream, client);
         }
     }
 
-    fn insert(&mut self, mut stream: mio::net::TcpStream) {
+    fn insert(&mut self, mut stream: mio::net::TcpStream, client: std::net::IpAddr) {
         let index = match self.free.pop() {
             Some(index) => index,
             None => {
@@ -197,8 +226,9 @@ impl Worker {
             self.shared.open_conns.fetch_sub(1, Ordering::Relaxed);
             return;
         }
-        slot.conn = Some(Conn::new(stream, &self.clock, &self.limits));
+        slot.conn = Some(Conn::new(stream, client, &self.clock, &self.limits));
         self.open += 1;
+        self.stats.connections += 1;
     }
 
     fn ready(&mut self, token: Token, event: &Event) {
@@ -208,13 +238,18 @@ impl Worker {
             return;
         }
         let Some(conn) = slot.conn.as_mut() else { return };
+        let (shared, id, own_stats) = (&*self.shared, self.id, self.stats);
+        let render = move || status::render(shared, id, &own_stats);
+        let status_path = shared.config.status.as_deref().map(|path| (path.as_bytes(), &render as &dyn Fn() -> Vec<u8>));
         let mut cx = Context {
-            catalog: &self.catalog,
+            site: Site { catalog: &self.catalog, status: status_path },
             clock: &self.clock,
             limits: &self.limits,
             fresh: &mut self.fresh,
             path: &mut self.path,
             stopping: self.stop_deadline.is_some(),
+            stats: &mut self.stats,
+            access_log: self.access_lines.as_mut(),
         };
         let must_drain = event.is_read_closed() || event.is_error();
         if !conn.drive(&mut cx, &mut self.scratch, event.is_readable(), must_drain) {

@@ -1,0 +1,234 @@
+//! Logs. Errors and start-up lines go to stderr, which busybox init sends to
+//! the console, and with `--syslog` also to the local syslog socket. Access
+//! lines are opt-in (SD cards wear), in the combined format nginx and
+//! lighttpd write by default, so existing tools read them.
+//!
+//! Each worker builds its access lines into its own buffer and writes it out
+//! when it fills or once a second, so logging costs no system call per
+//! request. Client-controlled fields are escaped (`"`, `\`, control bytes and
+//! non-ASCII become `\xHH`), so no request can forge a line.
+#![forbid(unsafe_code)]
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::net::UnixDatagram;
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+
+use crate::date::civil_from_unix;
+
+/// Where syslog datagrams go (busybox syslogd and every other syslogd).
+const SYSLOG_SOCKET: &str = "/dev/log";
+/// RFC 3164 priority: facility daemon (3), severity error (3) / info (6).
+const PRIORITY_ERROR: u8 = 3 * 8 + 3;
+const PRIORITY_INFO: u8 = 3 * 8 + 6;
+/// A worker writes its access lines out when this much is buffered.
+pub const FLUSH_BYTES: usize = 16 * 1024;
+
+static SYSLOG: OnceLock<UnixDatagram> = OnceLock::new();
+
+/// Connects to the syslog socket for the rest of the process; on failure
+/// says so once and carries on with stderr alone.
+pub fn open_syslog() {
+    let socket = UnixDatagram::unbound().and_then(|s| s.connect(SYSLOG_SOCKET).map(|()| s));
+    match socket {
+        Ok(socket) => {
+            let _ = SYSLOG.set(socket);
+        }
+        Err(e) => eprintln!("mote: --syslog: cannot use {SYSLOG_SOCKET}: {e}; logging to stderr only"),
+    }
+}
+
+/// One error or notice line: stderr, and syslog when enabled.
+pub fn error(message: &str) {
+    eprintln!("mote: {message}");
+    to_syslog(PRIORITY_ERROR, message.as_bytes());
+}
+
+fn to_syslog(priority: u8, message: &[u8]) {
+    let Some(socket) = SYSLOG.get() else { return };
+    let mut datagram = Vec::with_capacity(message.len() + 40);
+    datagram.push(b'<');
+    datagram.extend_from_slice(itoa::Buffer::new().format(priority).as_bytes());
+    datagram.extend_from_slice(b">mote[");
+    datagram.extend_from_slice(itoa::Buffer::new().format(std::process::id()).as_bytes());
+    datagram.extend_from_slice(b"]: ");
+    datagram.extend_from_slice(message);
+    let _ = socket.send(&datagram);
+}
+
+/// Where access lines go.
+pub enum Sink {
+    Stdout,
+    File { path: PathBuf, file: File },
+    Syslog,
+}
+
+pub struct AccessLog {
+    sink: Mutex<Sink>,
+}
+
+impl AccessLog {
+    /// `-` is stdout; `syslog` is the syslog socket; anything else a file,
+    /// appended to and created if missing.
+    pub fn open(target: &str) -> Result<AccessLog, String> {
+        let sink = match target {
+            "-" => Sink::Stdout,
+            "syslog" => Sink::Syslog,
+            path => {
+                let path = PathBuf::from(path);
+                Sink::File { file: open_append(&path)?, path }
+            }
+        };
+        Ok(AccessLog { sink: Mutex::new(sink) })
+    }
+
+    /// Writes a buffer of whole lines; O_APPEND keeps workers' buffers whole.
+    pub fn write(&self, lines: &[u8]) {
+        let mut sink = self.sink.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let result = match &mut *sink {
+            Sink::Stdout => io::stdout().lock().write_all(lines),
+            Sink::File { file, .. } => file.write_all(lines),
+            Sink::Syslog => {
+                for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                    to_syslog(PRIORITY_INFO, line);
+                }
+                Ok(())
+            }
+        };
+        if let Err(e) = result {
+            eprintln!("mote: access log: {e}");
+        }
+    }
+
+    /// SIGUSR1: after logrotate moved the file away, start a new one.
+    pub fn reopen(&self) {
+        let mut sink = self.sink.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Sink::File { path, file } = &mut *sink {
+            match open_append(path) {
+                Ok(new) => *file = new,
+                Err(why) => error(&format!("SIGUSR1: {why}; still writing to the old file")),
+            }
+        }
+    }
+}
+
+fn open_append(path: &std::path::Path) -> Result<File, String> {
+    OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| format!("--access-log {}: {}", path.display(), crate::catalog::error_text(&e)))
+}
+
+/// What one access line says about a request.
+pub struct Entry<'a> {
+    pub client: std::net::IpAddr,
+    pub unix_time: u64,
+    /// `GET /x HTTP/1.1`, raw; `None` when the head could not be parsed.
+    pub request_line: Option<(&'a [u8], &'a [u8], bool)>,
+    pub status: &'a [u8],
+    pub body_bytes: u64,
+    pub referer: Option<&'a [u8]>,
+    pub user_agent: Option<&'a [u8]>,
+}
+
+/// Appends one combined-format line:
+/// `IP - - [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200 2326 "referer" "agent"`.
+pub fn push_line(out: &mut Vec<u8>, entry: &Entry) {
+    let mut numbers = itoa::Buffer::new();
+    let _ = write!(out, "{} - - [", entry.client);
+    push_time(out, entry.unix_time);
+    out.extend_from_slice(b"] \"");
+    match entry.request_line {
+        Some((method, target, http10)) => {
+            push_escaped(out, method);
+            out.push(b' ');
+            push_escaped(out, target);
+            out.extend_from_slice(if http10 { b" HTTP/1.0" } else { b" HTTP/1.1" });
+        }
+        None => out.push(b'-'),
+    }
+    out.extend_from_slice(b"\" ");
+    out.extend_from_slice(entry.status);
+    out.push(b' ');
+    out.extend_from_slice(numbers.format(entry.body_bytes).as_bytes());
+    for field in [entry.referer, entry.user_agent] {
+        out.extend_from_slice(b" \"");
+        match field {
+            Some(value) => push_escaped(out, value),
+            None => out.push(b'-'),
+        }
+        out.push(b'"');
+    }
+    out.push(b'\n');
+}
+
+/// `10/Oct/2000:13:55:36 +0000`: the combined format's time, in UTC.
+fn push_time(out: &mut Vec<u8>, unix: u64) {
+    const MONTHS: [&[u8; 3]; 12] =
+        [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
+    let (year, month, day) = civil_from_unix(unix);
+    let secs = unix % 86_400;
+    let two = |out: &mut Vec<u8>, n: u64| out.extend_from_slice(&[b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8]);
+    two(out, u64::from(day));
+    out.push(b'/');
+    out.extend_from_slice(MONTHS[(month - 1) as usize]);
+    out.push(b'/');
+    out.extend_from_slice(itoa::Buffer::new().format(year).as_bytes());
+    out.push(b':');
+    two(out, secs / 3600);
+    out.push(b':');
+    two(out, secs / 60 % 60);
+    out.push(b':');
+    two(out, secs % 60);
+    out.extend_from_slice(b" +0000");
+}
+
+fn push_escaped(out: &mut Vec<u8>, value: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in value {
+        if (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\' {
+            out.push(b);
+        } else {
+            out.extend_from_slice(&[b'\\', b'x', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_combined_lines() {
+        let mut out = Vec::new();
+        push_line(
+            &mut out,
+            &Entry {
+                client: "192.0.2.7".parse().unwrap(),
+                unix_time: 784_111_777,
+                request_line: Some((b"GET", b"/a?q=\"x\"", false)),
+                status: b"200",
+                body_bytes: 2326,
+                referer: None,
+                user_agent: Some(b"curl/8 \"evil\"\n127.0.0.1 - - [fake]"),
+            },
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "192.0.2.7 - - [06/Nov/1994:08:49:37 +0000] \"GET /a?q=\\x22x\\x22 HTTP/1.1\" 200 2326 \"-\" \
+             \"curl/8 \\x22evil\\x22\\x0A127.0.0.1 - - [fake]\"\n"
+        );
+    }
+
+    #[test]
+    fn unparsed_requests_log_a_dash() {
+        let mut out = Vec::new();
+        let client = "::1".parse().unwrap();
+        let entry =
+            Entry { client, unix_time: 0, request_line: None, status: b"400", body_bytes: 16, referer: None, user_agent: None };
+        push_line(&mut out, &entry);
+        assert_eq!(out, b"::1 - - [01/Jan/1970:00:00:00 +0000] \"-\" 400 16 \"-\" \"-\"\n");
+    }
+}
