@@ -18,17 +18,21 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::cache::{self, Rule};
+use crate::listing;
 use crate::mime;
 use crate::representation::{entity_tag, quoted_hex, EntityTag, Representation};
-use crate::site::FILES;
+use crate::site::{EmbeddedBody, FILES};
 
 /// How deep `--root` may nest; deeper directories are refused, which also
 /// ends any symlink loop that the ancestor check would not.
 const MAX_DEPTH: usize = 32;
+/// The file at the root whose content is every 404's body.
+const NOT_FOUND_PAGE: &[u8] = b"/404.html";
 
 pub type Bytes = Cow<'static, [u8]>;
 
-/// One servable file.
+/// One servable representation: a file, or a precompressed variant of it.
 pub struct Entry {
     /// `HTTP/1.1 200 OK`, Content-Length, then the headers every 2xx shares.
     pub head_ok: Bytes,
@@ -48,45 +52,92 @@ pub enum Body {
     File(File),
 }
 
+/// A file and its precompressed variants (`x.css.gz`, `x.css.br` beside it).
+pub struct Resource {
+    pub identity: Arc<Entry>,
+    pub gzip: Option<Arc<Entry>>,
+    pub br: Option<Arc<Entry>>,
+}
+
 pub enum Route {
-    File(Arc<Entry>),
+    File(Arc<Resource>),
     /// A directory named without its trailing slash: 301 to the slash form.
     Directory,
 }
 
+/// How a site is turned into a catalog.
+pub struct Options<'a> {
+    pub cache_max: u64,
+    pub cache_rules: &'a [Rule],
+    /// Directories without index.html get an HTML listing.
+    pub listing: bool,
+}
+
 pub struct Catalog {
     routes: HashMap<Box<[u8]>, Route, BuildHasherDefault<Fnv>>,
+    /// `/404.html`, re-headed as a 404: the body of every 404 when present.
+    pub not_found: Option<Arc<Entry>>,
 }
 
 impl Catalog {
-    /// The site compiled in from `static/`.
-    pub fn embedded() -> Catalog {
-        let mut catalog = Catalog { routes: HashMap::default() };
+    fn empty() -> Catalog {
+        Catalog { routes: HashMap::default(), not_found: None }
+    }
+
+    /// The site compiled in from `static/`. Its heads were built by build.rs
+    /// with the default cache rules; other rules rebuild them here.
+    pub fn embedded(options: &Options) -> Catalog {
+        let mut catalog = Catalog::empty();
         for file in FILES {
-            let entry = Entry {
-                head_ok: Cow::Borrowed(file.head_ok),
-                shared_from: file.shared_from,
-                head_not_modified: Cow::Borrowed(file.head_not_modified),
-                etag: file.etag,
-                last_modified: file.last_modified,
-                len: file.body.len() as u64,
-                body: Body::Memory(Cow::Borrowed(file.body)),
+            let url = std::str::from_utf8(file.path).unwrap_or("/");
+            let rebuild = !options.cache_rules.is_empty();
+            let vary = file.gzip.is_some() || file.br.is_some();
+            let cache_control = cache::for_file(options.cache_rules, url, file.content_type);
+            let entry = |body: &'static EmbeddedBody, coding: Option<&str>| {
+                let mut entry = Entry {
+                    head_ok: Cow::Borrowed(body.head_ok),
+                    shared_from: body.shared_from,
+                    head_not_modified: Cow::Borrowed(body.head_not_modified),
+                    etag: body.etag,
+                    last_modified: file.last_modified,
+                    len: body.bytes.len() as u64,
+                    body: Body::Memory(Cow::Borrowed(body.bytes)),
+                };
+                if rebuild {
+                    let rep = Representation {
+                        content_type: file.content_type,
+                        content_encoding: coding,
+                        vary,
+                        cache_control,
+                        len: entry.len,
+                        last_modified: entry.last_modified,
+                        etag: entry.etag,
+                    };
+                    entry.set_heads(&rep);
+                }
+                Arc::new(entry)
             };
-            catalog.add_file(file.path, entry);
+            let resource = Resource {
+                identity: entry(&file.identity, None),
+                gzip: file.gzip.as_ref().map(|body| entry(body, Some("gzip"))),
+                br: file.br.as_ref().map(|body| entry(body, Some("br"))),
+            };
+            catalog.add_file(file.path, resource);
         }
+        catalog.finish();
         catalog
     }
 
-    /// Walks `root` and precomputes every servable file. Files larger than
-    /// `cache_max` bytes are kept open instead of read.
-    pub fn load(root: &Path, cache_max: u64) -> Result<Catalog, String> {
+    /// Walks `root` and precomputes every servable file.
+    pub fn load(root: &Path, options: &Options) -> Result<Catalog, String> {
         let canonical = fs::canonicalize(root).map_err(|e| format!("--root {}: {}", root.display(), error_text(&e)))?;
         if !canonical.is_dir() {
             return Err(format!("--root {}: not a directory", root.display()));
         }
-        let mut walk = Walk { root: canonical.clone(), cache_max, catalog: Catalog { routes: HashMap::default() } };
+        let mut walk = Walk { root: canonical.clone(), options, catalog: Catalog::empty() };
         let mut ancestors = vec![canonical.clone()];
         walk.directory(&canonical, &mut Vec::new(), &mut ancestors)?;
+        walk.catalog.finish();
         Ok(walk.catalog)
     }
 
@@ -94,36 +145,99 @@ impl Catalog {
         self.routes.get(path)
     }
 
+    /// How many files can be served (directory slash forms not counted twice).
     pub fn len(&self) -> usize {
-        self.routes.values().filter(|route| matches!(route, Route::File(_))).count()
+        self.routes.iter().filter(|(path, route)| matches!(route, Route::File(_)) && !path.ends_with(b"/")).count()
     }
 
     /// Adds a file at `url_path` (`/a/b.html`), its parent directories, and,
     /// for `index.html`, the directory's slash form.
-    fn add_file(&mut self, url_path: &[u8], entry: Entry) {
-        let entry = Arc::new(entry);
+    fn add_file(&mut self, url_path: &[u8], resource: Resource) {
+        let resource = Arc::new(resource);
         let name_at = url_path.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
         if &url_path[name_at..] == b"index.html" {
-            self.routes.insert(url_path[..name_at].into(), Route::File(entry.clone()));
+            self.routes.insert(url_path[..name_at].into(), Route::File(resource.clone()));
         }
         for (i, _) in url_path.iter().enumerate().filter(|&(i, &b)| b == b'/' && i > 0) {
             self.add_directory(&url_path[..i]);
         }
-        self.routes.insert(url_path.into(), Route::File(entry));
+        self.routes.insert(url_path.into(), Route::File(resource));
     }
 
     fn add_directory(&mut self, url_path: &[u8]) {
         self.routes.entry(url_path.into()).or_insert(Route::Directory);
     }
+
+    /// A `/404.html` becomes the body of every 404 (the status stays 404).
+    fn finish(&mut self) {
+        let Some(Route::File(page)) = self.routes.get(NOT_FOUND_PAGE) else { return };
+        let page = &page.identity;
+        let Body::Memory(bytes) = &page.body else { return }; // a 404 page is small
+        let mut head = b"HTTP/1.1 404 Not Found\r\nContent-Length: ".to_vec();
+        head.extend_from_slice(itoa::Buffer::new().format(bytes.len()).as_bytes());
+        head.extend_from_slice(b"\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-cache\r\n");
+        head.extend_from_slice(crate::representation::NOSNIFF.as_bytes());
+        self.not_found = Some(Arc::new(Entry {
+            shared_from: head.len(),
+            head_not_modified: Cow::Owned(head.clone()),
+            head_ok: Cow::Owned(head),
+            etag: page.etag,
+            last_modified: page.last_modified,
+            len: page.len,
+            body: Body::Memory(bytes.clone()),
+        }));
+    }
 }
 
-struct Walk {
+impl Entry {
+    fn set_heads(&mut self, rep: &Representation) {
+        let heads = rep.heads();
+        self.head_ok = Cow::Owned(heads.ok);
+        self.shared_from = heads.shared_from;
+        self.head_not_modified = Cow::Owned(heads.not_modified);
+    }
+
+    /// An in-memory page made at load time (directory listings).
+    pub fn generated(content_type: &str, cache_control: &str, bytes: Vec<u8>) -> Entry {
+        let etag = entity_tag(&bytes);
+        let len = bytes.len() as u64;
+        let rep = Representation {
+            content_type,
+            content_encoding: None,
+            vary: false,
+            cache_control,
+            len,
+            last_modified: 0,
+            etag,
+        };
+        let mut entry = Entry {
+            head_ok: Cow::Borrowed(b""),
+            shared_from: 0,
+            head_not_modified: Cow::Borrowed(b""),
+            etag,
+            last_modified: 0,
+            len,
+            body: Body::Memory(Cow::Owned(bytes)),
+        };
+        entry.set_heads(&rep);
+        entry
+    }
+}
+
+struct Walk<'a> {
     root: PathBuf,
-    cache_max: u64,
+    options: &'a Options<'a>,
     catalog: Catalog,
 }
 
-impl Walk {
+/// A servable name found in a directory.
+struct Found {
+    name: Vec<u8>,
+    target: PathBuf,
+    meta: Metadata,
+}
+
+impl Walk<'_> {
     /// `url` is the URL path of `dir` without a trailing slash (empty for the root).
     fn directory(&mut self, dir: &Path, url: &mut Vec<u8>, ancestors: &mut Vec<PathBuf>) -> Result<(), String> {
         if ancestors.len() > MAX_DEPTH {
@@ -136,6 +250,7 @@ impl Walk {
             names.push(item.file_name());
         }
         names.sort();
+        let mut found = Vec::new();
         for name in names {
             let bytes = name.as_bytes();
             if bytes.starts_with(b".") {
@@ -146,26 +261,59 @@ impl Walk {
                 warn(&path, "name is not UTF-8, so no URL can reach it; skipped");
                 continue;
             }
-            let Some((target, meta)) = self.resolve(&path)? else { continue };
+            if let Some((target, meta)) = self.resolve(&path)? {
+                found.push(Found { name: bytes.to_vec(), target, meta });
+            }
+        }
+        for item in &found {
             let url_len = url.len();
             url.push(b'/');
-            url.extend_from_slice(bytes);
-            if meta.is_dir() {
-                if ancestors.contains(&target) {
-                    warn(&path, "symlink loops back to a parent directory; skipped");
+            url.extend_from_slice(&item.name);
+            if item.meta.is_dir() {
+                if ancestors.contains(&item.target) {
+                    warn(&item.target, "symlink loops back to a parent directory; skipped");
                 } else {
                     self.catalog.add_directory(url);
-                    ancestors.push(target.clone());
-                    self.directory(&target, url, ancestors)?;
+                    ancestors.push(item.target.clone());
+                    self.directory(&item.target, url, ancestors)?;
                     ancestors.pop();
                 }
-            } else if meta.is_file() {
-                let entry = self.file(&target, &meta)?;
-                self.catalog.add_file(url, entry);
+            } else {
+                let resource = self.resource(item, &found, url)?;
+                self.catalog.add_file(url, resource);
             }
             url.truncate(url_len);
         }
+        if self.options.listing && !found.iter().any(|item| item.name == b"index.html" && item.meta.is_file()) {
+            let page = listing::render(url, &found.iter().map(|f| (&f.name[..], &f.meta)).collect::<Vec<_>>());
+            let entry = Arc::new(Entry::generated("text/html; charset=utf-8", cache::REVALIDATE, page));
+            let resource = Arc::new(Resource { identity: entry, gzip: None, br: None });
+            let mut slash = url.clone();
+            slash.push(b'/');
+            self.catalog.routes.insert(slash.into(), Route::File(resource));
+        }
         Ok(())
+    }
+
+    /// A file, with `.gz` / `.br` siblings as its precompressed variants.
+    fn resource(&self, item: &Found, siblings: &[Found], url: &[u8]) -> Result<Resource, String> {
+        let sibling = |suffix: &[u8]| {
+            siblings.iter().find(|s| s.meta.is_file() && s.name.len() == item.name.len() + suffix.len()
+                && s.name.starts_with(&item.name) && s.name.ends_with(suffix))
+        };
+        let (gz, br) = (sibling(b".gz"), sibling(b".br"));
+        let url = std::str::from_utf8(url).unwrap_or("/");
+        let content_type = mime::content_type(&item.name);
+        let vary = gz.is_some() || br.is_some();
+        let cache_control = cache::for_file(self.options.cache_rules, url, content_type);
+        let entry = |found: &Found, coding: Option<&str>| -> Result<Arc<Entry>, String> {
+            self.file(&found.target, &found.meta, content_type, coding, vary, cache_control).map(Arc::new)
+        };
+        Ok(Resource {
+            identity: entry(item, None)?,
+            gzip: gz.map(|found| entry(found, Some("gzip"))).transpose()?,
+            br: br.map(|found| entry(found, Some("br"))).transpose()?,
+        })
     }
 
     /// Resolves symlinks; `None` for what must not be served (outside the
@@ -194,10 +342,18 @@ impl Walk {
         Ok(Some((target, meta)))
     }
 
-    fn file(&self, path: &Path, meta: &Metadata) -> Result<Entry, String> {
+    fn file(
+        &self,
+        path: &Path,
+        meta: &Metadata,
+        content_type: &str,
+        content_encoding: Option<&str>,
+        vary: bool,
+        cache_control: &str,
+    ) -> Result<Entry, String> {
         let failed = |e: io::Error| format!("{}: {}", path.display(), error_text(&e));
         let last_modified = u64::try_from(meta.mtime()).unwrap_or(0);
-        let (len, etag, body) = if meta.len() <= self.cache_max {
+        let (len, etag, body) = if meta.len() <= self.options.cache_max {
             let bytes = fs::read(path).map_err(failed)?;
             (bytes.len() as u64, entity_tag(&bytes), Body::Memory(Cow::Owned(bytes)))
         } else {
@@ -212,17 +368,18 @@ impl Walk {
             }
             (meta.len(), quoted_hex(hash.finish()), Body::File(file))
         };
-        let content_type = mime::content_type(path.file_name().map_or(&[][..], |n| n.as_bytes()));
-        let heads = Representation { content_type, len, last_modified, etag }.heads();
-        Ok(Entry {
-            head_ok: Cow::Owned(heads.ok),
-            shared_from: heads.shared_from,
-            head_not_modified: Cow::Owned(heads.not_modified),
+        let rep = Representation { content_type, content_encoding, vary, cache_control, len, last_modified, etag };
+        let mut entry = Entry {
+            head_ok: Cow::Borrowed(b""),
+            shared_from: 0,
+            head_not_modified: Cow::Borrowed(b""),
             etag,
             last_modified,
             len,
             body,
-        })
+        };
+        entry.set_heads(&rep);
+        Ok(entry)
     }
 }
 

@@ -42,7 +42,14 @@ impl Clock {
         self.unix
     }
 
+    /// Empty while the clock reads earlier than the newest file built into
+    /// this binary: a Pi without a battery-backed clock starts in 1970 until
+    /// NTP runs, and RFC 9110 §6.6.1 says a server without a reliable clock
+    /// sends no Date. It comes back by itself when the clock is set.
     pub fn date_line(&self) -> &[u8] {
+        if self.unix < crate::site::BUILD_TIME {
+            return b"";
+        }
         &self.date_line
     }
 

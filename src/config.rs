@@ -4,6 +4,8 @@
 #![forbid(unsafe_code)]
 
 use std::net::SocketAddr;
+
+use crate::cache::Rule;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -47,6 +49,21 @@ Flags:
                          then a path inside DIR
   --status PATH          serve a plain-text page of counters at PATH, e.g.
                          /.mote-status (default: none)
+  --cache-control GLOB=VALUE
+                         Cache-Control for files matching GLOB (a URL path if
+                         it starts with /, else a file name; * within a
+                         segment, ** across); repeatable, first match wins;
+                         VALUE none sends no header. Defaults: HTML no-cache,
+                         hashed names (app.3f9a2c1b.js) immutable for a year,
+                         anything else max-age=3600
+  --spa                  single-page app: a path with no file extension that
+                         matches nothing gets /index.html (200)
+  --listing              list directories that have no index.html
+  --header 'NAME: VALUE' add a header to every response (CSP, HSTS, ...);
+                         repeatable
+  --auth USER:PASS       require HTTP Basic authentication
+  --auth-file FILE       the same, with user:password lines from FILE (keeps
+                         secrets out of ps)
   --help                 print this help and exit
   --version              print the version and exit
 
@@ -72,6 +89,14 @@ pub struct Config {
     pub chroot: Option<PathBuf>,
     /// URL path of the status page.
     pub status: Option<String>,
+    pub cache_rules: Vec<Rule>,
+    pub spa: bool,
+    pub listing: bool,
+    /// `--header` lines, each ending in CRLF.
+    pub headers: Vec<u8>,
+    /// `user:password` pairs from --auth.
+    pub auth: Vec<Vec<u8>>,
+    pub auth_file: Option<String>,
 }
 
 /// What the command line asks for.
@@ -101,6 +126,12 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
         user: None,
         chroot: None,
         status: None,
+        cache_rules: Vec::new(),
+        spa: false,
+        listing: false,
+        headers: Vec::new(),
+        auth: Vec::new(),
+        auth_file: None,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -144,6 +175,27 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
             "--access-log" => config.access_log = Some(non_empty(&flag, value()?, "a file, - or syslog")?),
             "--syslog" if inline.is_none() => config.syslog = true,
             "--syslog" => return Err(UsageError("--syslog takes no value".into())),
+            "--spa" if inline.is_none() => config.spa = true,
+            "--listing" if inline.is_none() => config.listing = true,
+            "--spa" | "--listing" => return Err(UsageError(format!("{flag} takes no value"))),
+            "--cache-control" => {
+                let text = value()?;
+                let rule = Rule::parse(&text).ok_or_else(|| invalid(&flag, &text, "GLOB=VALUE, like '/assets/**=public, max-age=600'"))?;
+                config.cache_rules.push(rule);
+            }
+            "--header" => {
+                let text = value()?;
+                let line = header_line(&text).map_err(|why| invalid(&flag, &text, why))?;
+                config.headers.extend_from_slice(line.as_bytes());
+            }
+            "--auth" => {
+                let text = value()?;
+                if !text.contains(':') || text.starts_with(':') {
+                    return Err(invalid(&flag, "<hidden>", "USER:PASS"));
+                }
+                config.auth.push(text.into_bytes());
+            }
+            "--auth-file" => config.auth_file = Some(non_empty(&flag, value()?, "a file of user:password lines")?),
             "--user" => config.user = Some(non_empty(&flag, value()?, "a user name or uid")?),
             "--chroot" => config.chroot = Some(PathBuf::from(non_empty(&flag, value()?, "a directory")?)),
             "--status" => {
@@ -168,6 +220,39 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
 
 fn invalid(flag: &str, value: &str, expected: &str) -> UsageError {
     UsageError(format!("{flag}: invalid value '{value}' (expected {expected})"))
+}
+
+/// Headers mote itself frames the message with can not be added.
+const MANAGED_HEADERS: &[&str] = &[
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "date",
+    "content-range",
+    "content-encoding",
+    "content-type",
+    "etag",
+    "last-modified",
+    "keep-alive",
+    "upgrade",
+    "trailer",
+];
+
+/// `Name: value` -> `Name: value\r\n`, or why not.
+fn header_line(text: &str) -> Result<String, &'static str> {
+    let (name, value) = text.split_once(':').ok_or("'Name: value'")?;
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if name.is_empty() || !name.bytes().all(token) {
+        return Err("a header name of letters, digits and !#$%&'*+-.^_`|~, then ': value'");
+    }
+    if MANAGED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+        return Err("a header mote does not set itself");
+    }
+    let value = value.trim_matches([' ', '\t']);
+    if value.is_empty() || !value.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b)) {
+        return Err("a non-empty value of visible ASCII, spaces and tabs");
+    }
+    Ok(format!("{name}: {value}\r\n"))
 }
 
 fn non_empty(flag: &str, text: String, expected: &str) -> Result<String, UsageError> {
@@ -212,6 +297,14 @@ mod tests {
         assert_eq!(config.header_timeout, Duration::from_secs(3));
         assert_eq!(config.idle_timeout, Duration::from_secs(4));
         assert_eq!(config.grace, Duration::ZERO);
+        let Ok(Command::Serve(config)) =
+            parse(["--header", "Content-Security-Policy: default-src 'self'", "--header=X-A:b", "--spa", "--listing"]
+                .map(String::from))
+        else {
+            panic!("valid flags rejected")
+        };
+        assert_eq!(config.headers, b"Content-Security-Policy: default-src 'self'\r\nX-A: b\r\n");
+        assert!(config.spa && config.listing);
     }
 
     #[test]
@@ -238,6 +331,13 @@ mod tests {
             ("--status /a%20b", "--status: invalid value '/a%20b'"),
             ("--user=", "--user: invalid value ''"),
             ("--syslog=1", "--syslog takes no value"),
+            ("--header X", "--header: invalid value 'X'"),
+            ("--header Bad(Name):x", "--header: invalid value 'Bad(Name):x'"),
+            ("--header Content-Length:5", "--header: invalid value 'Content-Length:5'"),
+            ("--header X-A:", "--header: invalid value 'X-A:'"),
+            ("--cache-control nope", "--cache-control: invalid value 'nope'"),
+            ("--auth nocolon", "--auth: invalid value '<hidden>'"),
+            ("--spa=1", "--spa takes no value"),
             ("stray", "unexpected argument 'stray'"),
         ];
         for (line, message) in rows {

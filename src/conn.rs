@@ -71,6 +71,8 @@ pub struct Context<'a> {
     pub fresh: &'a mut Vec<Reply>,
     pub path: &'a mut Vec<u8>,
     pub stopping: bool,
+    /// `--header` lines for every response.
+    pub extra_headers: &'static [u8],
     pub stats: &'a mut Stats,
     /// The worker's access-log buffer, when logging is on.
     pub access_log: Option<&'a mut Vec<u8>>,
@@ -274,7 +276,7 @@ impl Conn {
             } else {
                 Connection::Persist
             };
-            let reply = Reply::new(answer, Tail::new(cx.clock.date_line(), connection));
+            let reply = Reply::new(answer, cx.extra_headers, Tail::new(cx.clock.date_line(), connection));
             let class = usize::from(reply.status()[0].saturating_sub(b'1')).min(4);
             cx.stats.requests[class] += 1;
             cx.stats.bytes_out += reply.len();
@@ -372,9 +374,9 @@ fn next_write(queue: &[Reply], written: u64) -> NextWrite<'_> {
     let mut count = 0;
     let mut skip = written;
     for reply in queue {
-        for part in [reply.head(), reply.tail()] {
+        for part in [reply.head(), reply.extra(), reply.tail()] {
             if skip >= part.len() as u64 {
-                skip -= part.len() as u64;
+                skip -= part.len() as u64; // written, or empty
             } else if count < MAX_IOVECS {
                 slices[count] = IoSlice::new(&part[skip as usize..]);
                 skip = 0;
@@ -401,7 +403,7 @@ fn next_write(queue: &[Reply], written: u64) -> NextWrite<'_> {
                 skip -= end - start;
             }
         }
-        if count + 3 > MAX_IOVECS {
+        if count + 4 > MAX_IOVECS {
             break;
         }
     }

@@ -7,13 +7,17 @@
 //! respawn loop shows why on the console instead of spinning silently.
 #![deny(unsafe_code)]
 
+mod auth;
+mod cache;
 mod catalog;
 mod clock;
 mod conditional;
 mod config;
 mod conn;
 mod date;
+mod encoding;
 mod identity;
+mod listing;
 mod log;
 mod mime;
 mod range;
@@ -33,7 +37,8 @@ use std::net::TcpListener;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use catalog::{error_text, Catalog};
+use auth::Auth;
+use catalog::error_text;
 use log::AccessLog;
 use config::{Command, Config};
 use server::Shared;
@@ -78,6 +83,7 @@ fn serve(config: Config) -> Result<(), String> {
     }
     let identity = config.user.as_deref().map(identity::resolve).transpose()?;
     let access_log = config.access_log.as_deref().map(AccessLog::open).transpose()?;
+    let auth = credentials(&config)?.map(Auth::new);
     let file_limit = sys::raise_file_limit();
     let max_conns = config.max_conns.unwrap_or_else(|| file_limit.saturating_sub(RESERVED_FDS).max(1) as usize);
 
@@ -94,13 +100,10 @@ fn serve(config: Config) -> Result<(), String> {
     if let Some(identity) = identity {
         sys::become_user(identity.uid, identity.gid).map_err(|e| format!("--user: {}", error_text(&e)))?;
     }
-    let catalog = match &config.root {
-        Some(root) => Catalog::load(root, config.cache_max)?,
-        None => Catalog::embedded(),
-    };
+    let catalog = Shared::load_catalog(&config)?;
 
     let threads = config.threads;
-    let shared = Arc::new(Shared::new(config, catalog, max_conns, access_log));
+    let shared = Arc::new(Shared::new(config, catalog, max_conns, access_log, auth));
     let mut workers = Vec::new();
     let mut wakers = Vec::new();
     for id in 0..threads {
@@ -125,4 +128,14 @@ fn serve(config: Config) -> Result<(), String> {
         let _ = handle.join();
     }
     Ok(())
+}
+
+/// `--auth` and `--auth-file` together; read before any chroot.
+fn credentials(config: &Config) -> Result<Option<Vec<Vec<u8>>>, String> {
+    let mut credentials = config.auth.clone();
+    if let Some(path) = &config.auth_file {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("--auth-file {path}: {}", error_text(&e)))?;
+        credentials.extend(Auth::parse_file(path, &text)?);
+    }
+    Ok((!credentials.is_empty()).then_some(credentials))
 }

@@ -81,6 +81,8 @@ pub struct Answer {
 pub struct Reply {
     entry: Option<Arc<Entry>>,
     head: Head,
+    /// `--header` lines, the same for every response.
+    extra: &'static [u8],
     tail: Tail,
     content: Content,
 }
@@ -92,8 +94,8 @@ pub enum BodyRef<'a> {
 }
 
 impl Reply {
-    pub fn new(answer: Answer, tail: Tail) -> Reply {
-        Reply { entry: answer.entry, head: answer.head, tail, content: answer.content }
+    pub fn new(answer: Answer, extra: &'static [u8], tail: Tail) -> Reply {
+        Reply { entry: answer.entry, head: answer.head, extra, tail, content: answer.content }
     }
 
     pub fn head(&self) -> &[u8] {
@@ -109,6 +111,10 @@ impl Reply {
     /// The three digits of the status line.
     pub fn status(&self) -> &[u8] {
         self.head().get(9..12).unwrap_or(b"000")
+    }
+
+    pub fn extra(&self) -> &[u8] {
+        self.extra
     }
 
     pub fn tail(&self) -> &[u8] {
@@ -135,7 +141,7 @@ impl Reply {
     }
 
     pub fn len(&self) -> u64 {
-        (self.head().len() + self.tail().len()) as u64 + self.body_len()
+        (self.head().len() + self.extra.len() + self.tail().len()) as u64 + self.body_len()
     }
 }
 
@@ -175,6 +181,7 @@ macro_rules! canned {
 }
 
 canned!(BAD_REQUEST, "400", "Bad Request", "16", true);
+canned!(UNAUTHORIZED, "401", "Unauthorized", "17", false, "WWW-Authenticate: Basic realm=\"mote\", charset=\"UTF-8\"\r\n");
 canned!(NOT_FOUND, "404", "Not Found", "14", false);
 canned!(METHOD_NOT_ALLOWED, "405", "Method Not Allowed", "23", false, "Allow: GET, HEAD, OPTIONS\r\n");
 canned!(PRECONDITION_FAILED, "412", "Precondition Failed", "24", false);
@@ -198,6 +205,7 @@ mod tests {
     fn canned_lengths_match_bodies() {
         for canned in [
             BAD_REQUEST,
+            UNAUTHORIZED,
             NOT_FOUND,
             METHOD_NOT_ALLOWED,
             PRECONDITION_FAILED,

@@ -15,6 +15,13 @@ pub type EntityTag = [u8; 18];
 /// What the heads of one file are built from.
 pub struct Representation<'a> {
     pub content_type: &'a str,
+    /// `gzip` or `br` for a precompressed variant.
+    pub content_encoding: Option<&'a str>,
+    /// The resource has precompressed variants: every one of them, the
+    /// identity one too, says the answer depends on Accept-Encoding.
+    pub vary: bool,
+    /// Empty for none.
+    pub cache_control: &'a str,
     pub len: u64,
     pub last_modified: u64,
     pub etag: EntityTag,
@@ -36,17 +43,26 @@ impl Representation<'_> {
         ok.extend_from_slice(itoa::Buffer::new().format(self.len).as_bytes());
         ok.extend_from_slice(b"\r\n");
         let shared_from = ok.len();
-        ok.extend_from_slice(b"Content-Type: ");
-        ok.extend_from_slice(self.content_type.as_bytes());
-        ok.extend_from_slice(b"\r\nAccept-Ranges: bytes\r\n");
+        push_header(&mut ok, "Content-Type", self.content_type);
+        if let Some(coding) = self.content_encoding {
+            push_header(&mut ok, "Content-Encoding", coding);
+        }
+        ok.extend_from_slice(b"Accept-Ranges: bytes\r\n");
         let validators_from = ok.len();
+        if !self.cache_control.is_empty() {
+            push_header(&mut ok, "Cache-Control", self.cache_control);
+        }
+        if self.vary {
+            ok.extend_from_slice(b"Vary: Accept-Encoding\r\n");
+        }
         self.push_validators(&mut ok);
         let mut not_modified = b"HTTP/1.1 304 Not Modified\r\n".to_vec();
         not_modified.extend_from_slice(&ok[validators_from..]);
         Heads { ok, shared_from, not_modified }
     }
 
-    /// RFC 9110 §15.4.5: a 304 carries the validators a 200 would.
+    /// RFC 9110 §15.4.5: a 304 carries the validators (and Cache-Control
+    /// and Vary) a 200 would.
     fn push_validators(&self, head: &mut Vec<u8>) {
         head.extend_from_slice(b"Last-Modified: ");
         head.extend_from_slice(&format_imf_fixdate(self.last_modified));
@@ -55,6 +71,13 @@ impl Representation<'_> {
         head.extend_from_slice(b"\r\n");
         head.extend_from_slice(NOSNIFF.as_bytes());
     }
+}
+
+fn push_header(head: &mut Vec<u8>, name: &str, value: &str) {
+    head.extend_from_slice(name.as_bytes());
+    head.extend_from_slice(b": ");
+    head.extend_from_slice(value.as_bytes());
+    head.extend_from_slice(b"\r\n");
 }
 
 /// A strong entity-tag from a content hash (64-bit FNV-1a over the bytes,
@@ -85,6 +108,9 @@ mod tests {
     fn builds_ok_and_not_modified_heads() {
         let rep = Representation {
             content_type: "text/css; charset=utf-8",
+            content_encoding: None,
+            vary: false,
+            cache_control: "",
             len: 12,
             last_modified: 784_111_777,
             etag: quoted_hex(0xab),
@@ -102,6 +128,25 @@ mod tests {
             "HTTP/1.1 304 Not Modified\r\nLast-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\n\
              ETag: \"00000000000000ab\"\r\nX-Content-Type-Options: nosniff\r\n"
         );
+    }
+
+    #[test]
+    fn variants_say_their_coding_and_vary() {
+        let rep = Representation {
+            content_type: "text/css; charset=utf-8",
+            content_encoding: Some("br"),
+            vary: true,
+            cache_control: "no-cache",
+            len: 3,
+            last_modified: 0,
+            etag: quoted_hex(1),
+        };
+        let heads = rep.heads();
+        let ok = String::from_utf8(heads.ok).unwrap();
+        assert!(ok.contains("Content-Encoding: br\r\n") && ok.contains("Vary: Accept-Encoding\r\n"), "{ok}");
+        let not_modified = String::from_utf8(heads.not_modified).unwrap();
+        assert!(not_modified.starts_with("HTTP/1.1 304 Not Modified\r\nCache-Control: no-cache\r\nVary: Accept-Encoding\r\n"));
+        assert!(!not_modified.contains("Content-Encoding"));
     }
 
     #[test]

@@ -61,6 +61,8 @@ pub struct Request<'b> {
     /// `Expect: 100-continue` with a body: the client may never send it.
     pub expects_continue: bool,
     pub conditions: Conditions<'b>,
+    pub accept_encoding: Option<&'b [u8]>,
+    pub authorization: Option<&'b [u8]>,
     /// For the access log.
     pub referer: Option<&'b [u8]>,
     pub user_agent: Option<&'b [u8]>,
@@ -141,6 +143,7 @@ fn interpret<'b>(parsed: &httparse::Request<'_, 'b>) -> Result<Request<'b>, Reje
     let mut expects_continue = false;
     let mut conditions = Conditions::default();
     let (mut referer, mut user_agent) = (None, None);
+    let (mut accept_encoding, mut authorization) = (None, None);
     for header in parsed.headers.iter() {
         let value = trim(header.value);
         let name = header.name.as_bytes();
@@ -179,6 +182,10 @@ fn interpret<'b>(parsed: &httparse::Request<'_, 'b>) -> Result<Request<'b>, Reje
             conditions.range = if conditions.range.is_some() { Some(b"") } else { Some(value) };
         } else if is("if-range") {
             conditions.if_range = Some(value);
+        } else if is("accept-encoding") {
+            accept_encoding = Some(value);
+        } else if is("authorization") {
+            authorization = Some(value);
         } else if is("referer") {
             referer = Some(value);
         } else if is("user-agent") {
@@ -207,6 +214,8 @@ fn interpret<'b>(parsed: &httparse::Request<'_, 'b>) -> Result<Request<'b>, Reje
         body_len,
         expects_continue: expects_continue && body_len > 0,
         conditions,
+        accept_encoding,
+        authorization,
         referer,
         user_agent,
     })

@@ -8,8 +8,10 @@
 
 use std::sync::Arc;
 
-use crate::catalog::{Catalog, Entry, Route};
+use crate::auth::Auth;
+use crate::catalog::{Catalog, Entry, Resource, Route};
 use crate::conditional::{evaluate, if_range_holds, Precondition};
+use crate::encoding::{self, Coding};
 use crate::range::{self, ByteRange};
 use crate::reply::{self, Answer, Canned, Content, Head};
 use crate::representation::NOSNIFF;
@@ -35,12 +37,18 @@ pub struct Site<'a> {
     pub catalog: &'a Catalog,
     /// `--status PATH` and the page's renderer.
     pub status: Option<(&'a [u8], &'a dyn Fn() -> Vec<u8>)>,
+    /// `--spa`: extension-less paths that match nothing get `/index.html`.
+    pub spa: bool,
+    pub auth: Option<&'a Auth>,
 }
 
 /// The answer to a request. `path` is scratch space for the decoded path.
 pub fn answer(request: &Request, site: &Site, path: &mut Vec<u8>) -> Answer {
     let head_only = request.method == Method::Head;
     let canned = |canned: Canned| canned.answer(head_only);
+    if site.auth.is_some_and(|auth| !auth.allows(request.authorization)) {
+        return canned(reply::UNAUTHORIZED);
+    }
     let Some(target) = target::split(request.target) else { return canned(reply::BAD_REQUEST) };
     let (raw_path, query) = match (request.method, target) {
         (Method::Options, _) => {
@@ -57,17 +65,45 @@ pub fn answer(request: &Request, site: &Site, path: &mut Vec<u8>) -> Answer {
             return status_page(render(), head_only);
         }
     }
-    if normalized.hidden {
-        return canned(reply::NOT_FOUND);
-    }
-    match site.catalog.lookup(path) {
-        None => canned(reply::NOT_FOUND),
+    let route = if normalized.hidden { None } else { site.catalog.lookup(path) };
+    match route {
         Some(Route::Directory) => redirect_to_slash(path, query),
-        Some(Route::File(entry)) => file(request, entry, head_only),
+        Some(Route::File(resource)) => file(request, resource, head_only),
+        None => match site.catalog.lookup(b"/") {
+            // RFC-wise a 200 for a made-up path; it is what client-side routers need.
+            Some(Route::File(index)) if site.spa && !normalized.hidden && !has_extension(path) => {
+                file(request, index, head_only)
+            }
+            _ => not_found(site.catalog, head_only),
+        },
     }
 }
 
-fn file(request: &Request, entry: &Arc<Entry>, head_only: bool) -> Answer {
+/// The last segment has a dot after its first byte: `app.js`, not `about`.
+fn has_extension(path: &[u8]) -> bool {
+    let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
+    name.iter().skip(1).any(|&b| b == b'.')
+}
+
+/// 404, with the site's own `/404.html` as the body when it has one.
+fn not_found(catalog: &Catalog, head_only: bool) -> Answer {
+    let Some(page) = &catalog.not_found else { return reply::NOT_FOUND.answer(head_only) };
+    let content = if head_only { Content::Empty } else { Content::Entry { start: 0, end: page.len } };
+    Answer { entry: Some(page.clone()), head: Head::EntryOk, content, closes: false }
+}
+
+/// The variant Accept-Encoding picks; preconditions and ranges then apply
+/// to the variant actually sent (its own ETag and length).
+fn file(request: &Request, resource: &Resource, head_only: bool) -> Answer {
+    let entry = match encoding::choose(request.accept_encoding, resource.gzip.is_some(), resource.br.is_some()) {
+        Coding::Br => resource.br.as_ref(),
+        Coding::Gzip => resource.gzip.as_ref(),
+        Coding::Identity => None,
+    };
+    representation(request, entry.unwrap_or(&resource.identity), head_only)
+}
+
+fn representation(request: &Request, entry: &Arc<Entry>, head_only: bool) -> Answer {
     let conditions = &request.conditions;
     let (head, content) = match evaluate(conditions, &entry.etag, entry.last_modified) {
         Precondition::Failed => return reply::PRECONDITION_FAILED.answer(head_only),

@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::catalog::Catalog;
+use crate::auth::Auth;
+use crate::catalog::{Catalog, Options};
 use crate::config::Config;
 use crate::log::AccessLog;
 
@@ -35,6 +36,9 @@ pub struct Shared {
     pub max_conns: usize,
     pub started: Instant,
     pub access_log: Option<AccessLog>,
+    pub auth: Option<Auth>,
+    /// `--header` lines; leaked once at start-up so replies can point at them.
+    pub extra_headers: &'static [u8],
     /// Each worker's last published counters.
     pub stats: Vec<Mutex<Stats>>,
     pub reloads: AtomicUsize,
@@ -49,9 +53,18 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(config: Config, catalog: Catalog, max_conns: usize, access_log: Option<AccessLog>) -> Shared {
+    pub fn new(
+        config: Config,
+        catalog: Catalog,
+        max_conns: usize,
+        access_log: Option<AccessLog>,
+        auth: Option<Auth>,
+    ) -> Shared {
         let workers = config.threads;
+        let extra_headers = Box::leak(config.headers.clone().into_boxed_slice());
         Shared {
+            auth,
+            extra_headers,
             config,
             max_conns,
             started: Instant::now(),
@@ -63,6 +76,16 @@ impl Shared {
             warned_accept: AtomicBool::new(false),
             catalog_version: AtomicUsize::new(0),
             catalog: Mutex::new(Arc::new(catalog)),
+        }
+    }
+
+    /// The catalog to load: the built-in site or `--root`.
+    pub fn load_catalog(config: &Config) -> Result<Catalog, String> {
+        let options =
+            Options { cache_max: config.cache_max, cache_rules: &config.cache_rules, listing: config.listing };
+        match &config.root {
+            Some(root) => Catalog::load(root, &options),
+            None => Ok(Catalog::embedded(&options)),
         }
     }
 

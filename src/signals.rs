@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use mio::Waker;
 
-use crate::catalog::Catalog;
 use crate::log;
 use crate::server::Shared;
 use crate::sys;
@@ -50,7 +49,7 @@ fn reload(shared: &Shared) {
         log::error("SIGHUP: serving the built-in site, nothing to reload");
         return;
     };
-    match Catalog::load(root, shared.config.cache_max) {
+    match Shared::load_catalog(&shared.config) {
         Ok(catalog) => {
             let files = catalog.len();
             shared.swap_catalog(catalog);

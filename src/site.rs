@@ -7,15 +7,24 @@
 
 use crate::representation::EntityTag;
 
-/// One file of `static/`, with the heads `build.rs` precomputed for it.
+/// One file of `static/`, with the precompressed variants build.rs kept
+/// (each only when it saves at least 10%).
 pub struct EmbeddedFile {
     pub path: &'static [u8],
+    pub content_type: &'static str,
+    pub last_modified: u64,
+    pub identity: EmbeddedBody,
+    pub gzip: Option<EmbeddedBody>,
+    pub br: Option<EmbeddedBody>,
+}
+
+/// One representation with the heads build.rs precomputed for it.
+pub struct EmbeddedBody {
     pub head_ok: &'static [u8],
     pub shared_from: usize,
     pub head_not_modified: &'static [u8],
     pub etag: EntityTag,
-    pub last_modified: u64,
-    pub body: &'static [u8],
+    pub bytes: &'static [u8],
 }
 
 include!(concat!(env!("OUT_DIR"), "/site.rs"));

@@ -201,7 +201,7 @@ impl Worker {
             let max = self.shared.max_conns;
             if self.shared.open_conns.fetch_add(1, Ordering::Relaxed) >= max {
                 self.shared.open_conns.fetch_sub(1, Ordering::Relaxed);
-                refuse(stream, &self.clock);
+                refuse(stream, &self.clock, self.shared.extra_headers);
                 continue;
             }
             self.shared.warned_accept.store(false, Ordering::Relaxed);
@@ -242,12 +242,18 @@ impl Worker {
         let render = move || status::render(shared, id, &own_stats);
         let status_path = shared.config.status.as_deref().map(|path| (path.as_bytes(), &render as &dyn Fn() -> Vec<u8>));
         let mut cx = Context {
-            site: Site { catalog: &self.catalog, status: status_path },
+            site: Site {
+                catalog: &self.catalog,
+                status: status_path,
+                spa: shared.config.spa,
+                auth: shared.auth.as_ref(),
+            },
             clock: &self.clock,
             limits: &self.limits,
             fresh: &mut self.fresh,
             path: &mut self.path,
             stopping: self.stop_deadline.is_some(),
+            extra_headers: shared.extra_headers,
             stats: &mut self.stats,
             access_log: self.access_lines.as_mut(),
         };
@@ -298,11 +304,12 @@ impl Worker {
 
 /// Connections over `--max-conns` get a 503 and are closed at once, rather
 /// than left hanging in the backlog.
-fn refuse(mut stream: mio::net::TcpStream, clock: &Clock) {
+fn refuse(mut stream: mio::net::TcpStream, clock: &Clock, extra_headers: &'static [u8]) {
     let canned = reply::SERVICE_UNAVAILABLE;
-    let reply = Reply::new(canned.answer(false), Tail::new(clock.date_line(), Connection::Close));
+    let reply = Reply::new(canned.answer(false), extra_headers, Tail::new(clock.date_line(), Connection::Close));
     let mut bytes = Vec::with_capacity(reply.len() as usize);
     bytes.extend_from_slice(reply.head());
+    bytes.extend_from_slice(reply.extra());
     bytes.extend_from_slice(reply.tail());
     bytes.extend_from_slice(canned.body);
     let _ = stream.write(&bytes);
