@@ -27,7 +27,10 @@ impl Auth {
                 continue;
             }
             if !line.contains(':') || line.starts_with(':') {
-                return Err(format!("--auth-file {path}: line {} is not user:password", number + 1));
+                return Err(format!(
+                    "--auth-file {path}: line {} is not user:password",
+                    number + 1
+                ));
             }
             credentials.push(line.as_bytes().to_vec());
         }
@@ -39,11 +42,15 @@ impl Auth {
 
     /// Whether an Authorization field value carries a known credential.
     pub fn allows(&self, authorization: Option<&[u8]>) -> bool {
-        let Some(value) = authorization.map(trim) else { return false };
+        let Some(value) = authorization.map(trim) else {
+            return false;
+        };
         if value.len() < 6 || !value[..6].eq_ignore_ascii_case(b"basic ") {
             return false;
         }
-        let Some(given) = decode_base64(trim(&value[6..])) else { return false };
+        let Some(given) = decode_base64(trim(&value[6..])) else {
+            return false;
+        };
         let mut found = false;
         for credential in &self.credentials {
             found |= constant_time_eq(credential, &given);
@@ -63,7 +70,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Standard alphabet, padding required (RFC 4648 §4); `None` if malformed.
 pub fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
-    if text.len() % 4 != 0 {
+    if !text.len().is_multiple_of(4) {
         return None;
     }
     let value = |b: u8| -> Option<u32> {
@@ -111,7 +118,11 @@ mod tests {
             ("Zm9vYmFy", "foobar"),
         ];
         for (encoded, decoded) in rows {
-            assert_eq!(decode_base64(encoded.as_bytes()).as_deref(), Some(decoded.as_bytes()), "{encoded}");
+            assert_eq!(
+                decode_base64(encoded.as_bytes()).as_deref(),
+                Some(decoded.as_bytes()),
+                "{encoded}"
+            );
         }
         for bad in ["Zg", "Zg=", "Z===", "Zm9v!A==", "Zg==Zm9v", "Zm 9v"] {
             assert_eq!(decode_base64(bad.as_bytes()), None, "{bad}");
@@ -121,7 +132,10 @@ mod tests {
 
     #[test]
     fn checks_basic_credentials() {
-        let auth = Auth::new(vec![b"Aladdin:open sesame".to_vec(), b"pi:raspberry".to_vec()]);
+        let auth = Auth::new(vec![
+            b"Aladdin:open sesame".to_vec(),
+            b"pi:raspberry".to_vec(),
+        ]);
         // RFC 7617 §2 example.
         assert!(auth.allows(Some(b"Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==")));
         assert!(auth.allows(Some(b"basic   cGk6cmFzcGJlcnJ5 ")));
@@ -135,8 +149,13 @@ mod tests {
     #[test]
     fn reads_auth_files() {
         let text = "# users\n\npi:raspberry\r\nme:a:b\n";
-        assert_eq!(Auth::parse_file("f", text).unwrap(), vec![b"pi:raspberry".to_vec(), b"me:a:b".to_vec()]);
-        assert!(Auth::parse_file("f", "nocolon\n").unwrap_err().contains("line 1"));
+        assert_eq!(
+            Auth::parse_file("f", text).unwrap(),
+            vec![b"pi:raspberry".to_vec(), b"me:a:b".to_vec()]
+        );
+        assert!(Auth::parse_file("f", "nocolon\n")
+            .unwrap_err()
+            .contains("line 1"));
         assert!(Auth::parse_file("f", "# only comments\n").is_err());
     }
 }

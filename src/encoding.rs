@@ -17,7 +17,9 @@ pub enum Coding {
 }
 
 pub fn choose(accept_encoding: Option<&[u8]>, has_gzip: bool, has_br: bool) -> Coding {
-    let Some(header) = accept_encoding else { return Coding::Identity };
+    let Some(header) = accept_encoding else {
+        return Coding::Identity;
+    };
     if !has_gzip && !has_br {
         return Coding::Identity;
     }
@@ -41,7 +43,13 @@ pub fn choose(accept_encoding: Option<&[u8]>, has_gzip: bool, has_br: bool) -> C
             any = Some(q);
         }
     }
-    let weight = |listed: Option<u32>, present: bool| if present { listed.or(any).unwrap_or(0) } else { 0 };
+    let weight = |listed: Option<u32>, present: bool| {
+        if present {
+            listed.or(any).unwrap_or(0)
+        } else {
+            0
+        }
+    };
     let (gzip, br) = (weight(gzip, has_gzip), weight(br, has_br));
     if br > 0 && br >= gzip {
         Coding::Br
@@ -61,7 +69,11 @@ fn qvalue(text: &[u8]) -> Option<u32> {
     if fraction.len() > 3 || !fraction.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let thousandths = fraction.iter().chain(b"000".iter()).take(3).fold(0, |n, d| n * 10 + u32::from(d - b'0'));
+    let thousandths = fraction
+        .iter()
+        .chain(b"000".iter())
+        .take(3)
+        .fold(0, |n, d| n * 10 + u32::from(d - b'0'));
     match whole {
         b"0" => Some(thousandths),
         b"1" if thousandths == 0 => Some(1000),
@@ -77,26 +89,30 @@ mod tests {
     #[test]
     fn negotiates_variants() {
         let rows: &[(Option<&str>, bool, bool, Coding)] = &[
-            (None, true, true, Identity),                              // no header: identity
-            (Some("gzip, deflate, br"), true, true, Br),               // br preferred when equal
+            (None, true, true, Identity),                // no header: identity
+            (Some("gzip, deflate, br"), true, true, Br), // br preferred when equal
             (Some("gzip, deflate, br"), true, false, Gzip),
             (Some("gzip, deflate, br"), false, false, Identity),
-            (Some("br;q=0.5, gzip"), true, true, Gzip),                // q-values honoured
-            (Some("br;q=0, gzip;q=0"), true, true, Identity),          // q=0 refuses (§12.4.2)
+            (Some("br;q=0.5, gzip"), true, true, Gzip), // q-values honoured
+            (Some("br;q=0, gzip;q=0"), true, true, Identity), // q=0 refuses (§12.4.2)
             (Some("gzip;q=0"), true, false, Identity),
-            (Some("*"), true, true, Br),                               // * covers unlisted codings
+            (Some("*"), true, true, Br), // * covers unlisted codings
             (Some("*;q=0.1, br;q=0"), true, true, Gzip),
             (Some("identity"), true, true, Identity),
-            (Some(""), true, true, Identity),                          // empty: identity only (§12.5.3)
-            (Some("GZIP"), true, false, Gzip),                         // codings are case-insensitive
+            (Some(""), true, true, Identity), // empty: identity only (§12.5.3)
+            (Some("GZIP"), true, false, Gzip), // codings are case-insensitive
             (Some("x-gzip"), true, false, Gzip),
-            (Some("gzip;q=1.001"), true, false, Identity),             // invalid weight ignored
+            (Some("gzip;q=1.001"), true, false, Identity), // invalid weight ignored
             (Some("br;q=0.8, gzip;q=0.9"), true, true, Gzip),
             (Some("br ; q=0.9 , gzip ; q=0.8"), true, true, Br),
             (Some("deflate"), true, true, Identity),
         ];
         for &(header, gzip, br, want) in rows {
-            assert_eq!(choose(header.map(str::as_bytes), gzip, br), want, "{header:?} gzip={gzip} br={br}");
+            assert_eq!(
+                choose(header.map(str::as_bytes), gzip, br),
+                want,
+                "{header:?} gzip={gzip} br={br}"
+            );
         }
     }
 }

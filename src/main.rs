@@ -10,6 +10,7 @@
 mod auth;
 mod cache;
 mod catalog;
+mod check;
 mod clock;
 mod conditional;
 mod config;
@@ -39,8 +40,8 @@ use std::sync::Arc;
 
 use auth::Auth;
 use catalog::error_text;
-use log::AccessLog;
 use config::{Command, Config};
+use log::AccessLog;
 use server::Shared;
 use worker::Worker;
 
@@ -52,6 +53,7 @@ const LISTEN_BACKLOG: i32 = 1024;
 fn main() -> ExitCode {
     let config = match config::parse(std::env::args().skip(1)) {
         Ok(Command::Serve(config)) => config,
+        Ok(Command::Check(config)) => return check_site(&config),
         Ok(Command::Help) => {
             print!("{}", config::USAGE);
             return ExitCode::SUCCESS;
@@ -82,10 +84,16 @@ fn serve(config: Config) -> Result<(), String> {
         log::open_syslog();
     }
     let identity = config.user.as_deref().map(identity::resolve).transpose()?;
-    let access_log = config.access_log.as_deref().map(AccessLog::open).transpose()?;
+    let access_log = config
+        .access_log
+        .as_deref()
+        .map(AccessLog::open)
+        .transpose()?;
     let auth = credentials(&config)?.map(Auth::new);
     let file_limit = sys::raise_file_limit();
-    let max_conns = config.max_conns.unwrap_or_else(|| file_limit.saturating_sub(RESERVED_FDS).max(1) as usize);
+    let max_conns = config
+        .max_conns
+        .unwrap_or_else(|| file_limit.saturating_sub(RESERVED_FDS).max(1) as usize);
 
     let mut listeners = Vec::new();
     for &addr in &config.listen {
@@ -98,7 +106,8 @@ fn serve(config: Config) -> Result<(), String> {
         sys::chroot(dir).map_err(|e| format!("--chroot {}: {}", dir.display(), error_text(&e)))?;
     }
     if let Some(identity) = identity {
-        sys::become_user(identity.uid, identity.gid).map_err(|e| format!("--user: {}", error_text(&e)))?;
+        sys::become_user(identity.uid, identity.gid)
+            .map_err(|e| format!("--user: {}", error_text(&e)))?;
     }
     let catalog = Shared::load_catalog(&config)?;
 
@@ -107,21 +116,30 @@ fn serve(config: Config) -> Result<(), String> {
     let mut workers = Vec::new();
     let mut wakers = Vec::new();
     for id in 0..threads {
-        let copies = listeners.iter().map(TcpListener::try_clone).collect::<Result<Vec<_>, _>>();
+        let copies = listeners
+            .iter()
+            .map(TcpListener::try_clone)
+            .collect::<Result<Vec<_>, _>>();
         let copies = copies.map_err(|e| format!("cannot share a listener: {}", error_text(&e)))?;
-        let (worker, waker) =
-            Worker::new(id, copies, shared.clone()).map_err(|e| format!("cannot start a worker: {e}"))?;
+        let (worker, waker) = Worker::new(id, copies, shared.clone())
+            .map_err(|e| format!("cannot start a worker: {e}"))?;
         workers.push(worker);
         wakers.push(waker);
     }
     for listener in listeners {
-        let bound = listener.local_addr().map_err(|e| format!("listener: {}", error_text(&e)))?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| format!("listener: {}", error_text(&e)))?;
         eprintln!("listening on http://{bound}");
     }
     signals::spawn(shared, wakers).map_err(|e| format!("cannot start the signal thread: {e}"))?;
     let handles: Vec<_> = workers
         .into_iter()
-        .map(|worker| std::thread::Builder::new().name("worker".into()).spawn(move || worker.run()))
+        .map(|worker| {
+            std::thread::Builder::new()
+                .name("worker".into())
+                .spawn(move || worker.run())
+        })
         .collect::<Result<_, _>>()
         .map_err(|e| format!("cannot start a worker thread: {e}"))?;
     for handle in handles {
@@ -134,8 +152,24 @@ fn serve(config: Config) -> Result<(), String> {
 fn credentials(config: &Config) -> Result<Option<Vec<Vec<u8>>>, String> {
     let mut credentials = config.auth.clone();
     if let Some(path) = &config.auth_file {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("--auth-file {path}: {}", error_text(&e)))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("--auth-file {path}: {}", error_text(&e)))?;
         credentials.extend(Auth::parse_file(path, &text)?);
     }
     Ok((!credentials.is_empty()).then_some(credentials))
+}
+
+/// `mote --check`: the manifest and findings on stdout, exit 1 on errors.
+fn check_site(config: &Config) -> ExitCode {
+    let Some(root) = &config.root else {
+        print!("{}", site::manifest(&config.cache_rules));
+        return ExitCode::SUCCESS;
+    };
+    let report = check::check(root, &config.cache_rules, true);
+    print!("{}", report.render());
+    if report.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

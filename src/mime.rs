@@ -51,6 +51,54 @@ const TABLE: &[(&str, &str)] = &[
     ("gz", "application/gzip"),
     ("tgz", "application/gzip"),
     ("br", "application/octet-stream"),
+    ("bin", "application/octet-stream"),
+    ("exe", "application/octet-stream"),
+    ("dmg", "application/octet-stream"),
+    ("iso", "application/octet-stream"),
+    ("img", "application/octet-stream"),
+    ("deb", "application/vnd.debian.binary-package"),
+    ("apk", "application/vnd.android.package-archive"),
+    ("bz2", "application/x-bzip2"),
+    ("jxl", "image/jxl"),
+    ("tif", "image/tiff"),
+    ("tiff", "image/tiff"),
+    ("heic", "image/heic"),
+    ("mov", "video/quicktime"),
+    ("mkv", "video/x-matroska"),
+    ("m3u8", "application/vnd.apple.mpegurl"),
+    ("ts", "video/mp2t"),
+    ("opus", "audio/opus"),
+    ("aac", "audio/aac"),
+    ("eot", "application/vnd.ms-fontobject"),
+    ("yaml", "text/yaml; charset=utf-8"),
+    ("yml", "text/yaml; charset=utf-8"),
+    ("toml", "text/plain; charset=utf-8"),
+    ("log", "text/plain; charset=utf-8"),
+    ("epub", "application/epub+zip"),
+    ("jsonld", "application/ld+json"),
+    ("gpx", "application/gpx+xml"),
+    ("kml", "application/vnd.google-earth.kml+xml"),
+    ("pem", "application/x-pem-file"),
+    ("asc", "text/plain; charset=utf-8"),
+    ("sh", "text/plain; charset=utf-8"),
+    ("py", "text/plain; charset=utf-8"),
+    ("rs", "text/plain; charset=utf-8"),
+    ("c", "text/plain; charset=utf-8"),
+    ("h", "text/plain; charset=utf-8"),
+    ("odt", "application/vnd.oasis.opendocument.text"),
+    ("ods", "application/vnd.oasis.opendocument.spreadsheet"),
+    (
+        "docx",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ),
+    (
+        "xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ),
+    (
+        "pptx",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ),
     ("tar", "application/x-tar"),
     ("xz", "application/x-xz"),
     ("zst", "application/zstd"),
@@ -62,14 +110,17 @@ const TABLE: &[(&str, &str)] = &[
 
 /// The Content-Type for a file name, by its last extension (case-insensitive).
 pub fn content_type(file_name: &[u8]) -> &'static str {
-    let Some(dot) = file_name.iter().rposition(|&b| b == b'.') else {
-        return FALLBACK;
-    };
+    known_type(file_name).unwrap_or(FALLBACK)
+}
+
+/// The type when the extension is in the table.
+pub fn known_type(file_name: &[u8]) -> Option<&'static str> {
+    let dot = file_name.iter().rposition(|&b| b == b'.')?;
     let ext = &file_name[dot + 1..];
     TABLE
         .iter()
         .find(|(known, _)| known.as_bytes().eq_ignore_ascii_case(ext))
-        .map_or(FALLBACK, |&(_, mime)| mime)
+        .map(|&(_, mime)| mime)
 }
 
 #[cfg(test)]

@@ -69,6 +69,7 @@ pub struct Request<'b> {
 }
 
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // lives on the stack for one request, never stored
 pub enum Parse<'b> {
     /// Not a whole head yet, and within limits.
     Partial,
@@ -79,7 +80,10 @@ pub enum Parse<'b> {
 
 /// RFC 9112 §2.2: empty lines before the request line are ignored.
 pub fn trim_blank_lines(buf: &[u8]) -> &[u8] {
-    let start = buf.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(buf.len());
+    let start = buf
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(buf.len());
     &buf[start..]
 }
 
@@ -97,9 +101,13 @@ pub fn parse(buf: &[u8]) -> Parse<'_> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Request::new(&mut headers);
     match parsed.parse(buf) {
-        Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD => Parse::Rejected(Rejection::HeadTooLarge),
+        Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD => {
+            Parse::Rejected(Rejection::HeadTooLarge)
+        }
         Ok(httparse::Status::Partial) => Parse::Partial,
-        Ok(httparse::Status::Complete(len)) if len > MAX_HEAD => Parse::Rejected(Rejection::HeadTooLarge),
+        Ok(httparse::Status::Complete(len)) if len > MAX_HEAD => {
+            Parse::Rejected(Rejection::HeadTooLarge)
+        }
         Ok(httparse::Status::Complete(len)) => match interpret(&parsed) {
             Ok(request) => Parse::Complete(request, len),
             Err(rejection) => Parse::Rejected(rejection),
@@ -116,12 +124,15 @@ fn version_rejection(buf: &[u8]) -> Rejection {
     let line = buf.split(|&b| b == b'\n').next().unwrap_or(buf);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let mut parts = line.split(|&b| b == b' ');
-    let (Some(_method), Some(_target), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(_method), Some(_target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Rejection::BadRequest; // a space inside the target is not a version problem
     };
     match version {
-        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor] if major.is_ascii_digit() && minor.is_ascii_digit() => {
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
             Rejection::VersionNotSupported
         }
         _ => Rejection::BadRequest,
@@ -179,7 +190,11 @@ fn interpret<'b>(parsed: &httparse::Request<'_, 'b>) -> Result<Request<'b>, Reje
             conditions.if_unmodified_since = Some(value);
         } else if is("range") {
             // A repeated Range is ambiguous: ignore both (RFC 9110 §14.2 allows ignoring).
-            conditions.range = if conditions.range.is_some() { Some(b"") } else { Some(value) };
+            conditions.range = if conditions.range.is_some() {
+                Some(b"")
+            } else {
+                Some(value)
+            };
         } else if is("if-range") {
             conditions.if_range = Some(value);
         } else if is("accept-encoding") {
@@ -195,7 +210,11 @@ fn interpret<'b>(parsed: &httparse::Request<'_, 'b>) -> Result<Request<'b>, Reje
     if transfer_encoding {
         // RFC 9112 §6.1: TE with CL, or in HTTP/1.0, is a smuggling attempt: 400.
         let faulty = content_length.is_some() || http10;
-        return Err(if faulty { Rejection::BadRequest } else { Rejection::NotImplemented });
+        return Err(if faulty {
+            Rejection::BadRequest
+        } else {
+            Rejection::NotImplemented
+        });
     }
     // RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host; 1.0 at most one.
     if hosts > 1 || (!http10 && hosts == 0) {
@@ -228,7 +247,9 @@ fn parse_content_length(value: &[u8]) -> Option<u64> {
         if item.is_empty() || !item.iter().all(u8::is_ascii_digit) {
             return None;
         }
-        let n = item.iter().try_fold(0u64, |n, d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))?;
+        let n = item.iter().try_fold(0u64, |n, d| {
+            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        })?;
         if length.is_some_and(|seen| seen != n) {
             return None;
         }
@@ -240,9 +261,15 @@ fn parse_content_length(value: &[u8]) -> Option<u64> {
 /// RFC 9110 §7.2 / RFC 3986 §3.2.2: `uri-host [ ":" port ]`, possibly empty.
 fn is_valid_host(value: &[u8]) -> bool {
     let port = if value.first() == Some(&b'[') {
-        let Some(close) = value.iter().position(|&b| b == b']') else { return false };
+        let Some(close) = value.iter().position(|&b| b == b']') else {
+            return false;
+        };
         let literal = &value[1..close];
-        if literal.is_empty() || !literal.iter().all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.') {
+        if literal.is_empty()
+            || !literal
+                .iter()
+                .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        {
             return false;
         }
         &value[close + 1..]
@@ -263,8 +290,14 @@ fn is_valid_host(value: &[u8]) -> bool {
 }
 
 pub fn trim(value: &[u8]) -> &[u8] {
-    let start = value.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(value.len());
-    let end = value.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(start, |i| i + 1);
+    let start = value
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(value.len());
+    let end = value
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(start, |i| i + 1);
     &value[start..end]
 }
 
@@ -276,7 +309,11 @@ mod tests {
     #[derive(Debug, PartialEq)]
     enum Outcome {
         Partial,
-        Ok { method: Method, keep_alive: bool, body: u64 },
+        Ok {
+            method: Method,
+            keep_alive: bool,
+            body: u64,
+        },
         Rejected(Rejection),
     }
     use Outcome::*;
@@ -285,12 +322,20 @@ mod tests {
     fn outcome(raw: &[u8]) -> Outcome {
         match parse(raw) {
             Parse::Partial => Partial,
-            Parse::Complete(r, _) => Ok { method: r.method, keep_alive: r.keep_alive, body: r.body_len },
+            Parse::Complete(r, _) => Ok {
+                method: r.method,
+                keep_alive: r.keep_alive,
+                body: r.body_len,
+            },
             Parse::Rejected(why) => Rejected(why),
         }
     }
 
-    const GET: Outcome = Ok { method: Method::Get, keep_alive: true, body: 0 };
+    const GET: Outcome = Ok {
+        method: Method::Get,
+        keep_alive: true,
+        body: 0,
+    };
 
     #[test]
     fn interprets_heads() {
@@ -368,19 +413,44 @@ mod tests {
 
     #[test]
     fn enforces_limits() {
-        let longest = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(MAX_REQUEST_LINE - 14));
-        assert_eq!(outcome(longest.as_bytes()), GET, "a line of exactly MAX_REQUEST_LINE");
-        let long_line = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(MAX_REQUEST_LINE));
+        let longest = format!(
+            "GET /{} HTTP/1.1\r\nHost: a\r\n\r\n",
+            "a".repeat(MAX_REQUEST_LINE - 14)
+        );
+        assert_eq!(
+            outcome(longest.as_bytes()),
+            GET,
+            "a line of exactly MAX_REQUEST_LINE"
+        );
+        let long_line = format!(
+            "GET /{} HTTP/1.1\r\nHost: a\r\n\r\n",
+            "a".repeat(MAX_REQUEST_LINE)
+        );
         assert_eq!(outcome(long_line.as_bytes()), Rejected(UriTooLong));
         let unfinished_line = "a".repeat(MAX_REQUEST_LINE + 1);
-        assert_eq!(outcome(format!("GET /{unfinished_line}").as_bytes()), Rejected(UriTooLong));
-        let big_head = format!("GET / HTTP/1.1\r\nHost: a\r\nCookie: {}\r\n\r\n", "c".repeat(MAX_HEAD));
+        assert_eq!(
+            outcome(format!("GET /{unfinished_line}").as_bytes()),
+            Rejected(UriTooLong)
+        );
+        let big_head = format!(
+            "GET / HTTP/1.1\r\nHost: a\r\nCookie: {}\r\n\r\n",
+            "c".repeat(MAX_HEAD)
+        );
         assert_eq!(outcome(big_head.as_bytes()), Rejected(HeadTooLarge));
-        let unfinished_head = format!("GET / HTTP/1.1\r\nHost: a\r\nCookie: {}", "c".repeat(MAX_HEAD));
+        let unfinished_head = format!(
+            "GET / HTTP/1.1\r\nHost: a\r\nCookie: {}",
+            "c".repeat(MAX_HEAD)
+        );
         assert_eq!(outcome(unfinished_head.as_bytes()), Rejected(HeadTooLarge));
         let many: String = (0..=MAX_HEADERS).map(|i| format!("X-{i}: v\r\n")).collect();
-        assert_eq!(outcome(format!("GET / HTTP/1.1\r\nHost: a\r\n{many}\r\n").as_bytes()), Rejected(HeadTooLarge));
-        let cookie = format!("GET / HTTP/1.1\r\nHost: a\r\nCookie: {}\r\n\r\n", "c".repeat(8000));
+        assert_eq!(
+            outcome(format!("GET / HTTP/1.1\r\nHost: a\r\n{many}\r\n").as_bytes()),
+            Rejected(HeadTooLarge)
+        );
+        let cookie = format!(
+            "GET / HTTP/1.1\r\nHost: a\r\nCookie: {}\r\n\r\n",
+            "c".repeat(8000)
+        );
         assert_eq!(outcome(cookie.as_bytes()), GET);
     }
 }

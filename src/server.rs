@@ -81,8 +81,11 @@ impl Shared {
 
     /// The catalog to load: the built-in site or `--root`.
     pub fn load_catalog(config: &Config) -> Result<Catalog, String> {
-        let options =
-            Options { cache_max: config.cache_max, cache_rules: &config.cache_rules, listing: config.listing };
+        let options = Options {
+            cache_max: config.cache_max,
+            cache_rules: &config.cache_rules,
+            listing: config.listing,
+        };
         match &config.root {
             Some(root) => Catalog::load(root, &options),
             None => Ok(Catalog::embedded(&options)),
@@ -90,14 +93,23 @@ impl Shared {
     }
 
     pub fn catalog(&self) -> (Arc<Catalog>, usize) {
-        let catalog = self.catalog.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        (catalog.clone(), self.catalog_version.load(Ordering::Acquire))
+        let catalog = self
+            .catalog
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        (
+            catalog.clone(),
+            self.catalog_version.load(Ordering::Acquire),
+        )
     }
 
     /// Requests see the old site or the new one, never a mix: the swap is
     /// one pointer under the lock.
     pub fn swap_catalog(&self, new: Catalog) {
-        let mut catalog = self.catalog.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut catalog = self
+            .catalog
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         *catalog = Arc::new(new);
         self.catalog_version.fetch_add(1, Ordering::Release);
         self.reloads.fetch_add(1, Ordering::Relaxed);

@@ -14,32 +14,34 @@ use crate::server::Shared;
 use crate::sys;
 
 pub fn spawn(shared: Arc<Shared>, wakers: Vec<Arc<Waker>>) -> std::io::Result<()> {
-    std::thread::Builder::new().name("signals".into()).spawn(move || loop {
-        match sys::wait_signal() {
-            sys::SIGTERM | sys::SIGINT => {
-                if shared.stopping.swap(true, Ordering::Relaxed) {
-                    log::error("second stop signal, exiting now");
-                    std::process::exit(1);
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || loop {
+            match sys::wait_signal() {
+                sys::SIGTERM | sys::SIGINT => {
+                    if shared.stopping.swap(true, Ordering::Relaxed) {
+                        log::error("second stop signal, exiting now");
+                        std::process::exit(1);
+                    }
+                    log::error("stopping (finishing responses in flight)");
+                    for waker in &wakers {
+                        let _ = waker.wake();
+                    }
                 }
-                log::error("stopping (finishing responses in flight)");
-                for waker in &wakers {
-                    let _ = waker.wake();
+                sys::SIGUSR1 => {
+                    if let Some(log) = &shared.access_log {
+                        log.reopen();
+                    }
                 }
+                sys::SIGHUP => {
+                    reload(&shared);
+                    for waker in &wakers {
+                        let _ = waker.wake();
+                    }
+                }
+                _ => {}
             }
-            sys::SIGUSR1 => {
-                if let Some(log) = &shared.access_log {
-                    log.reopen();
-                }
-            }
-            sys::SIGHUP => {
-                reload(&shared);
-                for waker in &wakers {
-                    let _ = waker.wake();
-                }
-            }
-            _ => {}
-        }
-    })?;
+        })?;
     Ok(())
 }
 
@@ -55,6 +57,8 @@ fn reload(shared: &Shared) {
             shared.swap_catalog(catalog);
             log::error(&format!("reloaded {} ({files} files)", root.display()));
         }
-        Err(why) => log::error(&format!("reload failed, still serving the previous site: {why}")),
+        Err(why) => log::error(&format!(
+            "reload failed, still serving the previous site: {why}"
+        )),
     }
 }

@@ -28,3 +28,36 @@ pub struct EmbeddedBody {
 }
 
 include!(concat!(env!("OUT_DIR"), "/site.rs"));
+
+/// The built-in site in `--check`'s manifest format.
+pub fn manifest(rules: &[crate::cache::Rule]) -> String {
+    let mut out = String::new();
+    for file in FILES {
+        let url = std::str::from_utf8(file.path).unwrap_or("?");
+        let variants: Vec<&str> = [("gzip", file.gzip.is_some()), ("br", file.br.is_some())]
+            .iter()
+            .filter_map(|&(name, present)| present.then_some(name))
+            .collect();
+        let variants = if variants.is_empty() {
+            "-".to_string()
+        } else {
+            variants.join(",")
+        };
+        let cache_control = crate::cache::for_file(rules, url, file.content_type);
+        out.push_str(&format!(
+            "{url}\t{}\t{}\t{variants}\t{}\n",
+            file.identity.bytes.len(),
+            file.content_type,
+            if cache_control.is_empty() {
+                "-"
+            } else {
+                cache_control
+            }
+        ));
+    }
+    out.push_str(&format!(
+        "{} files (built in), 0 warnings, 0 errors\n",
+        FILES.len()
+    ));
+    out
+}

@@ -11,7 +11,10 @@
 #[derive(Debug, PartialEq)]
 pub enum Target<'a> {
     /// origin-form, or absolute-form reduced to its path (RFC 9112 §3.2.2).
-    Path { path: &'a [u8], query: Option<&'a [u8]> },
+    Path {
+        path: &'a [u8],
+        query: Option<&'a [u8]>,
+    },
     /// asterisk-form, only meaningful for OPTIONS.
     Asterisk,
 }
@@ -39,7 +42,10 @@ pub fn split(raw: &[u8]) -> Option<Target<'_>> {
             return None;
         };
         let rest = &raw[scheme_len..];
-        let authority_len = rest.iter().position(|&b| b == b'/' || b == b'?').unwrap_or(rest.len());
+        let authority_len = rest
+            .iter()
+            .position(|&b| b == b'/' || b == b'?')
+            .unwrap_or(rest.len());
         if authority_len == 0 || !rest[..authority_len].iter().all(|&b| is_authority_byte(b)) {
             return None;
         }
@@ -49,10 +55,15 @@ pub fn split(raw: &[u8]) -> Option<Target<'_>> {
         Some(q) => (&origin[..q], Some(&origin[q + 1..])),
         None => (origin, None),
     };
-    if !path.iter().all(|&b| is_path_byte(b)) || !query.unwrap_or(b"").iter().all(|&b| is_query_byte(b)) {
+    if !path.iter().all(|&b| is_path_byte(b))
+        || !query.unwrap_or(b"").iter().all(|&b| is_query_byte(b))
+    {
         return None;
     }
-    Some(Target::Path { path: if path.is_empty() { b"/" } else { path }, query })
+    Some(Target::Path {
+        path: if path.is_empty() { b"/" } else { path },
+        query,
+    })
 }
 
 /// Percent-decodes `path` into `out` and removes empty and dot segments
@@ -174,33 +185,34 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::type_complexity)] // a table of rows
     fn normalizes_paths() {
         let rows: &[(&str, Result<(&str, bool), ()>)] = &[
             ("/", Ok(("/", false))),
             ("/index.html", Ok(("/index.html", false))),
-            ("//a///b", Ok(("/a/b", false))),                        // empty segments collapse
-            ("/a/./b", Ok(("/a/b", false))),                         // RFC 3986 §5.2.4 "."
-            ("/a/b/../c", Ok(("/a/c", false))),                      // RFC 3986 §5.2.4 ".."
+            ("//a///b", Ok(("/a/b", false))), // empty segments collapse
+            ("/a/./b", Ok(("/a/b", false))),  // RFC 3986 §5.2.4 "."
+            ("/a/b/../c", Ok(("/a/c", false))), // RFC 3986 §5.2.4 ".."
             ("/a/b/..", Ok(("/a/", false))),
             ("/a/.", Ok(("/a/", false))),
-            ("/../../etc/passwd", Ok(("/etc/passwd", false))),       // cannot climb above /
+            ("/../../etc/passwd", Ok(("/etc/passwd", false))), // cannot climb above /
             ("/%2e%2e/%2E%2E/etc/passwd", Ok(("/etc/passwd", false))), // decoded before removal
-            ("/a/..%2f..%2fb", Ok(("/b", false))),                   // %2f is a separator once decoded
+            ("/a/..%2f..%2fb", Ok(("/b", false))),             // %2f is a separator once decoded
             ("/dir/", Ok(("/dir/", false))),
             ("/a%20b.html", Ok(("/a b.html", false))),
             ("/caf%C3%A9", Ok(("/caf\u{e9}", false))),
-            ("/.git/config", Ok(("/.git/config", true))),            // dotfiles are hidden
+            ("/.git/config", Ok(("/.git/config", true))), // dotfiles are hidden
             ("/a/.hidden", Ok(("/a/.hidden", true))),
             ("/a/%2ehidden", Ok(("/a/.hidden", true))),
             ("/a/b.c", Ok(("/a/b.c", false))),
-            ("/a%zz", Err(())),                                      // bad escape
-            ("/a%2", Err(())),                                       // truncated escape
-            ("/a%00b", Err(())),                                     // NUL
-            ("/a%0d%0ab", Err(())),                                  // CR LF
-            ("/%c0%af", Err(())),                                    // overlong '/'
-            ("/%ff", Err(())),                                       // not UTF-8
-            ("/%252e%252e/x", Ok(("/%2e%2e/x", false))),             // decoded once only
-            ("/a\\..\\b", Ok(("/a\\..\\b", false))),                 // backslash is not a separator
+            ("/a%zz", Err(())),                          // bad escape
+            ("/a%2", Err(())),                           // truncated escape
+            ("/a%00b", Err(())),                         // NUL
+            ("/a%0d%0ab", Err(())),                      // CR LF
+            ("/%c0%af", Err(())),                        // overlong '/'
+            ("/%ff", Err(())),                           // not UTF-8
+            ("/%252e%252e/x", Ok(("/%2e%2e/x", false))), // decoded once only
+            ("/a\\..\\b", Ok(("/a\\..\\b", false))),     // backslash is not a separator
         ];
         for (path, want) in rows {
             let want = want.map(|(p, h)| (p.to_string(), h));
@@ -211,7 +223,10 @@ mod tests {
     #[test]
     fn splits_target_forms() {
         let path = |p: &'static str, q: Option<&'static str>| {
-            Some(Target::Path { path: p.as_bytes(), query: q.map(str::as_bytes) })
+            Some(Target::Path {
+                path: p.as_bytes(),
+                query: q.map(str::as_bytes),
+            })
         };
         let rows: &[(&str, Option<Target>)] = &[
             ("/", path("/", None)),
@@ -221,10 +236,10 @@ mod tests {
             ("http://example.com/style.css", path("/style.css", None)), // RFC 9112 §3.2.2 absolute-form
             ("HTTP://example.com:8080", path("/", None)),
             ("https://example.com?q", path("/", Some("q"))),
-            ("http:///x", None),           // empty authority
+            ("http:///x", None), // empty authority
             ("http://a b/", None),
             ("ftp://example.com/", None),
-            ("example.com:443", None),     // authority-form is for CONNECT
+            ("example.com:443", None), // authority-form is for CONNECT
             ("index.html", None),
             ("/a b", None),
             ("/a\"b", None),
@@ -232,7 +247,7 @@ mod tests {
             ("/a\\b", None),
             ("/a#frag", None),
             ("/a?b#c", None),
-            ("/caf\u{e9}", None),          // raw non-ASCII must be percent-encoded
+            ("/caf\u{e9}", None), // raw non-ASCII must be percent-encoded
             ("/a[b]", None),
             ("/a?q={x}|[y]", path("/a", Some("q={x}|[y]"))),
         ];
