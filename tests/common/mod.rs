@@ -891,3 +891,166 @@ pub fn heads(responses: &[Response]) -> String {
         .collect::<Vec<_>>()
         .join("---\n")
 }
+
+// ---------------------------------------------------------------------------
+// Site-feature helpers (precompressed variants, faketime, ...)
+// ---------------------------------------------------------------------------
+
+impl Server {
+    /// Like `start`, but runs `prefix... mote --listen 127.0.0.1:0 args...`
+    /// with `env` added: for wrappers such as `faketime` (which need the
+    /// binary itself, so `MOTE_RUNNER` is not applied here).
+    pub fn start_with_prefix(prefix: &[&str], env: &[(&str, &str)], args: &[&str]) -> Server {
+        let mut all: Vec<String> = Vec::new();
+        let listeners = args.iter().filter(|a| **a == "--listen").count();
+        if listeners == 0 {
+            all.extend(["--listen".to_string(), "127.0.0.1:0".to_string()]);
+        }
+        all.extend(args.iter().map(|a| a.to_string()));
+        let expected = listeners.max(1);
+        let mut cmd = match prefix.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest);
+                c.arg(bin());
+                c
+            }
+            None => Command::new(bin()),
+        };
+        cmd.args(&all);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot spawn {prefix:?} {}: {e}", bin()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel::<String>();
+        let pipe = child.stderr.take().unwrap();
+        let sink = Arc::clone(&stderr);
+        thread::spawn(move || {
+            let mut reader = BufReader::new(pipe);
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                match reader.read_until(b'\n', &mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        let text = String::from_utf8_lossy(&line).into_owned();
+                        sink.lock().unwrap().push_str(&text);
+                        let _ = tx.send(text);
+                    }
+                }
+            }
+        });
+        let deadline = Instant::now() + START_TIMEOUT;
+        let mut addrs = Vec::new();
+        let mut server = Server { child: Some(child), addrs: Vec::new(), stderr };
+        while addrs.len() < expected {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(addr) = parse_listening(&line) {
+                        addrs.push(addr);
+                    }
+                }
+                Err(_) => {
+                    let status = server.child.as_mut().unwrap().try_wait().ok().flatten();
+                    panic!(
+                        "{prefix:?} mote {all:?} did not print {expected} `listening on` line(s) \
+                         (exit: {status:?}); stderr so far:\n{}",
+                        server.stderr()
+                    );
+                }
+            }
+        }
+        server.addrs = addrs;
+        server
+    }
+}
+
+/// Runs `python3 -c script` with `input` on stdin and returns its stdout;
+/// panics with its stderr on failure.
+pub fn python3(script: &str, input: &[u8]) -> Vec<u8> {
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("python3 is required by this test: {e}"));
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().expect("python3 output");
+    writer.join().unwrap();
+    assert!(
+        out.status.success(),
+        "python3 failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// `data` gzipped at level 9 with no name and mtime 0 (like `gzip -9 -n`),
+/// by python3's standard gzip module.
+pub fn gzip_bytes(data: &[u8]) -> Vec<u8> {
+    python3(
+        "import gzip,sys; sys.stdout.buffer.write(gzip.compress(sys.stdin.buffer.read(), 9, mtime=0))",
+        data,
+    )
+}
+
+/// Decompresses gzip `data` with python3's standard gzip module.
+pub fn gunzip_bytes(data: &[u8]) -> Vec<u8> {
+    python3(
+        "import gzip,sys; sys.stdout.buffer.write(gzip.decompress(sys.stdin.buffer.read()))",
+        data,
+    )
+}
+
+/// Real brotli of `data` when python3's `brotli` module or the `brotli`
+/// command is available; `None` otherwise (mote never decodes a `.br`, it
+/// serves the bytes on disk, so callers may then use any bytes).
+pub fn brotli_bytes(data: &[u8]) -> Option<Vec<u8>> {
+    let module = Command::new("python3")
+        .args(["-c", "import brotli"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if module {
+        return Some(python3(
+            "import brotli,sys; sys.stdout.buffer.write(brotli.compress(sys.stdin.buffer.read(), quality=11))",
+            data,
+        ));
+    }
+    let mut child = Command::new("brotli")
+        .args(["-c", "-q", "11", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let mut stdin = child.stdin.take().unwrap();
+    let input = data.to_vec();
+    let writer = thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().ok()?;
+    writer.join().unwrap();
+    out.status.success().then_some(out.stdout)
+}
+
+/// The repository's directory (where Cargo.toml is).
+pub fn repo_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
