@@ -27,10 +27,7 @@ impl Auth {
                 continue;
             }
             if !line.contains(':') || line.starts_with(':') {
-                return Err(format!(
-                    "--auth-file {path}: line {} is not user:password",
-                    number + 1
-                ));
+                return Err(format!("--auth-file {path}: line {} is not user:password", number + 1));
             }
             credentials.push(line.as_bytes().to_vec());
         }
@@ -118,11 +115,7 @@ mod tests {
             ("Zm9vYmFy", "foobar"),
         ];
         for (encoded, decoded) in rows {
-            assert_eq!(
-                decode_base64(encoded.as_bytes()).as_deref(),
-                Some(decoded.as_bytes()),
-                "{encoded}"
-            );
+            assert_eq!(decode_base64(encoded.as_bytes()).as_deref(), Some(decoded.as_bytes()), "{encoded}");
         }
         for bad in ["Zg", "Zg=", "Z===", "Zm9v!A==", "Zg==Zm9v", "Zm 9v"] {
             assert_eq!(decode_base64(bad.as_bytes()), None, "{bad}");
@@ -132,10 +125,7 @@ mod tests {
 
     #[test]
     fn checks_basic_credentials() {
-        let auth = Auth::new(vec![
-            b"Aladdin:open sesame".to_vec(),
-            b"pi:raspberry".to_vec(),
-        ]);
+        let auth = Auth::new(vec![b"Aladdin:open sesame".to_vec(), b"pi:raspberry".to_vec()]);
         // RFC 7617 §2 example.
         assert!(auth.allows(Some(b"Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==")));
         assert!(auth.allows(Some(b"basic   cGk6cmFzcGJlcnJ5 ")));
@@ -149,13 +139,8 @@ mod tests {
     #[test]
     fn reads_auth_files() {
         let text = "# users\n\npi:raspberry\r\nme:a:b\n";
-        assert_eq!(
-            Auth::parse_file("f", text).unwrap(),
-            vec![b"pi:raspberry".to_vec(), b"me:a:b".to_vec()]
-        );
-        assert!(Auth::parse_file("f", "nocolon\n")
-            .unwrap_err()
-            .contains("line 1"));
+        assert_eq!(Auth::parse_file("f", text).unwrap(), vec![b"pi:raspberry".to_vec(), b"me:a:b".to_vec()]);
+        assert!(Auth::parse_file("f", "nocolon\n").unwrap_err().contains("line 1"));
         assert!(Auth::parse_file("f", "# only comments\n").is_err());
     }
 }

@@ -25,16 +25,11 @@ impl Rule {
     pub fn parse(text: &str) -> Option<Rule> {
         let (glob, value) = text.split_once('=')?;
         let value = if value == "none" { "" } else { value };
-        let valid_value = value
-            .bytes()
-            .all(|b| b == b'\t' || (0x20..0x7f).contains(&b));
+        let valid_value = value.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b));
         if glob.is_empty() || !valid_value {
             return None;
         }
-        Some(Rule {
-            glob: glob.to_string(),
-            value: value.trim().to_string(),
-        })
+        Some(Rule { glob: glob.to_string(), value: value.trim().to_string() })
     }
 }
 
@@ -42,11 +37,7 @@ impl Rule {
 pub fn for_file<'a>(rules: &'a [Rule], url_path: &str, content_type: &str) -> &'a str {
     let name = url_path.rsplit('/').next().unwrap_or(url_path);
     let matches = |rule: &&Rule| {
-        let subject = if rule.glob.starts_with('/') {
-            url_path
-        } else {
-            name
-        };
+        let subject = if rule.glob.starts_with('/') { url_path } else { name };
         glob_matches(rule.glob.as_bytes(), subject.as_bytes())
     };
     if let Some(rule) = rules.iter().find(matches) {
@@ -95,27 +86,11 @@ mod tests {
         let rows: &[(&str, &str, &str)] = &[
             ("/index.html", "text/html; charset=utf-8", REVALIDATE),
             ("/blog/post.html", "text/html; charset=utf-8", REVALIDATE),
-            (
-                "/app.3f9a2c1b.js",
-                "text/javascript; charset=utf-8",
-                IMMUTABLE,
-            ),
-            (
-                "/assets/index-BdU3x9Ab.js",
-                "text/javascript; charset=utf-8",
-                IMMUTABLE,
-            ),
-            (
-                "/_app/immutable/chunks/x.js",
-                "text/javascript; charset=utf-8",
-                IMMUTABLE,
-            ),
+            ("/app.3f9a2c1b.js", "text/javascript; charset=utf-8", IMMUTABLE),
+            ("/assets/index-BdU3x9Ab.js", "text/javascript; charset=utf-8", IMMUTABLE),
+            ("/_app/immutable/chunks/x.js", "text/javascript; charset=utf-8", IMMUTABLE),
             ("/style.css", "text/css; charset=utf-8", MODEST),
-            (
-                "/jquery-1.12.4.min.js",
-                "text/javascript; charset=utf-8",
-                MODEST,
-            ),
+            ("/jquery-1.12.4.min.js", "text/javascript; charset=utf-8", MODEST),
             ("/report-20240101.pdf", "application/pdf", MODEST),
             ("/a3f9a2c1b.js", "text/javascript; charset=utf-8", MODEST), // first part is the name
         ];
@@ -131,18 +106,9 @@ mod tests {
             Rule::parse("/docs/*=no-store").unwrap(),
             Rule::parse("*.json=none").unwrap(),
         ];
-        assert_eq!(
-            for_file(&rules, "/media/a/b.mp4", "video/mp4"),
-            "public, max-age=600"
-        );
-        assert_eq!(
-            for_file(&rules, "/docs/a.html", "text/html; charset=utf-8"),
-            "no-store"
-        );
-        assert_eq!(
-            for_file(&rules, "/docs/a/b.html", "text/html; charset=utf-8"),
-            REVALIDATE
-        ); // * stays in a segment
+        assert_eq!(for_file(&rules, "/media/a/b.mp4", "video/mp4"), "public, max-age=600");
+        assert_eq!(for_file(&rules, "/docs/a.html", "text/html; charset=utf-8"), "no-store");
+        assert_eq!(for_file(&rules, "/docs/a/b.html", "text/html; charset=utf-8"), REVALIDATE); // * stays in a segment
         assert_eq!(for_file(&rules, "/data.json", "application/json"), "");
         assert_eq!(for_file(&rules, "/sub/data.json", "application/json"), ""); // a name glob matches anywhere
         assert!(Rule::parse("no-equals").is_none());

@@ -27,6 +27,8 @@ use crate::site::{EmbeddedBody, FILES};
 /// How deep `--root` may nest; deeper directories are refused, which also
 /// ends any symlink loop that the ancestor check would not.
 const MAX_DEPTH: usize = 32;
+/// What a route costs besides its key: the map slot, an Arc and a Resource.
+const ROUTE_BYTES: u64 = 96;
 /// The file at the root whose content is every 404's body.
 const NOT_FOUND_PAGE: &[u8] = b"/404.html";
 
@@ -75,16 +77,16 @@ pub struct Options<'a> {
 
 pub struct Catalog {
     routes: HashMap<Box<[u8]>, Route, BuildHasherDefault<Fnv>>,
+    /// Memory the catalog holds (heads, cached bodies, route keys), for
+    /// `--max-memory`.
+    pub bytes: u64,
     /// `/404.html`, re-headed as a 404: the body of every 404 when present.
     pub not_found: Option<Arc<Entry>>,
 }
 
 impl Catalog {
     fn empty() -> Catalog {
-        Catalog {
-            routes: HashMap::default(),
-            not_found: None,
-        }
+        Catalog { routes: HashMap::default(), bytes: 0, not_found: None }
     }
 
     /// The site compiled in from `static/`. Its heads were built by build.rs
@@ -133,16 +135,11 @@ impl Catalog {
 
     /// Walks `root` and precomputes every servable file.
     pub fn load(root: &Path, options: &Options) -> Result<Catalog, String> {
-        let canonical = fs::canonicalize(root)
-            .map_err(|e| format!("--root {}: {}", root.display(), error_text(&e)))?;
+        let canonical = fs::canonicalize(root).map_err(|e| format!("--root {}: {}", root.display(), error_text(&e)))?;
         if !canonical.is_dir() {
             return Err(format!("--root {}: not a directory", root.display()));
         }
-        let mut walk = Walk {
-            root: canonical.clone(),
-            options,
-            catalog: Catalog::empty(),
-        };
+        let mut walk = Walk { root: canonical.clone(), options, catalog: Catalog::empty() };
         let mut ancestors = vec![canonical.clone()];
         walk.directory(&canonical, &mut Vec::new(), &mut ancestors)?;
         walk.catalog.finish();
@@ -155,38 +152,32 @@ impl Catalog {
 
     /// How many files can be served (directory slash forms not counted twice).
     pub fn len(&self) -> usize {
-        self.routes
-            .iter()
-            .filter(|(path, route)| matches!(route, Route::File(_)) && !path.ends_with(b"/"))
-            .count()
+        self.routes.iter().filter(|(path, route)| matches!(route, Route::File(_)) && !path.ends_with(b"/")).count()
     }
 
     /// Adds a file at `url_path` (`/a/b.html`), its parent directories, and,
     /// for `index.html`, the directory's slash form.
     fn add_file(&mut self, url_path: &[u8], resource: Resource) {
+        let entries = [Some(&resource.identity), resource.gzip.as_ref(), resource.br.as_ref()];
+        self.bytes += entries.into_iter().flatten().map(|entry| entry.bytes()).sum::<u64>();
         let resource = Arc::new(resource);
-        let name_at = url_path
-            .iter()
-            .rposition(|&b| b == b'/')
-            .map_or(0, |i| i + 1);
+        let name_at = url_path.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
         if &url_path[name_at..] == b"index.html" {
-            self.routes
-                .insert(url_path[..name_at].into(), Route::File(resource.clone()));
+            self.bytes += ROUTE_BYTES + name_at as u64;
+            self.routes.insert(url_path[..name_at].into(), Route::File(resource.clone()));
         }
-        for (i, _) in url_path
-            .iter()
-            .enumerate()
-            .filter(|&(i, &b)| b == b'/' && i > 0)
-        {
+        for (i, _) in url_path.iter().enumerate().filter(|&(i, &b)| b == b'/' && i > 0) {
             self.add_directory(&url_path[..i]);
         }
+        self.bytes += ROUTE_BYTES + url_path.len() as u64;
         self.routes.insert(url_path.into(), Route::File(resource));
     }
 
     fn add_directory(&mut self, url_path: &[u8]) {
-        self.routes
-            .entry(url_path.into())
-            .or_insert(Route::Directory);
+        if !self.routes.contains_key(url_path) {
+            self.bytes += ROUTE_BYTES + url_path.len() as u64;
+            self.routes.insert(url_path.into(), Route::Directory);
+        }
     }
 
     /// A `/404.html` becomes the body of every 404 (the status stays 404).
@@ -200,10 +191,9 @@ impl Catalog {
         }; // a 404 page is small
         let mut head = b"HTTP/1.1 404 Not Found\r\nContent-Length: ".to_vec();
         head.extend_from_slice(itoa::Buffer::new().format(bytes.len()).as_bytes());
-        head.extend_from_slice(
-            b"\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-cache\r\n",
-        );
+        head.extend_from_slice(b"\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-cache\r\n");
         head.extend_from_slice(crate::representation::NOSNIFF.as_bytes());
+        self.bytes += (head.len() * 2 + bytes.len()) as u64;
         self.not_found = Some(Arc::new(Entry {
             shared_from: head.len(),
             head_not_modified: Cow::Owned(head.clone()),
@@ -217,6 +207,16 @@ impl Catalog {
 }
 
 impl Entry {
+    /// Memory this entry holds (the embedded site's bytes count too: they
+    /// are resident once served).
+    fn bytes(&self) -> u64 {
+        let body = match &self.body {
+            Body::Memory(bytes) => bytes.len() as u64,
+            Body::File(_) => 0,
+        };
+        (std::mem::size_of::<Entry>() + self.head_ok.len() + self.head_not_modified.len()) as u64 + body
+    }
+
     fn set_heads(&mut self, rep: &Representation) {
         let heads = rep.heads();
         self.head_ok = Cow::Owned(heads.ok);
@@ -266,20 +266,11 @@ struct Found {
 
 impl Walk<'_> {
     /// `url` is the URL path of `dir` without a trailing slash (empty for the root).
-    fn directory(
-        &mut self,
-        dir: &Path,
-        url: &mut Vec<u8>,
-        ancestors: &mut Vec<PathBuf>,
-    ) -> Result<(), String> {
+    fn directory(&mut self, dir: &Path, url: &mut Vec<u8>, ancestors: &mut Vec<PathBuf>) -> Result<(), String> {
         if ancestors.len() > MAX_DEPTH {
-            return Err(format!(
-                "{}: directories nest deeper than {MAX_DEPTH}",
-                dir.display()
-            ));
+            return Err(format!("{}: directories nest deeper than {MAX_DEPTH}", dir.display()));
         }
-        let listing =
-            fs::read_dir(dir).map_err(|e| format!("{}: {}", dir.display(), error_text(&e)))?;
+        let listing = fs::read_dir(dir).map_err(|e| format!("{}: {}", dir.display(), error_text(&e)))?;
         let mut names = Vec::new();
         for item in listing {
             let item = item.map_err(|e| format!("{}: {}", dir.display(), error_text(&e)))?;
@@ -298,11 +289,7 @@ impl Walk<'_> {
                 continue;
             }
             if let Some((target, meta)) = self.resolve(&path)? {
-                found.push(Found {
-                    name: bytes.to_vec(),
-                    target,
-                    meta,
-                });
+                found.push(Found { name: bytes.to_vec(), target, meta });
             }
         }
         for item in &found {
@@ -311,10 +298,7 @@ impl Walk<'_> {
             url.extend_from_slice(&item.name);
             if item.meta.is_dir() {
                 if ancestors.contains(&item.target) {
-                    warn(
-                        &item.target,
-                        "symlink loops back to a parent directory; skipped",
-                    );
+                    warn(&item.target, "symlink loops back to a parent directory; skipped");
                 } else {
                     self.catalog.add_directory(url);
                     ancestors.push(item.target.clone());
@@ -327,33 +311,15 @@ impl Walk<'_> {
             }
             url.truncate(url_len);
         }
-        if self.options.listing
-            && !found
-                .iter()
-                .any(|item| item.name == b"index.html" && item.meta.is_file())
-        {
-            let page = listing::render(
-                url,
-                &found
-                    .iter()
-                    .map(|f| (&f.name[..], &f.meta))
-                    .collect::<Vec<_>>(),
-            );
-            let entry = Arc::new(Entry::generated(
-                "text/html; charset=utf-8",
-                cache::REVALIDATE,
-                page,
-            ));
-            let resource = Arc::new(Resource {
-                identity: entry,
-                gzip: None,
-                br: None,
-            });
+        if self.options.listing && !found.iter().any(|item| item.name == b"index.html" && item.meta.is_file()) {
+            let page = listing::render(url, &found.iter().map(|f| (&f.name[..], &f.meta)).collect::<Vec<_>>());
+            let entry = Entry::generated("text/html; charset=utf-8", cache::REVALIDATE, page);
+            self.catalog.bytes += entry.bytes() + ROUTE_BYTES + url.len() as u64 + 1;
+            let entry = Arc::new(entry);
+            let resource = Arc::new(Resource { identity: entry, gzip: None, br: None });
             let mut slash = url.clone();
             slash.push(b'/');
-            self.catalog
-                .routes
-                .insert(slash.into(), Route::File(resource));
+            self.catalog.routes.insert(slash.into(), Route::File(resource));
         }
         Ok(())
     }
@@ -374,15 +340,7 @@ impl Walk<'_> {
         let vary = gz.is_some() || br.is_some();
         let cache_control = cache::for_file(self.options.cache_rules, url, content_type);
         let entry = |found: &Found, coding: Option<&str>| -> Result<Arc<Entry>, String> {
-            self.file(
-                &found.target,
-                &found.meta,
-                content_type,
-                coding,
-                vary,
-                cache_control,
-            )
-            .map(Arc::new)
+            self.file(&found.target, &found.meta, content_type, coding, vary, cache_control).map(Arc::new)
         };
         Ok(Resource {
             identity: entry(item, None)?,
@@ -394,8 +352,7 @@ impl Walk<'_> {
     /// Resolves symlinks; `None` for what must not be served (outside the
     /// root, dangling, or neither a file nor a directory).
     fn resolve(&self, path: &Path) -> Result<Option<(PathBuf, Metadata)>, String> {
-        let link = fs::symlink_metadata(path)
-            .map_err(|e| format!("{}: {}", path.display(), error_text(&e)))?;
+        let link = fs::symlink_metadata(path).map_err(|e| format!("{}: {}", path.display(), error_text(&e)))?;
         let target = if link.file_type().is_symlink() {
             match fs::canonicalize(path) {
                 Ok(target) if target.starts_with(&self.root) => target,
@@ -411,8 +368,7 @@ impl Walk<'_> {
         } else {
             path.to_path_buf()
         };
-        let meta =
-            fs::metadata(&target).map_err(|e| format!("{}: {}", path.display(), error_text(&e)))?;
+        let meta = fs::metadata(&target).map_err(|e| format!("{}: {}", path.display(), error_text(&e)))?;
         if !meta.is_file() && !meta.is_dir() {
             return Ok(None); // sockets, FIFOs, devices
         }
@@ -432,11 +388,7 @@ impl Walk<'_> {
         let last_modified = u64::try_from(meta.mtime()).unwrap_or(0);
         let (len, etag, body) = if meta.len() <= self.options.cache_max {
             let bytes = fs::read(path).map_err(failed)?;
-            (
-                bytes.len() as u64,
-                entity_tag(&bytes),
-                Body::Memory(Cow::Owned(bytes)),
-            )
+            (bytes.len() as u64, entity_tag(&bytes), Body::Memory(Cow::Owned(bytes)))
         } else {
             // Hashing a large file would make start-up (and reload) read the
             // whole site from an SD card; identity and mtime change whenever
@@ -444,26 +396,12 @@ impl Walk<'_> {
             let file = File::open(path).map_err(failed)?;
             let meta = file.metadata().map_err(failed)?;
             let mut hash = Fnv::default();
-            for n in [
-                meta.len(),
-                meta.ino(),
-                meta.dev(),
-                meta.mtime() as u64,
-                meta.mtime_nsec() as u64,
-            ] {
+            for n in [meta.len(), meta.ino(), meta.dev(), meta.mtime() as u64, meta.mtime_nsec() as u64] {
                 hash.write_u64(n);
             }
             (meta.len(), quoted_hex(hash.finish()), Body::File(file))
         };
-        let rep = Representation {
-            content_type,
-            content_encoding,
-            vary,
-            cache_control,
-            len,
-            last_modified,
-            etag,
-        };
+        let rep = Representation { content_type, content_encoding, vary, cache_control, len, last_modified, etag };
         let mut entry = Entry {
             head_ok: Cow::Borrowed(b""),
             shared_from: 0,

@@ -58,9 +58,7 @@ pub fn check(root: &Path, rules: &[Rule], variants_on_disk: bool) -> Report {
     let canonical = match fs::canonicalize(root) {
         Ok(path) if path.is_dir() => path,
         Ok(_) => {
-            report
-                .errors
-                .push(format!("{}: not a directory", root.display()));
+            report.errors.push(format!("{}: not a directory", root.display()));
             return report;
         }
         Err(e) => {
@@ -69,16 +67,9 @@ pub fn check(root: &Path, rules: &[Rule], variants_on_disk: bool) -> Report {
         }
     };
     if !canonical.join("index.html").is_file() {
-        report
-            .warnings
-            .push("no index.html at the root: / will be 404".into());
+        report.warnings.push("no index.html at the root: / will be 404".into());
     }
-    let mut walk = Walk {
-        root: canonical.clone(),
-        rules,
-        variants_on_disk,
-        report,
-    };
+    let mut walk = Walk { root: canonical.clone(), rules, variants_on_disk, report };
     walk.directory(&canonical, "", &mut vec![canonical.clone()]);
     walk.report
 }
@@ -94,17 +85,11 @@ impl Walk<'_> {
     /// `ancestors` are the canonical directories above and including `dir`.
     fn directory(&mut self, dir: &Path, url: &str, ancestors: &mut Vec<PathBuf>) {
         if ancestors.len() > MAX_DEPTH {
-            self.report.errors.push(format!(
-                "{}: nested deeper than {MAX_DEPTH} directories",
-                dir.display()
-            ));
+            self.report.errors.push(format!("{}: nested deeper than {MAX_DEPTH} directories", dir.display()));
             return;
         }
         let mut names: Vec<_> = match fs::read_dir(dir) {
-            Ok(listing) => listing
-                .filter_map(Result::ok)
-                .map(|entry| entry.file_name())
-                .collect(),
+            Ok(listing) => listing.filter_map(Result::ok).map(|entry| entry.file_name()).collect(),
             Err(e) => {
                 self.report.errors.push(format!("{}: {e}", dir.display()));
                 return;
@@ -114,41 +99,28 @@ impl Walk<'_> {
         for name in &names {
             let path = dir.join(name);
             let Some(text) = name.to_str() else {
-                self.report.warnings.push(format!(
-                    "{}: name is not UTF-8, no URL can reach it",
-                    path.display()
-                ));
+                self.report.warnings.push(format!("{}: name is not UTF-8, no URL can reach it", path.display()));
                 continue;
             };
             if text.bytes().any(|b| b < 0x20 || b == 0x7f) {
-                self.report.warnings.push(format!(
-                    "{}: control characters in the name, no URL can reach it",
-                    path.display()
-                ));
+                self.report
+                    .warnings
+                    .push(format!("{}: control characters in the name, no URL can reach it", path.display()));
                 continue;
             }
             if text.starts_with('.') {
-                self.report
-                    .warnings
-                    .push(format!("{url}/{text}: dotfile, never served"));
+                self.report.warnings.push(format!("{url}/{text}: dotfile, never served"));
                 continue;
             }
             let link = fs::symlink_metadata(&path);
-            if link
-                .as_ref()
-                .is_ok_and(|meta| meta.file_type().is_symlink())
-            {
+            if link.as_ref().is_ok_and(|meta| meta.file_type().is_symlink()) {
                 match fs::canonicalize(&path) {
                     Ok(target) if !target.starts_with(&self.root) => {
-                        self.report
-                            .warnings
-                            .push(format!("{url}/{text}: symlink leaves the root, not served"));
+                        self.report.warnings.push(format!("{url}/{text}: symlink leaves the root, not served"));
                         continue;
                     }
                     Err(_) => {
-                        self.report
-                            .warnings
-                            .push(format!("{url}/{text}: dangling symlink, not served"));
+                        self.report.warnings.push(format!("{url}/{text}: dangling symlink, not served"));
                         continue;
                     }
                     Ok(_) => {}
@@ -159,9 +131,7 @@ impl Walk<'_> {
                 Ok(meta) if meta.is_dir() => {
                     let canonical = fs::canonicalize(&path).unwrap_or(path.clone());
                     if ancestors.contains(&canonical) {
-                        self.report.warnings.push(format!(
-                            "{child_url}: symlink loops back to a parent, skipped"
-                        ));
+                        self.report.warnings.push(format!("{child_url}: symlink loops back to a parent, skipped"));
                     } else {
                         ancestors.push(canonical);
                         self.directory(&path, &child_url, ancestors);
@@ -169,22 +139,13 @@ impl Walk<'_> {
                     }
                 }
                 Ok(meta) if meta.is_file() => self.file(&path, &child_url, &meta, &names),
-                Ok(_) => self
-                    .report
-                    .warnings
-                    .push(format!("{child_url}: not a regular file, not served")),
+                Ok(_) => self.report.warnings.push(format!("{child_url}: not a regular file, not served")),
                 Err(e) => self.report.errors.push(format!("{}: {e}", path.display())),
             }
         }
     }
 
-    fn file(
-        &mut self,
-        path: &Path,
-        url: &str,
-        meta: &fs::Metadata,
-        siblings: &[std::ffi::OsString],
-    ) {
+    fn file(&mut self, path: &Path, url: &str, meta: &fs::Metadata, siblings: &[std::ffi::OsString]) {
         if let Err(e) = fs::File::open(path) {
             self.report.errors.push(format!("{}: {e}", path.display()));
             return;
@@ -199,62 +160,39 @@ impl Walk<'_> {
                 continue;
             }
             variants.push(coding);
-            let Ok(variant_meta) =
-                fs::metadata(path.with_file_name(std::ffi::OsStr::from_bytes(&variant)))
-            else {
+            let Ok(variant_meta) = fs::metadata(path.with_file_name(std::ffi::OsStr::from_bytes(&variant))) else {
                 continue;
             };
             if variant_meta.len() >= meta.len() {
-                self.report.warnings.push(format!(
-                    "{url}{suffix}: not smaller than {url}; clients get the bigger file"
-                ));
+                self.report
+                    .warnings
+                    .push(format!("{url}{suffix}: not smaller than {url}; clients get the bigger file"));
             }
             if let (Ok(v), Ok(o)) = (variant_meta.modified(), meta.modified()) {
                 if v < o {
-                    self.report
-                        .warnings
-                        .push(format!("{url}{suffix}: older than {url}; is it stale?"));
+                    self.report.warnings.push(format!("{url}{suffix}: older than {url}; is it stale?"));
                 }
             }
         }
         if mime::known_type(name).is_none() {
+            self.report.warnings.push(format!("{url}: unknown type, served as {}", mime::FALLBACK));
+        }
+        if self.variants_on_disk && variants.is_empty() && meta.len() >= WORTH_COMPRESSING && compressible(content_type)
+        {
             self.report
                 .warnings
-                .push(format!("{url}: unknown type, served as {}", mime::FALLBACK));
-        }
-        if self.variants_on_disk
-            && variants.is_empty()
-            && meta.len() >= WORTH_COMPRESSING
-            && compressible(content_type)
-        {
-            self.report.warnings.push(format!(
-                "{url}: {} bytes of {content_type} with no .gz or .br beside it",
-                meta.len()
-            ));
+                .push(format!("{url}: {} bytes of {content_type} with no .gz or .br beside it", meta.len()));
         }
         let cache_control = cache::for_file(self.rules, url, content_type);
-        let variants = if variants.is_empty() {
-            "-".to_string()
-        } else {
-            variants.join(",")
-        };
-        let cache_control = if cache_control.is_empty() {
-            "-"
-        } else {
-            cache_control
-        };
-        self.report.manifest.push(format!(
-            "{url}\t{}\t{content_type}\t{variants}\t{cache_control}",
-            meta.len()
-        ));
+        let variants = if variants.is_empty() { "-".to_string() } else { variants.join(",") };
+        let cache_control = if cache_control.is_empty() { "-" } else { cache_control };
+        self.report.manifest.push(format!("{url}\t{}\t{content_type}\t{variants}\t{cache_control}", meta.len()));
     }
 }
 
 fn compressible(content_type: &str) -> bool {
     content_type.starts_with("text/")
-        || ["json", "javascript", "xml", "svg", "wasm"]
-            .iter()
-            .any(|kind| content_type.contains(kind))
+        || ["json", "javascript", "xml", "svg", "wasm"].iter().any(|kind| content_type.contains(kind))
 }
 
 #[cfg(test)]
@@ -290,9 +228,6 @@ mod tests {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
         assert!(report.errors.is_empty(), "{text}");
-        assert!(
-            check(Path::new("/nonexistent-mote-root"), &[], true).errors[0]
-                .contains("/nonexistent-mote-root")
-        );
+        assert!(check(Path::new("/nonexistent-mote-root"), &[], true).errors[0].contains("/nonexistent-mote-root"));
     }
 }

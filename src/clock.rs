@@ -32,13 +32,10 @@ impl Clock {
     /// Reads the clocks; called once per event-loop turn (vDSO, no system call).
     pub fn tick(&mut self) {
         self.now = self.start.elapsed().as_secs().min(u64::from(u32::MAX)) as u32;
-        let unix = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         if unix != self.unix {
             self.unix = unix;
-            self.date_line[6..6 + crate::date::IMF_FIXDATE_LEN]
-                .copy_from_slice(&format_imf_fixdate(unix));
+            self.date_line[6..6 + crate::date::IMF_FIXDATE_LEN].copy_from_slice(&format_imf_fixdate(unix));
         }
     }
 

@@ -92,10 +92,7 @@ fn list_matches(list: &[u8], etag: &[u8], comparison: Comparison) -> bool {
 }
 
 fn trim_list_separators(list: &[u8]) -> &[u8] {
-    let start = list
-        .iter()
-        .position(|&b| !matches!(b, b',' | b' ' | b'\t'))
-        .unwrap_or(list.len());
+    let start = list.iter().position(|&b| !matches!(b, b',' | b' ' | b'\t')).unwrap_or(list.len());
     &list[start..]
 }
 
@@ -128,106 +125,36 @@ mod tests {
     fn evaluates_preconditions() {
         let rows: &[(&str, &[(&str, &str)], Precondition)] = &[
             ("none", &[], Proceed),
-            (
-                "INM match §13.1.2",
-                &[("If-None-Match", "\"0123456789abcdef\"")],
-                NotModified,
-            ),
-            (
-                "INM weak compare §13.1.2",
-                &[("If-None-Match", "W/\"0123456789abcdef\"")],
-                NotModified,
-            ),
-            (
-                "INM list",
-                &[("If-None-Match", "\"x\", \"0123456789abcdef\"")],
-                NotModified,
-            ),
-            (
-                "INM list no spaces",
-                &[("If-None-Match", "\"x\",\"0123456789abcdef\"")],
-                NotModified,
-            ),
+            ("INM match §13.1.2", &[("If-None-Match", "\"0123456789abcdef\"")], NotModified),
+            ("INM weak compare §13.1.2", &[("If-None-Match", "W/\"0123456789abcdef\"")], NotModified),
+            ("INM list", &[("If-None-Match", "\"x\", \"0123456789abcdef\"")], NotModified),
+            ("INM list no spaces", &[("If-None-Match", "\"x\",\"0123456789abcdef\"")], NotModified),
             ("INM star", &[("If-None-Match", "*")], NotModified),
             ("INM other", &[("If-None-Match", "\"x\"")], Proceed),
-            (
-                "INM unquoted",
-                &[("If-None-Match", "0123456789abcdef")],
-                Proceed,
-            ),
+            ("INM unquoted", &[("If-None-Match", "0123456789abcdef")], Proceed),
             (
                 "INM beats IMS §13.1.3",
-                &[
-                    ("If-None-Match", "\"x\""),
-                    ("If-Modified-Since", "Sun, 06 Nov 1994 08:49:37 GMT"),
-                ],
+                &[("If-None-Match", "\"x\""), ("If-Modified-Since", "Sun, 06 Nov 1994 08:49:37 GMT")],
                 Proceed,
             ),
-            (
-                "IMS equal §13.1.3",
-                &[("If-Modified-Since", "Sun, 06 Nov 1994 08:49:37 GMT")],
-                NotModified,
-            ),
-            (
-                "IMS later",
-                &[("If-Modified-Since", "Mon, 07 Nov 1994 08:49:37 GMT")],
-                NotModified,
-            ),
-            (
-                "IMS earlier",
-                &[("If-Modified-Since", "Sat, 05 Nov 1994 08:49:37 GMT")],
-                Proceed,
-            ),
-            (
-                "IMS asctime",
-                &[("If-Modified-Since", "Sun Nov  6 08:49:37 1994")],
-                NotModified,
-            ),
-            (
-                "IMS invalid ignored",
-                &[("If-Modified-Since", "yesterday")],
-                Proceed,
-            ),
-            (
-                "IM match §13.1.1",
-                &[("If-Match", "\"0123456789abcdef\"")],
-                Proceed,
-            ),
+            ("IMS equal §13.1.3", &[("If-Modified-Since", "Sun, 06 Nov 1994 08:49:37 GMT")], NotModified),
+            ("IMS later", &[("If-Modified-Since", "Mon, 07 Nov 1994 08:49:37 GMT")], NotModified),
+            ("IMS earlier", &[("If-Modified-Since", "Sat, 05 Nov 1994 08:49:37 GMT")], Proceed),
+            ("IMS asctime", &[("If-Modified-Since", "Sun Nov  6 08:49:37 1994")], NotModified),
+            ("IMS invalid ignored", &[("If-Modified-Since", "yesterday")], Proceed),
+            ("IM match §13.1.1", &[("If-Match", "\"0123456789abcdef\"")], Proceed),
             ("IM star", &[("If-Match", "*")], Proceed),
             ("IM other", &[("If-Match", "\"x\"")], Failed),
-            (
-                "IM weak never matches",
-                &[("If-Match", "W/\"0123456789abcdef\"")],
-                Failed,
-            ),
-            (
-                "IUS earlier §13.1.4",
-                &[("If-Unmodified-Since", "Sat, 05 Nov 1994 08:49:37 GMT")],
-                Failed,
-            ),
-            (
-                "IUS equal",
-                &[("If-Unmodified-Since", "Sun, 06 Nov 1994 08:49:37 GMT")],
-                Proceed,
-            ),
-            (
-                "IUS invalid ignored",
-                &[("If-Unmodified-Since", "never")],
-                Proceed,
-            ),
+            ("IM weak never matches", &[("If-Match", "W/\"0123456789abcdef\"")], Failed),
+            ("IUS earlier §13.1.4", &[("If-Unmodified-Since", "Sat, 05 Nov 1994 08:49:37 GMT")], Failed),
+            ("IUS equal", &[("If-Unmodified-Since", "Sun, 06 Nov 1994 08:49:37 GMT")], Proceed),
+            ("IUS invalid ignored", &[("If-Unmodified-Since", "never")], Proceed),
             (
                 "IM beats IUS §13.2.2",
-                &[
-                    ("If-Match", "*"),
-                    ("If-Unmodified-Since", "Sat, 05 Nov 1994 08:49:37 GMT"),
-                ],
+                &[("If-Match", "*"), ("If-Unmodified-Since", "Sat, 05 Nov 1994 08:49:37 GMT")],
                 Proceed,
             ),
-            (
-                "IM fails before INM",
-                &[("If-Match", "\"x\""), ("If-None-Match", "*")],
-                Failed,
-            ),
+            ("IM fails before INM", &[("If-Match", "\"x\""), ("If-None-Match", "*")], Failed),
         ];
         for (why, fields, want) in rows {
             assert_eq!(&evaluate(&with(fields), ETAG, LAST_MODIFIED), want, "{why}");
@@ -245,11 +172,7 @@ mod tests {
             ("garbage", "soon", false),
         ];
         for (why, value, want) in rows {
-            assert_eq!(
-                if_range_holds(&with(&[("If-Range", value)]), ETAG, LAST_MODIFIED),
-                *want,
-                "{why}"
-            );
+            assert_eq!(if_range_holds(&with(&[("If-Range", value)]), ETAG, LAST_MODIFIED), *want, "{why}");
         }
         assert!(if_range_holds(&Conditions::default(), ETAG, LAST_MODIFIED));
     }

@@ -36,6 +36,9 @@ Flags:
   --header-timeout SECS  time a client has to send a whole request head (default 10)
   --idle-timeout SECS    time an idle keep-alive connection, or a stalled
                          response, is kept (default 30)
+  --max-memory BYTES     memory budget for the site plus connection state
+                         (K/M/G suffixes): a site that does not fit is refused,
+                         connections beyond it get 503 (default: no budget)
   --cache-max BYTES      files up to this size are held in memory; larger ones
                          are streamed from disk with sendfile (default 262144)
   --grace SECS           on SIGTERM/SIGINT, time to finish responses in flight
@@ -100,6 +103,8 @@ pub struct Config {
     /// `user:password` pairs from --auth.
     pub auth: Vec<Vec<u8>>,
     pub auth_file: Option<String>,
+    /// `--max-memory` in bytes.
+    pub max_memory: Option<u64>,
 }
 
 /// What the command line asks for.
@@ -137,34 +142,26 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
         headers: Vec::new(),
         auth: Vec::new(),
         auth_file: None,
+        max_memory: None,
     };
     let mut check = false;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => {
-                (flag.to_string(), Some(value.to_string()))
-            }
+            Some((flag, value)) if flag.starts_with("--") => (flag.to_string(), Some(value.to_string())),
             _ => (arg.clone(), None),
         };
         let mut value = || -> Result<String, UsageError> {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or_else(|| UsageError(format!("{flag} needs a value")))
+            inline.clone().or_else(|| args.next()).ok_or_else(|| UsageError(format!("{flag} needs a value")))
         };
         match flag.as_str() {
             "--help" | "-h" => return Ok(Command::Help),
             "--version" | "-V" => return Ok(Command::Version),
             "--listen" => {
                 let text = value()?;
-                let addr = text.parse().map_err(|_| {
-                    invalid(
-                        &flag,
-                        &text,
-                        "an address with a port, like 0.0.0.0:8080 or [::]:8080",
-                    )
-                })?;
+                let addr = text
+                    .parse()
+                    .map_err(|_| invalid(&flag, &text, "an address with a port, like 0.0.0.0:8080 or [::]:8080"))?;
                 config.listen.push(addr);
             }
             "--root" => {
@@ -182,35 +179,23 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
                     number(&flag, &text, 1, MAX_THREADS)? as usize
                 };
             }
-            "--max-conns" => {
-                config.max_conns = Some(number(&flag, &value()?, 1, 1 << 20)? as usize)
-            }
+            "--max-conns" => config.max_conns = Some(number(&flag, &value()?, 1, 1 << 20)? as usize),
             "--header-timeout" => config.header_timeout = seconds(&flag, &value()?)?,
             "--idle-timeout" => config.idle_timeout = seconds(&flag, &value()?)?,
-            "--grace" => {
-                config.grace = Duration::from_secs(number(&flag, &value()?, 0, MAX_TIMEOUT_SECS)?)
-            }
+            "--grace" => config.grace = Duration::from_secs(number(&flag, &value()?, 0, MAX_TIMEOUT_SECS)?),
             "--cache-max" => config.cache_max = number(&flag, &value()?, 0, u64::MAX)?,
-            "--access-log" => {
-                config.access_log = Some(non_empty(&flag, value()?, "a file, - or syslog")?)
-            }
+            "--max-memory" => config.max_memory = Some(bytes(&flag, &value()?)?),
+            "--access-log" => config.access_log = Some(non_empty(&flag, value()?, "a file, - or syslog")?),
             "--syslog" if inline.is_none() => config.syslog = true,
             "--syslog" => return Err(UsageError("--syslog takes no value".into())),
             "--check" if inline.is_none() => check = true,
             "--spa" if inline.is_none() => config.spa = true,
             "--listing" if inline.is_none() => config.listing = true,
-            "--spa" | "--listing" | "--check" => {
-                return Err(UsageError(format!("{flag} takes no value")))
-            }
+            "--spa" | "--listing" | "--check" => return Err(UsageError(format!("{flag} takes no value"))),
             "--cache-control" => {
                 let text = value()?;
-                let rule = Rule::parse(&text).ok_or_else(|| {
-                    invalid(
-                        &flag,
-                        &text,
-                        "GLOB=VALUE, like '/assets/**=public, max-age=600'",
-                    )
-                })?;
+                let rule = Rule::parse(&text)
+                    .ok_or_else(|| invalid(&flag, &text, "GLOB=VALUE, like '/assets/**=public, max-age=600'"))?;
                 config.cache_rules.push(rule);
             }
             "--header" => {
@@ -225,14 +210,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
                 }
                 config.auth.push(text.into_bytes());
             }
-            "--auth-file" => {
-                config.auth_file =
-                    Some(non_empty(&flag, value()?, "a file of user:password lines")?)
-            }
+            "--auth-file" => config.auth_file = Some(non_empty(&flag, value()?, "a file of user:password lines")?),
             "--user" => config.user = Some(non_empty(&flag, value()?, "a user name or uid")?),
-            "--chroot" => {
-                config.chroot = Some(PathBuf::from(non_empty(&flag, value()?, "a directory")?))
-            }
+            "--chroot" => config.chroot = Some(PathBuf::from(non_empty(&flag, value()?, "a directory")?)),
             "--status" => {
                 let text = value()?;
                 let plain = |b: u8| b.is_ascii_alphanumeric() || b"/-._~".contains(&b);
@@ -242,33 +222,19 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
                 config.status = Some(text);
             }
             _ if flag.starts_with('-') => {
-                return Err(UsageError(format!(
-                    "unknown flag {flag} (mote --help lists them)"
-                )))
+                return Err(UsageError(format!("unknown flag {flag} (mote --help lists them)")))
             }
-            _ => {
-                return Err(UsageError(format!(
-                    "unexpected argument '{arg}' (mote --help lists the flags)"
-                )))
-            }
+            _ => return Err(UsageError(format!("unexpected argument '{arg}' (mote --help lists the flags)"))),
         }
     }
     if config.listen.is_empty() {
-        config
-            .listen
-            .push(DEFAULT_LISTEN.parse().expect("default address parses"));
+        config.listen.push(DEFAULT_LISTEN.parse().expect("default address parses"));
     }
-    Ok(if check {
-        Command::Check(config)
-    } else {
-        Command::Serve(config)
-    })
+    Ok(if check { Command::Check(config) } else { Command::Serve(config) })
 }
 
 fn invalid(flag: &str, value: &str, expected: &str) -> UsageError {
-    UsageError(format!(
-        "{flag}: invalid value '{value}' (expected {expected})"
-    ))
+    UsageError(format!("{flag}: invalid value '{value}' (expected {expected})"))
 }
 
 /// Headers mote itself frames the message with can not be added.
@@ -298,14 +264,24 @@ fn header_line(text: &str) -> Result<String, &'static str> {
         return Err("a header mote does not set itself");
     }
     let value = value.trim_matches([' ', '\t']);
-    if value.is_empty()
-        || !value
-            .bytes()
-            .all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
-    {
+    if value.is_empty() || !value.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b)) {
         return Err("a non-empty value of visible ASCII, spaces and tabs");
     }
     Ok(format!("{name}: {value}\r\n"))
+}
+
+/// A byte count, with an optional K, M or G suffix (powers of 1024).
+fn bytes(flag: &str, text: &str) -> Result<u64, UsageError> {
+    let (digits, unit) = match text.as_bytes().last() {
+        Some(b'K' | b'k') => (&text[..text.len() - 1], 1 << 10),
+        Some(b'M' | b'm') => (&text[..text.len() - 1], 1 << 20),
+        Some(b'G' | b'g') => (&text[..text.len() - 1], 1 << 30),
+        _ => (text, 1),
+    };
+    match digits.parse::<u64>().ok().and_then(|n| n.checked_mul(unit)) {
+        Some(n) if n > 0 && !digits.starts_with('+') => Ok(n),
+        _ => Err(invalid(flag, text, "a number of bytes, like 67108864 or 64M")),
+    }
 }
 
 fn non_empty(flag: &str, text: String, expected: &str) -> Result<String, UsageError> {
@@ -319,21 +295,12 @@ fn number(flag: &str, text: &str, min: u64, max: u64) -> Result<u64, UsageError>
     match text.parse::<u64>() {
         Ok(n) if (min..=max).contains(&n) && !text.starts_with('+') => Ok(n),
         _ if max == u64::MAX => Err(invalid(flag, text, &format!("a whole number from {min}"))),
-        _ => Err(invalid(
-            flag,
-            text,
-            &format!("a whole number from {min} to {max}"),
-        )),
+        _ => Err(invalid(flag, text, &format!("a whole number from {min} to {max}"))),
     }
 }
 
 fn seconds(flag: &str, text: &str) -> Result<Duration, UsageError> {
-    Ok(Duration::from_secs(number(
-        flag,
-        text,
-        1,
-        MAX_TIMEOUT_SECS,
-    )?))
+    Ok(Duration::from_secs(number(flag, text, 1, MAX_TIMEOUT_SECS)?))
 }
 
 #[cfg(test)]
@@ -355,42 +322,25 @@ mod tests {
         assert_eq!(config.listen.len(), 2);
         assert_eq!(config.listen[1].to_string(), "[::1]:9000");
         assert_eq!(config.root, Some(PathBuf::from("/srv")));
-        assert_eq!(
-            (config.threads, config.max_conns, config.cache_max),
-            (2, Some(10), 0)
-        );
+        assert_eq!((config.threads, config.max_conns, config.cache_max), (2, Some(10), 0));
         assert_eq!(config.header_timeout, Duration::from_secs(3));
         assert_eq!(config.idle_timeout, Duration::from_secs(4));
         assert_eq!(config.grace, Duration::ZERO);
         let Ok(Command::Serve(config)) = parse(
-            [
-                "--header",
-                "Content-Security-Policy: default-src 'self'",
-                "--header=X-A:b",
-                "--spa",
-                "--listing",
-            ]
-            .map(String::from),
+            ["--header", "Content-Security-Policy: default-src 'self'", "--header=X-A:b", "--spa", "--listing"]
+                .map(String::from),
         ) else {
             panic!("valid flags rejected")
         };
-        assert_eq!(
-            config.headers,
-            b"Content-Security-Policy: default-src 'self'\r\nX-A: b\r\n"
-        );
+        assert_eq!(config.headers, b"Content-Security-Policy: default-src 'self'\r\nX-A: b\r\n");
         assert!(config.spa && config.listing);
     }
 
     #[test]
     fn defaults() {
-        let Ok(Command::Serve(config)) = parse_line("") else {
-            panic!()
-        };
+        let Ok(Command::Serve(config)) = parse_line("") else { panic!() };
         assert_eq!(config.listen[0].to_string(), DEFAULT_LISTEN);
-        assert_eq!(
-            (config.threads, config.max_conns, config.cache_max),
-            (1, None, DEFAULT_CACHE_MAX)
-        );
+        assert_eq!((config.threads, config.max_conns, config.cache_max), (1, None, DEFAULT_CACHE_MAX));
     }
 
     #[test]
@@ -411,21 +361,14 @@ mod tests {
             ("--user=", "--user: invalid value ''"),
             ("--syslog=1", "--syslog takes no value"),
             ("--header X", "--header: invalid value 'X'"),
-            (
-                "--header Bad(Name):x",
-                "--header: invalid value 'Bad(Name):x'",
-            ),
-            (
-                "--header Content-Length:5",
-                "--header: invalid value 'Content-Length:5'",
-            ),
+            ("--header Bad(Name):x", "--header: invalid value 'Bad(Name):x'"),
+            ("--header Content-Length:5", "--header: invalid value 'Content-Length:5'"),
             ("--header X-A:", "--header: invalid value 'X-A:'"),
-            (
-                "--cache-control nope",
-                "--cache-control: invalid value 'nope'",
-            ),
+            ("--cache-control nope", "--cache-control: invalid value 'nope'"),
             ("--auth nocolon", "--auth: invalid value '<hidden>'"),
             ("--spa=1", "--spa takes no value"),
+            ("--max-memory 12Q", "--max-memory: invalid value '12Q'"),
+            ("--max-memory 0", "--max-memory: invalid value '0'"),
             ("stray", "unexpected argument 'stray'"),
         ];
         for (line, message) in rows {

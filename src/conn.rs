@@ -122,23 +122,14 @@ impl Conn {
 
     /// Nothing in flight: closing it loses nothing.
     pub fn is_idle(&self) -> bool {
-        self.phase == Phase::Open
-            && self.partial.is_empty()
-            && self.pending.is_empty()
-            && self.body_left == 0
+        self.phase == Phase::Open && self.partial.is_empty() && self.pending.is_empty() && self.body_left == 0
     }
 
     /// Runs the connection as far as the socket allows. `readable` is false
     /// for a write-only wake-up; `must_drain` says the peer closed its side,
     /// so reads go on until EOF even after a short read. Returns false when
     /// the connection is finished.
-    pub fn drive(
-        &mut self,
-        cx: &mut Context,
-        scratch: &mut [u8],
-        readable: bool,
-        must_drain: bool,
-    ) -> bool {
+    pub fn drive(&mut self, cx: &mut Context, scratch: &mut [u8], readable: bool, must_drain: bool) -> bool {
         // A write-only wake-up reads only if replies were waiting: reading
         // may have paused behind them while requests kept arriving.
         let mut read_now = readable || must_drain || !self.pending.is_empty();
@@ -182,11 +173,7 @@ impl Conn {
             if cx.stopping && self.is_idle() {
                 return false;
             }
-            let timer = if self.partial.is_empty() && self.body_left == 0 {
-                Timer::Idle
-            } else {
-                Timer::Request
-            };
+            let timer = if self.partial.is_empty() && self.body_left == 0 { Timer::Idle } else { Timer::Request };
             if timer != self.timer || timer == Timer::Idle {
                 self.set_timer(timer, cx);
             }
@@ -261,9 +248,7 @@ impl Conn {
                     return used;
                 }
             }
-            if self.phase != Phase::Open
-                || self.pending.len() + cx.fresh.len() >= MAX_QUEUED_REPLIES
-            {
+            if self.phase != Phase::Open || self.pending.len() + cx.fresh.len() >= MAX_QUEUED_REPLIES {
                 return used;
             }
             let unparsed = &input[used..];
@@ -279,11 +264,7 @@ impl Conn {
                     self.body_left = request.body_len;
                     // A client waiting for 100-continue may never send the
                     // body it announced: close rather than wait for it.
-                    (
-                        answer,
-                        request.keep_alive && !request.expects_continue,
-                        Some(request),
-                    )
+                    (answer, request.keep_alive && !request.expects_continue, Some(request))
                 }
             };
             let http10 = request.as_ref().is_some_and(|r| r.http10);
@@ -295,11 +276,7 @@ impl Conn {
             } else {
                 Connection::Persist
             };
-            let reply = Reply::new(
-                answer,
-                cx.extra_headers,
-                Tail::new(cx.clock.date_line(), connection),
-            );
+            let reply = Reply::new(answer, cx.extra_headers, Tail::new(cx.clock.date_line(), connection));
             let class = usize::from(reply.status()[0].saturating_sub(b'1')).min(4);
             cx.stats.requests[class] += 1;
             cx.stats.bytes_out += reply.len();
@@ -307,9 +284,7 @@ impl Conn {
                 let entry = log::Entry {
                     client: self.client,
                     unix_time: cx.clock.unix(),
-                    request_line: request
-                        .as_ref()
-                        .map(|r| (r.method_token, r.target, r.http10)),
+                    request_line: request.as_ref().map(|r| (r.method_token, r.target, r.http10)),
                     status: reply.status(),
                     body_bytes: reply.body_len(),
                     referer: request.as_ref().and_then(|r| r.referer),
@@ -326,11 +301,7 @@ impl Conn {
         if !self.pending.is_empty() {
             self.pending.append(fresh);
         }
-        let queue = if self.pending.is_empty() {
-            &mut *fresh
-        } else {
-            &mut self.pending
-        };
+        let queue = if self.pending.is_empty() { &mut *fresh } else { &mut self.pending };
         let result = write_queue(&self.stream, queue, &mut self.written);
         if !fresh.is_empty() {
             self.pending.append(fresh);
@@ -396,11 +367,7 @@ fn write_queue(stream: &TcpStream, queue: &mut Vec<Reply>, written: &mut u64) ->
 #[allow(clippy::large_enum_variant)] // built and used at once, on the stack
 enum NextWrite<'a> {
     Slices([IoSlice<'a>; MAX_IOVECS], usize),
-    File {
-        file: &'a std::fs::File,
-        offset: u64,
-        len: u64,
-    },
+    File { file: &'a std::fs::File, offset: u64, len: u64 },
 }
 
 /// The next system call's worth of output: memory parts gathered for one
@@ -431,11 +398,7 @@ fn next_write(queue: &[Reply], written: u64) -> NextWrite<'_> {
             }
             BodyRef::File { file, start, end } => {
                 if count == 0 && skip < end - start {
-                    return NextWrite::File {
-                        file,
-                        offset: start + skip,
-                        len: end - start - skip,
-                    };
+                    return NextWrite::File { file, offset: start + skip, len: end - start - skip };
                 }
                 if skip < end - start {
                     break;

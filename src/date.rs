@@ -9,18 +9,9 @@
 pub const IMF_FIXDATE_LEN: usize = 29;
 
 const DAY_NAMES: [&[u8; 3]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
-const LONG_DAY_NAMES: [&str; 7] = [
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-];
-const MONTH_NAMES: [&[u8; 3]; 12] = [
-    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
-];
+const LONG_DAY_NAMES: [&str; 7] = ["Thursday", "Friday", "Saturday", "Sunday", "Monday", "Tuesday", "Wednesday"];
+const MONTH_NAMES: [&[u8; 3]; 12] =
+    [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
 const SECS_PER_DAY: u64 = 86_400;
 /// The last second an IMF-fixdate can show (9999-12-31T23:59:59Z).
 const MAX_SECS: u64 = 253_402_300_799;
@@ -61,12 +52,7 @@ pub fn parse_http_date(text: &[u8]) -> Option<u64> {
         if text[7] != b' ' || text[11] != b' ' || text[16] != b' ' {
             return None;
         }
-        (
-            number(&text[12..16])?,
-            month(&text[8..11])?,
-            number(&text[5..7])?,
-            &text[17..25],
-        )
+        (number(&text[12..16])?, month(&text[8..11])?, number(&text[5..7])?, &text[17..25])
     } else if let Some(comma) = text.iter().position(|&b| b == b',') {
         // Sunday, 06-Nov-94 08:49:37 GMT
         let name = core::str::from_utf8(&text[..comma]).ok()?;
@@ -81,12 +67,7 @@ pub fn parse_http_date(text: &[u8]) -> Option<u64> {
         // in the past century; without a clock here, 70..99 is 19xx.
         let yy = number(&rest[9..11])?;
         let year = if yy >= 70 { 1900 + yy } else { 2000 + yy };
-        (
-            year,
-            month(&rest[5..8])?,
-            number(&rest[2..4])?,
-            &rest[12..20],
-        )
+        (year, month(&rest[5..8])?, number(&rest[2..4])?, &rest[12..20])
     } else if text.len() == 24 {
         // Sun Nov  6 08:49:37 1994
         if !valid_day_name(&text[..3]) || text[3] != b' ' || text[7] != b' ' || text[10] != b' ' {
@@ -95,28 +76,15 @@ pub fn parse_http_date(text: &[u8]) -> Option<u64> {
         if text[19] != b' ' {
             return None;
         }
-        let day = if text[8] == b' ' {
-            number(&text[9..10])?
-        } else {
-            number(&text[8..10])?
-        };
-        (
-            number(&text[20..24])?,
-            month(&text[4..7])?,
-            day,
-            &text[11..19],
-        )
+        let day = if text[8] == b' ' { number(&text[9..10])? } else { number(&text[8..10])? };
+        (number(&text[20..24])?, month(&text[4..7])?, day, &text[11..19])
     } else {
         return None;
     };
     if clock[2] != b':' || clock[5] != b':' {
         return None;
     }
-    let (hour, minute, second) = (
-        number(&clock[..2])?,
-        number(&clock[3..5])?,
-        number(&clock[6..8])?,
-    );
+    let (hour, minute, second) = (number(&clock[..2])?, number(&clock[3..5])?, number(&clock[6..8])?);
     if year < 1970 || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
         return None;
     }
@@ -128,14 +96,8 @@ pub fn parse_http_date(text: &[u8]) -> Option<u64> {
 }
 
 fn trim(text: &[u8]) -> &[u8] {
-    let start = text
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(text.len());
-    let end = text
-        .iter()
-        .rposition(|b| !b.is_ascii_whitespace())
-        .map_or(start, |i| i + 1);
+    let start = text.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(text.len());
+    let end = text.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |i| i + 1);
     &text[start..end]
 }
 
@@ -144,10 +106,7 @@ fn valid_day_name(name: &[u8]) -> bool {
 }
 
 fn month(name: &[u8]) -> Option<u32> {
-    MONTH_NAMES
-        .iter()
-        .position(|m| &m[..] == name)
-        .map(|i| i as u32 + 1)
+    MONTH_NAMES.iter().position(|m| &m[..] == name).map(|i| i as u32 + 1)
 }
 
 fn number(digits: &[u8]) -> Option<u32> {
@@ -159,9 +118,7 @@ fn number(digits: &[u8]) -> Option<u32> {
 
 fn days_in_month(year: u32, month: u32) -> u32 {
     match month {
-        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
-            29
-        }
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => 29,
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,

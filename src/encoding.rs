@@ -69,11 +69,7 @@ fn qvalue(text: &[u8]) -> Option<u32> {
     if fraction.len() > 3 || !fraction.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let thousandths = fraction
-        .iter()
-        .chain(b"000".iter())
-        .take(3)
-        .fold(0, |n, d| n * 10 + u32::from(d - b'0'));
+    let thousandths = fraction.iter().chain(b"000".iter()).take(3).fold(0, |n, d| n * 10 + u32::from(d - b'0'));
     match whole {
         b"0" => Some(thousandths),
         b"1" if thousandths == 0 => Some(1000),
@@ -99,7 +95,7 @@ mod tests {
             (Some("*"), true, true, Br), // * covers unlisted codings
             (Some("*;q=0.1, br;q=0"), true, true, Gzip),
             (Some("identity"), true, true, Identity),
-            (Some(""), true, true, Identity), // empty: identity only (§12.5.3)
+            (Some(""), true, true, Identity),  // empty: identity only (§12.5.3)
             (Some("GZIP"), true, false, Gzip), // codings are case-insensitive
             (Some("x-gzip"), true, false, Gzip),
             (Some("gzip;q=1.001"), true, false, Identity), // invalid weight ignored
@@ -108,11 +104,7 @@ mod tests {
             (Some("deflate"), true, true, Identity),
         ];
         for &(header, gzip, br, want) in rows {
-            assert_eq!(
-                choose(header.map(str::as_bytes), gzip, br),
-                want,
-                "{header:?} gzip={gzip} br={br}"
-            );
+            assert_eq!(choose(header.map(str::as_bytes), gzip, br), want, "{header:?} gzip={gzip} br={br}");
         }
     }
 }

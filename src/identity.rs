@@ -26,52 +26,37 @@ fn resolve_in(spec: &str, passwd: &str, group: &str) -> Result<Identity, String>
     };
     let entry = find(passwd, user);
     let uid = match (&entry, user.parse::<u32>()) {
-        (Some(fields), _) => fields[2]
-            .parse()
-            .map_err(|_| format!("--user: bad uid for {user} in /etc/passwd"))?,
+        (Some(fields), _) => fields[2].parse().map_err(|_| format!("--user: bad uid for {user} in /etc/passwd"))?,
         (None, Ok(uid)) => uid,
         (None, Err(_)) => return Err(format!("--user: no user '{user}' in /etc/passwd")),
     };
     let gid = match group_name {
         Some(name) => match (find(group, name), name.parse::<u32>()) {
-            (Some(fields), _) => fields[2]
-                .parse()
-                .map_err(|_| format!("--user: bad gid for {name} in /etc/group"))?,
+            (Some(fields), _) => fields[2].parse().map_err(|_| format!("--user: bad gid for {name} in /etc/group"))?,
             (None, Ok(gid)) => gid,
             (None, Err(_)) => return Err(format!("--user: no group '{name}' in /etc/group")),
         },
         None => match &entry {
-            Some(fields) => fields[3]
-                .parse()
-                .map_err(|_| format!("--user: bad gid for {user} in /etc/passwd"))?,
-            None => {
-                return Err(format!(
-                    "--user: uid {uid} has no passwd entry; give its group as {uid}:GROUP"
-                ))
-            }
+            Some(fields) => fields[3].parse().map_err(|_| format!("--user: bad gid for {user} in /etc/passwd"))?,
+            None => return Err(format!("--user: uid {uid} has no passwd entry; give its group as {uid}:GROUP")),
         },
     };
     if uid == 0 {
-        return Err(format!(
-            "--user {spec}: that is root; name an unprivileged user"
-        ));
+        return Err(format!("--user {spec}: that is root; name an unprivileged user"));
     }
     Ok(Identity { uid, gid })
 }
 
 /// The fields of the line whose first field is `name` (at least 4 fields).
 fn find<'a>(file: &'a str, name: &str) -> Option<Vec<&'a str>> {
-    file.lines()
-        .map(|line| line.split(':').collect::<Vec<_>>())
-        .find(|fields| fields.len() >= 4 && fields[0] == name)
+    file.lines().map(|line| line.split(':').collect::<Vec<_>>()).find(|fields| fields.len() >= 4 && fields[0] == name)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const PASSWD: &str =
-        "root:x:0:0:root:/root:/bin/sh\nwww-data:x:33:33:www:/var/www:/bin/false\nbad:x:zz:1::/:\n";
+    const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\nwww-data:x:33:33:www:/var/www:/bin/false\nbad:x:zz:1::/:\n";
     const GROUP: &str = "root:x:0:\nwww-data:x:33:\nstaff:x:50:\n";
 
     #[test]
@@ -91,14 +76,7 @@ mod tests {
         ];
         for (spec, want) in rows {
             match (resolve_in(spec, PASSWD, GROUP), want) {
-                (Ok(got), Ok((uid, gid))) => assert_eq!(
-                    got,
-                    Identity {
-                        uid: *uid,
-                        gid: *gid
-                    },
-                    "{spec}"
-                ),
+                (Ok(got), Ok((uid, gid))) => assert_eq!(got, Identity { uid: *uid, gid: *gid }, "{spec}"),
                 (Err(got), Err(prefix)) => assert!(got.starts_with(prefix), "{spec}: {got}"),
                 (got, _) => panic!("{spec}: {got:?}"),
             }

@@ -17,8 +17,10 @@ pub fn render(dir_url: &[u8], items: &[(&[u8], &Metadata)]) -> Vec<u8> {
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Index of ",
     );
     push_html(&mut page, &title);
-    page.extend_from_slice(b"</title><style>body{font:16px/1.5 system-ui,sans-serif;max-width:50rem;margin:2rem auto;\
-padding:0 1rem}td{padding:.2rem 1rem .2rem 0}td:last-child{text-align:right}</style></head><body><h1>Index of ");
+    page.extend_from_slice(
+        b"</title><style>body{font:16px/1.5 system-ui,sans-serif;max-width:50rem;margin:2rem auto;\
+padding:0 1rem}td{padding:.2rem 1rem .2rem 0}td:last-child{text-align:right}</style></head><body><h1>Index of ",
+    );
     push_html(&mut page, &title);
     page.extend_from_slice(b"</h1><table>\n");
     if !dir_url.is_empty() {
@@ -73,14 +75,8 @@ mod tests {
         let page = render(b"/d", &[(b"<b>&x y.txt", &file), (b"sub", &folder)]);
         let page = String::from_utf8(page).unwrap();
         assert!(page.contains("<title>Index of /d/</title>"));
-        assert!(
-            page.contains("<a href=\"./%3Cb%3E&amp;x%20y.txt\">&lt;b&gt;&amp;x y.txt</a>"),
-            "{page}"
-        );
-        assert!(
-            page.find("sub/").unwrap() < page.find("&lt;b&gt;").unwrap(),
-            "directories first"
-        );
+        assert!(page.contains("<a href=\"./%3Cb%3E&amp;x%20y.txt\">&lt;b&gt;&amp;x y.txt</a>"), "{page}");
+        assert!(page.find("sub/").unwrap() < page.find("&lt;b&gt;").unwrap(), "directories first");
         assert!(page.contains("<a href=\"../\">"));
     }
 }

@@ -79,23 +79,15 @@ impl AccessLog {
             "syslog" => Sink::Syslog,
             path => {
                 let path = PathBuf::from(path);
-                Sink::File {
-                    file: open_append(&path)?,
-                    path,
-                }
+                Sink::File { file: open_append(&path)?, path }
             }
         };
-        Ok(AccessLog {
-            sink: Mutex::new(sink),
-        })
+        Ok(AccessLog { sink: Mutex::new(sink) })
     }
 
     /// Writes a buffer of whole lines; O_APPEND keeps workers' buffers whole.
     pub fn write(&self, lines: &[u8]) {
-        let mut sink = self
-            .sink
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut sink = self.sink.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let result = match &mut *sink {
             Sink::Stdout => io::stdout().lock().write_all(lines),
             Sink::File { file, .. } => file.write_all(lines),
@@ -113,10 +105,7 @@ impl AccessLog {
 
     /// SIGUSR1: after logrotate moved the file away, start a new one.
     pub fn reopen(&self) {
-        let mut sink = self
-            .sink
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut sink = self.sink.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Sink::File { path, file } = &mut *sink {
             match open_append(path) {
                 Ok(new) => *file = new,
@@ -131,13 +120,7 @@ fn open_append(path: &std::path::Path) -> Result<File, String> {
         .append(true)
         .create(true)
         .open(path)
-        .map_err(|e| {
-            format!(
-                "--access-log {}: {}",
-                path.display(),
-                crate::catalog::error_text(&e)
-            )
-        })
+        .map_err(|e| format!("--access-log {}: {}", path.display(), crate::catalog::error_text(&e)))
 }
 
 /// What one access line says about a request.
@@ -185,15 +168,11 @@ pub fn push_line(out: &mut Vec<u8>, entry: &Entry) {
 
 /// `10/Oct/2000:13:55:36 +0000`: the combined format's time, in UTC.
 fn push_time(out: &mut Vec<u8>, unix: u64) {
-    const MONTHS: [&[u8; 3]; 12] = [
-        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
-        b"Dec",
-    ];
+    const MONTHS: [&[u8; 3]; 12] =
+        [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
     let (year, month, day) = civil_from_unix(unix);
     let secs = unix % 86_400;
-    let two = |out: &mut Vec<u8>, n: u64| {
-        out.extend_from_slice(&[b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8])
-    };
+    let two = |out: &mut Vec<u8>, n: u64| out.extend_from_slice(&[b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8]);
     two(out, u64::from(day));
     out.push(b'/');
     out.extend_from_slice(MONTHS[(month - 1) as usize]);
@@ -214,12 +193,7 @@ fn push_escaped(out: &mut Vec<u8>, value: &[u8]) {
         if (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\' {
             out.push(b);
         } else {
-            out.extend_from_slice(&[
-                b'\\',
-                b'x',
-                HEX[usize::from(b >> 4)],
-                HEX[usize::from(b & 0xf)],
-            ]);
+            out.extend_from_slice(&[b'\\', b'x', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
         }
     }
 }
@@ -264,9 +238,6 @@ mod tests {
             user_agent: None,
         };
         push_line(&mut out, &entry);
-        assert_eq!(
-            out,
-            b"::1 - - [01/Jan/1970:00:00:00 +0000] \"-\" 400 16 \"-\" \"-\"\n"
-        );
+        assert_eq!(out, b"::1 - - [01/Jan/1970:00:00:00 +0000] \"-\" 400 16 \"-\" \"-\"\n");
     }
 }

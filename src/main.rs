@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 
 mod auth;
+mod budget;
 mod cache;
 mod catalog;
 mod check;
@@ -84,16 +85,10 @@ fn serve(config: Config) -> Result<(), String> {
         log::open_syslog();
     }
     let identity = config.user.as_deref().map(identity::resolve).transpose()?;
-    let access_log = config
-        .access_log
-        .as_deref()
-        .map(AccessLog::open)
-        .transpose()?;
+    let access_log = config.access_log.as_deref().map(AccessLog::open).transpose()?;
     let auth = credentials(&config)?.map(Auth::new);
     let file_limit = sys::raise_file_limit();
-    let max_conns = config
-        .max_conns
-        .unwrap_or_else(|| file_limit.saturating_sub(RESERVED_FDS).max(1) as usize);
+    let max_conns = config.max_conns.unwrap_or_else(|| file_limit.saturating_sub(RESERVED_FDS).max(1) as usize);
 
     let mut listeners = Vec::new();
     for &addr in &config.listen {
@@ -106,40 +101,31 @@ fn serve(config: Config) -> Result<(), String> {
         sys::chroot(dir).map_err(|e| format!("--chroot {}: {}", dir.display(), error_text(&e)))?;
     }
     if let Some(identity) = identity {
-        sys::become_user(identity.uid, identity.gid)
-            .map_err(|e| format!("--user: {}", error_text(&e)))?;
+        sys::become_user(identity.uid, identity.gid).map_err(|e| format!("--user: {}", error_text(&e)))?;
     }
-    let catalog = Shared::load_catalog(&config)?;
+    let (catalog, memory_conns) = Shared::load_catalog(&config)?;
 
     let threads = config.threads;
     let shared = Arc::new(Shared::new(config, catalog, max_conns, access_log, auth));
+    shared.memory_conns.store(memory_conns, std::sync::atomic::Ordering::Relaxed);
     let mut workers = Vec::new();
     let mut wakers = Vec::new();
     for id in 0..threads {
-        let copies = listeners
-            .iter()
-            .map(TcpListener::try_clone)
-            .collect::<Result<Vec<_>, _>>();
+        let copies = listeners.iter().map(TcpListener::try_clone).collect::<Result<Vec<_>, _>>();
         let copies = copies.map_err(|e| format!("cannot share a listener: {}", error_text(&e)))?;
-        let (worker, waker) = Worker::new(id, copies, shared.clone())
-            .map_err(|e| format!("cannot start a worker: {e}"))?;
+        let (worker, waker) =
+            Worker::new(id, copies, shared.clone()).map_err(|e| format!("cannot start a worker: {e}"))?;
         workers.push(worker);
         wakers.push(waker);
     }
     for listener in listeners {
-        let bound = listener
-            .local_addr()
-            .map_err(|e| format!("listener: {}", error_text(&e)))?;
+        let bound = listener.local_addr().map_err(|e| format!("listener: {}", error_text(&e)))?;
         eprintln!("listening on http://{bound}");
     }
     signals::spawn(shared, wakers).map_err(|e| format!("cannot start the signal thread: {e}"))?;
     let handles: Vec<_> = workers
         .into_iter()
-        .map(|worker| {
-            std::thread::Builder::new()
-                .name("worker".into())
-                .spawn(move || worker.run())
-        })
+        .map(|worker| std::thread::Builder::new().name("worker".into()).spawn(move || worker.run()))
         .collect::<Result<_, _>>()
         .map_err(|e| format!("cannot start a worker thread: {e}"))?;
     for handle in handles {
@@ -152,8 +138,7 @@ fn serve(config: Config) -> Result<(), String> {
 fn credentials(config: &Config) -> Result<Option<Vec<Vec<u8>>>, String> {
     let mut credentials = config.auth.clone();
     if let Some(path) = &config.auth_file {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("--auth-file {path}: {}", error_text(&e)))?;
+        let text = std::fs::read_to_string(path).map_err(|e| format!("--auth-file {path}: {}", error_text(&e)))?;
         credentials.extend(Auth::parse_file(path, &text)?);
     }
     Ok((!credentials.is_empty()).then_some(credentials))

@@ -87,18 +87,9 @@ const TABLE: &[(&str, &str)] = &[
     ("h", "text/plain; charset=utf-8"),
     ("odt", "application/vnd.oasis.opendocument.text"),
     ("ods", "application/vnd.oasis.opendocument.spreadsheet"),
-    (
-        "docx",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    ),
-    (
-        "xlsx",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    ),
-    (
-        "pptx",
-        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    ),
+    ("docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+    ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    ("pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
     ("tar", "application/x-tar"),
     ("xz", "application/x-xz"),
     ("zst", "application/zstd"),
@@ -117,10 +108,7 @@ pub fn content_type(file_name: &[u8]) -> &'static str {
 pub fn known_type(file_name: &[u8]) -> Option<&'static str> {
     let dot = file_name.iter().rposition(|&b| b == b'.')?;
     let ext = &file_name[dot + 1..];
-    TABLE
-        .iter()
-        .find(|(known, _)| known.as_bytes().eq_ignore_ascii_case(ext))
-        .map(|&(_, mime)| mime)
+    TABLE.iter().find(|(known, _)| known.as_bytes().eq_ignore_ascii_case(ext)).map(|&(_, mime)| mime)
 }
 
 #[cfg(test)]

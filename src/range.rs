@@ -38,10 +38,7 @@ pub fn parse(value: &[u8], len: u64) -> ByteRange {
             if n == 0 || len == 0 {
                 ByteRange::Unsatisfiable
             } else {
-                ByteRange::Partial {
-                    first: len.saturating_sub(n),
-                    last: len - 1,
-                }
+                ByteRange::Partial { first: len.saturating_sub(n), last: len - 1 }
             }
         }
         (Some(first), None) if last.is_empty() => satisfiable(first, u64::MAX, len),
@@ -54,10 +51,7 @@ fn satisfiable(first: u64, last: u64, len: u64) -> ByteRange {
     if first >= len {
         ByteRange::Unsatisfiable
     } else {
-        ByteRange::Partial {
-            first,
-            last: last.min(len - 1),
-        }
+        ByteRange::Partial { first, last: last.min(len - 1) }
     }
 }
 
@@ -65,9 +59,7 @@ fn number(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    Some(digits.iter().fold(0u64, |n, d| {
-        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
-    }))
+    Some(digits.iter().fold(0u64, |n, d| n.saturating_mul(10).saturating_add(u64::from(d - b'0'))))
 }
 
 #[cfg(test)]
@@ -78,10 +70,10 @@ mod tests {
     #[test]
     fn parses_single_ranges() {
         let rows: &[(&str, u64, ByteRange)] = &[
-            ("bytes=0-4", 10, Partial { first: 0, last: 4 }), // §14.1.2 int-range
-            ("bytes=5-", 10, Partial { first: 5, last: 9 }),  // open range
-            ("bytes=-3", 10, Partial { first: 7, last: 9 }),  // suffix-range
-            ("bytes=-30", 10, Partial { first: 0, last: 9 }), // suffix longer than file
+            ("bytes=0-4", 10, Partial { first: 0, last: 4 }),   // §14.1.2 int-range
+            ("bytes=5-", 10, Partial { first: 5, last: 9 }),    // open range
+            ("bytes=-3", 10, Partial { first: 7, last: 9 }),    // suffix-range
+            ("bytes=-30", 10, Partial { first: 0, last: 9 }),   // suffix longer than file
             ("bytes=0-100", 10, Partial { first: 0, last: 9 }), // last clamped
             ("bytes=9-9", 10, Partial { first: 9, last: 9 }),
             ("Bytes=0-0", 10, Partial { first: 0, last: 0 }), // unit is case-insensitive

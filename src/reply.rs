@@ -39,10 +39,7 @@ impl Tail {
             Connection::KeepAlive => b"Connection: keep-alive\r\n",
             Connection::Close => b"Connection: close\r\n",
         };
-        let mut tail = Tail {
-            bytes: [0; TAIL_CAPACITY],
-            len: 0,
-        };
+        let mut tail = Tail { bytes: [0; TAIL_CAPACITY], len: 0 };
         for part in [date_line, connection, b"\r\n"] {
             let at = usize::from(tail.len);
             tail.bytes[at..at + part.len()].copy_from_slice(part);
@@ -96,22 +93,12 @@ pub struct Reply {
 /// Where a reply's body bytes come from when written.
 pub enum BodyRef<'a> {
     Memory(&'a [u8]),
-    File {
-        file: &'a File,
-        start: u64,
-        end: u64,
-    },
+    File { file: &'a File, start: u64, end: u64 },
 }
 
 impl Reply {
     pub fn new(answer: Answer, extra: &'static [u8], tail: Tail) -> Reply {
-        Reply {
-            entry: answer.entry,
-            head: answer.head,
-            extra,
-            tail,
-            content: answer.content,
-        }
+        Reply { entry: answer.entry, head: answer.head, extra, tail, content: answer.content }
     }
 
     pub fn head(&self) -> &[u8] {
@@ -143,11 +130,7 @@ impl Reply {
             (Content::Built(bytes), _) => BodyRef::Memory(bytes),
             (Content::Entry { start, end }, Some(entry)) => match &entry.body {
                 Body::Memory(bytes) => BodyRef::Memory(&bytes[*start as usize..*end as usize]),
-                Body::File(file) => BodyRef::File {
-                    file,
-                    start: *start,
-                    end: *end,
-                },
+                Body::File(file) => BodyRef::File { file, start: *start, end: *end },
             },
             _ => BodyRef::Memory(b""),
         }
@@ -177,11 +160,7 @@ impl Canned {
         Answer {
             entry: None,
             head: Head::Static(self.head),
-            content: if head_only {
-                Content::Empty
-            } else {
-                Content::Static(self.body)
-            },
+            content: if head_only { Content::Empty } else { Content::Static(self.body) },
             closes: self.closes,
         }
     }
@@ -214,53 +193,15 @@ canned!(
     "WWW-Authenticate: Basic realm=\"mote\", charset=\"UTF-8\"\r\n"
 );
 canned!(NOT_FOUND, "404", "Not Found", "14", false);
-canned!(
-    METHOD_NOT_ALLOWED,
-    "405",
-    "Method Not Allowed",
-    "23",
-    false,
-    "Allow: GET, HEAD, OPTIONS\r\n"
-);
-canned!(
-    PRECONDITION_FAILED,
-    "412",
-    "Precondition Failed",
-    "24",
-    false
-);
+canned!(METHOD_NOT_ALLOWED, "405", "Method Not Allowed", "23", false, "Allow: GET, HEAD, OPTIONS\r\n");
+canned!(PRECONDITION_FAILED, "412", "Precondition Failed", "24", false);
 canned!(CONTENT_TOO_LARGE, "413", "Content Too Large", "22", true);
 canned!(URI_TOO_LONG, "414", "URI Too Long", "17", true);
-canned!(
-    RANGE_NOT_SATISFIABLE,
-    "416",
-    "Range Not Satisfiable",
-    "26",
-    false
-);
-canned!(
-    HEAD_TOO_LARGE,
-    "431",
-    "Request Header Fields Too Large",
-    "36",
-    true
-);
+canned!(RANGE_NOT_SATISFIABLE, "416", "Range Not Satisfiable", "26", false);
+canned!(HEAD_TOO_LARGE, "431", "Request Header Fields Too Large", "36", true);
 canned!(NOT_IMPLEMENTED, "501", "Not Implemented", "20", true);
-canned!(
-    SERVICE_UNAVAILABLE,
-    "503",
-    "Service Unavailable",
-    "24",
-    true,
-    "Retry-After: 1\r\n"
-);
-canned!(
-    VERSION_NOT_SUPPORTED,
-    "505",
-    "HTTP Version Not Supported",
-    "31",
-    true
-);
+canned!(SERVICE_UNAVAILABLE, "503", "Service Unavailable", "24", true, "Retry-After: 1\r\n");
+canned!(VERSION_NOT_SUPPORTED, "505", "HTTP Version Not Supported", "31", true);
 
 /// RFC 9110 §9.3.7: OPTIONS answers with Allow; §8.6: no Content-Length on 204.
 pub const OPTIONS: &[u8] =
@@ -292,24 +233,15 @@ mod tests {
             assert!(head.starts_with("HTTP/1.1 ") && head.ends_with("\r\n"));
         }
         let allow = b"Allow: GET, HEAD, OPTIONS\r\n";
-        assert!(METHOD_NOT_ALLOWED
-            .head
-            .windows(allow.len())
-            .any(|w| w == allow));
+        assert!(METHOD_NOT_ALLOWED.head.windows(allow.len()).any(|w| w == allow));
     }
 
     #[test]
     fn tails_fit_every_connection_form() {
         let date = b"Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n";
         let tail = Tail::new(date, Connection::KeepAlive);
-        assert_eq!(
-            tail.as_bytes(),
-            &b"Date: Sun, 06 Nov 1994 08:49:37 GMT\r\nConnection: keep-alive\r\n\r\n"[..]
-        );
+        assert_eq!(tail.as_bytes(), &b"Date: Sun, 06 Nov 1994 08:49:37 GMT\r\nConnection: keep-alive\r\n\r\n"[..]);
         assert_eq!(Tail::new(b"", Connection::Persist).as_bytes(), b"\r\n");
-        assert_eq!(
-            Tail::new(date, Connection::Close).as_bytes().len(),
-            date.len() + 19 + 2
-        );
+        assert_eq!(Tail::new(date, Connection::Close).as_bytes().len(), date.len() + 19 + 2);
     }
 }

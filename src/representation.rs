@@ -58,11 +58,7 @@ impl Representation<'_> {
         self.push_validators(&mut ok);
         let mut not_modified = b"HTTP/1.1 304 Not Modified\r\n".to_vec();
         not_modified.extend_from_slice(&ok[validators_from..]);
-        Heads {
-            ok,
-            shared_from,
-            not_modified,
-        }
+        Heads { ok, shared_from, not_modified }
     }
 
     /// RFC 9110 §15.4.5: a 304 carries the validators (and Cache-Control
@@ -147,14 +143,10 @@ mod tests {
         };
         let heads = rep.heads();
         let ok = String::from_utf8(heads.ok).unwrap();
-        assert!(
-            ok.contains("Content-Encoding: br\r\n") && ok.contains("Vary: Accept-Encoding\r\n"),
-            "{ok}"
-        );
+        assert!(ok.contains("Content-Encoding: br\r\n") && ok.contains("Vary: Accept-Encoding\r\n"), "{ok}");
         let not_modified = String::from_utf8(heads.not_modified).unwrap();
-        assert!(not_modified.starts_with(
-            "HTTP/1.1 304 Not Modified\r\nCache-Control: no-cache\r\nVary: Accept-Encoding\r\n"
-        ));
+        assert!(not_modified
+            .starts_with("HTTP/1.1 304 Not Modified\r\nCache-Control: no-cache\r\nVary: Accept-Encoding\r\n"));
         assert!(!not_modified.contains("Content-Encoding"));
     }
 

@@ -80,10 +80,7 @@ pub enum Parse<'b> {
 
 /// RFC 9112 §2.2: empty lines before the request line are ignored.
 pub fn trim_blank_lines(buf: &[u8]) -> &[u8] {
-    let start = buf
-        .iter()
-        .position(|&b| b != b'\r' && b != b'\n')
-        .unwrap_or(buf.len());
+    let start = buf.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(buf.len());
     &buf[start..]
 }
 
@@ -101,13 +98,9 @@ pub fn parse(buf: &[u8]) -> Parse<'_> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Request::new(&mut headers);
     match parsed.parse(buf) {
-        Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD => {
-            Parse::Rejected(Rejection::HeadTooLarge)
-        }
+        Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD => Parse::Rejected(Rejection::HeadTooLarge),
         Ok(httparse::Status::Partial) => Parse::Partial,
-        Ok(httparse::Status::Complete(len)) if len > MAX_HEAD => {
-            Parse::Rejected(Rejection::HeadTooLarge)
-        }
+        Ok(httparse::Status::Complete(len)) if len > MAX_HEAD => Parse::Rejected(Rejection::HeadTooLarge),
         Ok(httparse::Status::Complete(len)) => match interpret(&parsed) {
             Ok(request) => Parse::Complete(request, len),
             Err(rejection) => Parse::Rejected(rejection),
@@ -124,15 +117,12 @@ fn version_rejection(buf: &[u8]) -> Rejection {
     let line = buf.split(|&b| b == b'\n').next().unwrap_or(buf);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let mut parts = line.split(|&b| b == b' ');
-    let (Some(_method), Some(_target), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(_method), Some(_target), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Rejection::BadRequest; // a space inside the target is not a version problem
     };
     match version {
-        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
-            if major.is_ascii_digit() && minor.is_ascii_digit() =>
-        {
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor] if major.is_ascii_digit() && minor.is_ascii_digit() => {
             Rejection::VersionNotSupported
         }
         _ => Rejection::BadRequest,
@@ -190,11 +180,7 @@ fn interpret<'b>(parsed: &httparse::Request<'_, 'b>) -> Result<Request<'b>, Reje
             conditions.if_unmodified_since = Some(value);
         } else if is("range") {
             // A repeated Range is ambiguous: ignore both (RFC 9110 §14.2 allows ignoring).
-            conditions.range = if conditions.range.is_some() {
-                Some(b"")
-            } else {
-                Some(value)
-            };
+            conditions.range = if conditions.range.is_some() { Some(b"") } else { Some(value) };
         } else if is("if-range") {
             conditions.if_range = Some(value);
         } else if is("accept-encoding") {
@@ -210,11 +196,7 @@ fn interpret<'b>(parsed: &httparse::Request<'_, 'b>) -> Result<Request<'b>, Reje
     if transfer_encoding {
         // RFC 9112 §6.1: TE with CL, or in HTTP/1.0, is a smuggling attempt: 400.
         let faulty = content_length.is_some() || http10;
-        return Err(if faulty {
-            Rejection::BadRequest
-        } else {
-            Rejection::NotImplemented
-        });
+        return Err(if faulty { Rejection::BadRequest } else { Rejection::NotImplemented });
     }
     // RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host; 1.0 at most one.
     if hosts > 1 || (!http10 && hosts == 0) {
@@ -247,9 +229,7 @@ fn parse_content_length(value: &[u8]) -> Option<u64> {
         if item.is_empty() || !item.iter().all(u8::is_ascii_digit) {
             return None;
         }
-        let n = item.iter().try_fold(0u64, |n, d| {
-            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-        })?;
+        let n = item.iter().try_fold(0u64, |n, d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))?;
         if length.is_some_and(|seen| seen != n) {
             return None;
         }
@@ -265,11 +245,7 @@ fn is_valid_host(value: &[u8]) -> bool {
             return false;
         };
         let literal = &value[1..close];
-        if literal.is_empty()
-            || !literal
-                .iter()
-                .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
-        {
+        if literal.is_empty() || !literal.iter().all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.') {
             return false;
         }
         &value[close + 1..]
@@ -290,14 +266,8 @@ fn is_valid_host(value: &[u8]) -> bool {
 }
 
 pub fn trim(value: &[u8]) -> &[u8] {
-    let start = value
-        .iter()
-        .position(|&b| b != b' ' && b != b'\t')
-        .unwrap_or(value.len());
-    let end = value
-        .iter()
-        .rposition(|&b| b != b' ' && b != b'\t')
-        .map_or(start, |i| i + 1);
+    let start = value.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(value.len());
+    let end = value.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(start, |i| i + 1);
     &value[start..end]
 }
 
@@ -309,11 +279,7 @@ mod tests {
     #[derive(Debug, PartialEq)]
     enum Outcome {
         Partial,
-        Ok {
-            method: Method,
-            keep_alive: bool,
-            body: u64,
-        },
+        Ok { method: Method, keep_alive: bool, body: u64 },
         Rejected(Rejection),
     }
     use Outcome::*;
@@ -322,20 +288,12 @@ mod tests {
     fn outcome(raw: &[u8]) -> Outcome {
         match parse(raw) {
             Parse::Partial => Partial,
-            Parse::Complete(r, _) => Ok {
-                method: r.method,
-                keep_alive: r.keep_alive,
-                body: r.body_len,
-            },
+            Parse::Complete(r, _) => Ok { method: r.method, keep_alive: r.keep_alive, body: r.body_len },
             Parse::Rejected(why) => Rejected(why),
         }
     }
 
-    const GET: Outcome = Ok {
-        method: Method::Get,
-        keep_alive: true,
-        body: 0,
-    };
+    const GET: Outcome = Ok { method: Method::Get, keep_alive: true, body: 0 };
 
     #[test]
     fn interprets_heads() {
@@ -346,14 +304,26 @@ mod tests {
             ("partial head", b"GET / HTTP/1.1\r\nHost: a\r\n", Partial),
             ("empty", b"", Partial),
             ("HEAD", b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n", Ok { method: Method::Head, keep_alive: true, body: 0 }),
-            ("methods are case-sensitive (RFC 9110 §9.1)", b"get / HTTP/1.1\r\nHost: a\r\n\r\n",
-                Ok { method: Method::Other, keep_alive: true, body: 0 }),
-            ("1.1 close", b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
-                Ok { method: Method::Get, keep_alive: false, body: 0 }),
-            ("1.1 connection list", b"GET / HTTP/1.1\r\nHost: a\r\nConnection: foo, Close\r\n\r\n",
-                Ok { method: Method::Get, keep_alive: false, body: 0 }),
-            ("1.0 closes by default (RFC 9112 §9.3)", b"GET / HTTP/1.0\r\n\r\n",
-                Ok { method: Method::Get, keep_alive: false, body: 0 }),
+            (
+                "methods are case-sensitive (RFC 9110 §9.1)",
+                b"get / HTTP/1.1\r\nHost: a\r\n\r\n",
+                Ok { method: Method::Other, keep_alive: true, body: 0 },
+            ),
+            (
+                "1.1 close",
+                b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+                Ok { method: Method::Get, keep_alive: false, body: 0 },
+            ),
+            (
+                "1.1 connection list",
+                b"GET / HTTP/1.1\r\nHost: a\r\nConnection: foo, Close\r\n\r\n",
+                Ok { method: Method::Get, keep_alive: false, body: 0 },
+            ),
+            (
+                "1.0 closes by default (RFC 9112 §9.3)",
+                b"GET / HTTP/1.0\r\n\r\n",
+                Ok { method: Method::Get, keep_alive: false, body: 0 },
+            ),
             ("1.0 keep-alive", b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", GET),
             ("no Host in 1.1 (RFC 9112 §3.2)", b"GET / HTTP/1.1\r\n\r\n", Rejected(BadRequest)),
             ("two Hosts", b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", Rejected(BadRequest)),
@@ -365,31 +335,61 @@ mod tests {
             ("Host with slash", b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", Rejected(BadRequest)),
             ("Host with userinfo", b"GET / HTTP/1.1\r\nHost: u@a\r\n\r\n", Rejected(BadRequest)),
             ("Host bad port", b"GET / HTTP/1.1\r\nHost: a:8x\r\n\r\n", Rejected(BadRequest)),
-            ("CL body", b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n",
-                Ok { method: Method::Get, keep_alive: true, body: 5 }),
-            ("CL identical repeat (RFC 9110 §8.6)", b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
-                Ok { method: Method::Get, keep_alive: true, body: 5 }),
-            ("CL identical list", b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n",
-                Ok { method: Method::Get, keep_alive: true, body: 5 }),
-            ("CL differing (RFC 9112 §6.3)", b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
-                Rejected(BadRequest)),
+            (
+                "CL body",
+                b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n",
+                Ok { method: Method::Get, keep_alive: true, body: 5 },
+            ),
+            (
+                "CL identical repeat (RFC 9110 §8.6)",
+                b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
+                Ok { method: Method::Get, keep_alive: true, body: 5 },
+            ),
+            (
+                "CL identical list",
+                b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n",
+                Ok { method: Method::Get, keep_alive: true, body: 5 },
+            ),
+            (
+                "CL differing (RFC 9112 §6.3)",
+                b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+                Rejected(BadRequest),
+            ),
             ("CL differing list", b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 6\r\n\r\n", Rejected(BadRequest)),
             ("CL signed", b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n", Rejected(BadRequest)),
             ("CL negative", b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", Rejected(BadRequest)),
             ("CL hex", b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x5\r\n\r\n", Rejected(BadRequest)),
             ("CL empty", b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n", Rejected(BadRequest)),
-            ("CL leading zeros", b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 00000000000000000005\r\n\r\n",
-                Ok { method: Method::Get, keep_alive: true, body: 5 }),
-            ("CL huge but valid", b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 18446744073709551615\r\n\r\n",
-                Rejected(ContentTooLarge)),
-            ("CL overflow", b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n",
-                Rejected(BadRequest)),
-            ("CL too large to discard", b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1048577\r\n\r\n",
-                Rejected(ContentTooLarge)),
-            ("TE (RFC 9112 §6.1)", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
-                Rejected(NotImplemented)),
-            ("TE with CL", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
-                Rejected(BadRequest)),
+            (
+                "CL leading zeros",
+                b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 00000000000000000005\r\n\r\n",
+                Ok { method: Method::Get, keep_alive: true, body: 5 },
+            ),
+            (
+                "CL huge but valid",
+                b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 18446744073709551615\r\n\r\n",
+                Rejected(ContentTooLarge),
+            ),
+            (
+                "CL overflow",
+                b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+                Rejected(BadRequest),
+            ),
+            (
+                "CL too large to discard",
+                b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1048577\r\n\r\n",
+                Rejected(ContentTooLarge),
+            ),
+            (
+                "TE (RFC 9112 §6.1)",
+                b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+                Rejected(NotImplemented),
+            ),
+            (
+                "TE with CL",
+                b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+                Rejected(BadRequest),
+            ),
             ("TE in 1.0", b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", Rejected(BadRequest)),
             ("space before colon (RFC 9112 §5.1)", b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", Rejected(BadRequest)),
             ("obs-fold (RFC 9112 §5.2)", b"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n", Rejected(BadRequest)),
@@ -413,44 +413,19 @@ mod tests {
 
     #[test]
     fn enforces_limits() {
-        let longest = format!(
-            "GET /{} HTTP/1.1\r\nHost: a\r\n\r\n",
-            "a".repeat(MAX_REQUEST_LINE - 14)
-        );
-        assert_eq!(
-            outcome(longest.as_bytes()),
-            GET,
-            "a line of exactly MAX_REQUEST_LINE"
-        );
-        let long_line = format!(
-            "GET /{} HTTP/1.1\r\nHost: a\r\n\r\n",
-            "a".repeat(MAX_REQUEST_LINE)
-        );
+        let longest = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(MAX_REQUEST_LINE - 14));
+        assert_eq!(outcome(longest.as_bytes()), GET, "a line of exactly MAX_REQUEST_LINE");
+        let long_line = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(MAX_REQUEST_LINE));
         assert_eq!(outcome(long_line.as_bytes()), Rejected(UriTooLong));
         let unfinished_line = "a".repeat(MAX_REQUEST_LINE + 1);
-        assert_eq!(
-            outcome(format!("GET /{unfinished_line}").as_bytes()),
-            Rejected(UriTooLong)
-        );
-        let big_head = format!(
-            "GET / HTTP/1.1\r\nHost: a\r\nCookie: {}\r\n\r\n",
-            "c".repeat(MAX_HEAD)
-        );
+        assert_eq!(outcome(format!("GET /{unfinished_line}").as_bytes()), Rejected(UriTooLong));
+        let big_head = format!("GET / HTTP/1.1\r\nHost: a\r\nCookie: {}\r\n\r\n", "c".repeat(MAX_HEAD));
         assert_eq!(outcome(big_head.as_bytes()), Rejected(HeadTooLarge));
-        let unfinished_head = format!(
-            "GET / HTTP/1.1\r\nHost: a\r\nCookie: {}",
-            "c".repeat(MAX_HEAD)
-        );
+        let unfinished_head = format!("GET / HTTP/1.1\r\nHost: a\r\nCookie: {}", "c".repeat(MAX_HEAD));
         assert_eq!(outcome(unfinished_head.as_bytes()), Rejected(HeadTooLarge));
         let many: String = (0..=MAX_HEADERS).map(|i| format!("X-{i}: v\r\n")).collect();
-        assert_eq!(
-            outcome(format!("GET / HTTP/1.1\r\nHost: a\r\n{many}\r\n").as_bytes()),
-            Rejected(HeadTooLarge)
-        );
-        let cookie = format!(
-            "GET / HTTP/1.1\r\nHost: a\r\nCookie: {}\r\n\r\n",
-            "c".repeat(8000)
-        );
+        assert_eq!(outcome(format!("GET / HTTP/1.1\r\nHost: a\r\n{many}\r\n").as_bytes()), Rejected(HeadTooLarge));
+        let cookie = format!("GET / HTTP/1.1\r\nHost: a\r\nCookie: {}\r\n\r\n", "c".repeat(8000));
         assert_eq!(outcome(cookie.as_bytes()), GET);
     }
 }

@@ -48,10 +48,7 @@ pub struct Site<'a> {
 pub fn answer(request: &Request, site: &Site, path: &mut Vec<u8>) -> Answer {
     let head_only = request.method == Method::Head;
     let canned = |canned: Canned| canned.answer(head_only);
-    if site
-        .auth
-        .is_some_and(|auth| !auth.allows(request.authorization))
-    {
+    if site.auth.is_some_and(|auth| !auth.allows(request.authorization)) {
         return canned(reply::UNAUTHORIZED);
     }
     let Some(target) = target::split(request.target) else {
@@ -59,12 +56,7 @@ pub fn answer(request: &Request, site: &Site, path: &mut Vec<u8>) -> Answer {
     };
     let (raw_path, query) = match (request.method, target) {
         (Method::Options, _) => {
-            return Answer {
-                entry: None,
-                head: Head::Static(reply::OPTIONS),
-                content: Content::Empty,
-                closes: false,
-            }
+            return Answer { entry: None, head: Head::Static(reply::OPTIONS), content: Content::Empty, closes: false }
         }
         (Method::Other, _) => return canned(reply::METHOD_NOT_ALLOWED),
         (_, Target::Asterisk) => return canned(reply::BAD_REQUEST),
@@ -79,11 +71,7 @@ pub fn answer(request: &Request, site: &Site, path: &mut Vec<u8>) -> Answer {
             return status_page(render(), head_only);
         }
     }
-    let route = if normalized.hidden {
-        None
-    } else {
-        site.catalog.lookup(path)
-    };
+    let route = if normalized.hidden { None } else { site.catalog.lookup(path) };
     match route {
         Some(Route::Directory) => redirect_to_slash(path, query),
         Some(Route::File(resource)) => file(request, resource, head_only),
@@ -108,30 +96,14 @@ fn not_found(catalog: &Catalog, head_only: bool) -> Answer {
     let Some(page) = &catalog.not_found else {
         return reply::NOT_FOUND.answer(head_only);
     };
-    let content = if head_only {
-        Content::Empty
-    } else {
-        Content::Entry {
-            start: 0,
-            end: page.len,
-        }
-    };
-    Answer {
-        entry: Some(page.clone()),
-        head: Head::EntryOk,
-        content,
-        closes: false,
-    }
+    let content = if head_only { Content::Empty } else { Content::Entry { start: 0, end: page.len } };
+    Answer { entry: Some(page.clone()), head: Head::EntryOk, content, closes: false }
 }
 
 /// The variant Accept-Encoding picks; preconditions and ranges then apply
 /// to the variant actually sent (its own ETag and length).
 fn file(request: &Request, resource: &Resource, head_only: bool) -> Answer {
-    let entry = match encoding::choose(
-        request.accept_encoding,
-        resource.gzip.is_some(),
-        resource.br.is_some(),
-    ) {
+    let entry = match encoding::choose(request.accept_encoding, resource.gzip.is_some(), resource.br.is_some()) {
         Coding::Br => resource.br.as_ref(),
         Coding::Gzip => resource.gzip.as_ref(),
         Coding::Identity => None,
@@ -147,33 +119,19 @@ fn representation(request: &Request, entry: &Arc<Entry>, head_only: bool) -> Ans
         Precondition::Proceed => {
             let range = match conditions.range {
                 // RFC 9110 §14.2: Range applies to GET only.
-                Some(value)
-                    if !head_only
-                        && if_range_holds(conditions, &entry.etag, entry.last_modified) =>
-                {
+                Some(value) if !head_only && if_range_holds(conditions, &entry.etag, entry.last_modified) => {
                     range::parse(value, entry.len)
                 }
                 _ => ByteRange::Whole,
             };
             match range {
                 ByteRange::Whole => {
-                    let content = if head_only {
-                        Content::Empty
-                    } else {
-                        Content::Entry {
-                            start: 0,
-                            end: entry.len,
-                        }
-                    };
+                    let content = if head_only { Content::Empty } else { Content::Entry { start: 0, end: entry.len } };
                     (Head::EntryOk, content)
                 }
-                ByteRange::Partial { first, last } => (
-                    Head::Built(partial_head(entry, first, last)),
-                    Content::Entry {
-                        start: first,
-                        end: last + 1,
-                    },
-                ),
+                ByteRange::Partial { first, last } => {
+                    (Head::Built(partial_head(entry, first, last)), Content::Entry { start: first, end: last + 1 })
+                }
                 ByteRange::Unsatisfiable => {
                     let head = unsatisfiable_head(entry.len);
                     return Answer {
@@ -186,12 +144,7 @@ fn representation(request: &Request, entry: &Arc<Entry>, head_only: bool) -> Ans
             }
         }
     };
-    Answer {
-        entry: Some(entry.clone()),
-        head,
-        content,
-        closes: false,
-    }
+    Answer { entry: Some(entry.clone()), head, content, closes: false }
 }
 
 /// The `--status` page: plain text, never cached.
@@ -202,17 +155,8 @@ fn status_page(body: Vec<u8>, head_only: bool) -> Answer {
     head.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
     head.extend_from_slice(b"\r\n");
     head.extend_from_slice(NOSNIFF.as_bytes());
-    let content = if head_only {
-        Content::Empty
-    } else {
-        Content::Built(body.into_boxed_slice())
-    };
-    Answer {
-        entry: None,
-        head: Head::Built(head.into_boxed_slice()),
-        content,
-        closes: false,
-    }
+    let content = if head_only { Content::Empty } else { Content::Built(body.into_boxed_slice()) };
+    Answer { entry: None, head: Head::Built(head.into_boxed_slice()), content, closes: false }
 }
 
 /// RFC 9110 §15.3.7: 206 with Content-Range and the entry's other headers.
@@ -255,10 +199,5 @@ fn redirect_to_slash(path: &[u8], query: Option<&[u8]>) -> Answer {
     }
     head.extend_from_slice(b"\r\nContent-Length: 0\r\n");
     head.extend_from_slice(NOSNIFF.as_bytes());
-    Answer {
-        entry: None,
-        head: Head::Built(head.into_boxed_slice()),
-        content: Content::Empty,
-        closes: false,
-    }
+    Answer { entry: None, head: Head::Built(head.into_boxed_slice()), content: Content::Empty, closes: false }
 }

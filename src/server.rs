@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::auth::Auth;
+use crate::budget;
 use crate::catalog::{Catalog, Options};
 use crate::config::Config;
 use crate::log::AccessLog;
@@ -34,6 +35,9 @@ impl Stats {
 pub struct Shared {
     pub config: Config,
     pub max_conns: usize,
+    /// Connections that fit in `--max-memory` beside the current catalog
+    /// (usize::MAX without a budget); changes on reload.
+    pub memory_conns: AtomicUsize,
     pub started: Instant,
     pub access_log: Option<AccessLog>,
     pub auth: Option<Auth>,
@@ -67,6 +71,7 @@ impl Shared {
             extra_headers,
             config,
             max_conns,
+            memory_conns: AtomicUsize::new(usize::MAX),
             started: Instant::now(),
             access_log,
             stats: (0..workers).map(|_| Mutex::new(Stats::default())).collect(),
@@ -80,36 +85,37 @@ impl Shared {
     }
 
     /// The catalog to load: the built-in site or `--root`.
-    pub fn load_catalog(config: &Config) -> Result<Catalog, String> {
-        let options = Options {
-            cache_max: config.cache_max,
-            cache_rules: &config.cache_rules,
-            listing: config.listing,
+    /// Also checks it against `--max-memory`: the result carries how many
+    /// connections fit beside it.
+    pub fn load_catalog(config: &Config) -> Result<(Catalog, usize), String> {
+        let options =
+            Options { cache_max: config.cache_max, cache_rules: &config.cache_rules, listing: config.listing };
+        let catalog = match &config.root {
+            Some(root) => Catalog::load(root, &options)?,
+            None => Catalog::embedded(&options),
         };
-        match &config.root {
-            Some(root) => Catalog::load(root, &options),
-            None => Ok(Catalog::embedded(&options)),
-        }
+        let conns = match config.max_memory {
+            Some(budget) => budget::connections(budget, catalog.bytes, config.threads)?,
+            None => usize::MAX,
+        };
+        Ok((catalog, conns))
+    }
+
+    /// The connection limit now: the flag's (or descriptors') and the budget's.
+    pub fn conn_limit(&self) -> usize {
+        self.max_conns.min(self.memory_conns.load(Ordering::Relaxed))
     }
 
     pub fn catalog(&self) -> (Arc<Catalog>, usize) {
-        let catalog = self
-            .catalog
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        (
-            catalog.clone(),
-            self.catalog_version.load(Ordering::Acquire),
-        )
+        let catalog = self.catalog.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        (catalog.clone(), self.catalog_version.load(Ordering::Acquire))
     }
 
     /// Requests see the old site or the new one, never a mix: the swap is
     /// one pointer under the lock.
-    pub fn swap_catalog(&self, new: Catalog) {
-        let mut catalog = self
-            .catalog
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+    pub fn swap_catalog(&self, new: Catalog, memory_conns: usize) {
+        self.memory_conns.store(memory_conns, Ordering::Relaxed);
+        let mut catalog = self.catalog.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         *catalog = Arc::new(new);
         self.catalog_version.fetch_add(1, Ordering::Release);
         self.reloads.fetch_add(1, Ordering::Relaxed);

@@ -14,34 +14,32 @@ use crate::server::Shared;
 use crate::sys;
 
 pub fn spawn(shared: Arc<Shared>, wakers: Vec<Arc<Waker>>) -> std::io::Result<()> {
-    std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || loop {
-            match sys::wait_signal() {
-                sys::SIGTERM | sys::SIGINT => {
-                    if shared.stopping.swap(true, Ordering::Relaxed) {
-                        log::error("second stop signal, exiting now");
-                        std::process::exit(1);
-                    }
-                    log::error("stopping (finishing responses in flight)");
-                    for waker in &wakers {
-                        let _ = waker.wake();
-                    }
+    std::thread::Builder::new().name("signals".into()).spawn(move || loop {
+        match sys::wait_signal() {
+            sys::SIGTERM | sys::SIGINT => {
+                if shared.stopping.swap(true, Ordering::Relaxed) {
+                    log::error("second stop signal, exiting now");
+                    std::process::exit(1);
                 }
-                sys::SIGUSR1 => {
-                    if let Some(log) = &shared.access_log {
-                        log.reopen();
-                    }
+                log::error("stopping (finishing responses in flight)");
+                for waker in &wakers {
+                    let _ = waker.wake();
                 }
-                sys::SIGHUP => {
-                    reload(&shared);
-                    for waker in &wakers {
-                        let _ = waker.wake();
-                    }
-                }
-                _ => {}
             }
-        })?;
+            sys::SIGUSR1 => {
+                if let Some(log) = &shared.access_log {
+                    log.reopen();
+                }
+            }
+            sys::SIGHUP => {
+                reload(&shared);
+                for waker in &wakers {
+                    let _ = waker.wake();
+                }
+            }
+            _ => {}
+        }
+    })?;
     Ok(())
 }
 
@@ -52,13 +50,11 @@ fn reload(shared: &Shared) {
         return;
     };
     match Shared::load_catalog(&shared.config) {
-        Ok(catalog) => {
+        Ok((catalog, memory_conns)) => {
             let files = catalog.len();
-            shared.swap_catalog(catalog);
+            shared.swap_catalog(catalog, memory_conns);
             log::error(&format!("reloaded {} ({files} files)", root.display()));
         }
-        Err(why) => log::error(&format!(
-            "reload failed, still serving the previous site: {why}"
-        )),
+        Err(why) => log::error(&format!("reload failed, still serving the previous site: {why}")),
     }
 }

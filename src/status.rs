@@ -25,20 +25,10 @@ pub fn render(shared: &Shared, own: usize, own_stats: &Stats) -> Vec<u8> {
         page.push(b'\n');
     };
     line("uptime_seconds", shared.started.elapsed().as_secs());
-    line(
-        "connections_open",
-        shared.open_conns.load(Ordering::Relaxed) as u64,
-    );
+    line("connections_open", shared.open_conns.load(Ordering::Relaxed) as u64);
     line("connections_total", stats.connections);
-    for (class, count) in [
-        "requests_1xx",
-        "requests_2xx",
-        "requests_3xx",
-        "requests_4xx",
-        "requests_5xx",
-    ]
-    .into_iter()
-    .zip(stats.requests)
+    for (class, count) in
+        ["requests_1xx", "requests_2xx", "requests_3xx", "requests_4xx", "requests_5xx"].into_iter().zip(stats.requests)
     {
         line(class, count);
     }

@@ -11,19 +11,9 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 /// A non-blocking listening socket with SO_REUSEADDR, a deep backlog, and
 /// IPV6_V6ONLY for IPv6 so `[::]:80` and `0.0.0.0:80` can both be listened on.
 pub fn listen(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
-    let family = if addr.is_ipv4() {
-        libc::AF_INET
-    } else {
-        libc::AF_INET6
-    };
+    let family = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
     // SAFETY: socket() has no memory arguments; the result is checked.
-    let fd = unsafe {
-        libc::socket(
-            family,
-            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            0,
-        )
-    };
+    let fd = unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -69,26 +59,18 @@ fn socket_address(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t)
     let len = match addr {
         SocketAddr::V4(v4) => {
             // SAFETY: sockaddr_storage is large and aligned enough for sockaddr_in.
-            let sin = unsafe {
-                &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>()
-            };
+            let sin = unsafe { &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
             sin.sin_family = libc::AF_INET as libc::sa_family_t;
             sin.sin_port = v4.port().to_be();
-            sin.sin_addr = libc::in_addr {
-                s_addr: u32::from_ne_bytes(v4.ip().octets()),
-            };
+            sin.sin_addr = libc::in_addr { s_addr: u32::from_ne_bytes(v4.ip().octets()) };
             mem::size_of::<libc::sockaddr_in>()
         }
         SocketAddr::V6(v6) => {
             // SAFETY: sockaddr_storage is large and aligned enough for sockaddr_in6.
-            let sin6 = unsafe {
-                &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
-            };
+            let sin6 = unsafe { &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
             sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
             sin6.sin6_port = v6.port().to_be();
-            sin6.sin6_addr = libc::in6_addr {
-                s6_addr: v6.ip().octets(),
-            };
+            sin6.sin6_addr = libc::in6_addr { s6_addr: v6.ip().octets() };
             sin6.sin6_flowinfo = v6.flowinfo();
             sin6.sin6_scope_id = v6.scope_id();
             mem::size_of::<libc::sockaddr_in6>()
@@ -100,12 +82,7 @@ fn socket_address(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t)
 /// Copies up to `count` bytes of `file` from `offset` to `socket` in the
 /// kernel. The file's own offset is not used, so many connections can share
 /// one descriptor.
-pub fn sendfile(
-    socket: &impl AsRawFd,
-    file: &impl AsRawFd,
-    offset: u64,
-    count: usize,
-) -> io::Result<usize> {
+pub fn sendfile(socket: &impl AsRawFd, file: &impl AsRawFd, offset: u64, count: usize) -> io::Result<usize> {
     let mut off = offset as libc::off_t;
     // SAFETY: both descriptors are open for the duration of the call and
     // `off` is a live off_t the kernel updates.
@@ -126,10 +103,7 @@ pub fn raise_file_limit() -> u64 {
             return 1024;
         }
         if limit.rlim_cur < limit.rlim_max {
-            let raised = libc::rlimit {
-                rlim_cur: limit.rlim_max,
-                rlim_max: limit.rlim_max,
-            };
+            let raised = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
                 limit = raised;
             }
@@ -188,8 +162,7 @@ pub fn resident_bytes() -> Option<u64> {
 /// Confines the process to `dir` (it becomes `/`).
 pub fn chroot(dir: &std::path::Path) -> io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
-    let path = std::ffi::CString::new(dir.as_os_str().as_bytes())
-        .map_err(|_| io::ErrorKind::InvalidInput)?;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).map_err(|_| io::ErrorKind::InvalidInput)?;
     // SAFETY: path is a NUL-terminated string that outlives the call.
     if unsafe { libc::chroot(path.as_ptr()) } != 0 {
         return Err(io::Error::last_os_error());
@@ -212,9 +185,7 @@ pub fn become_user(uid: u32, gid: u32) -> io::Result<()> {
             return Err(io::Error::last_os_error());
         }
         if libc::setuid(0) == 0 || libc::geteuid() != uid || libc::getegid() != gid {
-            return Err(io::Error::other(
-                "privileges could be regained after dropping them",
-            ));
+            return Err(io::Error::other("privileges could be regained after dropping them"));
         }
     }
     Ok(())

@@ -11,10 +11,7 @@
 #[derive(Debug, PartialEq)]
 pub enum Target<'a> {
     /// origin-form, or absolute-form reduced to its path (RFC 9112 §3.2.2).
-    Path {
-        path: &'a [u8],
-        query: Option<&'a [u8]>,
-    },
+    Path { path: &'a [u8], query: Option<&'a [u8]> },
     /// asterisk-form, only meaningful for OPTIONS.
     Asterisk,
 }
@@ -42,10 +39,7 @@ pub fn split(raw: &[u8]) -> Option<Target<'_>> {
             return None;
         };
         let rest = &raw[scheme_len..];
-        let authority_len = rest
-            .iter()
-            .position(|&b| b == b'/' || b == b'?')
-            .unwrap_or(rest.len());
+        let authority_len = rest.iter().position(|&b| b == b'/' || b == b'?').unwrap_or(rest.len());
         if authority_len == 0 || !rest[..authority_len].iter().all(|&b| is_authority_byte(b)) {
             return None;
         }
@@ -55,15 +49,10 @@ pub fn split(raw: &[u8]) -> Option<Target<'_>> {
         Some(q) => (&origin[..q], Some(&origin[q + 1..])),
         None => (origin, None),
     };
-    if !path.iter().all(|&b| is_path_byte(b))
-        || !query.unwrap_or(b"").iter().all(|&b| is_query_byte(b))
-    {
+    if !path.iter().all(|&b| is_path_byte(b)) || !query.unwrap_or(b"").iter().all(|&b| is_query_byte(b)) {
         return None;
     }
-    Some(Target::Path {
-        path: if path.is_empty() { b"/" } else { path },
-        query,
-    })
+    Some(Target::Path { path: if path.is_empty() { b"/" } else { path }, query })
 }
 
 /// Percent-decodes `path` into `out` and removes empty and dot segments
@@ -190,8 +179,8 @@ mod tests {
         let rows: &[(&str, Result<(&str, bool), ()>)] = &[
             ("/", Ok(("/", false))),
             ("/index.html", Ok(("/index.html", false))),
-            ("//a///b", Ok(("/a/b", false))), // empty segments collapse
-            ("/a/./b", Ok(("/a/b", false))),  // RFC 3986 §5.2.4 "."
+            ("//a///b", Ok(("/a/b", false))),   // empty segments collapse
+            ("/a/./b", Ok(("/a/b", false))),    // RFC 3986 §5.2.4 "."
             ("/a/b/../c", Ok(("/a/c", false))), // RFC 3986 §5.2.4 ".."
             ("/a/b/..", Ok(("/a/", false))),
             ("/a/.", Ok(("/a/", false))),
@@ -223,10 +212,7 @@ mod tests {
     #[test]
     fn splits_target_forms() {
         let path = |p: &'static str, q: Option<&'static str>| {
-            Some(Target::Path {
-                path: p.as_bytes(),
-                query: q.map(str::as_bytes),
-            })
+            Some(Target::Path { path: p.as_bytes(), query: q.map(str::as_bytes) })
         };
         let rows: &[(&str, Option<Target>)] = &[
             ("/", path("/", None)),

@@ -77,11 +77,7 @@ impl Worker {
         let mut mio_listeners = Vec::new();
         for (i, listener) in listeners.into_iter().enumerate() {
             let mut listener = TcpListener::from_std(listener);
-            poll.registry().register(
-                &mut listener,
-                Token(LISTENER_BASE + i),
-                Interest::READABLE,
-            )?;
+            poll.registry().register(&mut listener, Token(LISTENER_BASE + i), Interest::READABLE)?;
             mio_listeners.push(listener);
         }
         let (catalog, catalog_version) = shared.catalog();
@@ -108,10 +104,7 @@ impl Worker {
             stop_deadline: None,
             last_sweep: 0,
             stats: Stats::default(),
-            access_lines: shared
-                .access_log
-                .as_ref()
-                .map(|_| Vec::with_capacity(log::FLUSH_BYTES)),
+            access_lines: shared.access_log.as_ref().map(|_| Vec::with_capacity(log::FLUSH_BYTES)),
             shared,
         };
         Ok((worker, waker))
@@ -141,17 +134,10 @@ impl Worker {
                 self.shared.publish_stats(self.id, &self.stats);
                 return;
             }
-            if self
-                .access_lines
-                .as_ref()
-                .is_some_and(|lines| lines.len() >= log::FLUSH_BYTES)
-            {
+            if self.access_lines.as_ref().is_some_and(|lines| lines.len() >= log::FLUSH_BYTES) {
                 self.flush_access_log();
             }
-            if self
-                .accept_paused_until
-                .is_some_and(|until| std::time::Instant::now() >= until)
-            {
+            if self.accept_paused_until.is_some_and(|until| std::time::Instant::now() >= until) {
                 self.accept_paused_until = None;
                 for i in 0..self.listeners.len() {
                     self.accept(i);
@@ -167,9 +153,7 @@ impl Worker {
     }
 
     fn flush_access_log(&mut self) {
-        if let (Some(lines), Some(log)) =
-            (self.access_lines.as_mut(), self.shared.access_log.as_ref())
-        {
+        if let (Some(lines), Some(log)) = (self.access_lines.as_mut(), self.shared.access_log.as_ref()) {
             if !lines.is_empty() {
                 log.write(lines);
                 lines.clear();
@@ -182,10 +166,7 @@ impl Worker {
     /// until an event.
     fn poll_timeout(&self) -> Option<Duration> {
         let busy = self.open > 0 || self.stop_deadline.is_some();
-        let unlogged = self
-            .access_lines
-            .as_ref()
-            .is_some_and(|lines| !lines.is_empty());
+        let unlogged = self.access_lines.as_ref().is_some_and(|lines| !lines.is_empty());
         let mut timeout = (busy || unlogged).then(|| self.clock.until_next_second());
         if let Some(until) = self.accept_paused_until {
             let pause = until.saturating_duration_since(std::time::Instant::now());
@@ -221,7 +202,7 @@ impl Worker {
                     return;
                 }
             };
-            let max = self.shared.max_conns;
+            let max = self.shared.conn_limit();
             if self.shared.open_conns.fetch_add(1, Ordering::Relaxed) >= max {
                 self.shared.open_conns.fetch_sub(1, Ordering::Relaxed);
                 refuse(stream, &self.clock, self.shared.extra_headers);
@@ -237,22 +218,14 @@ impl Worker {
         let index = match self.free.pop() {
             Some(index) => index,
             None => {
-                self.slots.push(Slot {
-                    generation: 0,
-                    conn: None,
-                });
+                self.slots.push(Slot { generation: 0, conn: None });
                 self.slots.len() - 1
             }
         };
         let slot = &mut self.slots[index];
         slot.generation = (slot.generation + 1) & GENERATION_MASK;
         let token = Token(slot.generation << INDEX_BITS | index);
-        if self
-            .poll
-            .registry()
-            .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
-            .is_err()
-        {
+        if self.poll.registry().register(&mut stream, token, Interest::READABLE | Interest::WRITABLE).is_err() {
             self.free.push(index);
             self.shared.open_conns.fetch_sub(1, Ordering::Relaxed);
             return;
@@ -275,11 +248,8 @@ impl Worker {
         };
         let (shared, id, own_stats) = (&*self.shared, self.id, self.stats);
         let render = move || status::render(shared, id, &own_stats);
-        let status_path = shared
-            .config
-            .status
-            .as_deref()
-            .map(|path| (path.as_bytes(), &render as &dyn Fn() -> Vec<u8>));
+        let status_path =
+            shared.config.status.as_deref().map(|path| (path.as_bytes(), &render as &dyn Fn() -> Vec<u8>));
         let mut cx = Context {
             site: Site {
                 catalog: &self.catalog,
@@ -315,11 +285,7 @@ impl Worker {
     fn sweep(&mut self) {
         let now = self.clock.now();
         for index in 0..self.slots.len() {
-            if self.slots[index]
-                .conn
-                .as_ref()
-                .is_some_and(|conn| conn.deadline <= now)
-            {
+            if self.slots[index].conn.as_ref().is_some_and(|conn| conn.deadline <= now) {
                 self.close(index);
             }
         }
@@ -330,12 +296,7 @@ impl Worker {
     fn stop(&mut self) -> bool {
         let now = self.clock.now();
         if self.stop_deadline.is_none() {
-            let grace = self
-                .shared
-                .config
-                .grace
-                .as_secs()
-                .min(u64::from(u32::MAX / 2)) as u32;
+            let grace = self.shared.config.grace.as_secs().min(u64::from(u32::MAX / 2)) as u32;
             self.stop_deadline = Some(now.saturating_add(grace));
             for mut listener in self.listeners.drain(..) {
                 let _ = self.poll.registry().deregister(&mut listener);
@@ -354,11 +315,7 @@ impl Worker {
 /// than left hanging in the backlog.
 fn refuse(mut stream: mio::net::TcpStream, clock: &Clock, extra_headers: &'static [u8]) {
     let canned = reply::SERVICE_UNAVAILABLE;
-    let reply = Reply::new(
-        canned.answer(false),
-        extra_headers,
-        Tail::new(clock.date_line(), Connection::Close),
-    );
+    let reply = Reply::new(canned.answer(false), extra_headers, Tail::new(clock.date_line(), Connection::Close));
     let mut bytes = Vec::with_capacity(reply.len() as usize);
     bytes.extend_from_slice(reply.head());
     bytes.extend_from_slice(reply.extra());
@@ -371,13 +328,6 @@ fn refuse(mut stream: mio::net::TcpStream, clock: &Clock, extra_headers: &'stati
 fn is_transient_accept_error(error: &io::Error) -> bool {
     matches!(
         error.raw_os_error(),
-        Some(
-            libc::ECONNABORTED
-                | libc::EINTR
-                | libc::EPROTO
-                | libc::EPERM
-                | libc::ENETDOWN
-                | libc::EHOSTUNREACH
-        )
+        Some(libc::ECONNABORTED | libc::EINTR | libc::EPROTO | libc::EPERM | libc::ENETDOWN | libc::EHOSTUNREACH)
     )
 }

@@ -33,10 +33,7 @@ fn help_lists_every_flag_and_exits_0() {
 fn version_prints_name_and_version() {
     let (status, out, _err) = run_to_exit(&["--version"]);
     assert_eq!(status.code(), Some(0));
-    assert_eq!(
-        out.trim_end(),
-        format!("mote {}", env!("CARGO_PKG_VERSION"))
-    );
+    assert_eq!(out.trim_end(), format!("mote {}", env!("CARGO_PKG_VERSION")));
 }
 
 #[test]
@@ -47,42 +44,14 @@ fn bad_flags_and_values_exit_2_naming_the_flag() {
         ("threads not a number", &["--threads", "abc"], "--threads"),
         ("threads negative", &["--threads", "-1"], "--threads"),
         ("threads missing value", &["--threads"], "--threads"),
-        (
-            "max-conns not a number",
-            &["--max-conns", "many"],
-            "--max-conns",
-        ),
-        (
-            "header-timeout not a number",
-            &["--header-timeout", "1s"],
-            "--header-timeout",
-        ),
-        (
-            "idle-timeout not a number",
-            &["--idle-timeout", "x"],
-            "--idle-timeout",
-        ),
-        (
-            "idle-timeout missing value",
-            &["--idle-timeout"],
-            "--idle-timeout",
-        ),
-        (
-            "cache-max not a number",
-            &["--cache-max", "lots"],
-            "--cache-max",
-        ),
+        ("max-conns not a number", &["--max-conns", "many"], "--max-conns"),
+        ("header-timeout not a number", &["--header-timeout", "1s"], "--header-timeout"),
+        ("idle-timeout not a number", &["--idle-timeout", "x"], "--idle-timeout"),
+        ("idle-timeout missing value", &["--idle-timeout"], "--idle-timeout"),
+        ("cache-max not a number", &["--cache-max", "lots"], "--cache-max"),
         ("grace not a number", &["--grace", "soon"], "--grace"),
-        (
-            "listen not an address",
-            &["--listen", "not-an-address"],
-            "--listen",
-        ),
-        (
-            "listen port out of range",
-            &["--listen", "127.0.0.1:70000"],
-            "--listen",
-        ),
+        ("listen not an address", &["--listen", "not-an-address"], "--listen"),
+        ("listen port out of range", &["--listen", "127.0.0.1:70000"], "--listen"),
         ("listen missing value", &["--listen"], "--listen"),
         ("root missing value", &["--root"], "--root"),
     ];
@@ -93,20 +62,9 @@ fn bad_flags_and_values_exit_2_naming_the_flag() {
             all.splice(0..0, ["--listen", "127.0.0.1:0"]);
         }
         let (status, _out, err) = run_to_exit(&all);
-        assert_eq!(
-            status.code(),
-            Some(2),
-            "{name}: mote {args:?}; stderr: {err}"
-        );
-        assert!(
-            err.contains(flag),
-            "{name}: stderr must name {flag}: {err:?}"
-        );
-        assert_eq!(
-            err.trim_end().lines().count(),
-            1,
-            "{name}: one line on stderr: {err:?}"
-        );
+        assert_eq!(status.code(), Some(2), "{name}: mote {args:?}; stderr: {err}");
+        assert!(err.contains(flag), "{name}: stderr must name {flag}: {err:?}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{name}: one line on stderr: {err:?}");
     }
 }
 
@@ -138,9 +96,7 @@ fn sigterm_exits_0() {
     let mut srv = Server::start(&[]);
     srv.get("/").assert_status(200);
     srv.signal("TERM");
-    let status = srv
-        .wait_exit(Duration::from_secs(8))
-        .expect("mote did not exit after SIGTERM");
+    let status = srv.wait_exit(Duration::from_secs(8)).expect("mote did not exit after SIGTERM");
     assert_eq!(status.code(), Some(0), "stderr: {}", srv.stderr());
 }
 
@@ -149,16 +105,10 @@ fn sigterm_without_connections_exits_promptly() {
     let mut srv = Server::start(&["--grace", "5"]);
     let start = std::time::Instant::now();
     srv.signal("TERM");
-    let status = srv
-        .wait_exit(Duration::from_secs(8))
-        .expect("exit after SIGTERM");
+    let status = srv.wait_exit(Duration::from_secs(8)).expect("exit after SIGTERM");
     assert_eq!(status.code(), Some(0));
     // Nothing in flight: --grace is a bound, not a wait.
-    assert!(
-        start.elapsed() < Duration::from_secs(2),
-        "took {:?}",
-        start.elapsed()
-    );
+    assert!(start.elapsed() < Duration::from_secs(2), "took {:?}", start.elapsed());
 }
 
 #[test]
@@ -180,9 +130,7 @@ fn sigterm_finishes_a_response_in_flight() {
     let rs = parse_all(&all);
     assert_eq!(statuses(&rs), vec![200]);
     assert_bytes_eq(&rs[0].body, &data, "body finished after SIGTERM");
-    let status = srv
-        .wait_exit(Duration::from_secs(8))
-        .expect("exit after the response");
+    let status = srv.wait_exit(Duration::from_secs(8)).expect("exit after the response");
     assert_eq!(status.code(), Some(0), "stderr: {}", srv.stderr());
 }
 
@@ -191,9 +139,7 @@ fn sigint_exits_0() {
     let mut srv = Server::start(&[]);
     srv.get("/").assert_status(200);
     srv.signal("INT");
-    let status = srv
-        .wait_exit(Duration::from_secs(8))
-        .expect("mote did not exit after SIGINT");
+    let status = srv.wait_exit(Duration::from_secs(8)).expect("mote did not exit after SIGINT");
     assert_eq!(status.code(), Some(0), "stderr: {}", srv.stderr());
 }
 
@@ -205,9 +151,7 @@ fn sigterm_with_an_idle_keep_alive_connection_exits_within_grace() {
     read_response(&mut s, false).assert_status(200);
     // The idle connection must not hold the exit beyond --grace.
     srv.signal("TERM");
-    let status = srv
-        .wait_exit(Duration::from_secs(5))
-        .expect("an idle connection held mote past --grace");
+    let status = srv.wait_exit(Duration::from_secs(5)).expect("an idle connection held mote past --grace");
     assert_eq!(status.code(), Some(0), "stderr: {}", srv.stderr());
     drop(s);
 }
@@ -217,12 +161,8 @@ fn stops_accepting_after_sigterm() {
     let mut srv = Server::start(&[]);
     let addr = srv.addr();
     srv.signal("TERM");
-    srv.wait_exit(Duration::from_secs(8))
-        .expect("exit after SIGTERM");
-    assert!(
-        std::net::TcpStream::connect(addr).is_err(),
-        "still accepting after exit"
-    );
+    srv.wait_exit(Duration::from_secs(8)).expect("exit after SIGTERM");
+    assert!(std::net::TcpStream::connect(addr).is_err(), "still accepting after exit");
 }
 
 #[test]
@@ -244,11 +184,7 @@ fn ipv6_listener_prints_a_bracketed_address() {
     }
     let srv = Server::start(&["--listen", "[::1]:0"]);
     assert!(srv.addr().is_ipv6());
-    assert!(
-        srv.stderr().contains("listening on http://[::1]:"),
-        "{}",
-        srv.stderr()
-    );
+    assert!(srv.stderr().contains("listening on http://[::1]:"), "{}", srv.stderr());
     srv.get("/").assert_status(200);
 }
 
@@ -257,9 +193,8 @@ fn several_threads_serve() {
     let site = Site::standard();
     let srv = site.serve(&["--threads", "4"]);
     let addr = srv.addr();
-    let handles: Vec<_> = (0..16)
-        .map(|_| std::thread::spawn(move || request(addr, get("/letters.txt")).status))
-        .collect();
+    let handles: Vec<_> =
+        (0..16).map(|_| std::thread::spawn(move || request(addr, get("/letters.txt")).status)).collect();
     for h in handles {
         assert_eq!(h.join().unwrap(), 200);
     }

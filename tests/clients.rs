@@ -6,11 +6,7 @@ use common::*;
 use std::process::Command;
 
 fn curl(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "10"])
-        .args(args)
-        .output()
-        .expect("run curl");
+    let out = Command::new("curl").args(["-sS", "--max-time", "10"]).args(args).output().expect("run curl");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -31,13 +27,7 @@ fn curl_gets_files_with_types_and_ranges() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, STYLE_CSS);
 
-    let (code, out, err) = curl(&[
-        "-w",
-        "%{http_code} %{content_type}",
-        "-o",
-        "/dev/null",
-        &format!("{base}/"),
-    ]);
+    let (code, out, err) = curl(&["-w", "%{http_code} %{content_type}", "-o", "/dev/null", &format!("{base}/")]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "200 text/html; charset=utf-8");
 
@@ -51,24 +41,13 @@ fn curl_gets_files_with_types_and_ranges() {
     assert!(lower.starts_with("http/1.1 200"), "{out}");
     assert!(lower.contains("content-length: 26\r\n"), "{out}");
 
-    let (code, out, err) = curl(&[
-        "--http1.0",
-        "-w",
-        "%{http_code}",
-        "-o",
-        "/dev/null",
-        &format!("{base}/letters.txt"),
-    ]);
+    let (code, out, err) =
+        curl(&["--http1.0", "-w", "%{http_code}", "-o", "/dev/null", &format!("{base}/letters.txt")]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "200");
 
-    let (code, out, err) = curl(&[
-        "-w",
-        "%{http_code} %{redirect_url}",
-        "-o",
-        "/dev/null",
-        &format!("{base}/docs?x=1"),
-    ]);
+    let (code, out, err) =
+        curl(&["-w", "%{http_code} %{redirect_url}", "-o", "/dev/null", &format!("{base}/docs?x=1")]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, format!("301 {base}/docs/?x=1"));
 
@@ -76,13 +55,7 @@ fn curl_gets_files_with_types_and_ranges() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "DOCS-INDEX\n");
 
-    let (code, out, err) = curl(&[
-        "-w",
-        "%{http_code}",
-        "-o",
-        "/dev/null",
-        &format!("{base}/nope"),
-    ]);
+    let (code, out, err) = curl(&["-w", "%{http_code}", "-o", "/dev/null", &format!("{base}/nope")]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "404");
 }
@@ -124,11 +97,7 @@ fn curl_downloads_a_large_file_exactly() {
     let srv = site.serve(&["--cache-max", "4096"]);
     let out_dir = TempDir::new("curl-out");
     let out_file = out_dir.path().join("big.bin");
-    let (code, _out, err) = curl(&[
-        "-o",
-        out_file.to_str().unwrap(),
-        &format!("http://{}/big.bin", srv.addr()),
-    ]);
+    let (code, _out, err) = curl(&["-o", out_file.to_str().unwrap(), &format!("http://{}/big.bin", srv.addr())]);
     assert_eq!(code, 0, "{err}");
     assert_bytes_eq(&std::fs::read(out_file).unwrap(), &data, "curl download");
 }
@@ -170,12 +139,7 @@ fn python_http_client_keeps_one_connection() {
     let site = Site::standard();
     let srv = site.serve(&[]);
     let out = Command::new("python3")
-        .args([
-            "-c",
-            PYTHON_CLIENT,
-            &srv.addr().ip().to_string(),
-            &srv.addr().port().to_string(),
-        ])
+        .args(["-c", PYTHON_CLIENT, &srv.addr().ip().to_string(), &srv.addr().port().to_string()])
         .output()
         .expect("run python3");
     assert!(
@@ -184,8 +148,5 @@ fn python_http_client_keeps_one_connection() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "200 200 404 200 204 206"
-    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "200 200 404 200 204 206");
 }

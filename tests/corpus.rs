@@ -38,9 +38,7 @@ const PARALLEL: usize = 16;
 /// Statuses after which mote must close (SPEC.md "Responses").
 const CLOSING: [u16; 6] = [400, 413, 414, 431, 501, 505];
 /// What a row may expect.
-const KNOWN: [u16; 15] = [
-    200, 204, 206, 301, 304, 400, 404, 405, 412, 413, 414, 416, 431, 501, 505,
-];
+const KNOWN: [u16; 15] = [200, 204, 206, 301, 304, 400, 404, 405, 412, 413, 414, 416, 431, 501, 505];
 
 // ---------------------------------------------------------------------------
 // The corpus
@@ -77,11 +75,7 @@ impl Case {
     }
     /// Responses to HEAD carry no body; rows that start with HEAD are HEAD throughout.
     fn head_only(&self) -> bool {
-        let start = self
-            .raw
-            .iter()
-            .position(|&b| b != b'\r' && b != b'\n')
-            .unwrap_or(0);
+        let start = self.raw.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(0);
         self.raw[start..].starts_with(b"HEAD ")
     }
 }
@@ -107,12 +101,7 @@ fn unescape(text: &str) -> Result<Vec<u8>, String> {
                 out.push(u8::from_str_radix(hex, 16).map_err(|_| format!("bad \\x{hex}"))?);
                 i += 2;
             }
-            other => {
-                return Err(format!(
-                    "unknown escape \\{}",
-                    other.map_or('?', |&b| b as char)
-                ))
-            }
+            other => return Err(format!("unknown escape \\{}", other.map_or('?', |&b| b as char))),
         }
         i += 2;
     }
@@ -146,10 +135,7 @@ fn generate(spec: &str) -> Result<Vec<u8>, String> {
             head
         }
         // One Cookie field whose value is n bytes.
-        "cookie" => format!(
-            "GET / HTTP/1.1\r\n{HOST}Cookie: c={}\r\n\r\n",
-            "v".repeat(n.saturating_sub(2))
-        ),
+        "cookie" => format!("GET / HTTP/1.1\r\n{HOST}Cookie: c={}\r\n\r\n", "v".repeat(n.saturating_sub(2))),
         // n header fields in all, Host included.
         "many-headers" => {
             let fields: String = (1..n).map(|i| format!("X-H{i}: v\r\n")).collect();
@@ -159,21 +145,13 @@ fn generate(spec: &str) -> Result<Vec<u8>, String> {
         "head-size" => {
             let fixed = format!("GET / HTTP/1.1\r\n{HOST}Cookie: c=\r\n\r\n").len();
             let pad = n.checked_sub(fixed).ok_or("too short")?;
-            format!(
-                "GET / HTTP/1.1\r\n{HOST}Cookie: c={}\r\n\r\n",
-                "v".repeat(pad)
-            )
+            format!("GET / HTTP/1.1\r\n{HOST}Cookie: c={}\r\n\r\n", "v".repeat(pad))
         }
         "blank-lines" => format!("{}{get}", "\r\n".repeat(n)),
         "pipeline" => get.repeat(n),
-        "pipeline-bodies" => {
-            format!("POST / HTTP/1.1\r\n{HOST}Content-Length: 5\r\n\r\nhello").repeat(n)
-        }
+        "pipeline-bodies" => format!("POST / HTTP/1.1\r\n{HOST}Content-Length: 5\r\n\r\nhello").repeat(n),
         // A POST with an n-byte body, then a pipelined GET.
-        "body" => format!(
-            "POST / HTTP/1.1\r\n{HOST}Content-Length: {n}\r\n\r\n{}{get}",
-            "b".repeat(n)
-        ),
+        "body" => format!("POST / HTTP/1.1\r\n{HOST}Content-Length: {n}\r\n\r\n{}{get}", "b".repeat(n)),
         _ => return Err(format!("unknown generator @{name}")),
     };
     Ok(text.into_bytes())
@@ -184,9 +162,7 @@ fn parse_expect(text: &str) -> Result<(u16, Count), String> {
         Some((s, rest)) => (s, Some(rest)),
         None => (text, None),
     };
-    let status: u16 = status
-        .parse()
-        .map_err(|_| format!("bad status {status:?}"))?;
+    let status: u16 = status.parse().map_err(|_| format!("bad status {status:?}"))?;
     if !KNOWN.contains(&status) {
         return Err(format!("status {status} is not one the corpus may expect"));
     }
@@ -212,10 +188,7 @@ fn load() -> Vec<Case> {
         }
         let cols: Vec<&str> = line.split('\t').collect();
         if cols.len() != 5 || cols.iter().any(|c| c.is_empty()) {
-            problems.push(format!(
-                "line {line_no}: want 5 non-empty tab-separated columns, got {}",
-                cols.len()
-            ));
+            problems.push(format!("line {line_no}: want 5 non-empty tab-separated columns, got {}", cols.len()));
             continue;
         }
         let (id, request, expect, why, _source) = (cols[0], cols[1], cols[2], cols[3], cols[4]);
@@ -245,25 +218,18 @@ fn load() -> Vec<Case> {
             why: why.to_string(),
         };
         if case.traversal() && status != 400 && status != 404 {
-            problems.push(format!(
-                "line {line_no} ({id}): a traversal case may only expect 400 or 404"
-            ));
+            problems.push(format!("line {line_no} ({id}): a traversal case may only expect 400 or 404"));
         }
         if case.smuggling() && count == Count::Any {
-            problems.push(format!("line {line_no} ({id}): a smuggling case must say how many responses (+N or +close)"));
+            problems
+                .push(format!("line {line_no} ({id}): a smuggling case must say how many responses (+N or +close)"));
         }
         if CLOSING.contains(&status) && count == Count::Any {
-            problems.push(format!(
-                "line {line_no} ({id}): {status} closes: write +close (or +N)"
-            ));
+            problems.push(format!("line {line_no} ({id}): {status} closes: write +close (or +N)"));
         }
         cases.push(case);
     }
-    assert!(
-        problems.is_empty(),
-        "tests/data/requests.tsv is malformed:\n{}",
-        problems.join("\n")
-    );
+    assert!(problems.is_empty(), "tests/data/requests.tsv is malformed:\n{}", problems.join("\n"));
     cases
 }
 
@@ -320,19 +286,14 @@ fn start() -> Server {
             }
         }
     });
-    let mut server = Server {
-        child,
-        addr: "0.0.0.0:0".parse().unwrap(),
-    };
+    let mut server = Server { child, addr: "0.0.0.0:0".parse().unwrap() };
     let deadline = Instant::now() + Duration::from_secs(if slow_runner() { 60 } else { 20 });
     let mut said = Vec::new();
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
             Ok(Ok(addr)) => {
-                server.addr = addr
-                    .parse()
-                    .unwrap_or_else(|e| panic!("bad address {addr:?}: {e}"));
+                server.addr = addr.parse().unwrap_or_else(|e| panic!("bad address {addr:?}: {e}"));
                 return server;
             }
             Ok(Err(line)) => said.push(line),
@@ -370,8 +331,7 @@ fn parse_responses(buf: &[u8], head_only: bool) -> Result<(Vec<Response>, usize)
             }
             break;
         };
-        let head = std::str::from_utf8(&rest[..end])
-            .map_err(|_| "response head is not UTF-8".to_string())?;
+        let head = std::str::from_utf8(&rest[..end]).map_err(|_| "response head is not UTF-8".to_string())?;
         let mut lines = head.split("\r\n");
         let status_line = lines.next().unwrap_or("");
         let status = status_line
@@ -382,28 +342,17 @@ fn parse_responses(buf: &[u8], head_only: bool) -> Result<(Vec<Response>, usize)
         let mut length = None;
         let mut close = false;
         for field in lines {
-            let (name, value) = field
-                .split_once(':')
-                .ok_or_else(|| format!("bad response field {field:?}"))?;
+            let (name, value) = field.split_once(':').ok_or_else(|| format!("bad response field {field:?}"))?;
             let value = value.trim();
             if name.eq_ignore_ascii_case("content-length") {
-                length = Some(
-                    value
-                        .parse::<usize>()
-                        .map_err(|_| format!("bad Content-Length {value:?}"))?,
-                );
+                length = Some(value.parse::<usize>().map_err(|_| format!("bad Content-Length {value:?}"))?);
             } else if name.eq_ignore_ascii_case("connection") {
-                close |= value
-                    .split(',')
-                    .any(|o| o.trim().eq_ignore_ascii_case("close"));
+                close |= value.split(',').any(|o| o.trim().eq_ignore_ascii_case("close"));
             }
         }
         let bodiless = head_only || status == 204 || status == 304;
-        let body = if bodiless {
-            0
-        } else {
-            length.ok_or_else(|| format!("{status} response without Content-Length"))?
-        };
+        let body =
+            if bodiless { 0 } else { length.ok_or_else(|| format!("{status} response without Content-Length"))? };
         if rest.len() < end + 4 + body {
             break;
         }
@@ -454,9 +403,7 @@ fn exchange(addr: SocketAddr, case: &Case) -> Outcome {
         if now >= deadline {
             break;
         }
-        let _ = stream.set_read_timeout(Some(
-            quiet.min(deadline - now).max(Duration::from_millis(10)),
-        ));
+        let _ = stream.set_read_timeout(Some(quiet.min(deadline - now).max(Duration::from_millis(10))));
         match stream.read(&mut chunk) {
             Ok(0) => {
                 closed = Closed::Eof;
@@ -472,9 +419,7 @@ fn exchange(addr: SocketAddr, case: &Case) -> Outcome {
                 match parse_responses(&buf, head_only) {
                     Ok((responses, used)) if used == buf.len() && !responses.is_empty() => {
                         let closing = case.count == Count::Close
-                            || responses
-                                .iter()
-                                .any(|r| r.close || CLOSING.contains(&r.status));
+                            || responses.iter().any(|r| r.close || CLOSING.contains(&r.status));
                         if !closing && last_data.elapsed() >= quiet {
                             break;
                         }
@@ -484,12 +429,7 @@ fn exchange(addr: SocketAddr, case: &Case) -> Outcome {
                 }
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
-                ) =>
-            {
+            Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted) => {
                 closed = Closed::Reset;
                 break;
             }
@@ -507,21 +447,9 @@ fn exchange(addr: SocketAddr, case: &Case) -> Outcome {
                     problem = Some(format!("write: {e}"));
                 }
             }
-            Outcome {
-                responses,
-                trailing: buf[used..].to_vec(),
-                closed,
-                problem,
-                took,
-            }
+            Outcome { responses, trailing: buf[used..].to_vec(), closed, problem, took }
         }
-        Err(e) => Outcome {
-            responses: Vec::new(),
-            trailing: buf,
-            closed,
-            problem: Some(problem.unwrap_or(e)),
-            took,
-        },
+        Err(e) => Outcome { responses: Vec::new(), trailing: buf, closed, problem: Some(problem.unwrap_or(e)), took },
     }
 }
 
@@ -534,10 +462,9 @@ fn check(case: &Case, out: &Outcome) -> Vec<String> {
     let rs = &out.responses;
     match rs.first() {
         None => wrong.push("no response".into()),
-        Some(first) if first.status != case.status => wrong.push(format!(
-            "first status {} (want {})",
-            first.status, case.status
-        )),
+        Some(first) if first.status != case.status => {
+            wrong.push(format!("first status {} (want {})", first.status, case.status))
+        }
         Some(_) => {}
     }
     if !out.trailing.is_empty() {
@@ -551,10 +478,7 @@ fn check(case: &Case, out: &Outcome) -> Vec<String> {
         Count::Any => {}
         Count::Close => {
             if rs.len() != 1 {
-                wrong.push(format!(
-                    "{} responses (want exactly 1, then close)",
-                    rs.len()
-                ));
+                wrong.push(format!("{} responses (want exactly 1, then close)", rs.len()));
             }
             if out.closed == Closed::No {
                 wrong.push("connection not closed".into());
@@ -570,26 +494,13 @@ fn check(case: &Case, out: &Outcome) -> Vec<String> {
     for (i, r) in rs.iter().enumerate() {
         let must_close = CLOSING.contains(&r.status);
         if must_close && !r.close {
-            wrong.push(format!(
-                "response {} ({}) lacks Connection: close",
-                i + 1,
-                r.status
-            ));
+            wrong.push(format!("response {} ({}) lacks Connection: close", i + 1, r.status));
         }
         if (must_close || r.close) && i + 1 < rs.len() {
-            wrong.push(format!(
-                "response {} ({}) closes but {} more followed",
-                i + 1,
-                r.status,
-                rs.len() - i - 1
-            ));
+            wrong.push(format!("response {} ({}) closes but {} more followed", i + 1, r.status, rs.len() - i - 1));
         }
         if (must_close || r.close) && out.closed == Closed::No {
-            wrong.push(format!(
-                "response {} ({}) closes but the connection stayed open",
-                i + 1,
-                r.status
-            ));
+            wrong.push(format!("response {} ({}) closes but the connection stayed open", i + 1, r.status));
         }
     }
     if case.traversal() {
@@ -620,21 +531,14 @@ fn show(bytes: &[u8], max: usize) -> String {
 }
 
 fn describe(out: &Outcome) -> String {
-    let statuses: Vec<String> = out
-        .responses
-        .iter()
-        .map(|r| format!("{}{}", r.status, if r.close { "(close)" } else { "" }))
-        .collect();
+    let statuses: Vec<String> =
+        out.responses.iter().map(|r| format!("{}{}", r.status, if r.close { "(close)" } else { "" })).collect();
     let closed = match out.closed {
         Closed::No => "left open",
         Closed::Eof => "closed",
         Closed::Reset => "reset",
     };
-    format!(
-        "[{}], {closed}, {:.1}s",
-        statuses.join(", "),
-        out.took.as_secs_f64()
-    )
+    format!("[{}], {closed}, {:.1}s", statuses.join(", "), out.took.as_secs_f64())
 }
 
 // ---------------------------------------------------------------------------
@@ -644,11 +548,7 @@ fn describe(out: &Outcome) -> String {
 #[test]
 fn corpus() -> io::Result<()> {
     let cases = Arc::new(load());
-    assert!(
-        cases.len() >= 140,
-        "the corpus has only {} rows",
-        cases.len()
-    );
+    assert!(cases.len() >= 140, "the corpus has only {} rows", cases.len());
     let server = start();
     let addr = server.addr;
     let queue = Arc::new(Mutex::new((0..cases.len()).collect::<VecDeque<usize>>()));
@@ -694,11 +594,7 @@ fn corpus() -> io::Result<()> {
             "- {} (line {}): request {}\n    expected {} ({})\n    got {}: {}",
             case.id,
             case.line,
-            if case.written.starts_with('@') {
-                case.written.clone()
-            } else {
-                show(&case.raw, 160)
-            },
+            if case.written.starts_with('@') { case.written.clone() } else { show(&case.raw, 160) },
             case.expect,
             case.why,
             describe(out),

@@ -28,10 +28,7 @@ fn embedded_files_are_served_byte_for_byte() {
         assert_eq!(r.must("content-length"), r.body.len().to_string());
         assert_etag_format(r.must("etag"));
         let lm = r.must("last-modified");
-        assert!(
-            parse_imf_fixdate(lm).is_some(),
-            "Last-Modified {lm:?} is not an IMF-fixdate"
-        );
+        assert!(parse_imf_fixdate(lm).is_some(), "Last-Modified {lm:?} is not an IMF-fixdate");
         assert_date_now(&r);
     }
 }
@@ -55,22 +52,12 @@ fn embedded_conditionals_and_ranges() {
     let full = srv.get("/style.css");
     let etag = full.must("etag").to_string();
     let lm = full.must("last-modified").to_string();
-    srv.request(req(
-        "GET",
-        "/style.css",
-        &[&format!("If-None-Match: {etag}")],
-    ))
-    .assert_status(304)
-    .assert_header("etag", &etag);
-    srv.request(req(
-        "GET",
-        "/style.css",
-        &[&format!("If-Modified-Since: {lm}")],
-    ))
-    .assert_status(304);
+    srv.request(req("GET", "/style.css", &[&format!("If-None-Match: {etag}")]))
+        .assert_status(304)
+        .assert_header("etag", &etag);
+    srv.request(req("GET", "/style.css", &[&format!("If-Modified-Since: {lm}")])).assert_status(304);
     let r = srv.request(req("GET", "/style.css", &["Range: bytes=0-9"]));
-    r.assert_status(206)
-        .assert_header("content-range", &format!("bytes 0-9/{}", full.body.len()));
+    r.assert_status(206).assert_header("content-range", &format!("bytes 0-9/{}", full.body.len()));
     assert_eq!(r.body, &full.body[..10]);
     // Distinct files, distinct ETags.
     assert_ne!(srv.get("/").must("etag"), etag);
@@ -80,22 +67,12 @@ fn embedded_conditionals_and_ranges() {
 fn embedded_site_targets() {
     let srv = Server::start(&[]);
     let css = static_file("style.css");
-    for target in [
-        "/a/../style.css",
-        "//style.css",
-        "/style.css?v=3",
-        "/%73tyle.css",
-    ] {
+    for target in ["/a/../style.css", "//style.css", "/style.css?v=3", "/%73tyle.css"] {
         let r = srv.get(target);
         assert_eq!(r.status, 200, "GET {target}");
         assert_bytes_eq(&r.body, &css, target);
     }
-    for target in [
-        "/nope",
-        "/static/style.css",
-        "/.git/config",
-        "/style.css.map",
-    ] {
+    for target in ["/nope", "/static/style.css", "/.git/config", "/style.css.map"] {
         assert_eq!(srv.get(target).status, 404, "GET {target}");
     }
 }

@@ -49,10 +49,7 @@ fn body_split_across_packets_is_discarded() {
     let (first, second) = SMUGGLED.split_at(7);
     send_raw(
         &mut s,
-        format!(
-            "GET /style.css HTTP/1.1\r\nHost: test\r\nContent-Length: {}\r\n\r\n{first}",
-            SMUGGLED.len()
-        ),
+        format!("GET /style.css HTTP/1.1\r\nHost: test\r\nContent-Length: {}\r\n\r\n{first}", SMUGGLED.len()),
     );
     sleep(Duration::from_millis(150));
     send_raw(&mut s, second);
@@ -81,10 +78,8 @@ fn identical_repeated_content_length_is_accepted() {
 fn content_length_zero_is_fine() {
     let site = Site::standard();
     let srv = site.serve(&[]);
-    let raw = format!(
-        "GET /style.css HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\n\r\n{}",
-        closing_get("/letters.txt")
-    );
+    let raw =
+        format!("GET /style.css HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\n\r\n{}", closing_get("/letters.txt"));
     assert_eq!(statuses(&exchange(srv.addr(), raw)), vec![200, 200]);
 }
 
@@ -103,15 +98,9 @@ fn invalid_content_length_is_400_and_closes() {
         ("§8.6 comma list", "5, 6"),
     ];
     for (name, value) in rows {
-        let raw = format!(
-            "GET /style.css HTTP/1.1\r\nHost: test\r\nContent-Length: {value}\r\n\r\nhello{SMUGGLED}"
-        );
+        let raw = format!("GET /style.css HTTP/1.1\r\nHost: test\r\nContent-Length: {value}\r\n\r\nhello{SMUGGLED}");
         let rs = exchange(srv.addr(), raw);
-        assert_eq!(
-            statuses(&rs),
-            vec![400],
-            "{name}: Content-Length: {value:?}"
-        );
+        assert_eq!(statuses(&rs), vec![400], "{name}: Content-Length: {value:?}");
         assert!(rs[0].connection_has("close"), "{name}:\n{}", rs[0].raw_head);
     }
 }
@@ -157,23 +146,15 @@ fn transfer_encoding_is_refused_and_closes() {
         ),
         (
             "§6.3 CL.TE: 400",
-            format!(
-                "POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n{chunked}"
-            ),
+            format!("POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n{chunked}"),
             400,
         ),
         (
             "§6.3 TE.CL: 400",
-            format!(
-                "POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 6\r\n\r\n{chunked}"
-            ),
+            format!("POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 6\r\n\r\n{chunked}"),
             400,
         ),
-        (
-            "§6.1 TE in HTTP/1.0: 400",
-            format!("POST /x HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n{chunked}"),
-            400,
-        ),
+        ("§6.1 TE in HTTP/1.0: 400", format!("POST /x HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n{chunked}"), 400),
     ];
     for (name, raw, want) in rows {
         let rs = exchange(srv.addr(), raw);
@@ -198,42 +179,18 @@ fn malformed_header_fields_are_400_and_close() {
     let site = Site::standard();
     let srv = site.serve(&[]);
     let rows = [
-        (
-            "§5.2 obs-fold (space)",
-            "GET /style.css HTTP/1.1\r\nHost: t\r\nX-A: 1\r\n 2\r\n\r\n",
-        ),
-        (
-            "§5.2 obs-fold (tab)",
-            "GET /style.css HTTP/1.1\r\nHost: t\r\nX-A: 1\r\n\t2\r\n\r\n",
-        ),
-        (
-            "§5.1 space before colon",
-            "GET /style.css HTTP/1.1\r\nHost: t\r\nX-A : 1\r\n\r\n",
-        ),
+        ("§5.2 obs-fold (space)", "GET /style.css HTTP/1.1\r\nHost: t\r\nX-A: 1\r\n 2\r\n\r\n"),
+        ("§5.2 obs-fold (tab)", "GET /style.css HTTP/1.1\r\nHost: t\r\nX-A: 1\r\n\t2\r\n\r\n"),
+        ("§5.1 space before colon", "GET /style.css HTTP/1.1\r\nHost: t\r\nX-A : 1\r\n\r\n"),
         (
             "§5.1 space before colon on Content-Length",
             "GET /style.css HTTP/1.1\r\nHost: t\r\nContent-Length : 5\r\n\r\nhello",
         ),
-        (
-            "§5.5 NUL in value",
-            "GET /style.css HTTP/1.1\r\nHost: t\r\nX-A: a\0b\r\n\r\n",
-        ),
-        (
-            "§5.5 bare CR in value",
-            "GET /style.css HTTP/1.1\r\nHost: t\r\nX-A: a\rb\r\n\r\n",
-        ),
-        (
-            "§5.1 non-token name",
-            "GET /style.css HTTP/1.1\r\nHost: t\r\nX(A): 1\r\n\r\n",
-        ),
-        (
-            "§5.1 empty name",
-            "GET /style.css HTTP/1.1\r\nHost: t\r\n: 1\r\n\r\n",
-        ),
-        (
-            "§5.1 missing colon",
-            "GET /style.css HTTP/1.1\r\nHost: t\r\nNoColon\r\n\r\n",
-        ),
+        ("§5.5 NUL in value", "GET /style.css HTTP/1.1\r\nHost: t\r\nX-A: a\0b\r\n\r\n"),
+        ("§5.5 bare CR in value", "GET /style.css HTTP/1.1\r\nHost: t\r\nX-A: a\rb\r\n\r\n"),
+        ("§5.1 non-token name", "GET /style.css HTTP/1.1\r\nHost: t\r\nX(A): 1\r\n\r\n"),
+        ("§5.1 empty name", "GET /style.css HTTP/1.1\r\nHost: t\r\n: 1\r\n\r\n"),
+        ("§5.1 missing colon", "GET /style.css HTTP/1.1\r\nHost: t\r\nNoColon\r\n\r\n"),
     ];
     for (name, raw) in rows {
         let rs = exchange(srv.addr(), format!("{raw}{SMUGGLED}"));
@@ -285,9 +242,7 @@ fn bodies_on_options_and_head_are_discarded_too() {
         ),
     );
     read_response(&mut s, false).assert_status(204);
-    read_response(&mut s, true)
-        .assert_status(200)
-        .assert_header("content-length", "26");
+    read_response(&mut s, true).assert_status(200).assert_header("content-length", "26");
     let rest = parse_all(&read_to_close(&mut s));
     assert_eq!(statuses(&rest), vec![200]);
     assert_eq!(rest[0].body, STYLE_CSS.as_bytes());

@@ -30,11 +30,9 @@ fn exchange_reads_every_response_until_close() {
         let (mut s, _) = listener.accept().unwrap();
         let mut buf = [0u8; 1024];
         let _ = s.read(&mut buf).unwrap();
-        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc")
-            .unwrap();
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc").unwrap();
         std::thread::sleep(std::time::Duration::from_millis(50));
-        s.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-            .unwrap();
+        s.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
     });
     let rs = exchange(addr, get("/"));
     t.join().unwrap();
@@ -48,17 +46,9 @@ fn exchange_reads_every_response_until_close() {
 fn temp_site_has_fixed_mtimes_and_links() {
     let site = Site::standard();
     let meta = std::fs::metadata(site.root().join("letters.txt")).unwrap();
-    let secs = meta
-        .modified()
-        .unwrap()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let secs = meta.modified().unwrap().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     assert_eq!(secs, FIXED_MTIME);
-    assert_eq!(
-        std::fs::read_to_string(site.root().join("link-secret.txt")).unwrap(),
-        SECRET
-    );
+    assert_eq!(std::fs::read_to_string(site.root().join("link-secret.txt")).unwrap(), SECRET);
     assert!(site.root().join("outdir/file.txt").exists());
     let base = site.base.path().to_path_buf();
     drop(site);

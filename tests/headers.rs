@@ -23,12 +23,7 @@ fn content_type_by_extension() {
     for (target, ctype) in rows {
         let r = srv.get(target);
         assert_eq!(r.status, 200, "GET {target}");
-        assert_eq!(
-            r.header("content-type"),
-            Some(ctype),
-            "GET {target}\n{}",
-            r.raw_head
-        );
+        assert_eq!(r.header("content-type"), Some(ctype), "GET {target}\n{}", r.raw_head);
     }
 }
 
@@ -46,21 +41,10 @@ fn file_200_has_every_representation_header_once() {
     assert_date_now(&r);
     assert_etag_format(r.must("etag"));
     assert_eq!(r.body, LETTERS.as_bytes());
-    for name in [
-        "content-length",
-        "content-type",
-        "date",
-        "etag",
-        "last-modified",
-        "accept-ranges",
-        "x-content-type-options",
-    ] {
-        assert_eq!(
-            r.header_all(name).len(),
-            1,
-            "`{name}` must appear once:\n{}",
-            r.raw_head
-        );
+    for name in
+        ["content-length", "content-type", "date", "etag", "last-modified", "accept-ranges", "x-content-type-options"]
+    {
+        assert_eq!(r.header_all(name).len(), 1, "`{name}` must appear once:\n{}", r.raw_head);
     }
     assert_eq!(r.reason, "OK");
 }
@@ -87,22 +71,11 @@ fn head_has_the_same_headers_as_get_and_no_body() {
         let mut s = srv.connect();
         // RFC 9110 §9.3.2: HEAD is GET without the content. Pipelining a GET
         // behind it proves no body bytes were sent.
-        send_raw(
-            &mut s,
-            format!(
-                "{}{}",
-                req("HEAD", target, &[]),
-                closing_get("/letters.txt")
-            ),
-        );
+        send_raw(&mut s, format!("{}{}", req("HEAD", target, &[]), closing_get("/letters.txt")));
         let h = read_response(&mut s, true);
         let next = parse_all(&read_to_close(&mut s));
         assert_eq!(h.status, g.status, "HEAD {target}");
-        assert_eq!(
-            statuses(&next),
-            vec![200],
-            "HEAD {target} leaked body bytes"
-        );
+        assert_eq!(statuses(&next), vec![200], "HEAD {target} leaked body bytes");
         assert_eq!(next[0].body, LETTERS.as_bytes());
         for name in [
             "content-length",
@@ -132,10 +105,7 @@ fn error_responses_have_date_length_and_nosniff() {
         ("405", req("POST", "/style.css", &["Content-Length: 0"])),
         ("400", "GET /%zz HTTP/1.1\r\nHost: t\r\n\r\n".to_string()),
         ("505", "GET / HTTP/2.0\r\nHost: t\r\n\r\n".to_string()),
-        (
-            "501",
-            "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n".to_string(),
-        ),
+        ("501", "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n".to_string()),
         ("301", get("/docs")),
     ];
     for (want, raw) in rows {
@@ -143,21 +113,14 @@ fn error_responses_have_date_length_and_nosniff() {
         assert_eq!(r.status.to_string(), want, "{raw:?}\n{}", r.raw_head);
         assert_date_now(&r);
         r.assert_header("x-content-type-options", "nosniff");
-        assert_eq!(
-            r.must("content-length"),
-            r.body.len().to_string(),
-            "{want}: Content-Length matches the body"
-        );
+        assert_eq!(r.must("content-length"), r.body.len().to_string(), "{want}: Content-Length matches the body");
         if want != "301" {
             assert!(
                 r.must("content-type").starts_with("text/plain"),
                 "{want}: error bodies are text/plain:\n{}",
                 r.raw_head
             );
-            assert!(
-                !r.body.is_empty(),
-                "{want}: error bodies are small but present"
-            );
+            assert!(!r.body.is_empty(), "{want}: error bodies are small but present");
         }
     }
 }
@@ -167,13 +130,8 @@ fn bodyless_statuses_have_date_and_nosniff_but_no_content_length() {
     let site = Site::standard();
     let srv = site.serve(&[]);
     let etag = srv.get("/letters.txt").must("etag").to_string();
-    let rows = [
-        ("204", req("OPTIONS", "*", &[])),
-        (
-            "304",
-            req("GET", "/letters.txt", &[&format!("If-None-Match: {etag}")]),
-        ),
-    ];
+    let rows =
+        [("204", req("OPTIONS", "*", &[])), ("304", req("GET", "/letters.txt", &[&format!("If-None-Match: {etag}")]))];
     for (want, raw) in rows {
         let mut s = srv.connect();
         send_raw(&mut s, format!("{raw}{}", closing_get("/letters.txt")));
@@ -184,11 +142,7 @@ fn bodyless_statuses_have_date_and_nosniff_but_no_content_length() {
         // RFC 9110 §8.6: no Content-Length in 204; 304 here sends none.
         r.assert_no_header("content-length");
         let next = parse_all(&read_to_close(&mut s));
-        assert_eq!(
-            statuses(&next),
-            vec![200],
-            "{want} must not carry body bytes"
-        );
+        assert_eq!(statuses(&next), vec![200], "{want} must not carry body bytes");
     }
 }
 

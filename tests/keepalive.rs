@@ -30,17 +30,10 @@ fn connection_close_is_honoured() {
     // RFC 9112 §9.6; connection options are case-insensitive.
     for value in ["close", "Close", "CLOSE", "keep-alive, close"] {
         let mut s = srv.connect();
-        send_raw(
-            &mut s,
-            req("GET", "/letters.txt", &[&format!("Connection: {value}")]),
-        );
+        send_raw(&mut s, req("GET", "/letters.txt", &[&format!("Connection: {value}")]));
         let r = read_response(&mut s, false);
         r.assert_status(200);
-        assert!(
-            r.connection_has("close"),
-            "Connection: {value}:\n{}",
-            r.raw_head
-        );
+        assert!(r.connection_has("close"), "Connection: {value}:\n{}", r.raw_head);
         assert_closed_silently(&mut s);
     }
 }
@@ -50,12 +43,7 @@ fn connection_close_wins_over_pipelined_requests() {
     let site = Site::standard();
     let srv = site.serve(&[]);
     // RFC 9112 §9.6: nothing after the `close` request is answered.
-    let raw = format!(
-        "{}{}{}",
-        get("/style.css"),
-        closing_get("/letters.txt"),
-        get("/notes.txt")
-    );
+    let raw = format!("{}{}{}", get("/style.css"), closing_get("/letters.txt"), get("/notes.txt"));
     let rs = exchange(srv.addr(), raw);
     assert_eq!(statuses(&rs), vec![200, 200]);
     assert_eq!(rs[1].body, LETTERS.as_bytes());
@@ -79,13 +67,9 @@ fn http_1_0_keep_alive_when_asked() {
     let srv = site.serve(&[]);
     let mut s = srv.connect();
     for value in ["keep-alive", "Keep-Alive"] {
-        send_raw(
-            &mut s,
-            format!("GET /letters.txt HTTP/1.0\r\nConnection: {value}\r\n\r\n"),
-        );
+        send_raw(&mut s, format!("GET /letters.txt HTTP/1.0\r\nConnection: {value}\r\n\r\n"));
         let r = read_response(&mut s, false);
-        r.assert_status(200)
-            .assert_header("connection", "keep-alive");
+        r.assert_status(200).assert_header("connection", "keep-alive");
         assert_eq!(r.body, LETTERS.as_bytes());
     }
     // A 1.0 request without keep-alive ends it.
@@ -113,11 +97,7 @@ fn twenty_pipelined_requests_in_one_write_are_answered_in_order() {
     assert_eq!(rs.len(), 20, "{}", heads(&rs));
     for (i, r) in rs.iter().enumerate() {
         r.assert_status(200);
-        assert_eq!(
-            r.text(),
-            format!("body of file {i:02}\n"),
-            "response {i} out of order"
-        );
+        assert_eq!(r.text(), format!("body of file {i:02}\n"), "response {i} out of order");
     }
 }
 
@@ -137,15 +117,7 @@ fn pipelined_mix_of_methods_and_statuses() {
     );
     let mut s = srv.connect();
     send_raw(&mut s, raw);
-    let expect = [
-        (200, false),
-        (200, true),
-        (404, false),
-        (204, false),
-        (405, false),
-        (206, false),
-        (301, false),
-    ];
+    let expect = [(200, false), (200, true), (404, false), (204, false), (405, false), (206, false), (301, false)];
     for (i, (status, head)) in expect.iter().enumerate() {
         let r = read_response(&mut s, *head);
         assert_eq!(r.status, *status, "response {i}:\n{}", r.raw_head);
@@ -176,23 +148,12 @@ fn header_timeout_closes_a_half_sent_head() {
     let start = Instant::now();
     send_raw(&mut s, "GET /letters.txt HTTP/1.1\r\nHost: t\r\n");
     // A 408 before closing is allowed; the server must not wait for more.
-    let got = read_until_close(&mut s, Duration::from_secs(4)).unwrap_or_else(|b| {
-        panic!(
-            "not closed 4 s after a half head; got {:?}",
-            String::from_utf8_lossy(&b)
-        )
-    });
+    let got = read_until_close(&mut s, Duration::from_secs(4))
+        .unwrap_or_else(|b| panic!("not closed 4 s after a half head; got {:?}", String::from_utf8_lossy(&b)));
     let took = start.elapsed();
     let rs = parse_all(&got);
-    assert!(
-        rs.iter().all(|r| r.status == 408),
-        "only a 408 may be sent: {}",
-        heads(&rs)
-    );
-    assert!(
-        took >= Duration::from_millis(900),
-        "closed after {took:?}, before the timeout"
-    );
+    assert!(rs.iter().all(|r| r.status == 408), "only a 408 may be sent: {}", heads(&rs));
+    assert!(took >= Duration::from_millis(900), "closed after {took:?}, before the timeout");
 }
 
 #[test]
@@ -217,21 +178,14 @@ fn header_timeout_is_a_deadline_not_reset_by_trickling_bytes() {
                 closed = true; // EOF or a 408
                 break;
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
             Err(_) => {
                 closed = true;
                 break;
             }
         }
     }
-    assert!(
-        closed,
-        "a head trickled byte by byte kept the connection open for 4 s"
-    );
+    assert!(closed, "a head trickled byte by byte kept the connection open for 4 s");
 }
 
 #[test]
@@ -244,10 +198,7 @@ fn idle_timeout_closes_a_silent_connection() {
         .unwrap_or_else(|_| panic!("a connection that sent nothing was kept open 4 s"));
     let rs = parse_all(&got);
     assert!(rs.iter().all(|r| r.status == 408), "{}", heads(&rs));
-    assert!(
-        start.elapsed() >= Duration::from_millis(900),
-        "closed before the timeout"
-    );
+    assert!(start.elapsed() >= Duration::from_millis(900), "closed before the timeout");
 }
 
 #[test]
@@ -264,15 +215,8 @@ fn idle_timeout_closes_after_a_response() {
     let start = Instant::now();
     let got = read_until_close(&mut s, Duration::from_secs(4))
         .unwrap_or_else(|_| panic!("an idle keep-alive connection was kept open 4 s"));
-    assert!(
-        got.is_empty(),
-        "nothing may be sent on idle close: {:?}",
-        String::from_utf8_lossy(&got)
-    );
-    assert!(
-        start.elapsed() >= Duration::from_millis(900),
-        "closed before the timeout"
-    );
+    assert!(got.is_empty(), "nothing may be sent on idle close: {:?}", String::from_utf8_lossy(&got));
+    assert!(start.elapsed() >= Duration::from_millis(900), "closed before the timeout");
 }
 
 #[test]
@@ -307,11 +251,7 @@ fn two_thousand_pipelined_requests_with_backpressure() {
     let n = 2000;
     let mut raw = String::new();
     for i in 0..n - 1 {
-        raw.push_str(&get(if i % 2 == 0 {
-            "/letters.txt"
-        } else {
-            "/style.css"
-        }));
+        raw.push_str(&get(if i % 2 == 0 { "/letters.txt" } else { "/style.css" }));
     }
     raw.push_str(&closing_get("/notes.txt"));
     let mut s = srv.connect();
@@ -334,10 +274,7 @@ fn slow_reader_gets_a_large_file_whole() {
     site.write("big.bin", &data);
     let srv = site.serve(&["--cache-max", "4096"]);
     let mut s = srv.connect();
-    send_raw(
-        &mut s,
-        format!("{}{}", get("/big.bin"), closing_get("/letters.txt")),
-    );
+    send_raw(&mut s, format!("{}{}", get("/big.bin"), closing_get("/letters.txt")));
     // Read in small sips so the server sees a full socket many times.
     let mut all = Vec::new();
     let mut buf = [0u8; 8192];

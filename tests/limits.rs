@@ -51,10 +51,7 @@ fn head_over_16384_bytes_is_431_and_closes() {
 fn one_field_over_16384_bytes_is_431() {
     let site = Site::standard();
     let srv = site.serve(&[]);
-    let raw = format!(
-        "GET /letters.txt HTTP/1.1\r\nHost: t\r\nCookie: {}\r\n\r\n",
-        "c".repeat(20000)
-    );
+    let raw = format!("GET /letters.txt HTTP/1.1\r\nHost: t\r\nCookie: {}\r\n\r\n", "c".repeat(20000));
     let rs = exchange(srv.addr(), raw);
     assert_eq!(statuses(&rs), vec![431]);
     assert!(rs[0].connection_has("close"));
@@ -113,10 +110,7 @@ fn sixty_five_fields_are_431_and_close() {
     let site = Site::standard();
     let srv = site.serve(&[]);
     for n in [65, 200] {
-        let rs = exchange(
-            srv.addr(),
-            format!("{}{}", with_fields(n), get("/letters.txt")),
-        );
+        let rs = exchange(srv.addr(), format!("{}{}", with_fields(n), get("/letters.txt")));
         assert_eq!(statuses(&rs), vec![431], "{n} fields");
         assert!(rs[0].connection_has("close"));
     }

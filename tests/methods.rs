@@ -9,8 +9,7 @@ fn get_serves_the_file() {
     let site = Site::standard();
     let srv = site.serve(&[]);
     let r = srv.get("/style.css");
-    r.assert_status(200)
-        .assert_header("content-type", "text/css; charset=utf-8");
+    r.assert_status(200).assert_header("content-type", "text/css; charset=utf-8");
     assert_eq!(r.body, STYLE_CSS.as_bytes());
 }
 
@@ -42,8 +41,7 @@ fn options_is_204_with_allow_for_every_target() {
         send_raw(&mut s, req("OPTIONS", target, &[]));
         let r = read_response(&mut s, false);
         assert_eq!(r.status, 204, "OPTIONS {target}:\n{}", r.raw_head);
-        r.assert_header("allow", ALLOW)
-            .assert_no_header("content-length");
+        r.assert_header("allow", ALLOW).assert_no_header("content-length");
         assert!(r.body.is_empty());
         // 204 keeps the connection and carries no body bytes.
         send_raw(&mut s, closing_get("/letters.txt"));
@@ -69,22 +67,12 @@ fn other_methods_are_405_with_allow_and_keep_the_connection() {
         ("§9.1 case-sensitive", "get"),
     ];
     for (name, method) in rows {
-        let raw = format!(
-            "{}{}",
-            req(method, "/style.css", &[]),
-            closing_get("/letters.txt")
-        );
+        let raw = format!("{}{}", req(method, "/style.css", &[]), closing_get("/letters.txt"));
         let rs = exchange(srv.addr(), raw);
         assert_eq!(statuses(&rs), vec![405, 200], "{name}: {method}");
         rs[0].assert_header("allow", ALLOW);
-        assert!(
-            !rs[0].connection_has("close"),
-            "{name}: 405 must keep the connection"
-        );
-        assert!(
-            rs[0].must("content-type").starts_with("text/plain"),
-            "{name}: error bodies are text/plain"
-        );
+        assert!(!rs[0].connection_has("close"), "{name}: 405 must keep the connection");
+        assert!(rs[0].must("content-type").starts_with("text/plain"), "{name}: error bodies are text/plain");
         assert_eq!(rs[1].body, LETTERS.as_bytes(), "{name}");
     }
 }
@@ -111,10 +99,7 @@ fn post_body_arriving_late_is_still_discarded() {
     let site = Site::standard();
     let srv = site.serve(&[]);
     let mut s = srv.connect();
-    send_raw(
-        &mut s,
-        "PUT /x HTTP/1.1\r\nHost: test\r\nContent-Length: 10\r\n\r\nhello",
-    );
+    send_raw(&mut s, "PUT /x HTTP/1.1\r\nHost: test\r\nContent-Length: 10\r\n\r\nhello");
     std::thread::sleep(std::time::Duration::from_millis(200));
     send_raw(&mut s, format!("world{}", closing_get("/letters.txt")));
     let rs = parse_all(&read_to_close(&mut s));

@@ -19,34 +19,18 @@ fn targets_that_resolve_to_a_file() {
         ("RFC 3986 §5.2.4 `.` removed", "/a/./b/./c.txt", c_txt),
         ("RFC 3986 §5.2.4 `..` removed", "/a/../style.css", css),
         ("RFC 3986 §5.2.4 `..` twice", "/a/b/../../style.css", css),
-        (
-            "RFC 3986 §5.2.4 `..` above root clamps",
-            "/../../style.css",
-            css,
-        ),
+        ("RFC 3986 §5.2.4 `..` above root clamps", "/../../style.css", css),
         ("`..` above root after a segment", "/a/../../style.css", css),
         ("trailing `..` then file", "/a/b/c.txt/../c.txt", c_txt),
-        (
-            "RFC 3986 §2.1 %2e%2e decoded then removed",
-            "/%2e%2e/style.css",
-            css,
-        ),
+        ("RFC 3986 §2.1 %2e%2e decoded then removed", "/%2e%2e/style.css", css),
         ("RFC 3986 §2.1 uppercase hex", "/a/%2E%2E/style.css", css),
         ("RFC 3986 §2.1 %2e as `.`", "/a/%2e/b/c.txt", c_txt),
         ("RFC 3986 §2.3 unreserved decoded", "/%61/b/c%2etxt", c_txt),
         ("root is index.html", "/", INDEX_HTML.as_bytes()),
         ("index.html by name", "/index.html", INDEX_HTML.as_bytes()),
-        (
-            "directory with slash is its index",
-            "/docs/",
-            b"DOCS-INDEX\n",
-        ),
+        ("directory with slash is its index", "/docs/", b"DOCS-INDEX\n"),
         ("directory index with query", "/docs/?v=2", b"DOCS-INDEX\n"),
-        (
-            "directory index by name",
-            "/docs/index.html",
-            b"DOCS-INDEX\n",
-        ),
+        ("directory index by name", "/docs/index.html", b"DOCS-INDEX\n"),
         ("file in a directory", "/docs/page.html", b"DOCS-PAGE\n"),
         ("symlink inside the root", "/link-inside.css", css),
     ];
@@ -65,8 +49,7 @@ fn absolute_form_resolves_like_origin_form() {
     let r = srv.request("GET http://example.com/style.css HTTP/1.1\r\nHost: example.com\r\n\r\n");
     r.assert_status(200);
     assert_eq!(r.body, STYLE_CSS.as_bytes());
-    let r = srv
-        .request("GET http://example.com/a/../../secret.txt HTTP/1.1\r\nHost: example.com\r\n\r\n");
+    let r = srv.request("GET http://example.com/a/../../secret.txt HTTP/1.1\r\nHost: example.com\r\n\r\n");
     r.assert_status(404);
     let r = srv.request("GET http://example.com/.git/config HTTP/1.1\r\nHost: example.com\r\n\r\n");
     r.assert_status(404);
@@ -110,12 +93,7 @@ fn bad_targets_are_400_and_close() {
         raw.extend_from_slice(b" HTTP/1.1\r\nHost: t\r\n\r\n");
         raw.extend_from_slice(get("/letters.txt").as_bytes());
         let rs = exchange(srv.addr(), &raw);
-        assert_eq!(
-            statuses(&rs),
-            vec![400],
-            "{name}: {:?}",
-            String::from_utf8_lossy(target)
-        );
+        assert_eq!(statuses(&rs), vec![400], "{name}: {:?}", String::from_utf8_lossy(target));
         assert!(rs[0].connection_has("close"), "{name}");
     }
 }
@@ -126,10 +104,7 @@ fn raw_space_in_the_target_is_400_not_505() {
     let srv = site.serve(&[]);
     // RFC 9112 §3: a raw space makes the request line four words. That is a
     // malformed request line (400), not a well-formed unsupported version.
-    for raw in [
-        "GET /a b HTTP/1.1\r\nHost: t\r\n\r\n",
-        "GET /style.css x HTTP/1.1\r\nHost: t\r\n\r\n",
-    ] {
+    for raw in ["GET /a b HTTP/1.1\r\nHost: t\r\n\r\n", "GET /style.css x HTTP/1.1\r\nHost: t\r\n\r\n"] {
         let rs = exchange(srv.addr(), raw);
         assert_eq!(statuses(&rs), vec![400], "raw space: {raw:?}");
     }
@@ -152,10 +127,7 @@ fn dot_segments_are_404_even_when_the_file_exists() {
     ] {
         let r = srv.get(target);
         assert_eq!(r.status, 404, "GET {target}\n{}", r.raw_head);
-        assert!(
-            !r.text().contains("HIDDEN") && !r.text().contains("[core]"),
-            "{target}"
-        );
+        assert!(!r.text().contains("HIDDEN") && !r.text().contains("[core]"), "{target}");
     }
 }
 
@@ -176,10 +148,7 @@ fn directory_without_slash_redirects_keeping_the_query() {
         let r = read_response(&mut s, false);
         assert_eq!(r.status, 301, "{name}: GET {target}\n{}", r.raw_head);
         r.assert_header("location", location);
-        assert!(
-            !r.connection_has("close"),
-            "{name}: 301 keeps the connection"
-        );
+        assert!(!r.connection_has("close"), "{name}: 301 keeps the connection");
         // The connection is still usable.
         send_raw(&mut s, closing_get("/letters.txt"));
         let rest = parse_all(&read_to_close(&mut s));
@@ -191,22 +160,12 @@ fn directory_without_slash_redirects_keeping_the_query() {
 fn missing_files_and_index_less_directories_are_404_and_keep_the_connection() {
     let site = Site::standard();
     let srv = site.serve(&[]);
-    for target in [
-        "/nope",
-        "/nope/",
-        "/empty/",
-        "/a/b/",
-        "/a/b/c.txt%3fx",
-        "/style.css.bak",
-    ] {
+    for target in ["/nope", "/nope/", "/empty/", "/a/b/", "/a/b/c.txt%3fx", "/style.css.bak"] {
         let raw = format!("{}{}", get(target), closing_get("/letters.txt"));
         let rs = exchange(srv.addr(), raw);
         assert_eq!(statuses(&rs), vec![404, 200], "GET {target}");
         assert!(!rs[0].connection_has("close"), "{target}");
-        assert!(
-            rs[0].must("content-type").starts_with("text/plain"),
-            "{target}"
-        );
+        assert!(rs[0].must("content-type").starts_with("text/plain"), "{target}");
     }
 }
 
@@ -228,22 +187,12 @@ fn nothing_beside_the_root_is_reachable() {
     for (name, target) in rows {
         let r = srv.get(target);
         assert_eq!(r.status, 404, "{name}: GET {target}\n{}", r.raw_head);
-        assert!(
-            !r.text().contains("TOP-SECRET"),
-            "{name}: leaked the secret"
-        );
+        assert!(!r.text().contains("TOP-SECRET"), "{name}: leaked the secret");
     }
     // Encoded slashes may be refused or looked up literally, never followed out.
-    for target in [
-        "/..%2fsecret.txt",
-        "/%2e%2e%2fsecret.txt",
-        "/outdir%2ffile.txt",
-    ] {
+    for target in ["/..%2fsecret.txt", "/%2e%2e%2fsecret.txt", "/outdir%2ffile.txt"] {
         let r = srv.get(target);
         assert!(matches!(r.status, 400 | 404), "GET {target}: {}", r.status);
-        assert!(
-            !r.text().contains("TOP-SECRET"),
-            "GET {target} leaked the secret"
-        );
+        assert!(!r.text().contains("TOP-SECRET"), "GET {target} leaked the secret");
     }
 }

@@ -27,28 +27,15 @@ fn other_well_formed_versions_are_505_and_close() {
         ("§2.3 HTTP/2.0", "GET / HTTP/2.0\r\nHost: t\r\n\r\n"),
         ("§2.3 HTTP/1.2", "GET / HTTP/1.2\r\nHost: t\r\n\r\n"),
         ("§2.3 HTTP/3.0", "GET / HTTP/3.0\r\nHost: t\r\n\r\n"),
-        (
-            "§2.3 HTTP/0.9 as a version",
-            "GET / HTTP/0.9\r\nHost: t\r\n\r\n",
-        ),
-        (
-            "RFC 9113 §3.4 h2 preface",
-            "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
-        ),
+        ("§2.3 HTTP/0.9 as a version", "GET / HTTP/0.9\r\nHost: t\r\n\r\n"),
+        ("RFC 9113 §3.4 h2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
     ];
     for (name, raw) in rows {
         // Trailing pipelined GET must not be answered after a closing status.
         let rs = exchange(srv.addr(), format!("{raw}{}", get("/letters.txt")));
         assert_eq!(statuses(&rs), vec![505], "{name}");
-        assert!(
-            rs[0].connection_has("close"),
-            "{name}: 505 closes:\n{}",
-            rs[0].raw_head
-        );
-        assert!(
-            rs[0].must("content-type").starts_with("text/plain"),
-            "{name}"
-        );
+        assert!(rs[0].connection_has("close"), "{name}: 505 closes:\n{}", rs[0].raw_head);
+        assert!(rs[0].must("content-type").starts_with("text/plain"), "{name}");
     }
 }
 
@@ -59,26 +46,16 @@ fn malformed_request_lines_are_400_and_close() {
     let rows = [
         ("§3 garbage", "HELLO\r\n\r\n"),
         ("§3 missing version (HTTP/0.9 form)", "GET /\r\n\r\n"),
-        (
-            "§2.3 version is case-sensitive",
-            "GET / http/1.1\r\nHost: t\r\n\r\n",
-        ),
+        ("§2.3 version is case-sensitive", "GET / http/1.1\r\nHost: t\r\n\r\n"),
         ("§2.3 one digit missing", "GET / HTTP/1\r\nHost: t\r\n\r\n"),
         ("§2.3 not a version", "GET / FOO/1.1\r\nHost: t\r\n\r\n"),
         ("§3 extra token", "GET / HTTP/1.1 x\r\nHost: t\r\n\r\n"),
         ("§3 missing target", "GET HTTP/1.1\r\nHost: t\r\n\r\n"),
-        (
-            "§3 control byte in method",
-            "G\x01T / HTTP/1.1\r\nHost: t\r\n\r\n",
-        ),
+        ("§3 control byte in method", "G\x01T / HTTP/1.1\r\nHost: t\r\n\r\n"),
     ];
     for (name, raw) in rows {
         let rs = exchange(srv.addr(), format!("{raw}{}", get("/letters.txt")));
         assert_eq!(statuses(&rs), vec![400], "{name}: {raw:?}");
-        assert!(
-            rs[0].connection_has("close"),
-            "{name}: 400 closes:\n{}",
-            rs[0].raw_head
-        );
+        assert!(rs[0].connection_has("close"), "{name}: 400 closes:\n{}", rs[0].raw_head);
     }
 }

@@ -146,11 +146,7 @@ impl Server {
 
         let deadline = Instant::now() + START_TIMEOUT;
         let mut addrs = Vec::new();
-        let mut server = Server {
-            child: Some(child),
-            addrs: Vec::new(),
-            stderr,
-        };
+        let mut server = Server { child: Some(child), addrs: Vec::new(), stderr };
         while addrs.len() < expected {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
@@ -330,14 +326,7 @@ pub fn read_until_close(stream: &mut TcpStream, limit: Duration) -> Result<Vec<u
             Ok(0) => break,
             Ok(n) => all.extend_from_slice(&buf[..n]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Err(all)
-            }
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => return Err(all),
             Err(_) => break, // reset / aborted: the server is gone
         }
     }
@@ -375,33 +364,22 @@ pub struct Response {
 impl Response {
     /// First value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// All values of header `name`.
     pub fn header_all(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .collect()
+        self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
     }
 
     /// The header's value; panics with the whole head if absent.
     pub fn must(&self, name: &str) -> &str {
-        self.header(name)
-            .unwrap_or_else(|| panic!("response lacks `{name}`:\n{}", self.raw_head))
+        self.header(name).unwrap_or_else(|| panic!("response lacks `{name}`:\n{}", self.raw_head))
     }
 
     /// Does `Connection` carry the token `token` (case-insensitive)?
     pub fn connection_has(&self, token: &str) -> bool {
-        self.header_all("connection")
-            .iter()
-            .flat_map(|v| v.split(','))
-            .any(|t| t.trim().eq_ignore_ascii_case(token))
+        self.header_all("connection").iter().flat_map(|v| v.split(',')).any(|t| t.trim().eq_ignore_ascii_case(token))
     }
 
     pub fn text(&self) -> String {
@@ -411,33 +389,20 @@ impl Response {
     /// Asserts the status, showing the head on failure.
     #[track_caller]
     pub fn assert_status(&self, status: u16) -> &Self {
-        assert_eq!(
-            self.status, status,
-            "unexpected status; head:\n{}",
-            self.raw_head
-        );
+        assert_eq!(self.status, status, "unexpected status; head:\n{}", self.raw_head);
         self
     }
 
     /// Asserts header `name` equals `value` exactly.
     #[track_caller]
     pub fn assert_header(&self, name: &str, value: &str) -> &Self {
-        assert_eq!(
-            self.header(name),
-            Some(value),
-            "header `{name}`; head:\n{}",
-            self.raw_head
-        );
+        assert_eq!(self.header(name), Some(value), "header `{name}`; head:\n{}", self.raw_head);
         self
     }
 
     #[track_caller]
     pub fn assert_no_header(&self, name: &str) -> &Self {
-        assert!(
-            self.header(name).is_none(),
-            "header `{name}` must be absent; head:\n{}",
-            self.raw_head
-        );
+        assert!(self.header(name).is_none(), "header `{name}` must be absent; head:\n{}", self.raw_head);
         self
     }
 }
@@ -453,39 +418,25 @@ pub fn read_response(stream: &mut impl Read, head_request: bool) -> Response {
 }
 
 /// Reads one response. `Ok(None)` on a clean EOF before its first byte.
-pub fn try_read_response(
-    stream: &mut impl Read,
-    head_request: bool,
-) -> Result<Option<Response>, String> {
+pub fn try_read_response(stream: &mut impl Read, head_request: bool) -> Result<Option<Response>, String> {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
         match stream.read(&mut byte) {
             Ok(0) if head.is_empty() => return Ok(None),
-            Ok(0) => {
-                return Err(format!(
-                    "EOF inside a response head:\n{}",
-                    String::from_utf8_lossy(&head)
-                ))
-            }
+            Ok(0) => return Err(format!("EOF inside a response head:\n{}", String::from_utf8_lossy(&head))),
             Ok(_) => head.push(byte[0]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if head.is_empty() && e.kind() == io::ErrorKind::ConnectionReset => {
-                return Ok(None)
-            }
+            Err(e) if head.is_empty() && e.kind() == io::ErrorKind::ConnectionReset => return Ok(None),
             Err(e) => {
-                return Err(format!(
-                    "reading response head: {e}; got so far:\n{}",
-                    String::from_utf8_lossy(&head)
-                ))
+                return Err(format!("reading response head: {e}; got so far:\n{}", String::from_utf8_lossy(&head)))
             }
         }
         if head.len() > 64 * 1024 {
             return Err("response head over 64 KiB".into());
         }
     }
-    let raw_head = String::from_utf8(head.clone())
-        .map_err(|_| format!("response head is not UTF-8: {head:?}"))?;
+    let raw_head = String::from_utf8(head.clone()).map_err(|_| format!("response head is not UTF-8: {head:?}"))?;
     let body_start = raw_head.len() - 4;
     let mut lines = raw_head[..body_start].split("\r\n");
     let status_line = lines.next().unwrap_or_default();
@@ -502,55 +453,28 @@ pub fn try_read_response(
     }
     let mut headers = Vec::new();
     for line in lines {
-        let (name, value) = line
-            .split_once(':')
-            .ok_or_else(|| format!("bad header line {line:?} in:\n{raw_head}"))?;
+        let (name, value) = line.split_once(':').ok_or_else(|| format!("bad header line {line:?} in:\n{raw_head}"))?;
         if name.is_empty() || name.contains(|c: char| c.is_whitespace()) || line.contains('\n') {
             return Err(format!("bad header line {line:?} in:\n{raw_head}"));
         }
-        headers.push((
-            name.to_string(),
-            value.trim_matches([' ', '\t']).to_string(),
-        ));
+        headers.push((name.to_string(), value.trim_matches([' ', '\t']).to_string()));
     }
-    let mut resp = Response {
-        version,
-        status,
-        reason,
-        headers,
-        body: Vec::new(),
-        raw_head,
-    };
+    let mut resp = Response { version, status, reason, headers, body: Vec::new(), raw_head };
     let bodyless = head_request || resp.status == 204 || resp.status == 304 || resp.status < 200;
     if !bodyless {
         let lens = resp.header_all("content-length");
         if lens.len() != 1 {
-            return Err(format!(
-                "expected exactly one Content-Length (mote always sends one):\n{}",
-                resp.raw_head
-            ));
+            return Err(format!("expected exactly one Content-Length (mote always sends one):\n{}", resp.raw_head));
         }
-        let len: usize = lens[0]
-            .parse()
-            .map_err(|_| format!("bad Content-Length in:\n{}", resp.raw_head))?;
+        let len: usize = lens[0].parse().map_err(|_| format!("bad Content-Length in:\n{}", resp.raw_head))?;
         let mut body = vec![0u8; len];
         let mut got = 0;
         while got < len {
             match stream.read(&mut body[got..]) {
-                Ok(0) => {
-                    return Err(format!(
-                        "EOF after {got} of {len} body bytes; head:\n{}",
-                        resp.raw_head
-                    ))
-                }
+                Ok(0) => return Err(format!("EOF after {got} of {len} body bytes; head:\n{}", resp.raw_head)),
                 Ok(n) => got += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    return Err(format!(
-                        "reading body ({got} of {len}): {e}; head:\n{}",
-                        resp.raw_head
-                    ))
-                }
+                Err(e) => return Err(format!("reading body ({got} of {len}): {e}; head:\n{}", resp.raw_head)),
             }
         }
         resp.body = body;
@@ -586,9 +510,7 @@ pub fn statuses(responses: &[Response]) -> Vec<u16> {
 // ---------------------------------------------------------------------------
 
 const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -639,9 +561,7 @@ pub fn parse_imf_fixdate(s: &str) -> Option<u64> {
     }
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
         let t = &s[r];
-        t.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| t.parse().ok())?
+        t.bytes().all(|c| c.is_ascii_digit()).then(|| t.parse().ok())?
     };
     let d = num(5..7)?;
     let m = MONTHS.iter().position(|x| *x == &s[8..11])? as i64 + 1;
@@ -661,23 +581,17 @@ pub fn parse_imf_fixdate(s: &str) -> Option<u64> {
 }
 
 pub fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
 }
 
 /// Asserts `Date` is an IMF-fixdate within a minute of now.
 #[track_caller]
 pub fn assert_date_now(r: &Response) {
     let date = r.must("date");
-    let secs = parse_imf_fixdate(date)
-        .unwrap_or_else(|| panic!("Date {date:?} is not an IMF-fixdate; head:\n{}", r.raw_head));
+    let secs =
+        parse_imf_fixdate(date).unwrap_or_else(|| panic!("Date {date:?} is not an IMF-fixdate; head:\n{}", r.raw_head));
     let now = now_secs();
-    assert!(
-        secs.abs_diff(now) <= 60,
-        "Date {date:?} is {secs}, now is {now}"
-    );
+    assert!(secs.abs_diff(now) <= 60, "Date {date:?} is {secs}, now is {now}");
 }
 
 /// Asserts an ETag is strong and `"<16 hex digits>"`.
@@ -685,10 +599,7 @@ pub fn assert_date_now(r: &Response) {
 pub fn assert_etag_format(etag: &str) {
     let b = etag.as_bytes();
     assert!(
-        b.len() == 18
-            && b[0] == b'"'
-            && b[17] == b'"'
-            && b[1..17].iter().all(|c| c.is_ascii_hexdigit()),
+        b.len() == 18 && b[0] == b'"' && b[17] == b'"' && b[1..17].iter().all(|c| c.is_ascii_hexdigit()),
         "ETag {etag:?} is not a strong \"<16 hex>\""
     );
 }
@@ -711,10 +622,7 @@ pub struct TempDir {
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
         let path = std::env::temp_dir().join(format!(
             "mote-test-{tag}-{}-{}-{nanos}",
             std::process::id(),
@@ -734,8 +642,7 @@ impl TempDir {
         fs::create_dir_all(p.parent().unwrap()).unwrap();
         fs::write(&p, contents).unwrap();
         let f = fs::OpenOptions::new().write(true).open(&p).unwrap();
-        f.set_modified(UNIX_EPOCH + Duration::from_secs(FIXED_MTIME))
-            .unwrap();
+        f.set_modified(UNIX_EPOCH + Duration::from_secs(FIXED_MTIME)).unwrap();
         p
     }
 
@@ -802,8 +709,7 @@ impl Site {
         s.outside("outside/file.txt", SECRET);
         s.base.symlink("style.css", "root/link-inside.css");
         s.base.symlink("../secret.txt", "root/link-secret.txt");
-        s.base
-            .symlink(s.base.path().join("secret.txt"), "root/abs-secret.txt");
+        s.base.symlink(s.base.path().join("secret.txt"), "root/abs-secret.txt");
         s.base.symlink("../outside", "root/outdir");
         s
     }
@@ -855,12 +761,7 @@ pub fn large_bytes(n: usize) -> Vec<u8> {
 pub fn assert_bytes_eq(got: &[u8], want: &[u8], what: &str) {
     if got != want {
         let first = got.iter().zip(want).position(|(a, b)| a != b);
-        panic!(
-            "{what}: got {} bytes, want {}; first difference at {:?}",
-            got.len(),
-            want.len(),
-            first
-        );
+        panic!("{what}: got {} bytes, want {}; first difference at {:?}", got.len(), want.len(), first);
     }
 }
 
@@ -885,11 +786,7 @@ pub fn tool_missing(tool: &str) -> bool {
 
 /// All response heads, for failure messages.
 pub fn heads(responses: &[Response]) -> String {
-    responses
-        .iter()
-        .map(|r| r.raw_head.as_str())
-        .collect::<Vec<_>>()
-        .join("---\n")
+    responses.iter().map(|r| r.raw_head.as_str()).collect::<Vec<_>>().join("---\n")
 }
 
 // ---------------------------------------------------------------------------
@@ -990,30 +887,19 @@ pub fn python3(script: &str, input: &[u8]) -> Vec<u8> {
     });
     let out = child.wait_with_output().expect("python3 output");
     writer.join().unwrap();
-    assert!(
-        out.status.success(),
-        "python3 failed ({}): {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "python3 failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr));
     out.stdout
 }
 
 /// `data` gzipped at level 9 with no name and mtime 0 (like `gzip -9 -n`),
 /// by python3's standard gzip module.
 pub fn gzip_bytes(data: &[u8]) -> Vec<u8> {
-    python3(
-        "import gzip,sys; sys.stdout.buffer.write(gzip.compress(sys.stdin.buffer.read(), 9, mtime=0))",
-        data,
-    )
+    python3("import gzip,sys; sys.stdout.buffer.write(gzip.compress(sys.stdin.buffer.read(), 9, mtime=0))", data)
 }
 
 /// Decompresses gzip `data` with python3's standard gzip module.
 pub fn gunzip_bytes(data: &[u8]) -> Vec<u8> {
-    python3(
-        "import gzip,sys; sys.stdout.buffer.write(gzip.decompress(sys.stdin.buffer.read()))",
-        data,
-    )
+    python3("import gzip,sys; sys.stdout.buffer.write(gzip.decompress(sys.stdin.buffer.read()))", data)
 }
 
 /// Real brotli of `data` when python3's `brotli` module or the `brotli`
