@@ -27,6 +27,8 @@ use crate::site::{EmbeddedBody, FILES};
 /// How deep `--root` may nest; deeper directories are refused, which also
 /// ends any symlink loop that the ancestor check would not.
 const MAX_DEPTH: usize = 32;
+/// Largest `/404.html` taken as the 404 body.
+const MAX_NOT_FOUND_PAGE: u64 = 1 << 20;
 /// What a route costs besides its key: the map slot, an Arc and a Resource.
 const ROUTE_BYTES: u64 = 96;
 /// The file at the root whose content is every 404's body.
@@ -186,9 +188,19 @@ impl Catalog {
             return;
         };
         let page = &page.identity;
-        let Body::Memory(bytes) = &page.body else {
-            return;
-        }; // a 404 page is small
+        // Held in memory even above --cache-max: it is answered often, and
+        // one page cannot grow with the site.
+        let bytes: Bytes = match &page.body {
+            Body::Memory(bytes) => bytes.clone(),
+            Body::File(file) if page.len <= MAX_NOT_FOUND_PAGE => {
+                let mut bytes = vec![0; page.len as usize];
+                if std::os::unix::fs::FileExt::read_exact_at(file, &mut bytes, 0).is_err() {
+                    return;
+                }
+                Cow::Owned(bytes)
+            }
+            Body::File(_) => return,
+        };
         let mut head = b"HTTP/1.1 404 Not Found\r\nContent-Length: ".to_vec();
         head.extend_from_slice(itoa::Buffer::new().format(bytes.len()).as_bytes());
         head.extend_from_slice(b"\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-cache\r\n");
@@ -200,8 +212,8 @@ impl Catalog {
             head_ok: Cow::Owned(head),
             etag: page.etag,
             last_modified: page.last_modified,
-            len: page.len,
-            body: Body::Memory(bytes.clone()),
+            len: bytes.len() as u64,
+            body: Body::Memory(bytes),
         }));
     }
 }
