@@ -35,9 +35,8 @@ fn main() {
     println!("cargo:rerun-if-changed=static");
     println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
     // Reproducible builds (https://reproducible-builds.org/specs/source-date-epoch/).
-    let source_date: Option<u64> = env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .map(|v| v.trim().parse().expect("SOURCE_DATE_EPOCH is not a number"));
+    let source_date: Option<u64> =
+        env::var("SOURCE_DATE_EPOCH").ok().map(|v| v.trim().parse().expect("SOURCE_DATE_EPOCH is not a number"));
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
 
     // The same lint `mote --check` runs, so a problem shows at build time.
@@ -72,9 +71,7 @@ fn main() {
             };
             let heads = rep.heads();
             let path = out_dir.join(format!("{index}.{name}"));
-            fs::File::create(&path)
-                .and_then(|mut f| f.write_all(bytes))
-                .expect("writing a variant");
+            fs::File::create(&path).and_then(|mut f| f.write_all(bytes)).expect("writing a variant");
             format!(
                 "EmbeddedBody {{ head_ok: b\"{}\", shared_from: {}, head_not_modified: b\"{}\", etag: *b\"{}\", \
                  bytes: include_bytes!({:?}) }}",
@@ -86,12 +83,8 @@ fn main() {
             )
         };
         let identity = variant(&body, None, "identity");
-        let gzip = gzip.map_or("None".to_string(), |bytes| {
-            format!("Some({})", variant(&bytes, Some("gzip"), "gz"))
-        });
-        let br = br.map_or("None".to_string(), |bytes| {
-            format!("Some({})", variant(&bytes, Some("br"), "br"))
-        });
+        let gzip = gzip.map_or("None".to_string(), |bytes| format!("Some({})", variant(&bytes, Some("gzip"), "gz")));
+        let br = br.map_or("None".to_string(), |bytes| format!("Some({})", variant(&bytes, Some("br"), "br")));
         writeln!(
             out,
             "    EmbeddedFile {{ path: b\"{}\", content_type: {content_type:?}, last_modified: {last_modified}, \
@@ -104,36 +97,24 @@ fn main() {
     // A clock earlier than the newest file built in cannot be right (see
     // clock.rs); derived from the files, not the build's own clock, so the
     // binary stays reproducible.
-    writeln!(
-        out,
-        "pub const BUILD_TIME: u64 = {};",
-        source_date.unwrap_or(0).max(newest)
-    )
-    .unwrap();
+    writeln!(out, "pub const BUILD_TIME: u64 = {};", source_date.unwrap_or(0).max(newest)).unwrap();
     fs::write(out_dir.join("site.rs"), out).unwrap();
 }
 
 fn keep(original: &[u8], compressed: Vec<u8>) -> Option<Vec<u8>> {
-    (!original.is_empty() && (compressed.len() as f64) <= original.len() as f64 * KEEP_RATIO)
-        .then_some(compressed)
+    (!original.is_empty() && (compressed.len() as f64) <= original.len() as f64 * KEEP_RATIO).then_some(compressed)
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     // No file name or time in the header, so builds are reproducible.
-    let mut encoder = flate2::GzBuilder::new()
-        .mtime(0)
-        .write(Vec::new(), flate2::Compression::best());
+    let mut encoder = flate2::GzBuilder::new().mtime(0).write(Vec::new(), flate2::Compression::best());
     encoder.write_all(bytes).unwrap();
     encoder.finish().unwrap()
 }
 
 fn brotli(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    let params = brotli::enc::BrotliEncoderParams {
-        quality: 11,
-        lgwin: 22,
-        ..Default::default()
-    };
+    let params = brotli::enc::BrotliEncoderParams { quality: 11, lgwin: 22, ..Default::default() };
     brotli::BrotliCompress(&mut &bytes[..], &mut out, &params).unwrap();
     out
 }
@@ -145,9 +126,7 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) {
     for entry in entries {
         let entry = entry.unwrap();
         let name = entry.file_name();
-        let name = name
-            .to_str()
-            .unwrap_or_else(|| panic!("non-UTF-8 name in {}", dir.display()));
+        let name = name.to_str().unwrap_or_else(|| panic!("non-UTF-8 name in {}", dir.display()));
         if name.starts_with('.') {
             continue;
         }
@@ -155,22 +134,13 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) {
         if path.is_dir() {
             collect(root, &path, files);
         } else if path.is_file() {
-            let relative = path
-                .strip_prefix(root)
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .replace('\\', "/");
+            let relative = path.strip_prefix(root).unwrap().to_str().unwrap().replace('\\', "/");
             files.push((format!("/{relative}"), path));
         }
     }
 }
 
 fn modified_secs(file: &Path) -> u64 {
-    let modified = fs::metadata(file)
-        .and_then(|m| m.modified())
-        .expect("mtime of a static file");
-    modified
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    let modified = fs::metadata(file).and_then(|m| m.modified()).expect("mtime of a static file");
+    modified.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }

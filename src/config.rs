@@ -222,9 +222,14 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
                 config.status = Some(text);
             }
             _ if flag.starts_with('-') => {
-                return Err(UsageError(format!("unknown flag {flag} (mote --help lists them)")))
+                return Err(UsageError(format!("unknown flag {} (mote --help lists them)", printable(&flag))))
             }
-            _ => return Err(UsageError(format!("unexpected argument '{arg}' (mote --help lists the flags)"))),
+            _ => {
+                return Err(UsageError(format!(
+                    "unexpected argument '{}' (mote --help lists the flags)",
+                    printable(&arg)
+                )))
+            }
         }
     }
     if config.listen.is_empty() {
@@ -233,8 +238,14 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
     Ok(if check { Command::Check(config) } else { Command::Serve(config) })
 }
 
+/// Control characters in the echoed value are escaped: an error stays one
+/// line, on the console and in syslog.
 fn invalid(flag: &str, value: &str, expected: &str) -> UsageError {
-    UsageError(format!("{flag}: invalid value '{value}' (expected {expected})"))
+    UsageError(format!("{flag}: invalid value '{}' (expected {expected})", printable(value)))
+}
+
+fn printable(text: &str) -> String {
+    text.chars().flat_map(|c| c.escape_debug()).collect()
 }
 
 /// Headers mote itself frames the message with can not be added.
@@ -251,6 +262,15 @@ const MANAGED_HEADERS: &[&str] = &[
     "keep-alive",
     "upgrade",
     "trailer",
+    // set per file or per response; a second copy would contradict it
+    "cache-control",
+    "vary",
+    "x-content-type-options",
+    "accept-ranges",
+    "www-authenticate",
+    "allow",
+    "location",
+    "retry-after",
 ];
 
 /// `Name: value` -> `Name: value\r\n`, or why not.
@@ -356,6 +376,8 @@ mod tests {
             ("--max-conns +5", "--max-conns: invalid value '+5'"),
             ("--root", "--root needs a value"),
             ("--bogus", "unknown flag --bogus"),
+            ("--header=X:a\u{1}b", "--header: invalid value 'X:a\\u{1}b'"),
+            ("--header=Vary:x", "--header: invalid value 'Vary:x'"),
             ("--status status", "--status: invalid value 'status'"),
             ("--status /a%20b", "--status: invalid value '/a%20b'"),
             ("--user=", "--user: invalid value ''"),

@@ -47,6 +47,12 @@ pub fn error(message: &str) {
     to_syslog(PRIORITY_ERROR, message.as_bytes());
 }
 
+/// A start-up line (`listening on ...`): stderr as it is, and syslog.
+pub fn notice(line: &str) {
+    eprintln!("{line}");
+    to_syslog(PRIORITY_INFO, line.as_bytes());
+}
+
 fn to_syslog(priority: u8, message: &[u8]) {
     let Some(socket) = SYSLOG.get() else { return };
     let mut datagram = Vec::with_capacity(message.len() + 40);
@@ -56,13 +62,22 @@ fn to_syslog(priority: u8, message: &[u8]) {
     datagram.extend_from_slice(itoa::Buffer::new().format(std::process::id()).as_bytes());
     datagram.extend_from_slice(b"]: ");
     datagram.extend_from_slice(message);
-    let _ = socket.send(&datagram);
+    // A restarted syslogd has a new socket at the same path: reconnect once.
+    if socket.send(&datagram).is_err() && socket.connect(SYSLOG_SOCKET).is_ok() {
+        let _ = socket.send(&datagram);
+    }
 }
 
 /// Where access lines go.
 pub enum Sink {
     Stdout,
-    File { path: PathBuf, file: File },
+    /// `dir` is the log's directory, opened at start-up, so SIGUSR1 can
+    /// reopen the file by name even after `--chroot` hid the path.
+    File {
+        path: PathBuf,
+        dir: File,
+        file: File,
+    },
     Syslog,
 }
 
@@ -79,7 +94,14 @@ impl AccessLog {
             "syslog" => Sink::Syslog,
             path => {
                 let path = PathBuf::from(path);
-                Sink::File { file: open_append(&path)?, path }
+                let file = open_append(&path)?;
+                let parent = match path.parent() {
+                    Some(parent) if !parent.as_os_str().is_empty() => parent,
+                    _ => std::path::Path::new("."),
+                };
+                let dir = File::open(parent)
+                    .map_err(|e| format!("--access-log {}: {}", parent.display(), crate::catalog::error_text(&e)))?;
+                Sink::File { path, dir, file }
             }
         };
         Ok(AccessLog { sink: Mutex::new(sink) })
@@ -106,10 +128,15 @@ impl AccessLog {
     /// SIGUSR1: after logrotate moved the file away, start a new one.
     pub fn reopen(&self) {
         let mut sink = self.sink.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Sink::File { path, file } = &mut *sink {
-            match open_append(path) {
+        if let Sink::File { path, dir, file } = &mut *sink {
+            let name = path.file_name().unwrap_or(path.as_os_str());
+            match crate::sys::open_append_at(dir, name) {
                 Ok(new) => *file = new,
-                Err(why) => error(&format!("SIGUSR1: {why}; still writing to the old file")),
+                Err(e) => error(&format!(
+                    "SIGUSR1: --access-log {}: {}; still writing to the old file",
+                    path.display(),
+                    crate::catalog::error_text(&e)
+                )),
             }
         }
     }

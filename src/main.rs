@@ -120,7 +120,7 @@ fn serve(config: Config) -> Result<(), String> {
     }
     for listener in listeners {
         let bound = listener.local_addr().map_err(|e| format!("listener: {}", error_text(&e)))?;
-        eprintln!("listening on http://{bound}");
+        log::notice(&format!("listening on http://{bound}"));
     }
     signals::spawn(shared, wakers).map_err(|e| format!("cannot start the signal thread: {e}"))?;
     let handles: Vec<_> = workers

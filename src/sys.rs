@@ -190,3 +190,18 @@ pub fn become_user(uid: u32, gid: u32) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Opens (creating, mode 0644) `name` inside the directory `dir` for
+/// appending: works after a chroot as long as `dir` was opened before it.
+pub fn open_append_at(dir: &std::fs::File, name: &std::ffi::OsStr) -> io::Result<std::fs::File> {
+    use std::os::unix::ffi::OsStrExt;
+    let name = std::ffi::CString::new(name.as_bytes()).map_err(|_| io::ErrorKind::InvalidInput)?;
+    let flags = libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC;
+    // SAFETY: name is NUL-terminated and outlives the call; dir is open.
+    let fd = unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags, 0o644 as libc::c_uint) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh descriptor that nothing else owns.
+    Ok(std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+}

@@ -243,7 +243,13 @@ impl Worker {
         if slot.generation != token.0 >> INDEX_BITS {
             return;
         }
-        let Some(conn) = slot.conn.as_mut() else {
+        let must_drain = event.is_read_closed() || event.is_error();
+        self.drive(index, event.is_readable(), must_drain);
+    }
+
+    /// Runs one connection as far as its socket allows; closes it when done.
+    fn drive(&mut self, index: usize, readable: bool, must_drain: bool) {
+        let Some(conn) = self.slots[index].conn.as_mut() else {
             return;
         };
         let (shared, id, own_stats) = (&*self.shared, self.id, self.stats);
@@ -266,8 +272,7 @@ impl Worker {
             stats: &mut self.stats,
             access_log: self.access_lines.as_mut(),
         };
-        let must_drain = event.is_read_closed() || event.is_error();
-        if !conn.drive(&mut cx, &mut self.scratch, event.is_readable(), must_drain) {
+        if !conn.drive(&mut cx, &mut self.scratch, readable, must_drain) {
             self.close(index);
         }
     }
@@ -301,9 +306,11 @@ impl Worker {
             for mut listener in self.listeners.drain(..) {
                 let _ = self.poll.registry().deregister(&mut listener);
             }
+            // One last read of idle connections: a request already in the
+            // socket is answered (with Connection: close), not reset.
             for index in 0..self.slots.len() {
                 if self.slots[index].conn.as_ref().is_some_and(Conn::is_idle) {
-                    self.close(index);
+                    self.drive(index, true, false);
                 }
             }
         }

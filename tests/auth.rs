@@ -92,11 +92,8 @@ fn auth_flag_requires_credentials() {
 fn a_401_keeps_the_connection_for_the_retry() {
     let site = Site::standard();
     let server = site.serve(&["--auth", "pi:raspberry"]);
-    let raw = format!(
-        "{}GET / HTTP/1.1\r\nHost: t\r\n{}\r\nConnection: close\r\n\r\n",
-        get("/"),
-        basic("pi:raspberry")
-    );
+    let raw =
+        format!("{}GET / HTTP/1.1\r\nHost: t\r\n{}\r\nConnection: close\r\n\r\n", get("/"), basic("pi:raspberry"));
     let rs = exchange(server.addr(), raw);
     assert_eq!(statuses(&rs), [401, 200], "{}", heads(&rs));
     assert_eq!(rs[1].text(), INDEX_HTML);
@@ -180,7 +177,8 @@ fn bad_auth_files_stop_start_up_naming_the_file() {
     assert!(!err.contains("S3cretPassw0rd") && !err.contains("no colon"), "a password leaked: {err}");
 
     let starts_with_colon = dir.write("colon-users", ":Secr3tOnly\n");
-    let (status, _, err) = run_to_exit(&["--listen", "127.0.0.1:0", "--auth-file", starts_with_colon.to_str().unwrap()]);
+    let (status, _, err) =
+        run_to_exit(&["--listen", "127.0.0.1:0", "--auth-file", starts_with_colon.to_str().unwrap()]);
     assert_eq!(status.code(), Some(1), "{err}");
     assert!(!err.contains("Secr3tOnly"), "a password leaked: {err}");
 

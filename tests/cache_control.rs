@@ -100,7 +100,7 @@ fn path_globs_and_name_globs() {
     assert_cc(&server, "/sub/data.json", Some("private, max-age=5"));
     assert_cc(&server, "/_app/version.json", Some("private, max-age=5"));
     assert_cc(&server, "/assets/index-BdU3x9Ab.js", Some("public, max-age=60")); // rules before defaults
-    // Files no rule matches keep the defaults.
+                                                                                 // Files no rule matches keep the defaults.
     assert_cc(&server, "/", Some(NO_CACHE));
     assert_cc(&server, "/app.3f9a2c1b.js", Some(IMMUTABLE));
     assert_cc(&server, "/style.css", Some(MODEST));
@@ -147,7 +147,8 @@ fn none_sends_no_header() {
 
 #[test]
 fn rules_apply_to_the_embedded_site_too() {
-    let server = Server::start(&["--cache-control", "/style.css=public, max-age=7", "--cache-control", "*.html=no-store"]);
+    let server =
+        Server::start(&["--cache-control", "/style.css=public, max-age=7", "--cache-control", "*.html=no-store"]);
     assert_cc(&server, "/style.css", Some("public, max-age=7"));
     assert_cc(&server, "/", Some("no-store"));
     assert_cc(&server, "/favicon.svg", Some(MODEST));

@@ -45,11 +45,16 @@ fn dynamically_linked(path: &str) -> bool {
 /// tool is missing unless `MOTE_ALLOW_MISSING_TOOLS` is set.
 fn faketime_usable() -> bool {
     if std::env::var("MOTE_RUNNER").is_ok_and(|r| !r.trim().is_empty()) {
-        eprintln!("NOTE: clock tests skipped: MOTE_RUNNER is set, and libfaketime cannot reach a binary under an emulator");
+        eprintln!(
+            "NOTE: clock tests skipped: MOTE_RUNNER is set, and libfaketime cannot reach a binary under an emulator"
+        );
         return false;
     }
     if !dynamically_linked(&bin()) {
-        eprintln!("NOTE: clock tests skipped: {} is statically linked, so libfaketime (LD_PRELOAD) cannot work on it", bin());
+        eprintln!(
+            "NOTE: clock tests skipped: {} is statically linked, so libfaketime (LD_PRELOAD) cannot work on it",
+            bin()
+        );
         return false;
     }
     if !Path::new(FAKETIME).exists() {
@@ -69,10 +74,9 @@ fn libfaketime() -> PathBuf {
     if let Ok(entries) = fs::read_dir("/usr/lib") {
         dirs.extend(entries.flatten().map(|e| e.path().join("faketime")));
     }
-    dirs.into_iter()
-        .map(|d| d.join("libfaketimeMT.so.1"))
-        .find(|p| p.exists())
-        .unwrap_or_else(|| panic!("{FAKETIME} is installed but libfaketimeMT.so.1 was not found under /usr/lib/*/faketime"))
+    dirs.into_iter().map(|d| d.join("libfaketimeMT.so.1")).find(|p| p.exists()).unwrap_or_else(|| {
+        panic!("{FAKETIME} is installed but libfaketimeMT.so.1 was not found under /usr/lib/*/faketime")
+    })
 }
 
 fn site() -> Site {
@@ -181,11 +185,7 @@ fn date_comes_back_when_the_clock_is_set() {
     let spec_str = spec.to_str().unwrap().to_string();
     let server = Server::start_with_prefix(
         &[],
-        &[
-            ("LD_PRELOAD", lib.to_str().unwrap()),
-            ("FAKETIME_TIMESTAMP_FILE", &spec_str),
-            ("FAKETIME_NO_CACHE", "1"),
-        ],
+        &[("LD_PRELOAD", lib.to_str().unwrap()), ("FAKETIME_TIMESTAMP_FILE", &spec_str), ("FAKETIME_NO_CACHE", "1")],
         &["--root", &root],
     );
     server.get("/style.css").assert_status(200).assert_no_header("date");

@@ -72,7 +72,9 @@ fn extra_headers_with_the_other_features() {
     let r = server.get("/");
     r.assert_status(401);
     assert_extra(&r, "401");
-    for (status, path, what) in [(200, "/spa/route", "SPA fallback"), (200, "/empty/", "listing"), (404, "/x.js", "plain 404")] {
+    for (status, path, what) in
+        [(200, "/spa/route", "SPA fallback"), (200, "/empty/", "listing"), (404, "/x.js", "plain 404")]
+    {
         let r = server.request(req("GET", path, &[auth]));
         r.assert_status(status);
         assert_extra(&r, what);

@@ -29,7 +29,8 @@ fn assert_index(r: &Response, what: &str) {
 fn spa_routes_get_index_html() {
     let site = spa_site();
     let server = site.serve(&["--spa"]);
-    for path in ["/some/route", "/about", "/deep/a/b/c", "/some/route/", "/v1.2/route", "/users/42?tab=x", "/%E2%9C%93"] {
+    for path in ["/some/route", "/about", "/deep/a/b/c", "/some/route/", "/v1.2/route", "/users/42?tab=x", "/%E2%9C%93"]
+    {
         assert_index(&server.get(path), path);
     }
     // Real files and directories are unaffected.
@@ -156,7 +157,10 @@ fn head_of_a_404_has_no_body() {
         let site = if with_page { site_with_404() } else { spa_site() };
         let server = site.serve(&[]);
         let mut s = server.connect();
-        send_raw(&mut s, "HEAD /nope HTTP/1.1\r\nHost: t\r\n\r\nGET /app.js HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        send_raw(
+            &mut s,
+            "HEAD /nope HTTP/1.1\r\nHost: t\r\n\r\nGET /app.js HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        );
         let bytes = read_to_close(&mut s);
         let text = String::from_utf8_lossy(&bytes).into_owned();
         assert!(text.starts_with("HTTP/1.1 404 "), "{text}");
