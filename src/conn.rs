@@ -338,8 +338,9 @@ impl Conn {
 /// empty (Ok(true)) or the socket is full (Ok(false)).
 fn write_queue(stream: &TcpStream, queue: &mut Vec<Reply>, written: &mut u64) -> io::Result<bool> {
     while !queue.is_empty() {
-        let result = match next_write(queue, *written) {
-            NextWrite::Slices(slices, count) => (&*stream).write_vectored(&slices[..count]),
+        let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+        let result = match next_write(queue, *written, &mut slices) {
+            NextWrite::Slices(count) => (&*stream).write_vectored(&slices[..count]),
             NextWrite::File { file, offset, len } => {
                 sys::sendfile(stream, file, offset, len.min(MAX_SENDFILE as u64) as usize)
             }
@@ -364,16 +365,15 @@ fn write_queue(stream: &TcpStream, queue: &mut Vec<Reply>, written: &mut u64) ->
     Ok(true)
 }
 
-#[allow(clippy::large_enum_variant)] // built and used at once, on the stack
 enum NextWrite<'a> {
-    Slices([IoSlice<'a>; MAX_IOVECS], usize),
+    /// This many of the slices are filled.
+    Slices(usize),
     File { file: &'a std::fs::File, offset: u64, len: u64 },
 }
 
 /// The next system call's worth of output: memory parts gathered for one
 /// `writev`, up to the first file body, which goes alone to `sendfile`.
-fn next_write(queue: &[Reply], written: u64) -> NextWrite<'_> {
-    let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+fn next_write<'a>(queue: &'a [Reply], written: u64, slices: &mut [IoSlice<'a>; MAX_IOVECS]) -> NextWrite<'a> {
     let mut count = 0;
     let mut skip = written;
     for reply in queue {
@@ -410,7 +410,7 @@ fn next_write(queue: &[Reply], written: u64) -> NextWrite<'_> {
             break;
         }
     }
-    NextWrite::Slices(slices, count)
+    NextWrite::Slices(count)
 }
 
 #[cfg(test)]

@@ -95,9 +95,11 @@ pub fn parse(buf: &[u8]) -> Parse<'_> {
     if line_len > MAX_REQUEST_LINE {
         return Parse::Rejected(Rejection::UriTooLong);
     }
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut parsed = httparse::Request::new(&mut headers);
-    match parsed.parse(buf) {
+    // Uninitialised slots: httparse fills only what it finds, and zeroing
+    // 2 KiB of headers per request was a sixth of the work of serving one.
+    let mut headers = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
+    let mut parsed = httparse::Request::new(&mut []);
+    match parsed.parse_with_uninit_headers(buf, &mut headers) {
         Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD => Parse::Rejected(Rejection::HeadTooLarge),
         Ok(httparse::Status::Partial) => Parse::Partial,
         Ok(httparse::Status::Complete(len)) if len > MAX_HEAD => Parse::Rejected(Rejection::HeadTooLarge),
