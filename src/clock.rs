@@ -5,22 +5,30 @@
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::date::format_imf_fixdate;
+use crate::reply::{Connection, Tail};
 
 /// `Date: ` + IMF-fixdate + CRLF.
 const DATE_LINE_LEN: usize = 6 + crate::date::IMF_FIXDATE_LEN + 2;
 
 pub struct Clock {
     start: Instant,
+    /// Since `start`, at the last tick.
+    elapsed: std::time::Duration,
     /// Whole seconds since `start`: deadlines are this coarse on purpose.
     now: u32,
     unix: u64,
     date_line: [u8; DATE_LINE_LEN],
+    /// Ready tails for Persist, KeepAlive and Close, with this second's Date.
+    tails: [Tail; 3],
 }
 
 impl Clock {
     pub fn new() -> Clock {
+        let blank = Tail::new(b"", Connection::Persist);
         let mut clock = Clock {
+            tails: [blank; 3],
             start: Instant::now(),
+            elapsed: std::time::Duration::ZERO,
             now: 0,
             unix: u64::MAX,
             date_line: *b"Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n",
@@ -31,16 +39,25 @@ impl Clock {
 
     /// Reads the clocks; called once per event-loop turn (vDSO, no system call).
     pub fn tick(&mut self) {
-        self.now = self.start.elapsed().as_secs().min(u64::from(u32::MAX)) as u32;
+        self.elapsed = self.start.elapsed();
+        self.now = self.elapsed.as_secs().min(u64::from(u32::MAX)) as u32;
         let unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         if unix != self.unix {
             self.unix = unix;
             self.date_line[6..6 + crate::date::IMF_FIXDATE_LEN].copy_from_slice(&format_imf_fixdate(unix));
+            for connection in [Connection::Persist, Connection::KeepAlive, Connection::Close] {
+                self.tails[connection as usize] = Tail::new(self.date_line(), connection);
+            }
         }
     }
 
     pub fn now(&self) -> u32 {
         self.now
+    }
+
+    /// The tail for a response that leaves the connection so.
+    pub fn tail(&self, connection: Connection) -> Tail {
+        self.tails[connection as usize]
     }
 
     pub fn unix(&self) -> u64 {
@@ -58,9 +75,8 @@ impl Clock {
         &self.date_line
     }
 
-    /// How long until the next whole second of `now`.
+    /// How long from the last tick until the next whole second of `now`.
     pub fn until_next_second(&self) -> std::time::Duration {
-        let elapsed = self.start.elapsed();
-        std::time::Duration::from_secs(elapsed.as_secs() + 1).saturating_sub(elapsed)
+        std::time::Duration::from_secs(self.elapsed.as_secs() + 1).saturating_sub(self.elapsed)
     }
 }

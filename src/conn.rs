@@ -17,7 +17,7 @@ use mio::net::TcpStream;
 
 use crate::clock::Clock;
 use crate::log;
-use crate::reply::{BodyRef, Connection, Reply, Tail};
+use crate::reply::{BodyRef, Connection, Reply};
 use crate::request::{self, Parse};
 use crate::response::{self, Site};
 use crate::server::Stats;
@@ -276,7 +276,7 @@ impl Conn {
             } else {
                 Connection::Persist
             };
-            let reply = Reply::new(answer, cx.extra_headers, Tail::new(cx.clock.date_line(), connection));
+            let reply = Reply::new(answer, cx.extra_headers, cx.clock.tail(connection));
             let class = usize::from(reply.status()[0].saturating_sub(b'1')).min(4);
             cx.stats.requests[class] += 1;
             cx.stats.bytes_out += reply.len();

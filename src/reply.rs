@@ -25,7 +25,9 @@ pub enum Connection {
 const TAIL_CAPACITY: usize = 64;
 
 /// The per-response end of the head, copied into the reply so a write that
-/// straddles a second boundary still sends one consistent Date.
+/// straddles a second boundary still sends one consistent Date. The clock
+/// keeps one of each kind ready, rebuilt once a second.
+#[derive(Clone, Copy)]
 pub struct Tail {
     bytes: [u8; TAIL_CAPACITY],
     len: u8,
@@ -88,6 +90,8 @@ pub struct Reply {
     extra: &'static [u8],
     tail: Tail,
     content: Content,
+    /// Bytes in all, counted once: the writer asks after every write.
+    len: u64,
 }
 
 /// Where a reply's body bytes come from when written.
@@ -98,7 +102,10 @@ pub enum BodyRef<'a> {
 
 impl Reply {
     pub fn new(answer: Answer, extra: &'static [u8], tail: Tail) -> Reply {
-        Reply { entry: answer.entry, head: answer.head, extra, tail, content: answer.content }
+        let mut reply =
+            Reply { entry: answer.entry, head: answer.head, extra, tail, content: answer.content, len: 0 };
+        reply.len = (reply.head().len() + extra.len() + reply.tail().len()) as u64 + reply.body_len();
+        reply
     }
 
     pub fn head(&self) -> &[u8] {
@@ -144,7 +151,7 @@ impl Reply {
     }
 
     pub fn len(&self) -> u64 {
-        (self.head().len() + self.extra.len() + self.tail().len()) as u64 + self.body_len()
+        self.len
     }
 }
 

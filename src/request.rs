@@ -254,7 +254,8 @@ fn is_valid_host(value: &[u8]) -> bool {
     } else {
         let colon = value.iter().position(|&b| b == b':').unwrap_or(value.len());
         let host = &value[..colon];
-        let reg_name = |b: &u8| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(b);
+        const REG_NAME: [bool; 256] = crate::target::byte_class(b"!$&'()*+,;=%");
+        let reg_name = |b: &u8| REG_NAME[usize::from(*b)];
         if !host.iter().all(reg_name) {
             return false;
         }

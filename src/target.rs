@@ -123,7 +123,7 @@ fn remove_dot_segments(buf: &mut Vec<u8>) -> Normalized {
 pub fn encode_path(path: &[u8], out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in path {
-        if is_unreserved(b) || b == b'/' || b"!$&'()*+,;=:@".contains(&b) {
+        if PATH_BYTES[usize::from(b)] && b != b'%' {
             out.push(b);
         } else {
             out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
@@ -140,13 +140,34 @@ fn hex_value(b: u8) -> Option<u8> {
     }
 }
 
-fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-._~".contains(&b)
+/// A byte-class table, so checking a target costs a load per byte.
+pub const fn byte_class(extra: &[u8]) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let unreserved = b"-._~";
+    let mut i = 0;
+    while i < unreserved.len() {
+        table[unreserved[i] as usize] = true;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < extra.len() {
+        table[extra[i] as usize] = true;
+        i += 1;
+    }
+    table
 }
+
+const PATH_BYTES: [bool; 256] = byte_class(b"!$&'()*+,;=:@/%");
+const AUTHORITY_BYTES: [bool; 256] = byte_class(b"!$&'()*+,;=:%[]");
 
 /// RFC 3986 `pchar` and `/`; `%` is checked by the decoder.
 fn is_path_byte(b: u8) -> bool {
-    is_unreserved(b) || b"!$&'()*+,;=:@/%".contains(&b)
+    PATH_BYTES[usize::from(b)]
 }
 
 /// The query is never interpreted, only kept for redirects: any visible
@@ -157,7 +178,7 @@ fn is_query_byte(b: u8) -> bool {
 
 /// RFC 3986 authority: reg-name or IP-literal, with port.
 fn is_authority_byte(b: u8) -> bool {
-    is_unreserved(b) || b"!$&'()*+,;=:%[]".contains(&b)
+    AUTHORITY_BYTES[usize::from(b)]
 }
 
 fn starts_with_ignore_case(haystack: &[u8], prefix: &[u8]) -> bool {

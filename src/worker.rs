@@ -20,7 +20,7 @@ use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::conn::{Conn, Context, Limits};
 use crate::log;
-use crate::reply::{self, Connection, Reply, Tail};
+use crate::reply::{self, Connection, Reply};
 use crate::response::Site;
 use crate::server::{Shared, Stats};
 use crate::status;
@@ -322,7 +322,7 @@ impl Worker {
 /// than left hanging in the backlog.
 fn refuse(mut stream: mio::net::TcpStream, clock: &Clock, extra_headers: &'static [u8]) {
     let canned = reply::SERVICE_UNAVAILABLE;
-    let reply = Reply::new(canned.answer(false), extra_headers, Tail::new(clock.date_line(), Connection::Close));
+    let reply = Reply::new(canned.answer(false), extra_headers, clock.tail(Connection::Close));
     let mut bytes = Vec::with_capacity(reply.len() as usize);
     bytes.extend_from_slice(reply.head());
     bytes.extend_from_slice(reply.extra());
