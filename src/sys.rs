@@ -8,7 +8,7 @@ use std::mem;
 use std::net::{SocketAddr, TcpListener};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-/// A non-blocking listening socket with SO_REUSEADDR, a deep backlog, and
+/// A non-blocking listening socket with SO_REUSEADDR, TCP_NODELAY, a deep backlog, and
 /// IPV6_V6ONLY for IPv6 so `[::]:80` and `0.0.0.0:80` can both be listened on.
 pub fn listen(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
     let family = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
@@ -23,6 +23,9 @@ pub fn listen(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
     if addr.is_ipv6() {
         set_flag(&socket, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY)?;
     }
+    // Accepted sockets inherit it, saving a setsockopt per connection: each
+    // response leaves in one writev, so Nagle would only add delay.
+    set_flag(&socket, libc::IPPROTO_TCP, libc::TCP_NODELAY)?;
     let (storage, len) = socket_address(addr);
     // SAFETY: storage is a valid sockaddr of `len` bytes for this family.
     if unsafe { libc::bind(fd, (&storage as *const libc::sockaddr_storage).cast(), len) } < 0 {

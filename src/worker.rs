@@ -209,7 +209,6 @@ impl Worker {
                 continue;
             }
             self.shared.warned_accept.store(false, Ordering::Relaxed);
-            let _ = stream.set_nodelay(true);
             self.insert(stream, client);
         }
     }
