@@ -368,7 +368,11 @@ fn write_queue(stream: &TcpStream, queue: &mut Vec<Reply>, written: &mut u64) ->
 enum NextWrite<'a> {
     /// This many of the slices are filled.
     Slices(usize),
-    File { file: &'a std::fs::File, offset: u64, len: u64 },
+    File {
+        file: &'a std::fs::File,
+        offset: u64,
+        len: u64,
+    },
 }
 
 /// The next system call's worth of output: memory parts gathered for one

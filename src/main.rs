@@ -88,7 +88,9 @@ fn serve(config: Config) -> Result<(), String> {
     let access_log = config.access_log.as_deref().map(AccessLog::open).transpose()?;
     let auth = credentials(&config)?.map(Auth::new);
     let file_limit = sys::raise_file_limit();
-    let max_conns = config.max_conns.unwrap_or_else(|| file_limit.saturating_sub(RESERVED_FDS).max(1) as usize);
+    // Under a small limit (ulimit -n 64) keep half for connections rather than one.
+    let max_conns =
+        config.max_conns.unwrap_or_else(|| file_limit.saturating_sub(RESERVED_FDS).max(file_limit / 2).max(1) as usize);
 
     let mut listeners = Vec::new();
     for &addr in &config.listen {

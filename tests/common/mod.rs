@@ -940,3 +940,135 @@ pub fn brotli_bytes(data: &[u8]) -> Option<Vec<u8>> {
 pub fn repo_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
+
+// ---------------------------------------------------------------------------
+// Hardening helpers (issue 8): the server process as seen from /proc, limits
+// set by a shell before mote starts, and socket options std does not offer.
+// ---------------------------------------------------------------------------
+
+impl Server {
+    /// Starts mote through `sh -c '<shell>; exec "$@"'` (e.g. `ulimit -n 64`),
+    /// with `MOTE_RUNNER` applied after the shell, so the PID is mote's (or
+    /// its runner's) once the shell has exec'd.
+    pub fn start_under_shell(shell: &str, args: &[&str]) -> Server {
+        let script = format!("{shell}; exec \"$@\"");
+        let runner = std::env::var("MOTE_RUNNER").unwrap_or_default();
+        let mut prefix: Vec<&str> = vec!["sh", "-c", &script, "sh"];
+        prefix.extend(runner.split_whitespace());
+        Server::start_with_prefix(&prefix, &[], args)
+    }
+
+    /// Whether the process is still running (it has not exited or crashed).
+    pub fn is_running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+}
+
+/// A `kB` field of /proc/PID/status (`VmRSS`, `VmHWM`, ...), in bytes.
+pub fn proc_status_bytes(pid: u32, field: &str) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))?;
+    let kib: u64 = line[field.len() + 1..].trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Resident set size of `pid`, in bytes.
+pub fn rss_bytes(pid: u32) -> u64 {
+    proc_status_bytes(pid, "VmRSS").unwrap_or_else(|| panic!("no VmRSS for pid {pid}"))
+}
+
+/// utime + stime of `pid` in clock ticks (/proc/PID/stat fields 14 and 15).
+pub fn cpu_ticks(pid: u32) -> u64 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_else(|e| panic!("/proc/{pid}/stat: {e}"));
+    // The command name (field 2) may contain spaces: count from its `)`.
+    let rest = &stat[stat.rfind(')').expect("stat has a comm") + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // `rest` starts at field 3 (state), so field N is fields[N - 3].
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`; 100 if that fails).
+pub fn clock_ticks_per_second() -> u64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100)
+}
+
+/// How many descriptors `pid` has open.
+pub fn open_fds(pid: u32) -> usize {
+    fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)
+}
+
+/// Percentile `p` (0..=100) of `samples` (sorted in place).
+pub fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    assert!(!samples.is_empty(), "no samples");
+    samples.sort();
+    let rank = ((p / 100.0) * samples.len() as f64).ceil() as usize;
+    samples[rank.clamp(1, samples.len()) - 1]
+}
+
+mod ffi {
+    use std::os::raw::{c_int, c_ulong, c_void};
+
+    #[repr(C)]
+    pub struct Linger {
+        pub l_onoff: c_int,
+        pub l_linger: c_int,
+    }
+
+    #[repr(C)]
+    pub struct Rlimit {
+        pub rlim_cur: c_ulong,
+        pub rlim_max: c_ulong,
+    }
+
+    // The C library is linked into every std program on Linux already.
+    extern "C" {
+        pub fn setsockopt(fd: c_int, level: c_int, name: c_int, value: *const c_void, len: u32) -> c_int;
+        pub fn getrlimit(resource: c_int, limit: *mut Rlimit) -> c_int;
+        pub fn setrlimit(resource: c_int, limit: *const Rlimit) -> c_int;
+    }
+
+    pub const SOL_SOCKET: c_int = 1;
+    pub const SO_LINGER: c_int = 13;
+    pub const RLIMIT_NOFILE: c_int = 7;
+}
+
+/// SO_LINGER {on, 0}: closing the socket then sends a reset, not a FIN.
+pub fn set_linger_zero(stream: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let linger = ffi::Linger { l_onoff: 1, l_linger: 0 };
+    // SAFETY: a live descriptor and a pointer to a `struct linger` of the size given.
+    let rc = unsafe {
+        ffi::setsockopt(
+            stream.as_raw_fd(),
+            ffi::SOL_SOCKET,
+            ffi::SO_LINGER,
+            (&linger as *const ffi::Linger).cast(),
+            std::mem::size_of::<ffi::Linger>() as u32,
+        )
+    };
+    assert_eq!(rc, 0, "setsockopt(SO_LINGER): {}", io::Error::last_os_error());
+}
+
+/// Raises this process's soft RLIMIT_NOFILE to its hard limit (children
+/// inherit it); returns (soft, hard) afterwards.
+#[allow(clippy::unnecessary_cast)] // rlim_t is 32 bits on some targets
+pub fn raise_nofile_limit() -> (u64, u64) {
+    let mut limit = ffi::Rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit read and write a plain struct we own.
+    unsafe {
+        assert_eq!(ffi::getrlimit(ffi::RLIMIT_NOFILE, &mut limit), 0, "getrlimit");
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = ffi::Rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
+            if ffi::setrlimit(ffi::RLIMIT_NOFILE, &raised) == 0 {
+                limit.rlim_cur = raised.rlim_cur;
+            }
+        }
+    }
+    (limit.rlim_cur as u64, limit.rlim_max as u64)
+}
