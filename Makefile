@@ -51,7 +51,11 @@ STATIC_BIN := $(if $(TINY),$(TINY_DIR),$(TARGET_DIR))/$(X86)/release/mote
 # std is always built without its default `backtrace` feature: the binary is stripped,
 # so the symbolizer it pulls in (gimli, addr2line, miniz: ~170 KiB on ARMv6) could not
 # name a single frame anyway. Panics still print their message unless TINY=1.
-rustflags = -C link-self-contained=no$(if $(1), -C target-cpu=$(1))$(if $(2), -Zunstable-options -Cpanic=immediate-abort)
+# -Zlocation-detail=none drops the file:line strings of every panic site (-12.5 KB on
+# ARMv6) and -Zfmt-debug=none compiles `{:?}` formatting to nothing (-12.6 KB): a panic
+# in the shipped binary still prints its message, without the source position; mote
+# itself never formats with Debug outside its tests, which run the host build.
+rustflags = -C link-self-contained=no$(if $(1), -C target-cpu=$(1)) -Zlocation-detail=none -Zfmt-debug=none$(if $(2), -Zunstable-options -Cpanic=immediate-abort)
 zflags    = -Zbuild-std=std,panic_abort -Zbuild-std-features=$(1)
 # $(call cross_build,TRIPLE,CPU,TARGET_DIR,STD_FEATURES,IMMEDIATE_ABORT)
 cross_build = RUSTFLAGS="$(call rustflags,$(2),$(5))" RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$(3) \
@@ -228,15 +232,16 @@ size: tools-cross tools-static tools-bloat
 
 # size-check: the two ARMv6 deliverables against their budgets, without the
 # cargo-bloat reports (what CI runs; `make size` is the full report).
-# SIZE_WARN_ONLY=1 prints an over-budget verdict without failing.
+# SIZE_WARN_ONLY="tiny" (profile names) reports those over budget without failing.
 size-check:
 	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=
 	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=1
 	@over=0; for spec in "default $(ARMV6_BIN) $(BUDGET_ARMV6)" "tiny $(TINY_DIR)/$(ARMV6)/release/mote $(BUDGET_ARMV6_TINY)"; do \
 		set -- $$spec; size=$$(stat -c %s $$2); \
 		if [ $$size -le $$3 ]; then echo "size-check: ARMv6 $$1 $$size bytes <= budget $$3: ok"; \
-		else echo "size-check: ARMv6 $$1 $$size bytes > budget $$3: OVER BUDGET"; over=1; fi; \
-	done; [ $$over -eq 0 ] || [ -n "$(SIZE_WARN_ONLY)" ]
+		else case " $(SIZE_WARN_ONLY) " in *" $$1 "*) echo "size-check: ARMv6 $$1 $$size bytes > budget $$3: OVER BUDGET (warning only)";; \
+		*) echo "size-check: ARMv6 $$1 $$size bytes > budget $$3: OVER BUDGET"; over=1;; esac; fi; \
+	done; [ $$over -eq 0 ]
 
 # ---- bench (issue 7) -------------------------------------------------------------
 # make bench        mote side by side with nginx, lighttpd, busybox httpd and the hyper

@@ -288,7 +288,7 @@ impl Walk<'_> {
             let item = item.map_err(|e| format!("{}: {}", dir.display(), error_text(&e)))?;
             names.push(item.file_name());
         }
-        names.sort();
+        names.sort_unstable(); // names in a directory are unique
         let mut found = Vec::new();
         for name in names {
             let bytes = name.as_bytes();

@@ -95,7 +95,7 @@ impl Walk<'_> {
                 return;
             }
         };
-        names.sort();
+        names.sort_unstable(); // names in a directory are unique
         for name in &names {
             let path = dir.join(name);
             let Some(text) = name.to_str() else {

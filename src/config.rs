@@ -174,7 +174,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
             "--threads" => {
                 let text = value()?;
                 config.threads = if text == "auto" {
-                    std::thread::available_parallelism().map_or(1, |n| n.get())
+                    crate::sys::online_cpus()
                 } else {
                     number(&flag, &text, 1, MAX_THREADS)? as usize
                 };
@@ -244,8 +244,22 @@ fn invalid(flag: &str, value: &str, expected: &str) -> UsageError {
     UsageError(format!("{flag}: invalid value '{}' (expected {expected})", printable(value)))
 }
 
+/// Control characters as `\xHH` (by hand: `escape_debug` pulls Unicode
+/// tables into the binary).
 fn printable(text: &str) -> String {
-    text.chars().flat_map(|c| c.escape_debug()).collect()
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            let code = c as u32;
+            out.push_str("\\x");
+            for shift in [4, 0] {
+                out.push(char::from_digit(code >> shift & 0xf, 16).unwrap_or('?'));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Headers mote itself frames the message with can not be added.
@@ -376,7 +390,7 @@ mod tests {
             ("--max-conns +5", "--max-conns: invalid value '+5'"),
             ("--root", "--root needs a value"),
             ("--bogus", "unknown flag --bogus"),
-            ("--header=X:a\u{1}b", "--header: invalid value 'X:a\\u{1}b'"),
+            ("--header=X:a\u{1}b", "--header: invalid value 'X:a\\x01b'"),
             ("--header=Vary:x", "--header: invalid value 'Vary:x'"),
             ("--status status", "--status: invalid value 'status'"),
             ("--status /a%20b", "--status: invalid value '/a%20b'"),

@@ -95,7 +95,7 @@ fn serve(config: Config) -> Result<(), String> {
     let mut listeners = Vec::new();
     for &addr in &config.listen {
         let listener = sys::listen(addr, LISTEN_BACKLOG)
-            .map_err(|e| format!("cannot listen on {addr}: {}", error_text(&e).to_lowercase()))?;
+            .map_err(|e| format!("cannot listen on {addr}: {}", error_text(&e).to_ascii_lowercase()))?;
         listeners.push(listener);
     }
     // Bound (port 80 needs root); now give up what is no longer needed.

@@ -208,3 +208,11 @@ pub fn open_append_at(dir: &std::fs::File, name: &std::ffi::OsStr) -> io::Result
     // SAFETY: fd is a fresh descriptor that nothing else owns.
     Ok(std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
 }
+
+/// Cores online (for `--threads auto`): one sysconf call instead of std's
+/// cgroup-aware `available_parallelism`, which adds kilobytes of parsing.
+pub fn online_cpus() -> usize {
+    // SAFETY: sysconf has no memory arguments.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    usize::try_from(n).unwrap_or(1).max(1)
+}
