@@ -117,12 +117,18 @@ impl Server {
         all.extend_from_slice(args);
         let expected = listeners.max(1);
 
-        let mut child = command(&all)
+        Server::spawn_and_wait(command(&all), expected, format!("mote {all:?}"))
+    }
+
+    /// Spawns `cmd` and waits for `expected` `listening on` lines, keeping
+    /// stderr drained (and recorded) for the life of the server.
+    fn spawn_and_wait(mut cmd: Command, expected: usize, what: String) -> Server {
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot spawn {}: {e}", bin()));
+            .unwrap_or_else(|e| panic!("cannot spawn {what}: {e}"));
         let stderr = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = mpsc::channel::<String>();
         let pipe = child.stderr.take().unwrap();
@@ -158,7 +164,7 @@ impl Server {
                 Err(_) => {
                     let status = server.child.as_mut().unwrap().try_wait().ok().flatten();
                     panic!(
-                        "mote {all:?} did not print {expected} `listening on` line(s) \
+                        "{what} did not print {expected} `listening on` line(s) \
                          (exit: {status:?}); stderr so far:\n{}",
                         server.stderr()
                     );
@@ -818,54 +824,8 @@ impl Server {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot spawn {prefix:?} {}: {e}", bin()));
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = mpsc::channel::<String>();
-        let pipe = child.stderr.take().unwrap();
-        let sink = Arc::clone(&stderr);
-        thread::spawn(move || {
-            let mut reader = BufReader::new(pipe);
-            let mut line = Vec::new();
-            loop {
-                line.clear();
-                match reader.read_until(b'\n', &mut line) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        let text = String::from_utf8_lossy(&line).into_owned();
-                        sink.lock().unwrap().push_str(&text);
-                        let _ = tx.send(text);
-                    }
-                }
-            }
-        });
-        let deadline = Instant::now() + START_TIMEOUT;
-        let mut addrs = Vec::new();
-        let mut server = Server { child: Some(child), addrs: Vec::new(), stderr };
-        while addrs.len() < expected {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(addr) = parse_listening(&line) {
-                        addrs.push(addr);
-                    }
-                }
-                Err(_) => {
-                    let status = server.child.as_mut().unwrap().try_wait().ok().flatten();
-                    panic!(
-                        "{prefix:?} mote {all:?} did not print {expected} `listening on` line(s) \
-                         (exit: {status:?}); stderr so far:\n{}",
-                        server.stderr()
-                    );
-                }
-            }
-        }
-        server.addrs = addrs;
-        server
+        let what = format!("{prefix:?} mote {all:?}");
+        Server::spawn_and_wait(cmd, expected, what)
     }
 }
 
