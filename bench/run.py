@@ -1153,8 +1153,9 @@ def write_report(out_dir, R, mach, elapsed):
         w(f"## Cold start (exec → first 200 received), {K['cold_runs']} runs each\n")
         w("Clock from just before fork+exec (Python's vfork path; the server inherits CPU 0) to a "
           "complete 200 response, the client retrying connect in a tight loop on CPU 1; runs "
-          "interleaved across servers. The verdict compares `mote` (same `--root` page as the "
-          "peers); the embedded-site row is for information.\n")
+          "interleaved across servers. The verdict compares `mote (static musl, --root)`, the "
+          "binary that ships, serving the same `--root` page as the peers; the glibc `mote` row "
+          "and the embedded-site row are for information.\n")
         w("| server | median ms | min ms | max ms |")
         w("|---|---|---|---|")
         for s, r in cs.items():
