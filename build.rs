@@ -20,6 +20,9 @@ mod mime;
 #[allow(dead_code)]
 #[path = "src/representation.rs"]
 mod representation;
+#[allow(dead_code)]
+#[path = "src/walk.rs"]
+mod walk;
 
 use std::fmt::Write as _;
 use std::io::Write as _;

@@ -13,9 +13,8 @@ use std::collections::HashMap;
 use std::fs::{self, File, Metadata};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::cache::{self, Rule};
@@ -23,10 +22,8 @@ use crate::listing;
 use crate::mime;
 use crate::representation::{entity_tag, quoted_hex, EntityTag, Representation};
 use crate::site::{EmbeddedBody, FILES};
+use crate::walk::{self, error_text, Item, Skip, Visitor};
 
-/// How deep `--root` may nest; deeper directories are refused, which also
-/// ends any symlink loop that the ancestor check would not.
-const MAX_DEPTH: usize = 32;
 /// Largest `/404.html` taken as the 404 body.
 const MAX_NOT_FOUND_PAGE: u64 = 1 << 20;
 /// What a route costs besides its key: the map slot, an Arc and a Resource.
@@ -137,15 +134,10 @@ impl Catalog {
 
     /// Walks `root` and precomputes every servable file.
     pub fn load(root: &Path, options: &Options) -> Result<Catalog, String> {
-        let canonical = fs::canonicalize(root).map_err(|e| format!("--root {}: {}", root.display(), error_text(&e)))?;
-        if !canonical.is_dir() {
-            return Err(format!("--root {}: not a directory", root.display()));
-        }
-        let mut walk = Walk { root: canonical.clone(), options, catalog: Catalog::empty() };
-        let mut ancestors = vec![canonical.clone()];
-        walk.directory(&canonical, &mut Vec::new(), &mut ancestors)?;
-        walk.catalog.finish();
-        Ok(walk.catalog)
+        let mut loader = Loader { options, catalog: Catalog::empty() };
+        walk::walk(root, &mut loader).map_err(|why| format!("--root {why}"))?;
+        loader.catalog.finish();
+        Ok(loader.catalog)
     }
 
     pub fn lookup(&self, path: &[u8]) -> Option<&Route> {
@@ -263,128 +255,63 @@ impl Entry {
     }
 }
 
-struct Walk<'a> {
-    root: PathBuf,
+/// Builds the catalog from the walk of `--root`.
+struct Loader<'a> {
     options: &'a Options<'a>,
     catalog: Catalog,
 }
 
-/// A servable name found in a directory.
-struct Found {
-    name: Vec<u8>,
-    target: PathBuf,
-    meta: Metadata,
-}
-
-impl Walk<'_> {
-    /// `url` is the URL path of `dir` without a trailing slash (empty for the root).
-    fn directory(&mut self, dir: &Path, url: &mut Vec<u8>, ancestors: &mut Vec<PathBuf>) -> Result<(), String> {
-        if ancestors.len() > MAX_DEPTH {
-            return Err(format!("{}: directories nest deeper than {MAX_DEPTH}", dir.display()));
+impl Visitor for Loader<'_> {
+    fn directory(&mut self, url: &str, items: &[Item]) -> Result<(), String> {
+        if !url.is_empty() {
+            self.catalog.add_directory(url.as_bytes());
         }
-        let listing = fs::read_dir(dir).map_err(|e| format!("{}: {}", dir.display(), error_text(&e)))?;
-        let mut names = Vec::new();
-        for item in listing {
-            let item = item.map_err(|e| format!("{}: {}", dir.display(), error_text(&e)))?;
-            names.push(item.file_name());
-        }
-        names.sort_unstable(); // names in a directory are unique
-        let mut found = Vec::new();
-        for name in names {
-            let bytes = name.as_bytes();
-            if bytes.starts_with(b".") {
-                continue; // dotfiles are never served
-            }
-            let path = dir.join(&name);
-            if std::str::from_utf8(bytes).is_err() {
-                warn(&path, "name is not UTF-8, so no URL can reach it; skipped");
-                continue;
-            }
-            if let Some((target, meta)) = self.resolve(&path)? {
-                found.push(Found { name: bytes.to_vec(), target, meta });
-            }
-        }
-        for item in &found {
-            let url_len = url.len();
-            url.push(b'/');
-            url.extend_from_slice(&item.name);
-            if item.meta.is_dir() {
-                if ancestors.contains(&item.target) {
-                    warn(&item.target, "symlink loops back to a parent directory; skipped");
-                } else {
-                    self.catalog.add_directory(url);
-                    ancestors.push(item.target.clone());
-                    self.directory(&item.target, url, ancestors)?;
-                    ancestors.pop();
-                }
-            } else {
-                let resource = self.resource(item, &found, url)?;
-                self.catalog.add_file(url, resource);
-            }
-            url.truncate(url_len);
-        }
-        if self.options.listing && !found.iter().any(|item| item.name == b"index.html" && item.meta.is_file()) {
-            let page = listing::render(url, &found.iter().map(|f| (&f.name[..], &f.meta)).collect::<Vec<_>>());
+        if self.options.listing && !items.iter().any(|item| item.name == "index.html" && item.meta.is_file()) {
+            let entries: Vec<_> = items.iter().map(|item| (item.name.as_bytes(), &item.meta)).collect();
+            let page = listing::render(url.as_bytes(), &entries);
             let entry = Entry::generated("text/html; charset=utf-8", cache::REVALIDATE, page);
             self.catalog.bytes += entry.bytes() + ROUTE_BYTES + url.len() as u64 + 1;
-            let entry = Arc::new(entry);
-            let resource = Arc::new(Resource { identity: entry, gzip: None, br: None });
-            let mut slash = url.clone();
-            slash.push(b'/');
-            self.catalog.routes.insert(slash.into(), Route::File(resource));
+            let resource = Arc::new(Resource { identity: Arc::new(entry), gzip: None, br: None });
+            self.catalog.routes.insert(format!("{url}/").into_bytes().into(), Route::File(resource));
         }
         Ok(())
     }
 
+    fn file(&mut self, url: &str, item: &Item, siblings: &[Item]) -> Result<(), String> {
+        let resource = self.resource(item, siblings, url)?;
+        self.catalog.add_file(url.as_bytes(), resource);
+        Ok(())
+    }
+
+    fn skipped(&mut self, _url: &str, path: &Path, why: Skip) {
+        if why != Skip::Dotfile {
+            warn(path, why.reason()); // dotfiles are skipped by design, silently
+        }
+    }
+
+    fn unreadable(&mut self, message: String) -> Result<(), String> {
+        Err(message) // a site is served whole or not at all
+    }
+}
+
+impl Loader<'_> {
     /// A file, with `.gz` / `.br` siblings as its precompressed variants.
-    fn resource(&self, item: &Found, siblings: &[Found], url: &[u8]) -> Result<Resource, String> {
-        let sibling = |suffix: &[u8]| {
-            siblings.iter().find(|s| {
-                s.meta.is_file()
-                    && s.name.len() == item.name.len() + suffix.len()
-                    && s.name.starts_with(&item.name)
-                    && s.name.ends_with(suffix)
-            })
+    fn resource(&self, item: &Item, siblings: &[Item], url: &str) -> Result<Resource, String> {
+        let sibling = |suffix: &str| {
+            siblings.iter().find(|s| s.meta.is_file() && s.name.strip_suffix(suffix) == Some(item.name.as_str()))
         };
-        let (gz, br) = (sibling(b".gz"), sibling(b".br"));
-        let url = std::str::from_utf8(url).unwrap_or("/");
-        let content_type = mime::content_type(&item.name);
+        let (gz, br) = (sibling(".gz"), sibling(".br"));
+        let content_type = mime::content_type(item.name.as_bytes());
         let vary = gz.is_some() || br.is_some();
         let cache_control = cache::for_file(self.options.cache_rules, url, content_type);
-        let entry = |found: &Found, coding: Option<&str>| -> Result<Arc<Entry>, String> {
-            self.file(&found.target, &found.meta, content_type, coding, vary, cache_control).map(Arc::new)
+        let entry = |found: &Item, coding: Option<&str>| -> Result<Arc<Entry>, String> {
+            self.file(&found.path, &found.meta, content_type, coding, vary, cache_control).map(Arc::new)
         };
         Ok(Resource {
             identity: entry(item, None)?,
             gzip: gz.map(|found| entry(found, Some("gzip"))).transpose()?,
             br: br.map(|found| entry(found, Some("br"))).transpose()?,
         })
-    }
-
-    /// Resolves symlinks; `None` for what must not be served (outside the
-    /// root, dangling, or neither a file nor a directory).
-    fn resolve(&self, path: &Path) -> Result<Option<(PathBuf, Metadata)>, String> {
-        let link = fs::symlink_metadata(path).map_err(|e| format!("{}: {}", path.display(), error_text(&e)))?;
-        let target = if link.file_type().is_symlink() {
-            match fs::canonicalize(path) {
-                Ok(target) if target.starts_with(&self.root) => target,
-                Ok(_) => {
-                    warn(path, "symlink leads outside the root; skipped");
-                    return Ok(None);
-                }
-                Err(_) => {
-                    warn(path, "dangling symlink; skipped");
-                    return Ok(None);
-                }
-            }
-        } else {
-            path.to_path_buf()
-        };
-        let meta = fs::metadata(&target).map_err(|e| format!("{}: {}", path.display(), error_text(&e)))?;
-        if !meta.is_file() && !meta.is_dir() {
-            return Ok(None); // sockets, FIFOs, devices
-        }
-        Ok(Some((target, meta)))
     }
 
     fn file(
@@ -430,15 +357,6 @@ impl Walk<'_> {
 
 fn warn(path: &Path, why: &str) {
     eprintln!("mote: {}: {why}", path.display());
-}
-
-/// `No such file or directory` without Rust's ` (os error 2)` suffix.
-pub fn error_text(error: &io::Error) -> String {
-    let text = error.to_string();
-    match text.find(" (os error") {
-        Some(at) => text[..at].to_string(),
-        None => text,
-    }
 }
 
 /// FNV-1a: URL paths are short and chosen by the site's owner, so a keyed

@@ -100,7 +100,7 @@ impl AccessLog {
                     _ => std::path::Path::new("."),
                 };
                 let dir = File::open(parent)
-                    .map_err(|e| format!("--access-log {}: {}", parent.display(), crate::catalog::error_text(&e)))?;
+                    .map_err(|e| format!("--access-log {}: {}", parent.display(), crate::walk::error_text(&e)))?;
                 Sink::File { path, dir, file }
             }
         };
@@ -135,7 +135,7 @@ impl AccessLog {
                 Err(e) => error(&format!(
                     "SIGUSR1: --access-log {}: {}; still writing to the old file",
                     path.display(),
-                    crate::catalog::error_text(&e)
+                    crate::walk::error_text(&e)
                 )),
             }
         }
@@ -147,7 +147,7 @@ fn open_append(path: &std::path::Path) -> Result<File, String> {
         .append(true)
         .create(true)
         .open(path)
-        .map_err(|e| format!("--access-log {}: {}", path.display(), crate::catalog::error_text(&e)))
+        .map_err(|e| format!("--access-log {}: {}", path.display(), crate::walk::error_text(&e)))
 }
 
 /// What one access line says about a request.

@@ -33,6 +33,7 @@ mod site;
 mod status;
 mod sys;
 mod target;
+mod walk;
 mod worker;
 
 use std::net::TcpListener;
@@ -40,10 +41,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use auth::Auth;
-use catalog::error_text;
 use config::{Command, Config};
 use log::AccessLog;
 use server::Shared;
+use walk::error_text;
 use worker::Worker;
 
 /// Descriptors kept back from `--max-conns`' default: listeners, large files
