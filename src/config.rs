@@ -39,14 +39,16 @@ Flags:
   --max-memory BYTES     memory budget for the site plus connection state
                          (K/M/G suffixes): a site that does not fit is refused,
                          connections beyond it get 503 (default: no budget)
-  --cache-max BYTES      files up to this size are held in memory; larger ones
-                         are streamed from disk with sendfile (default 262144)
+  --cache-max BYTES      files up to this size (K/M/G suffixes) are held in
+                         memory; larger ones are streamed from disk with
+                         sendfile (default 262144)
   --grace SECS           on SIGTERM/SIGINT, time to finish responses in flight
                          (default 5)
   --access-log PATH|-|syslog
                          write an access log (combined format) to a file, to
                          stdout (-) or to syslog (default: none)
-  --syslog               also send errors to the syslog socket /dev/log
+  --syslog[=SOCKET]      also send errors and start-up lines to syslog, through
+                         SOCKET (default /dev/log)
   --user NAME[:GROUP]    after binding, run as this user (and group)
   --chroot DIR           after binding, confine the process to DIR; --root is
                          then a path inside DIR
@@ -89,7 +91,8 @@ pub struct Config {
     pub cache_max: u64,
     pub grace: Duration,
     pub access_log: Option<String>,
-    pub syslog: bool,
+    /// The syslog socket, when `--syslog` is given.
+    pub syslog: Option<PathBuf>,
     /// `NAME[:GROUP]` as given; resolved at start-up.
     pub user: Option<String>,
     pub chroot: Option<PathBuf>,
@@ -132,7 +135,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
         cache_max: DEFAULT_CACHE_MAX,
         grace: DEFAULT_GRACE,
         access_log: None,
-        syslog: false,
+        syslog: None,
         user: None,
         chroot: None,
         status: None,
@@ -183,11 +186,13 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
             "--header-timeout" => config.header_timeout = seconds(&flag, &value()?)?,
             "--idle-timeout" => config.idle_timeout = seconds(&flag, &value()?)?,
             "--grace" => config.grace = Duration::from_secs(number(&flag, &value()?, 0, MAX_TIMEOUT_SECS)?),
-            "--cache-max" => config.cache_max = number(&flag, &value()?, 0, u64::MAX)?,
-            "--max-memory" => config.max_memory = Some(bytes(&flag, &value()?)?),
+            "--cache-max" => config.cache_max = bytes(&flag, &value()?, 0)?,
+            "--max-memory" => config.max_memory = Some(bytes(&flag, &value()?, 1)?),
             "--access-log" => config.access_log = Some(non_empty(&flag, value()?, "a file, - or syslog")?),
-            "--syslog" if inline.is_none() => config.syslog = true,
-            "--syslog" => return Err(UsageError("--syslog takes no value".into())),
+            "--syslog" => {
+                let socket = inline.clone().unwrap_or_else(|| crate::log::SYSLOG_SOCKET.to_string());
+                config.syslog = Some(PathBuf::from(non_empty(&flag, socket, "a unix socket path")?));
+            }
             "--check" if inline.is_none() => check = true,
             "--spa" if inline.is_none() => config.spa = true,
             "--listing" if inline.is_none() => config.listing = true,
@@ -304,8 +309,9 @@ fn header_line(text: &str) -> Result<String, &'static str> {
     Ok(format!("{name}: {value}\r\n"))
 }
 
-/// A byte count, with an optional K, M or G suffix (powers of 1024).
-fn bytes(flag: &str, text: &str) -> Result<u64, UsageError> {
+/// A byte count of at least `min`, with an optional K, M or G suffix
+/// (powers of 1024).
+fn bytes(flag: &str, text: &str, min: u64) -> Result<u64, UsageError> {
     let (digits, unit) = match text.as_bytes().last() {
         Some(b'K' | b'k') => (&text[..text.len() - 1], 1 << 10),
         Some(b'M' | b'm') => (&text[..text.len() - 1], 1 << 20),
@@ -313,7 +319,7 @@ fn bytes(flag: &str, text: &str) -> Result<u64, UsageError> {
         _ => (text, 1),
     };
     match digits.parse::<u64>().ok().and_then(|n| n.checked_mul(unit)) {
-        Some(n) if n > 0 && !digits.starts_with('+') => Ok(n),
+        Some(n) if n >= min && !digits.starts_with('+') => Ok(n),
         _ => Err(invalid(flag, text, "a number of bytes, like 67108864 or 64M")),
     }
 }
@@ -395,7 +401,7 @@ mod tests {
             ("--status status", "--status: invalid value 'status'"),
             ("--status /a%20b", "--status: invalid value '/a%20b'"),
             ("--user=", "--user: invalid value ''"),
-            ("--syslog=1", "--syslog takes no value"),
+            ("--syslog=", "--syslog: invalid value ''"),
             ("--header X", "--header: invalid value 'X'"),
             ("--header Bad(Name):x", "--header: invalid value 'Bad(Name):x'"),
             ("--header Content-Length:5", "--header: invalid value 'Content-Length:5'"),

@@ -17,27 +17,30 @@ use std::sync::{Mutex, OnceLock};
 
 use crate::date::civil_from_unix;
 
-/// Where syslog datagrams go (busybox syslogd and every other syslogd).
-const SYSLOG_SOCKET: &str = "/dev/log";
+/// Where syslog datagrams go by default (busybox syslogd and every other syslogd).
+pub const SYSLOG_SOCKET: &str = "/dev/log";
 /// RFC 3164 priority: facility daemon (3), severity error (3) / info (6).
 const PRIORITY_ERROR: u8 = 3 * 8 + 3;
 const PRIORITY_INFO: u8 = 3 * 8 + 6;
 /// A worker writes its access lines out when this much is buffered.
 pub const FLUSH_BYTES: usize = 16 * 1024;
 
-static SYSLOG: OnceLock<UnixDatagram> = OnceLock::new();
+/// The connected socket and its path (for reconnecting).
+static SYSLOG: OnceLock<(UnixDatagram, PathBuf)> = OnceLock::new();
 
 /// Connects to the syslog socket for the rest of the process; on failure
 /// says so once and carries on with stderr alone.
-pub fn open_syslog() {
-    let socket = UnixDatagram::unbound().and_then(|s| s.connect(SYSLOG_SOCKET).map(|()| s));
+pub fn open_syslog(path: &std::path::Path) {
+    let socket = UnixDatagram::unbound().and_then(|s| s.connect(path).map(|()| s));
     match socket {
         Ok(socket) => {
-            let _ = SYSLOG.set(socket);
+            let _ = SYSLOG.set((socket, path.to_path_buf()));
         }
-        Err(e) => {
-            eprintln!("mote: --syslog: cannot use {SYSLOG_SOCKET}: {e}; logging to stderr only")
-        }
+        Err(e) => eprintln!(
+            "mote: --syslog: cannot use {}: {}; logging to stderr only",
+            path.display(),
+            crate::walk::error_text(&e)
+        ),
     }
 }
 
@@ -54,7 +57,7 @@ pub fn notice(line: &str) {
 }
 
 fn to_syslog(priority: u8, message: &[u8]) {
-    let Some(socket) = SYSLOG.get() else { return };
+    let Some((socket, path)) = SYSLOG.get() else { return };
     let mut datagram = Vec::with_capacity(message.len() + 40);
     datagram.push(b'<');
     datagram.extend_from_slice(itoa::Buffer::new().format(priority).as_bytes());
@@ -63,7 +66,7 @@ fn to_syslog(priority: u8, message: &[u8]) {
     datagram.extend_from_slice(b"]: ");
     datagram.extend_from_slice(message);
     // A restarted syslogd has a new socket at the same path: reconnect once.
-    if socket.send(&datagram).is_err() && socket.connect(SYSLOG_SOCKET).is_ok() {
+    if socket.send(&datagram).is_err() && socket.connect(path).is_ok() {
         let _ = socket.send(&datagram);
     }
 }

@@ -82,8 +82,8 @@ fn serve(config: Config) -> Result<(), String> {
     // Blocked before any thread exists, so every thread inherits the mask
     // and only the signal thread ever takes these signals.
     sys::block_signals();
-    if config.syslog {
-        log::open_syslog();
+    if let Some(socket) = &config.syslog {
+        log::open_syslog(socket);
     }
     let identity = config.user.as_deref().map(identity::resolve).transpose()?;
     let access_log = config.access_log.as_deref().map(AccessLog::open).transpose()?;

@@ -1,0 +1,147 @@
+//! Operating mote (issue 5 and issue 8 items 6): the --status page, syslog
+//! through a socket the test owns, --chroot, --max-memory and --threads.
+mod common;
+
+use std::os::unix::net::UnixDatagram;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn counter(page: &str, name: &str) -> u64 {
+    page.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(": ")?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in:\n{page}"))
+}
+
+#[test]
+fn status_page_counts_requests_and_reloads() {
+    let dir = TempDir::new("status");
+    dir.write("index.html", "one");
+    let server = Server::start(&["--root", dir.path().to_str().unwrap(), "--status", "/.mote-status"]);
+    for _ in 0..3 {
+        server.get("/").assert_status(200);
+    }
+    server.get("/missing").assert_status(404);
+    let page = server.get("/.mote-status");
+    page.assert_status(200).assert_header("Cache-Control", "no-store");
+    let text = page.text();
+    assert!(page.must("Content-Type").starts_with("text/plain"));
+    assert_eq!(counter(&text, "requests_2xx"), 3, "{text}");
+    assert_eq!(counter(&text, "requests_4xx"), 1, "{text}");
+    assert!(counter(&text, "connections_total") >= 5, "{text}");
+    assert!(counter(&text, "bytes_out") > 0 && counter(&text, "rss_bytes") > 0, "{text}");
+    assert_eq!(counter(&text, "reloads"), 0);
+    server.signal("HUP");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = server.get("/.mote-status").text();
+        if counter(&text, "reloads") == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "reload never counted:\n{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Without --status the path is an ordinary (dot) path: 404.
+    let plain = Server::start(&["--root", dir.path().to_str().unwrap()]);
+    plain.get("/.mote-status").assert_status(404);
+}
+
+#[test]
+fn syslog_gets_start_up_and_error_lines() {
+    let dir = TempDir::new("syslog");
+    let socket_path = dir.path().join("log.sock");
+    let syslog = UnixDatagram::bind(&socket_path).unwrap();
+    syslog.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let server = Server::start(&[&format!("--syslog={}", socket_path.display())]);
+    let mut buf = [0u8; 2048];
+    let n = syslog.recv(&mut buf).expect("no syslog datagram after start-up");
+    let line = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(line.starts_with("<30>mote[") && line.contains("]: listening on http://127.0.0.1:"), "{line}");
+    server.signal("HUP"); // the built-in site: "nothing to reload", an error-level line
+    let n = syslog.recv(&mut buf).expect("no syslog datagram after SIGHUP");
+    let line = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(line.starts_with("<27>mote[") && line.contains("nothing to reload"), "{line}");
+}
+
+#[test]
+fn missing_syslog_socket_is_said_once_and_serving_goes_on() {
+    let server = Server::start(&["--syslog=/nonexistent/mote-log.sock"]);
+    server.get("/").assert_status(200);
+    assert!(server.stderr().contains("--syslog: cannot use /nonexistent/mote-log.sock"), "{}", server.stderr());
+}
+
+#[test]
+fn chroot_confines_the_process() {
+    let jail = TempDir::new("chroot");
+    jail.write("site/index.html", "jailed");
+    // --root is a path inside the jail.
+    let server = Server::start(&["--chroot", jail.path().to_str().unwrap(), "--root", "/site"]);
+    let page = server.get("/");
+    page.assert_status(200);
+    assert_eq!(page.text(), "jailed");
+    let root = std::fs::read_link(format!("/proc/{}/root", server.pid())).unwrap();
+    assert_eq!(root, std::fs::canonicalize(jail.path()).unwrap());
+    let (status, _, err) = run_to_exit(&["--chroot", "/nonexistent-jail", "--listen", "127.0.0.1:0"]);
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("--chroot /nonexistent-jail"), "{err}");
+}
+
+#[test]
+fn max_memory_refuses_a_site_that_does_not_fit() {
+    let dir = TempDir::new("budget");
+    dir.write("index.html", "x");
+    dir.write("big.bin", vec![7u8; 3 << 20]);
+    let root = dir.path().to_str().unwrap();
+    let (status, _, err) =
+        run_to_exit(&["--root", root, "--cache-max", "8M", "--max-memory", "4M", "--listen", "127.0.0.1:0"]);
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("--max-memory") && err.contains("lower --cache-max"), "{err}");
+    // The same site streamed from disk fits.
+    let server = Server::start(&["--root", root, "--cache-max", "1024", "--max-memory", "4M"]);
+    server.get("/big.bin").assert_status(200);
+}
+
+#[test]
+fn max_memory_limits_connections_with_503() {
+    // 1 MiB base + 64 KiB worker + ~27 KiB per connection: 3 MiB leaves room for ~70.
+    let server = Server::start(&["--max-memory", "3M"]);
+    let mut held = Vec::new();
+    let mut refused = 0;
+    for _ in 0..200 {
+        let mut stream = server.connect();
+        send_raw(&mut stream, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+        let response = read_response(&mut stream, false);
+        if response.status == 503 {
+            assert!(response.header("Retry-After").is_some());
+            refused += 1;
+        } else {
+            response.assert_status(200);
+            held.push(stream);
+        }
+    }
+    assert!(refused > 0 && held.len() >= 16, "held {} refused {refused}", held.len());
+    assert!(held.len() < 200);
+}
+
+#[test]
+fn two_threads_serve_and_stop() {
+    let mut server = Server::start(&["--threads", "2"]);
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let addr = server.addr();
+            std::thread::spawn(move || {
+                for _ in 0..50 {
+                    request(addr, "GET /style.css HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").assert_status(200);
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.join().unwrap();
+    }
+    let threads = std::fs::read_dir(format!("/proc/{}/task", server.pid())).unwrap().count();
+    assert!(threads >= 3, "{threads} threads (main, signals, 2 workers expected)");
+    server.signal("TERM");
+    let status = server.wait_exit(Duration::from_secs(10)).expect("no exit after SIGTERM");
+    assert!(status.success());
+}
