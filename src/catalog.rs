@@ -9,9 +9,8 @@
 #![forbid(unsafe_code)]
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fs::{self, File, Metadata};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -20,7 +19,7 @@ use std::sync::Arc;
 use crate::cache::{self, Rule};
 use crate::listing;
 use crate::mime;
-use crate::representation::{entity_tag, quoted_hex, EntityTag, Representation};
+use crate::representation::{entity_tag, EntityTag, Representation};
 use crate::site::{EmbeddedBody, FILES};
 use crate::walk::{self, error_text, Item, Skip, Visitor};
 
@@ -75,7 +74,9 @@ pub struct Options<'a> {
 }
 
 pub struct Catalog {
-    routes: HashMap<Box<[u8]>, Route, BuildHasherDefault<Fnv>>,
+    /// Ordered, not hashed: std already carries B-tree code, a site's paths
+    /// are few, and lookups cost a handful of byte comparisons.
+    routes: BTreeMap<Box<[u8]>, Route>,
     /// Memory the catalog holds (heads, cached bodies, route keys), for
     /// `--max-memory`.
     pub bytes: u64,
@@ -85,7 +86,7 @@ pub struct Catalog {
 
 impl Catalog {
     fn empty() -> Catalog {
-        Catalog { routes: HashMap::default(), bytes: 0, not_found: None }
+        Catalog { routes: BTreeMap::new(), bytes: 0, not_found: None }
     }
 
     /// The site compiled in from `static/`. Its heads were built by build.rs
@@ -334,11 +335,11 @@ impl Loader<'_> {
             // the content does, which keeps the tag strong in practice.
             let file = File::open(path).map_err(failed)?;
             let meta = file.metadata().map_err(failed)?;
-            let mut hash = Fnv::default();
+            let mut identity = Vec::with_capacity(40);
             for n in [meta.len(), meta.ino(), meta.dev(), meta.mtime() as u64, meta.mtime_nsec() as u64] {
-                hash.write_u64(n);
+                identity.extend_from_slice(&n.to_le_bytes());
             }
-            (meta.len(), quoted_hex(hash.finish()), Body::File(file))
+            (meta.len(), entity_tag(&identity), Body::File(file))
         };
         let rep = Representation { content_type, content_encoding, vary, cache_control, len, last_modified, etag };
         let mut entry = Entry {
@@ -357,26 +358,4 @@ impl Loader<'_> {
 
 fn warn(path: &Path, why: &str) {
     eprintln!("mote: {}: {why}", path.display());
-}
-
-/// FNV-1a: URL paths are short and chosen by the site's owner, so a keyed
-/// hash buys nothing here and costs time on every request.
-pub struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Fnv {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv {
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
 }

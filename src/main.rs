@@ -51,6 +51,9 @@ use worker::Worker;
 /// held open, the poll and waker descriptors, and a margin for accept bursts.
 const RESERVED_FDS: u64 = 64;
 const LISTEN_BACKLOG: i32 = 1024;
+/// Stack for each thread: the request path keeps a few KiB on it, the reload
+/// walk a little more per directory level; far below std's 2 MiB default.
+pub const THREAD_STACK: usize = 256 * 1024;
 
 fn main() -> ExitCode {
     let config = match config::parse(std::env::args().skip(1)) {
@@ -128,7 +131,9 @@ fn serve(config: Config) -> Result<(), String> {
     signals::spawn(shared, wakers).map_err(|e| format!("cannot start the signal thread: {e}"))?;
     let handles: Vec<_> = workers
         .into_iter()
-        .map(|worker| std::thread::Builder::new().name("worker".into()).spawn(move || worker.run()))
+        .map(|worker| {
+            std::thread::Builder::new().name("worker".into()).stack_size(THREAD_STACK).spawn(move || worker.run())
+        })
         .collect::<Result<_, _>>()
         .map_err(|e| format!("cannot start a worker thread: {e}"))?;
     for handle in handles {

@@ -14,7 +14,7 @@ use crate::server::Shared;
 use crate::sys;
 
 pub fn spawn(shared: Arc<Shared>, wakers: Vec<Arc<Waker>>) -> std::io::Result<()> {
-    std::thread::Builder::new().name("signals".into()).spawn(move || loop {
+    std::thread::Builder::new().name("signals".into()).stack_size(crate::THREAD_STACK).spawn(move || loop {
         match sys::wait_signal() {
             sys::SIGTERM | sys::SIGINT => {
                 if shared.stopping.swap(true, Ordering::Relaxed) {

@@ -188,7 +188,8 @@ pub fn become_user(uid: u32, gid: u32) -> io::Result<()> {
             return Err(io::Error::last_os_error());
         }
         if libc::setuid(0) == 0 || libc::geteuid() != uid || libc::getegid() != gid {
-            return Err(io::Error::other("privileges could be regained after dropping them"));
+            // Not a system error: say it in the ErrorKind's own words.
+            return Err(io::ErrorKind::PermissionDenied.into());
         }
     }
     Ok(())
