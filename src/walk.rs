@@ -60,8 +60,9 @@ pub trait Visitor {
     fn unreadable(&mut self, message: String) -> Result<(), String>;
 }
 
-/// Walks `root` (which must be a directory) and reports to `visitor`.
-pub fn walk(root: &Path, visitor: &mut impl Visitor) -> Result<(), String> {
+/// Walks `root` (which must be a directory) and reports to `visitor`
+/// (dynamically: one copy of the walk serves both visitors).
+pub fn walk(root: &Path, visitor: &mut dyn Visitor) -> Result<(), String> {
     let canonical = fs::canonicalize(root).map_err(|e| format!("{}: {}", root.display(), error_text(&e)))?;
     if !canonical.is_dir() {
         return Err(format!("{}: not a directory", root.display()));
@@ -77,7 +78,7 @@ struct Walk {
 }
 
 impl Walk {
-    fn directory(&mut self, dir: &Path, url: &str, visitor: &mut impl Visitor) -> Result<(), String> {
+    fn directory(&mut self, dir: &Path, url: &str, visitor: &mut dyn Visitor) -> Result<(), String> {
         if self.ancestors.len() > MAX_DEPTH {
             return visitor.unreadable(format!("{}: directories nest deeper than {MAX_DEPTH}", dir.display()));
         }
