@@ -51,6 +51,11 @@ pub fn answer(request: &Request, site: &Site, path: &mut Vec<u8>) -> Answer {
     if site.auth.is_some_and(|auth| !auth.allows(request.authorization)) {
         return canned(reply::UNAUTHORIZED);
     }
+    // The method first: CONNECT's authority-form target is not malformed,
+    // the method is just not one a static server allows (405 with Allow).
+    if request.method == Method::Other {
+        return canned(reply::METHOD_NOT_ALLOWED);
+    }
     let Some(target) = target::split(request.target) else {
         return canned(reply::BAD_REQUEST);
     };
@@ -58,7 +63,6 @@ pub fn answer(request: &Request, site: &Site, path: &mut Vec<u8>) -> Answer {
         (Method::Options, _) => {
             return Answer { entry: None, head: Head::Static(reply::OPTIONS), content: Content::Empty, closes: false }
         }
-        (Method::Other, _) => return canned(reply::METHOD_NOT_ALLOWED),
         (_, Target::Asterisk) => return canned(reply::BAD_REQUEST),
         (_, Target::Path { path, query }) => (path, query),
     };
