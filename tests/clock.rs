@@ -86,8 +86,16 @@ fn site() -> Site {
     s
 }
 
+/// The binary itself with libfaketime preloaded (not under the `faketime`
+/// wrapper, which forks: killing the wrapper would leave mote running).
 fn under_faketime(when: &str, args: &[&str]) -> Server {
-    Server::start_with_prefix(&[FAKETIME, when], &[], args)
+    let lib = libfaketime();
+    let start = format!("@{when}");
+    Server::start_with_prefix(
+        &[],
+        &[("LD_PRELOAD", lib.to_str().unwrap()), ("FAKETIME", &start), ("FAKETIME_DONT_FAKE_MONOTONIC", "1")],
+        args,
+    )
 }
 
 /// No Date on 200, 304, 404, 206 and a canned 400; ETag revalidation works.
