@@ -357,5 +357,5 @@ impl Loader<'_> {
 }
 
 fn warn(path: &Path, why: &str) {
-    eprintln!("mote: {}: {why}", path.display());
+    crate::log::stderr_line(format_args!("mote: {}: {why}", path.display()));
 }

@@ -36,23 +36,36 @@ pub fn open_syslog(path: &std::path::Path) {
         Ok(socket) => {
             let _ = SYSLOG.set((socket, path.to_path_buf()));
         }
-        Err(e) => eprintln!(
+        Err(e) => stderr_line(format_args!(
             "mote: --syslog: cannot use {}: {}; logging to stderr only",
             path.display(),
             crate::walk::error_text(&e)
-        ),
+        )),
     }
+}
+
+/// Writes one line to stderr, ignoring failure: `eprintln!` panics when
+/// stderr is a closed pipe, and with panic=abort that would take the whole
+/// server down for the sake of a log line.
+pub fn stderr_line(line: std::fmt::Arguments) {
+    let _ = writeln!(io::stderr().lock(), "{line}");
+}
+
+/// Writes to stdout (`--help`, `--check`), ignoring a closed pipe
+/// (`mote --help | head -3`).
+pub fn stdout_text(text: &str) {
+    let _ = io::stdout().lock().write_all(text.as_bytes());
 }
 
 /// One error or notice line: stderr, and syslog when enabled.
 pub fn error(message: &str) {
-    eprintln!("mote: {message}");
+    stderr_line(format_args!("mote: {message}"));
     to_syslog(PRIORITY_ERROR, message.as_bytes());
 }
 
 /// A start-up line (`listening on ...`): stderr as it is, and syslog.
 pub fn notice(line: &str) {
-    eprintln!("{line}");
+    stderr_line(format_args!("{line}"));
     to_syslog(PRIORITY_INFO, line.as_bytes());
 }
 
@@ -124,7 +137,7 @@ impl AccessLog {
             }
         };
         if let Err(e) = result {
-            eprintln!("mote: access log: {e}");
+            stderr_line(format_args!("mote: access log: {e}"));
         }
     }
 

@@ -60,15 +60,15 @@ fn main() -> ExitCode {
         Ok(Command::Serve(config)) => config,
         Ok(Command::Check(config)) => return check_site(&config),
         Ok(Command::Help) => {
-            print!("{}", config::USAGE);
+            log::stdout_text(config::USAGE);
             return ExitCode::SUCCESS;
         }
         Ok(Command::Version) => {
-            println!("mote {}", env!("CARGO_PKG_VERSION"));
+            log::stdout_text(concat!("mote ", env!("CARGO_PKG_VERSION"), "\n"));
             return ExitCode::SUCCESS;
         }
         Err(config::UsageError(message)) => {
-            eprintln!("mote: {message}");
+            log::stderr_line(format_args!("mote: {message}"));
             return ExitCode::from(2);
         }
     };
@@ -155,11 +155,11 @@ fn credentials(config: &Config) -> Result<Option<Vec<Vec<u8>>>, String> {
 /// `mote --check`: the manifest and findings on stdout, exit 1 on errors.
 fn check_site(config: &Config) -> ExitCode {
     let Some(root) = &config.root else {
-        print!("{}", site::manifest(&config.cache_rules));
+        log::stdout_text(&site::manifest(&config.cache_rules));
         return ExitCode::SUCCESS;
     };
     let report = check::check(root, &config.cache_rules, true);
-    print!("{}", report.render());
+    log::stdout_text(&report.render());
     if report.errors.is_empty() {
         ExitCode::SUCCESS
     } else {

@@ -116,7 +116,7 @@ impl Worker {
             let timeout = self.poll_timeout();
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
-                    eprintln!("mote: poll failed: {e}");
+                    log::error(&format!("poll failed: {e}"));
                     return;
                 }
             }
@@ -196,7 +196,7 @@ impl Worker {
                     // EMFILE, ENFILE, ENOBUFS, ENOMEM: pending connections stay
                     // queued in the kernel; retrying now would only spin.
                     if !self.shared.warned_accept.swap(true, Ordering::Relaxed) {
-                        eprintln!("mote: cannot accept connections: {e}; pausing briefly");
+                        log::error(&format!("cannot accept connections: {e}; pausing briefly"));
                     }
                     self.accept_paused_until = Some(std::time::Instant::now() + ACCEPT_PAUSE);
                     return;

@@ -145,3 +145,52 @@ fn two_threads_serve_and_stop() {
     let status = server.wait_exit(Duration::from_secs(10)).expect("no exit after SIGTERM");
     assert!(status.success());
 }
+
+/// A closed stderr (its reader gone, as when a log pipe dies) must not kill
+/// the server: log lines are dropped, serving and signals go on.
+#[test]
+fn closed_stderr_does_not_stop_the_server() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = command(&["--listen", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stderr.take().unwrap()).read_line(&mut first).unwrap(); // reader dropped here
+    let addr: std::net::SocketAddr = first.trim().rsplit("http://").next().unwrap().parse().unwrap();
+    let pid = child.id().to_string();
+    let kill = |signal: &str| {
+        std::process::Command::new("kill").args([signal, &pid]).status().unwrap();
+    };
+    kill("-HUP"); // logs "nothing to reload" into the closed pipe
+    std::thread::sleep(Duration::from_millis(200));
+    request(addr, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").assert_status(200);
+    kill("-TERM");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("mote did not stop after SIGTERM with its stderr closed");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn help_into_a_closed_pipe_is_not_a_crash() {
+    use std::process::Stdio;
+    for flag in ["--help", "--version", "--check"] {
+        let mut child =
+            command(&[flag]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        drop(child.stdout.take()); // the reader is gone before mote writes (`mote --help | head -0`)
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{flag}: {:?} {}", out.status, String::from_utf8_lossy(&out.stderr));
+    }
+}
