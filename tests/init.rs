@@ -252,6 +252,10 @@ impl Conn {
                 Ok(Conn { reader: BufReader::new(stream) })
             }
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Err(Fail::Refused),
+            // A handshake that completed into the backlog of a listener which
+            // then closed (the stop) is reset before connect() returns: like a
+            // refusal, no server ever took the connection, and no request was sent.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => Err(Fail::Refused),
             Err(e) => Err(Fail::Broken(format!("connect: {e}"))),
         }
     }
