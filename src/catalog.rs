@@ -99,27 +99,29 @@ impl Catalog {
             let vary = file.gzip.is_some() || file.br.is_some();
             let cache_control = cache::for_file(options.cache_rules, url, file.content_type);
             let entry = |body: &'static EmbeddedBody, coding: Option<&str>| {
-                let mut entry = Entry {
-                    head_ok: Cow::Borrowed(body.head_ok),
-                    shared_from: body.shared_from,
-                    head_not_modified: Cow::Borrowed(body.head_not_modified),
-                    etag: body.etag,
-                    last_modified: file.last_modified,
-                    len: body.bytes.len() as u64,
-                    body: Body::Memory(Cow::Borrowed(body.bytes)),
-                };
-                if rebuild {
+                let content = Body::Memory(Cow::Borrowed(body.bytes));
+                let entry = if rebuild {
                     let rep = Representation {
                         content_type: file.content_type,
                         content_encoding: coding,
                         vary,
                         cache_control,
-                        len: entry.len,
-                        last_modified: entry.last_modified,
-                        etag: entry.etag,
+                        len: body.bytes.len() as u64,
+                        last_modified: file.last_modified,
+                        etag: body.etag,
                     };
-                    entry.set_heads(&rep);
-                }
+                    Entry::new(&rep, content)
+                } else {
+                    Entry {
+                        head_ok: Cow::Borrowed(body.head_ok),
+                        shared_from: body.shared_from,
+                        head_not_modified: Cow::Borrowed(body.head_not_modified),
+                        etag: body.etag,
+                        last_modified: file.last_modified,
+                        len: body.bytes.len() as u64,
+                        body: content,
+                    }
+                };
                 Arc::new(entry)
             };
             let resource = Resource {
@@ -222,11 +224,18 @@ impl Entry {
         (std::mem::size_of::<Entry>() + self.head_ok.len() + self.head_not_modified.len()) as u64 + body
     }
 
-    fn set_heads(&mut self, rep: &Representation) {
+    /// An entry whose heads are built now from its representation.
+    fn new(rep: &Representation, body: Body) -> Entry {
         let heads = rep.heads();
-        self.head_ok = Cow::Owned(heads.ok);
-        self.shared_from = heads.shared_from;
-        self.head_not_modified = Cow::Owned(heads.not_modified);
+        Entry {
+            head_ok: Cow::Owned(heads.ok),
+            shared_from: heads.shared_from,
+            head_not_modified: Cow::Owned(heads.not_modified),
+            etag: rep.etag,
+            last_modified: rep.last_modified,
+            len: rep.len,
+            body,
+        }
     }
 
     /// An in-memory page made at load time (directory listings).
@@ -242,17 +251,7 @@ impl Entry {
             last_modified: 0,
             etag,
         };
-        let mut entry = Entry {
-            head_ok: Cow::Borrowed(b""),
-            shared_from: 0,
-            head_not_modified: Cow::Borrowed(b""),
-            etag,
-            last_modified: 0,
-            len,
-            body: Body::Memory(Cow::Owned(bytes)),
-        };
-        entry.set_heads(&rep);
-        entry
+        Entry::new(&rep, Body::Memory(Cow::Owned(bytes)))
     }
 }
 
@@ -342,17 +341,7 @@ impl Loader<'_> {
             (meta.len(), entity_tag(&identity), Body::File(file))
         };
         let rep = Representation { content_type, content_encoding, vary, cache_control, len, last_modified, etag };
-        let mut entry = Entry {
-            head_ok: Cow::Borrowed(b""),
-            shared_from: 0,
-            head_not_modified: Cow::Borrowed(b""),
-            etag,
-            last_modified,
-            len,
-            body,
-        };
-        entry.set_heads(&rep);
-        Ok(entry)
+        Ok(Entry::new(&rep, body))
     }
 }
 

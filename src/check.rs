@@ -110,9 +110,7 @@ impl Visitor for Lint<'_> {
                 .push(format!("{url}: {} bytes of {content_type} with no .gz or .br beside it", meta.len()));
         }
         let cache_control = cache::for_file(self.rules, url, content_type);
-        let variants = if variants.is_empty() { "-".to_string() } else { variants.join(",") };
-        let cache_control = if cache_control.is_empty() { "-" } else { cache_control };
-        self.report.manifest.push(format!("{url}\t{}\t{content_type}\t{variants}\t{cache_control}", meta.len()));
+        self.report.manifest.push(manifest_line(url, meta.len(), content_type, &variants, cache_control));
         Ok(())
     }
 
@@ -124,6 +122,13 @@ impl Visitor for Lint<'_> {
         self.report.errors.push(message);
         Ok(())
     }
+}
+
+/// One manifest row: URL, bytes, type, variants, Cache-Control (`-` for none).
+pub fn manifest_line(url: &str, len: u64, content_type: &str, variants: &[&str], cache_control: &str) -> String {
+    let variants = if variants.is_empty() { "-".to_string() } else { variants.join(",") };
+    let cache_control = if cache_control.is_empty() { "-" } else { cache_control };
+    format!("{url}\t{len}\t{content_type}\t{variants}\t{cache_control}")
 }
 
 fn compressible(content_type: &str) -> bool {

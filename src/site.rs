@@ -38,14 +38,10 @@ pub fn manifest(rules: &[crate::cache::Rule]) -> String {
             .iter()
             .filter_map(|&(name, present)| present.then_some(name))
             .collect();
-        let variants = if variants.is_empty() { "-".to_string() } else { variants.join(",") };
         let cache_control = crate::cache::for_file(rules, url, file.content_type);
-        out.push_str(&format!(
-            "{url}\t{}\t{}\t{variants}\t{}\n",
-            file.identity.bytes.len(),
-            file.content_type,
-            if cache_control.is_empty() { "-" } else { cache_control }
-        ));
+        let len = file.identity.bytes.len() as u64;
+        out.push_str(&crate::check::manifest_line(url, len, file.content_type, &variants, cache_control));
+        out.push('\n');
     }
     out.push_str(&format!("{} files (built in), 0 warnings, 0 errors\n", FILES.len()));
     out
