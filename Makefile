@@ -55,11 +55,26 @@ STATIC_BIN := $(if $(TINY),$(TINY_DIR),$(TARGET_DIR))/$(X86)/release/mote
 # ARMv6) and -Zfmt-debug=none compiles `{:?}` formatting to nothing (-12.6 KB): a panic
 # in the shipped binary still prints its message, without the source position; mote
 # itself never formats with Debug outside its tests, which run the host build.
-rustflags = -C link-self-contained=no$(if $(1), -C target-cpu=$(1)) -Zlocation-detail=none -Zfmt-debug=none$(if $(2), -Zunstable-options -Cpanic=immediate-abort)
+# -C force-unwind-tables=no: nothing unwinds (panic=abort), so Rust code needs no
+# unwind-table entries (-3.3 KB of .ARM.exidx on ARMv6).
+rustflags = -C link-self-contained=no$(if $(1), -C target-cpu=$(1)) -Zlocation-detail=none -Zfmt-debug=none -C force-unwind-tables=no$(if $(2), -Zunstable-options -Cpanic=immediate-abort)
 zflags    = -Zbuild-std=std,panic_abort -Zbuild-std-features=$(1)
-# $(call cross_build,TRIPLE,CPU,TARGET_DIR,STD_FEATURES,IMMEDIATE_ABORT)
-cross_build = RUSTFLAGS="$(call rustflags,$(2),$(5))" RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$(3) \
-	cargo zigbuild -q --release --target $(1) $(call zflags,$(4))
+# $(call cross_build,TRIPLE,CPU,TARGET_DIR,STD_FEATURES,IMMEDIATE_ABORT,THUMB)
+# THUMB (TINY=1 on 32-bit ARM) compiles Rust code as Thumb, 16-bit instructions: -20%
+# on ARMv6 (Thumb-1 runs natively on the Pi 1's ARM1176). rustup has no Thumb target for
+# ARMv6 Linux, so .ci/thumb-spec.py derives one from rustc's own ARM spec, and the build
+# is plain cargo with zig cc as the linker (.ci/zig-cc; cargo-zigbuild takes triples only).
+cross_build = $(if $(6),$(call thumb_build,$(1),$(2),$(3),$(4),$(5)),\
+	RUSTFLAGS="$(call rustflags,$(2),$(5))" RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$(3) \
+	cargo zigbuild -q --release --target $(1) $(call zflags,$(4)))
+thumb_build = spec=$$(python3 .ci/thumb-spec.py $(1) $(3)/spec) && \
+	CARGO_TARGET_$(call upper,$(1))_LINKER=$(CURDIR)/.ci/zig-cc MOTE_ZIG_TARGET=$(ZIG_TARGET_$(1)) \
+	MOTE_ZIG_CPU=$(subst -,_,$(2)) RUSTFLAGS="$(call rustflags,$(2),$(5))" RUSTC_BOOTSTRAP=1 \
+	CARGO_TARGET_DIR=$(3) cargo build -q -Zjson-target-spec --release --target "$$spec" $(call zflags,$(4))
+# $(call thumb,TRIPLE,TINY): non-empty when that build is Thumb.
+thumb = $(if $(2),$(filter arm-% armv7-%,$(1)))
+ZIG_TARGET_arm-unknown-linux-musleabihf   := arm-linux-musleabihf
+ZIG_TARGET_armv7-unknown-linux-musleabihf := arm-linux-musleabihf
 TINY_FEATURES := optimize_for_size
 
 # $(call need_apt,command:package ...): one apt-get update + install for what is missing.
@@ -131,8 +146,8 @@ tools-qemu:
 
 # ------------------------------------------------------------------ pi and static
 pi: tools-cross
-	@echo "building $(PI_TARGET) for $(PI_CPU)$(if $(TINY), (tiny))..."
-	@$(call cross_build,$(PI_TARGET),$(PI_CPU),$(PI_OUT_DIR),$(if $(TINY),$(TINY_FEATURES)),$(TINY))
+	@echo "building $(PI_TARGET) for $(PI_CPU)$(if $(TINY), (tiny$(if $(call thumb,$(PI_TARGET),1), Thumb)))..."
+	@$(call cross_build,$(PI_TARGET),$(PI_CPU),$(PI_OUT_DIR),$(if $(TINY),$(TINY_FEATURES)),$(TINY),$(call thumb,$(PI_TARGET),$(TINY)))
 	@echo "size $(PI_BIN): $$(stat -c %s $(PI_BIN)) bytes"
 ifneq ($(PI),)
 	@echo "copying to $(PI):$(PI_DIR)/mote..."
@@ -186,11 +201,13 @@ STEPS_DIR  := $(TARGET_DIR)/size-steps
 BUDGET_ARMV6      := 262144
 BUDGET_ARMV6_TINY := 163840
 upper = $(shell echo '$(1)' | tr 'a-z-' 'A-Z_')
-# $(call bloat_cross,TRIPLE,CPU,ZIG_TARGET,TARGET_DIR,TINY)
+# $(call bloat_cross,TRIPLE,CPU,ZIG_TARGET,TARGET_DIR,TINY): the same flags (and Thumb
+# spec) as the deliverable, so the attribution is of the same code.
 define bloat_cross
 CARGO_TARGET_$(call upper,$(1))_LINKER=$(CURDIR)/.ci/zig-cc MOTE_ZIG_TARGET=$(3) \
 MOTE_ZIG_CPU=$(subst -,_,$(2)) RUSTFLAGS="$(call rustflags,$(2),$(5))" RUSTC_BOOTSTRAP=1 \
-CARGO_TARGET_DIR=$(4) cargo bloat --release --target $(1) -Z build-std=std,panic_abort \
+CARGO_TARGET_DIR=$(4) cargo bloat --release -Z build-std=std,panic_abort \
+$(if $(call thumb,$(1),$(5)),-Z json-target-spec --target "$$(python3 .ci/thumb-spec.py $(1) $(4)/spec)",--target $(1)) \
 -Z build-std-features=$(if $(5),$(TINY_FEATURES))
 endef
 # $(call bloat_pair,NAME,COMMAND): crates + 30 biggest functions into size-report/.
@@ -214,6 +231,8 @@ size: tools-cross tools-static tools-bloat
 	@$(call cross_build,$(ARMV6),arm1176jzf-s,$(STEPS_DIR)/ofs,$(TINY_FEATURES),)
 	@echo "building $(ARMV6) with panic=immediate-abort only (size steps)..."
 	@$(call cross_build,$(ARMV6),arm1176jzf-s,$(STEPS_DIR)/ia,,1)
+	@echo "building $(ARMV6) with both, as ARM code (size steps)..."
+	@$(call cross_build,$(ARMV6),arm1176jzf-s,$(STEPS_DIR)/arm,$(TINY_FEATURES),1)
 	@$(call bloat_pair,x86_64,CARGO_TARGET_DIR=$(BLOAT_DIR) cargo bloat --release --target $(X86))
 	@$(call bloat_pair,x86_64-tiny,$(call bloat_cross,$(X86),,x86_64-linux-musl,$(BLOAT_DIR)/tiny,1))
 	@$(call bloat_pair,armv6,$(call bloat_cross,$(ARMV6),arm1176jzf-s,arm-linux-musleabihf,$(BLOAT_DIR),))
@@ -228,7 +247,8 @@ size: tools-cross tools-static tools-bloat
 		--step "without backtrace (make pi default)|$(ARMV6_BIN)" \
 		--step "+ optimize_for_size|$(STEPS_DIR)/ofs/$(ARMV6)/release/mote" \
 		--step "+ panic=immediate-abort|$(STEPS_DIR)/ia/$(ARMV6)/release/mote" \
-		--step "both (TINY=1)|$(TINY_DIR)/$(ARMV6)/release/mote"
+		--step "both, ARM code|$(STEPS_DIR)/arm/$(ARMV6)/release/mote" \
+		--step "both + Thumb code (TINY=1)|$(TINY_DIR)/$(ARMV6)/release/mote"
 
 # size-check: the two ARMv6 deliverables against their budgets, without the
 # cargo-bloat reports (what CI runs; `make size` is the full report).

@@ -132,12 +132,12 @@ fn serve(config: Config) -> Result<(), String> {
     let handles: Vec<_> = workers
         .into_iter()
         .map(|worker| {
-            std::thread::Builder::new().name("worker".into()).stack_size(THREAD_STACK).spawn(move || worker.run())
+            sys::spawn(c"worker", THREAD_STACK, Box::new(move || worker.run()))
         })
         .collect::<Result<_, _>>()
         .map_err(|e| format!("cannot start a worker thread: {e}"))?;
     for handle in handles {
-        let _ = handle.join();
+        handle.join();
     }
     Ok(())
 }

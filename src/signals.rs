@@ -14,7 +14,7 @@ use crate::server::Shared;
 use crate::sys;
 
 pub fn spawn(shared: Arc<Shared>, wakers: Vec<Arc<Waker>>) -> std::io::Result<()> {
-    std::thread::Builder::new().name("signals".into()).stack_size(crate::THREAD_STACK).spawn(move || loop {
+    let body = move || loop {
         match sys::wait_signal() {
             sys::SIGTERM | sys::SIGINT => {
                 if shared.stopping.swap(true, Ordering::Relaxed) {
@@ -39,7 +39,9 @@ pub fn spawn(shared: Arc<Shared>, wakers: Vec<Arc<Waker>>) -> std::io::Result<()
             }
             _ => {}
         }
-    })?;
+    };
+    // Never joined: it waits for signals until the process exits.
+    sys::spawn(c"signals", crate::THREAD_STACK, Box::new(body))?;
     Ok(())
 }
 
