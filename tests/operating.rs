@@ -139,8 +139,14 @@ fn two_threads_serve_and_stop() {
     for handle in handles {
         handle.join().unwrap();
     }
-    let threads = std::fs::read_dir(format!("/proc/{}/task", server.pid())).unwrap().count();
-    assert!(threads >= 3, "{threads} threads (main, signals, 2 workers expected)");
+    // Named for `ps -T` / `top -H`: two workers and the signal thread.
+    let mut names: Vec<String> = std::fs::read_dir(format!("/proc/{}/task", server.pid()))
+        .unwrap()
+        .map(|task| std::fs::read_to_string(task.unwrap().path().join("comm")).unwrap().trim().to_string())
+        .filter(|name| name == "worker" || name == "signals")
+        .collect();
+    names.sort();
+    assert_eq!(names, ["signals", "worker", "worker"]);
     server.signal("TERM");
     let status = server.wait_exit(Duration::from_secs(10)).expect("no exit after SIGTERM");
     assert!(status.success());
