@@ -199,7 +199,9 @@ impl Conn {
         let mut short_read = false;
         let input = loop {
             let used = self.answer(&scratch[..filled], cx);
-            scratch.copy_within(used..filled, 0);
+            if used > 0 && used < filled {
+                scratch.copy_within(used..filled, 0);
+            }
             filled -= used;
             if self.phase != Phase::Open {
                 filled = 0;

@@ -64,23 +64,31 @@ pub fn normalize(path: &[u8], out: &mut Vec<u8>) -> Result<Normalized, ()> {
     if path.first() != Some(&b'/') {
         return Err(());
     }
-    let mut i = 0;
-    while i < path.len() {
-        let byte = if path[i] == b'%' {
-            let hi = path.get(i + 1).and_then(|&b| hex_value(b)).ok_or(())?;
-            let lo = path.get(i + 2).and_then(|&b| hex_value(b)).ok_or(())?;
-            i += 3;
-            hi << 4 | lo
-        } else {
-            i += 1;
-            path[i - 1]
-        };
+    // Raw bytes first: controls and DEL are refused, and only bytes at or above
+    // 0x80 (raw or decoded) can make the result invalid UTF-8.
+    let mut non_ascii = false;
+    for &byte in path {
+        if byte < 0x20 || byte == 0x7f {
+            return Err(());
+        }
+        non_ascii |= byte >= 0x80;
+    }
+    // Then the runs between escapes are copied whole, and each escape decoded.
+    let mut rest = path;
+    while let Some(at) = rest.iter().position(|&b| b == b'%') {
+        out.extend_from_slice(&rest[..at]);
+        let hi = rest.get(at + 1).and_then(|&b| hex_value(b)).ok_or(())?;
+        let lo = rest.get(at + 2).and_then(|&b| hex_value(b)).ok_or(())?;
+        let byte = hi << 4 | lo;
         if byte < 0x20 || byte == 0x7f {
             return Err(()); // %00, %0a...: no file name needs them, and logs and headers must not see them
         }
+        non_ascii |= byte >= 0x80;
         out.push(byte);
+        rest = &rest[at + 3..];
     }
-    if std::str::from_utf8(out).is_err() {
+    out.extend_from_slice(rest);
+    if non_ascii && std::str::from_utf8(out).is_err() {
         return Err(()); // includes overlong encodings such as %c0%af
     }
     Ok(remove_dot_segments(out))
