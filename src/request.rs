@@ -249,7 +249,7 @@ impl Field {
             (5, b'r') => (b"range", Field::Range),
             (6, b'e') => (b"expect", Field::Expect),
             (7, b'r') => (b"referer", Field::Referer),
-            (8, b'i') if name[3].to_ascii_lowercase() == b'm' => (b"if-match", Field::IfMatch),
+            (8, b'i') if name[3].eq_ignore_ascii_case(&b'm') => (b"if-match", Field::IfMatch),
             (8, b'i') => (b"if-range", Field::IfRange),
             (10, b'c') => (b"connection", Field::Connection),
             (10, b'u') => (b"user-agent", Field::UserAgent),
