@@ -10,7 +10,7 @@
 //! the client sees the whole last response instead of a reset.
 #![forbid(unsafe_code)]
 
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, IoSlice, Read};
 use std::net::{IpAddr, Shutdown};
 
 use mio::net::TcpStream;
@@ -25,7 +25,7 @@ use crate::sys;
 
 /// Replies queued before reading pauses until they are written.
 const MAX_QUEUED_REPLIES: usize = 64;
-/// Slices handed to one `writev`.
+/// Slices handed to one `sendmsg`.
 const MAX_IOVECS: usize = 64;
 /// Largest single `sendfile` (fits a 32-bit size_t on the Pi).
 const MAX_SENDFILE: usize = 1 << 30;
@@ -342,7 +342,7 @@ fn write_queue(stream: &TcpStream, queue: &mut Vec<Reply>, written: &mut u64) ->
     while !queue.is_empty() {
         let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
         let result = match next_write(queue, *written, &mut slices) {
-            NextWrite::Slices(count) => (&*stream).write_vectored(&slices[..count]),
+            NextWrite::Slices(count) => sys::send_vectored(stream, &slices[..count]),
             NextWrite::File { file, offset, len } => {
                 sys::sendfile(stream, file, offset, len.min(MAX_SENDFILE as u64) as usize)
             }
@@ -378,7 +378,7 @@ enum NextWrite<'a> {
 }
 
 /// The next system call's worth of output: memory parts gathered for one
-/// `writev`, up to the first file body, which goes alone to `sendfile`.
+/// `sendmsg`, up to the first file body, which goes alone to `sendfile`.
 fn next_write<'a>(queue: &'a [Reply], written: u64, slices: &mut [IoSlice<'a>; MAX_IOVECS]) -> NextWrite<'a> {
     let mut count = 0;
     let mut skip = written;

@@ -3,7 +3,7 @@
 //! Connection, the empty line) and a body (a slice of the file).
 //!
 //! Replies point into the catalog instead of copying it, so a pipelined
-//! burst of answers becomes one `writev` over shared bytes, and holding the
+//! burst of answers becomes one gathered `sendmsg` over shared bytes, and holding the
 //! entry's `Arc` keeps a file's bytes alive across a reload until written.
 #![forbid(unsafe_code)]
 

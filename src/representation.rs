@@ -4,7 +4,7 @@
 //! Shared with `build.rs` (through `#[path]`): the embedded site's heads are
 //! built at compile time by exactly this code, `--root` sites at start-up.
 //! A head ends after its last header line; the per-request tail (Date,
-//! Connection, the empty line) follows it in the same `writev`.
+//! Connection, the empty line) follows it in the same `sendmsg`.
 #![forbid(unsafe_code)]
 
 use crate::date::format_imf_fixdate;

@@ -96,6 +96,24 @@ pub fn sendfile(socket: &impl AsRawFd, file: &impl AsRawFd, offset: u64, count: 
     Ok(sent as usize)
 }
 
+/// Sends `parts` on a connected socket in one call, like `writev` but through
+/// `sendmsg`: a socket write that skips the file layer (`vfs_writev`, its checks and
+/// its notifications), which is what `writev` on a socket goes through first.
+pub fn send_vectored(socket: &impl AsRawFd, parts: &[io::IoSlice<'_>]) -> io::Result<usize> {
+    // SAFETY: an all-zero msghdr is valid (no name, no control data). IoSlice is
+    // ABI-compatible with iovec on Unix, and `parts` outlives the call.
+    let sent = unsafe {
+        let mut message: libc::msghdr = mem::zeroed();
+        message.msg_iov = parts.as_ptr() as *mut libc::iovec;
+        message.msg_iovlen = parts.len() as _;
+        libc::sendmsg(socket.as_raw_fd(), &message, libc::MSG_NOSIGNAL)
+    };
+    if sent < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(sent as usize)
+}
+
 /// Raises the soft RLIMIT_NOFILE to the hard limit and returns it: a server's
 /// connections are file descriptors, and the default 1024 is a peer's ceiling.
 pub fn raise_file_limit() -> u64 {

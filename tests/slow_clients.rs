@@ -336,7 +336,7 @@ fn resets_and_half_closes_never_disturb_another_transfer() {
     let site = Site::empty();
     site.write("index.html", INDEX_HTML);
     let big = Arc::new(large_bytes(BIG));
-    // In memory (below --cache-max): its body goes out by writev.
+    // In memory (below --cache-max): its body goes out by sendmsg.
     let mid = Arc::new(large_bytes(700 * 1024).into_iter().rev().collect::<Vec<u8>>());
     site.write("big.bin", &*big);
     site.write("mid.bin", &*mid);
