@@ -52,7 +52,7 @@ if SMOKE:
              sweep=[10, 100], sweep_big={}, sweep_secs=1, arm=False, arm_secs=1)
 else:
     K = dict(servers=["mote", "nginx", "lighttpd", "busybox", "hyper-ref"], main_secs=2,
-             main_conns=50, warm_secs=1, rounds=5, strace_secs=2, idle_conns=2000, cold_runs=40,
+             main_conns=50, warm_secs=1, rounds=9, strace_secs=2, idle_conns=2000, cold_runs=40,
              cg_requests=2000, cg_servers=["mote", "hyper-ref", "lighttpd", "nginx"],
              sweep=[10, 100, 1000], sweep_big={"mote": 10000, "nginx": 10000}, sweep_secs=3,
              arm=True, arm_secs=3)
@@ -985,24 +985,32 @@ def best_peer(d, key, servers, lower=True):
 # What the report says under a target this run did not meet (matched by the start of
 # the target's name). Facts from the work on each, kept next to the verdicts they explain.
 TRIED = [
-    ("CPU per request", "the table's user share column says where the time goes: mote spends "
-     "about a tenth of its CPU per request in user mode, the rest is the kernel's loopback TCP "
+    ("CPU per request", "the mote column gives the part of its CPU time spent in the kernel; "
+     "where that alone is above the limit, no user-space work can meet the target. mote spends "
+     "about a tenth of its time per request in user mode; the rest is the kernel's loopback TCP "
      "for the same two calls every fast server makes (perf on mote at c=50: _copy_from_iter of "
-     "the response into the socket 8%, then tcp_ack, tcp_sendmsg_locked, __tcp_transmit_skb, "
-     "wake-ups). Even with no user time at all, mote's kernel part alone is above 0.9× of "
-     "hyper-ref's whole. Tried and kept: uninitialised httparse header slots, replies holding "
-     "their length, Date lines prebuilt once a second, no per-request allocation or epoll_ctl, "
-     "a short read taken as drained (callgrind: ~5,100 instructions per request against "
-     "hyper-ref's ~11,200). Tried and dropped: SO_REUSEPORT listeners per thread (no gain over "
-     "one shared listener). Not pursued: sendfile or MSG_ZEROCOPY for the cached body (a third "
-     "system call per request, or completion notifications, for a 6 KB page)."),
+     "the response into the socket 8%, then tcp_sendmsg_locked, tcp_ack, __tcp_transmit_skb, "
+     "wake-ups). A server that keeps up with wrk sleeps and wakes more often per request than "
+     "one that falls behind and finds several requests per epoll_wait, so the kernel's share "
+     "moves with throughput, and the spread between rounds on this shared box (rounds min–max "
+     "column) is wider than the 10% asked for. Tried and kept: uninitialised httparse header "
+     "slots, replies holding their length, Date lines prebuilt once a second, no per-request "
+     "allocation or epoll_ctl, a short read taken as drained, header fields recognised by "
+     "length and first letter, httparse at opt-level 3, sendmsg instead of writev (the file "
+     "layer writev takes on a socket: -6% in paired runs). Tried and dropped: SO_REUSEPORT "
+     "listeners per thread (no gain over one shared listener). Not pursued: sendfile or "
+     "MSG_ZEROCOPY for the cached body (a third system call per request, or completion "
+     "notifications, for a 6 KB page)."),
     ("syscalls/request, keep-alive", "one read and one write per request is the floor for a "
      "readiness-based server answering one request at a time; the rest is epoll_wait (one per "
      "~50 ready connections at c=50) and accept4/epoll_ctl of connection set-up inside the "
      "traced window. hyper-ref makes the same calls. Below 2.0 needs a completion API "
      "(io_uring), which mio does not offer and many Pi kernels ship disabled."),
-    ("concurrency: CPU/request growth", "mote has the lowest CPU per request of every server "
-     "at every connection count in the sweep; the ratio compares each server with itself, and "
+    ("concurrency: CPU/request growth", "each cell of the sweep is one 3-second run, and on "
+     "this shared box the verdict has flipped between runs of the same code (c=10→10000: "
+     "1.31× against nginx's 1.43× in one run, 1.96× against 1.55× in the next). At every level "
+     "mote's CPU per request is the lowest or within a few percent of the lowest peer's; the "
+     "ratio compares each server with itself, and "
      "the flattest one belongs to a server whose per-request cost is dominated by something "
      "that does not grow (busybox forks for every connection). The growth is kernel time: "
      "10,000 sockets spread the TCP state over more cache than 10; mote's own state is a "
