@@ -67,14 +67,20 @@ zflags    = -Zbuild-std=std,panic_abort -Zbuild-std-features=$(1)
 cross_build = $(if $(6),$(call thumb_build,$(1),$(2),$(3),$(4),$(5)),\
 	RUSTFLAGS="$(call rustflags,$(2),$(5))" RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$(3) \
 	cargo zigbuild -q --release --target $(1) $(call zflags,$(4)))
-thumb_build = spec=$$(python3 .ci/thumb-spec.py $(1) $(3)/spec) && \
-	CARGO_TARGET_$(call upper,$(1))_LINKER=$(CURDIR)/.ci/zig-cc MOTE_ZIG_TARGET=$(ZIG_TARGET_$(1)) \
-	MOTE_ZIG_CPU=$(subst -,_,$(2)) RUSTFLAGS="$(call rustflags,$(2),$(5))" RUSTC_BOOTSTRAP=1 \
-	CARGO_TARGET_DIR=$(3) cargo build -q -Zjson-target-spec --release --target "$$spec" $(call zflags,$(4))
+thumb_build = $(call zig_cc_env,$(1),$(2),$(5)) CARGO_TARGET_DIR=$(3) \
+	cargo build -q --release $(call target_arg,$(1),$(3),1) $(call zflags,$(4))
+# $(call zig_cc_env,TRIPLE,CPU,IMMEDIATE_ABORT): the environment for plain cargo (or
+# cargo-bloat) linking with zig cc, as cargo-zigbuild's own wrapper would.
+zig_cc_env = CARGO_TARGET_$(call upper,$(1))_LINKER=$(CURDIR)/.ci/zig-cc MOTE_ZIG_TARGET=$(ZIG_TARGET_$(1)) \
+	MOTE_ZIG_CPU=$(subst -,_,$(2)) RUSTFLAGS="$(call rustflags,$(2),$(3))" RUSTC_BOOTSTRAP=1
+# $(call target_arg,TRIPLE,TARGET_DIR,THUMB): cargo's --target; with THUMB the spec
+# .ci/thumb-spec.py derives into TARGET_DIR/spec.
+target_arg = $(if $(3),-Z json-target-spec --target "$$(python3 .ci/thumb-spec.py $(1) $(2)/spec)",--target $(1))
 # $(call thumb,TRIPLE,TINY): non-empty when that build is Thumb.
 thumb = $(if $(2),$(filter arm-% armv7-%,$(1)))
 ZIG_TARGET_arm-unknown-linux-musleabihf   := arm-linux-musleabihf
 ZIG_TARGET_armv7-unknown-linux-musleabihf := arm-linux-musleabihf
+ZIG_TARGET_x86_64-unknown-linux-musl      := x86_64-linux-musl
 TINY_FEATURES := optimize_for_size
 
 # $(call need_apt,command:package ...): one apt-get update + install for what is missing.
@@ -201,15 +207,11 @@ STEPS_DIR  := $(TARGET_DIR)/size-steps
 BUDGET_ARMV6      := 262144
 BUDGET_ARMV6_TINY := 163840
 upper = $(shell echo '$(1)' | tr 'a-z-' 'A-Z_')
-# $(call bloat_cross,TRIPLE,CPU,ZIG_TARGET,TARGET_DIR,TINY): the same flags (and Thumb
-# spec) as the deliverable, so the attribution is of the same code.
-define bloat_cross
-CARGO_TARGET_$(call upper,$(1))_LINKER=$(CURDIR)/.ci/zig-cc MOTE_ZIG_TARGET=$(3) \
-MOTE_ZIG_CPU=$(subst -,_,$(2)) RUSTFLAGS="$(call rustflags,$(2),$(5))" RUSTC_BOOTSTRAP=1 \
-CARGO_TARGET_DIR=$(4) cargo bloat --release -Z build-std=std,panic_abort \
-$(if $(call thumb,$(1),$(5)),-Z json-target-spec --target "$$(python3 .ci/thumb-spec.py $(1) $(4)/spec)",--target $(1)) \
--Z build-std-features=$(if $(5),$(TINY_FEATURES))
-endef
+# $(call bloat_cross,TRIPLE,CPU,TARGET_DIR,TINY): the same flags (and Thumb spec) as the
+# deliverable, so the attribution is of the same code.
+bloat_cross = $(call zig_cc_env,$(1),$(2),$(4)) CARGO_TARGET_DIR=$(3) cargo bloat --release \
+	-Z build-std=std,panic_abort $(call target_arg,$(1),$(3),$(call thumb,$(1),$(4))) \
+	-Z build-std-features=$(if $(4),$(TINY_FEATURES))
 # $(call bloat_pair,NAME,COMMAND): crates + 30 biggest functions into size-report/.
 define bloat_pair
 echo "size: cargo-bloat $(1)..."; \
@@ -234,9 +236,9 @@ size: tools-cross tools-static tools-bloat
 	@echo "building $(ARMV6) with both, as ARM code (size steps)..."
 	@$(call cross_build,$(ARMV6),arm1176jzf-s,$(STEPS_DIR)/arm,$(TINY_FEATURES),1)
 	@$(call bloat_pair,x86_64,CARGO_TARGET_DIR=$(BLOAT_DIR) cargo bloat --release --target $(X86))
-	@$(call bloat_pair,x86_64-tiny,$(call bloat_cross,$(X86),,x86_64-linux-musl,$(BLOAT_DIR)/tiny,1))
-	@$(call bloat_pair,armv6,$(call bloat_cross,$(ARMV6),arm1176jzf-s,arm-linux-musleabihf,$(BLOAT_DIR),))
-	@$(call bloat_pair,armv6-tiny,$(call bloat_cross,$(ARMV6),arm1176jzf-s,arm-linux-musleabihf,$(BLOAT_DIR)/tiny,1))
+	@$(call bloat_pair,x86_64-tiny,$(call bloat_cross,$(X86),,$(BLOAT_DIR)/tiny,1))
+	@$(call bloat_pair,armv6,$(call bloat_cross,$(ARMV6),arm1176jzf-s,$(BLOAT_DIR),))
+	@$(call bloat_pair,armv6-tiny,$(call bloat_cross,$(ARMV6),arm1176jzf-s,$(BLOAT_DIR)/tiny,1))
 	@echo "size: writing $(SIZE_DIR)/README.md..."
 	@python3 .ci/size_report.py $(SIZE_DIR) \
 		"armv6|$(ARMV6)|default|$(ARMV6_BIN)|$(BUDGET_ARMV6)" \
