@@ -68,7 +68,7 @@ pub fn normalize(path: &[u8], out: &mut Vec<u8>) -> Result<Normalized, ()> {
     // 0x80 (raw or decoded) can make the result invalid UTF-8.
     let mut non_ascii = false;
     for &byte in path {
-        if byte < 0x20 || byte == 0x7f {
+        if is_control(byte) {
             return Err(());
         }
         non_ascii |= byte >= 0x80;
@@ -80,7 +80,7 @@ pub fn normalize(path: &[u8], out: &mut Vec<u8>) -> Result<Normalized, ()> {
         let hi = rest.get(at + 1).and_then(|&b| hex_value(b)).ok_or(())?;
         let lo = rest.get(at + 2).and_then(|&b| hex_value(b)).ok_or(())?;
         let byte = hi << 4 | lo;
-        if byte < 0x20 || byte == 0x7f {
+        if is_control(byte) {
             return Err(()); // %00, %0a...: no file name needs them, and logs and headers must not see them
         }
         non_ascii |= byte >= 0x80;
@@ -142,6 +142,11 @@ pub fn encode_path(path: &[u8], out: &mut Vec<u8>) {
             out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
         }
     }
+}
+
+/// C0 controls and DEL: never in a file name mote serves.
+fn is_control(byte: u8) -> bool {
+    byte < 0x20 || byte == 0x7f
 }
 
 fn hex_value(b: u8) -> Option<u8> {
