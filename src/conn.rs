@@ -22,6 +22,7 @@ use crate::request::{self, Parse};
 use crate::response::{self, Site};
 use crate::server::Stats;
 use crate::sys;
+use crate::whole::Whole;
 
 /// Replies queued before reading pauses until they are written.
 const MAX_QUEUED_REPLIES: usize = 64;
@@ -74,6 +75,7 @@ pub struct Context<'a> {
     /// `--header` lines for every response.
     pub extra_headers: &'static [u8],
     pub stats: &'a mut Stats,
+    pub whole: &'a mut Whole,
     /// The worker's access-log buffer, when logging is on.
     pub access_log: Option<&'a mut Vec<u8>>,
 }
@@ -141,7 +143,7 @@ impl Conn {
             };
             read_now = true;
             let before = self.written;
-            match self.flush(cx.fresh) {
+            match self.flush(cx.fresh, cx.whole) {
                 Err(_) => return false,
                 Ok(false) => {
                     if self.timer != Timer::Send || self.written != before {
@@ -299,12 +301,12 @@ impl Conn {
     }
 
     /// Writes queued replies; Ok(true) when all are written.
-    fn flush(&mut self, fresh: &mut Vec<Reply>) -> io::Result<bool> {
+    fn flush(&mut self, fresh: &mut Vec<Reply>, whole: &mut Whole) -> io::Result<bool> {
         if !self.pending.is_empty() {
             self.pending.append(fresh);
         }
         let queue = if self.pending.is_empty() { &mut *fresh } else { &mut self.pending };
-        let result = write_queue(&self.stream, queue, &mut self.written);
+        let result = write_queue(&self.stream, queue, &mut self.written, whole);
         if !fresh.is_empty() {
             self.pending.append(fresh);
         }
@@ -337,15 +339,23 @@ impl Conn {
 }
 
 /// Writes `queue` from `*written` bytes into its first reply until it is
-/// empty (Ok(true)) or the socket is full (Ok(false)).
-fn write_queue(stream: &TcpStream, queue: &mut Vec<Reply>, written: &mut u64) -> io::Result<bool> {
+/// empty (Ok(true)) or the socket is full (Ok(false)). A lone reply the
+/// worker holds whole goes in one `send`; a burst is gathered instead.
+fn write_queue(stream: &TcpStream, queue: &mut Vec<Reply>, written: &mut u64, whole: &mut Whole) -> io::Result<bool> {
     while !queue.is_empty() {
+        let whole_reply = match queue.as_slice() {
+            [only] if *written == 0 => whole.bytes(only),
+            _ => None,
+        };
         let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
-        let result = match next_write(queue, *written, &mut slices) {
-            NextWrite::Slices(count) => sys::send_vectored(stream, &slices[..count]),
-            NextWrite::File { file, offset, len } => {
-                sys::sendfile(stream, file, offset, len.min(MAX_SENDFILE as u64) as usize)
-            }
+        let result = match whole_reply {
+            Some(bytes) => sys::send(stream, bytes),
+            None => match next_write(queue, *written, &mut slices) {
+                NextWrite::Slices(count) => sys::send_vectored(stream, &slices[..count]),
+                NextWrite::File { file, offset, len } => {
+                    sys::sendfile(stream, file, offset, len.min(MAX_SENDFILE as u64) as usize)
+                }
+            },
         };
         match result {
             // A file that shrank since it was loaded cannot fill its Content-Length.

@@ -34,6 +34,7 @@ mod status;
 mod sys;
 mod target;
 mod walk;
+mod whole;
 mod worker;
 
 use std::net::TcpListener;

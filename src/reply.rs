@@ -152,6 +152,16 @@ impl Reply {
     pub fn len(&self) -> u64 {
         self.len
     }
+
+    pub fn entry(&self) -> Option<&Arc<Entry>> {
+        self.entry.as_ref()
+    }
+
+    /// Every part lives in the entry or in static memory: nothing was built
+    /// for this one request.
+    pub fn is_shared(&self) -> bool {
+        !matches!(self.head, Head::Built(_)) && !matches!(self.content, Content::Built(_))
+    }
 }
 
 /// A fixed response: head without tail, and a short text body.

@@ -90,10 +90,7 @@ pub fn sendfile(socket: &impl AsRawFd, file: &impl AsRawFd, offset: u64, count: 
     // SAFETY: both descriptors are open for the duration of the call and
     // `off` is a live off_t the kernel updates.
     let sent = unsafe { libc::sendfile(socket.as_raw_fd(), file.as_raw_fd(), &mut off, count) };
-    if sent < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(sent as usize)
+    byte_count(sent)
 }
 
 /// Sends `parts` on a connected socket in one call, like `writev` but through
@@ -108,10 +105,23 @@ pub fn send_vectored(socket: &impl AsRawFd, parts: &[io::IoSlice<'_>]) -> io::Re
         message.msg_iovlen = parts.len() as _;
         libc::sendmsg(socket.as_raw_fd(), &message, libc::MSG_NOSIGNAL)
     };
-    if sent < 0 {
+    byte_count(sent)
+}
+
+/// Sends `bytes` on a connected socket: the one-buffer form of
+/// `send_vectored`, without the message header and iovec the kernel copies in.
+pub fn send(socket: &impl AsRawFd, bytes: &[u8]) -> io::Result<usize> {
+    // SAFETY: `bytes` is valid for reads of its length during the call.
+    let sent = unsafe { libc::send(socket.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), libc::MSG_NOSIGNAL) };
+    byte_count(sent)
+}
+
+/// A byte-count result (`ssize_t`) as the count or the error it signals.
+fn byte_count(result: libc::ssize_t) -> io::Result<usize> {
+    if result < 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(sent as usize)
+    Ok(result as usize)
 }
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit and returns it: a server's

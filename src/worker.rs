@@ -24,6 +24,7 @@ use crate::reply::{self, Connection, Reply};
 use crate::response::Site;
 use crate::server::{Shared, Stats};
 use crate::status;
+use crate::whole::Whole;
 
 /// The worker's read buffer: a few request heads' worth.
 const READ_BUFFER: usize = 32 * 1024;
@@ -61,6 +62,7 @@ pub struct Worker {
     stop_deadline: Option<u32>,
     last_sweep: u32,
     stats: Stats,
+    whole: Whole,
     /// Access lines not yet written (only allocated when logging is on).
     access_lines: Option<Vec<u8>>,
 }
@@ -104,6 +106,7 @@ impl Worker {
             stop_deadline: None,
             last_sweep: 0,
             stats: Stats::default(),
+            whole: Whole::default(),
             access_lines: shared.access_log.as_ref().map(|_| Vec::with_capacity(log::FLUSH_BYTES)),
             shared,
         };
@@ -180,6 +183,8 @@ impl Worker {
     fn refresh_catalog(&mut self) {
         if self.shared.catalog_version.load(Ordering::Acquire) != self.catalog_version {
             (self.catalog, self.catalog_version) = self.shared.catalog();
+            // Let go of the old entries the copies keep alive.
+            self.whole = Whole::default();
         }
     }
 
@@ -269,6 +274,7 @@ impl Worker {
             stopping: self.stop_deadline.is_some(),
             extra_headers: shared.extra_headers,
             stats: &mut self.stats,
+            whole: &mut self.whole,
             access_log: self.access_lines.as_mut(),
         };
         if !conn.drive(&mut cx, &mut self.scratch, readable, must_drain) {

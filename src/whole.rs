@@ -1,0 +1,96 @@
+//! Whole responses: a worker's own copies of the small responses it sends
+//! again and again (head, `--header` lines, tail and body in one buffer), so
+//! a keep-alive answer leaves in one `send` instead of a `sendmsg` over four
+//! parts. The kernel's `sendmsg` copies in a message header and an iovec
+//! array and walks it; for a 6 KB page that was about 3% of the server's CPU
+//! per request, more than everything mote does in user space to parse the
+//! request. Measured side by side (10 interleaved rounds, c=50): 10.21 →
+//! 9.38 µs per request.
+//!
+//! A copy is made on the second ask for the same response, so files fetched
+//! once never cost one, and remade when the tail changes (the Date, once a
+//! second). It is only ever made of bytes that cannot change under it:
+//! parts of a catalog entry the slot keeps alive, or static text. Replies
+//! with parts built for one request (ranges, redirects, the status page)
+//! are never copied.
+#![forbid(unsafe_code)]
+
+use std::sync::Arc;
+
+use crate::catalog::Entry;
+use crate::reply::{BodyRef, Reply};
+
+const SLOTS: usize = 8;
+/// Largest response copied; bigger bodies gain less from one call fewer.
+pub const MAX_BYTES: usize = 16 * 1024;
+/// What the copies can hold at most, for `--max-memory`.
+pub const WORKER_BYTES: u64 = (SLOTS * MAX_BYTES) as u64;
+
+#[derive(Default)]
+pub struct Whole {
+    slots: [Slot; SLOTS],
+}
+
+#[derive(Default)]
+struct Slot {
+    /// The response last asked for here and not copied yet.
+    seen: Key,
+    /// The response `bytes` hold; its parts point into `entry` or static text.
+    key: Key,
+    /// Keeps the parts' memory alive, and so their addresses unique, while
+    /// `key` names them.
+    entry: Option<Arc<Entry>>,
+    bytes: Vec<u8>,
+}
+
+/// Where a response's shared parts live; the tail is compared by value.
+#[derive(Default, Clone, Copy, PartialEq)]
+struct Key {
+    head: (usize, usize),
+    extra: (usize, usize),
+    body: (usize, usize),
+}
+
+fn place(bytes: &[u8]) -> (usize, usize) {
+    (bytes.as_ptr() as usize, bytes.len())
+}
+
+impl Whole {
+    /// `reply` as one buffer, when it is small, made only of shared bytes,
+    /// and was asked for before.
+    pub fn bytes(&mut self, reply: &Reply) -> Option<&[u8]> {
+        if reply.len() > MAX_BYTES as u64 || !reply.is_shared() {
+            return None;
+        }
+        let BodyRef::Memory(body) = reply.body() else {
+            return None;
+        };
+        let (head, extra, tail) = (reply.head(), reply.extra(), reply.tail());
+        let key = Key { head: place(head), extra: place(extra), body: place(body) };
+        let slot = &mut self.slots[index(&key)];
+        let tail_at = head.len() + extra.len();
+        let current = slot.key == key
+            && slot.bytes.len() as u64 == reply.len()
+            && slot.bytes.get(tail_at..tail_at + tail.len()) == Some(tail);
+        if !current {
+            if slot.key != key && slot.seen != key {
+                slot.seen = key;
+                return None;
+            }
+            slot.entry = reply.entry().cloned();
+            slot.key = key;
+            slot.bytes.clear();
+            for part in [head, extra, tail, body] {
+                slot.bytes.extend_from_slice(part);
+            }
+        }
+        Some(&slot.bytes)
+    }
+}
+
+/// Entries are separate allocations; mixing the head's and the body's
+/// addresses spreads them over the slots.
+fn index(key: &Key) -> usize {
+    let mixed = (key.head.0 ^ key.body.0.rotate_left(16)) as u64;
+    (mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 61) as usize % SLOTS
+}
