@@ -56,8 +56,8 @@ impl Clock {
     }
 
     /// The tail for a response that leaves the connection so.
-    pub fn tail(&self, connection: Connection) -> Tail {
-        self.tails[connection as usize]
+    pub fn tail(&self, connection: Connection) -> &Tail {
+        &self.tails[connection as usize]
     }
 
     pub fn unix(&self) -> u64 {
