@@ -380,7 +380,9 @@ fn write_queue(stream: &TcpStream, queue: &mut Vec<Reply>, written: &mut u64, wh
 fn gather<'a>(stream: &TcpStream, queue: &'a [Reply], written: u64, slices: &mut [IoSlice<'a>]) -> io::Result<usize> {
     match next_write(queue, written, slices) {
         NextWrite::Slices(count) => sys::send_vectored(stream, &slices[..count]),
-        NextWrite::File { file, offset, len } => sys::sendfile(stream, file, offset, len.min(MAX_SENDFILE as u64) as usize),
+        NextWrite::File { file, offset, len } => {
+            sys::sendfile(stream, file, offset, len.min(MAX_SENDFILE as u64) as usize)
+        }
     }
 }
 

@@ -132,9 +132,7 @@ fn serve(config: Config) -> Result<(), String> {
     signals::spawn(shared, wakers).map_err(|e| format!("cannot start the signal thread: {e}"))?;
     let handles: Vec<_> = workers
         .into_iter()
-        .map(|worker| {
-            sys::spawn(c"worker", THREAD_STACK, Box::new(move || worker.run()))
-        })
+        .map(|worker| sys::spawn(c"worker", THREAD_STACK, Box::new(move || worker.run())))
         .collect::<Result<_, _>>()
         .map_err(|e| format!("cannot start a worker thread: {e}"))?;
     for handle in handles {

@@ -102,7 +102,8 @@ pub enum BodyRef<'a> {
 
 impl Reply {
     pub fn new(answer: Answer, extra: &'static [u8], tail: &Tail) -> Reply {
-        let mut reply = Reply { entry: answer.entry, head: answer.head, extra, tail: *tail, content: answer.content, len: 0 };
+        let mut reply =
+            Reply { entry: answer.entry, head: answer.head, extra, tail: *tail, content: answer.content, len: 0 };
         reply.len = (reply.head().len() + extra.len() + reply.tail().len()) as u64 + reply.body_len();
         reply
     }

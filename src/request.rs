@@ -360,8 +360,23 @@ mod tests {
             assert_eq!(Field::of(name.as_bytes()), Some(field), "{name}");
         }
         // Same length and first letter as a known name, or a prefix/extension of one.
-        for name in ["Hose", "rangE2", "ranges", "if-march", "if-rango", "connexion", "user-agenT ", "content-lengtx",
-                     "accept-language", "if-modified-sincx", "transfer-encodinG:", "", "x", "Host\0", "Referrer"] {
+        for name in [
+            "Hose",
+            "rangE2",
+            "ranges",
+            "if-march",
+            "if-rango",
+            "connexion",
+            "user-agenT ",
+            "content-lengtx",
+            "accept-language",
+            "if-modified-sincx",
+            "transfer-encodinG:",
+            "",
+            "x",
+            "Host\0",
+            "Referrer",
+        ] {
             assert_eq!(Field::of(name.as_bytes()), None, "{name:?}");
         }
     }

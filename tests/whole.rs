@@ -82,7 +82,8 @@ fn repeats_are_identical_to_the_first_answer() {
     assert_eq!(statuses, [200, 200, 200, 304, 200, 200, 404]);
     let [get, twin, head, _, gz, plain, _] = &first[..] else { unreachable!() };
     assert_eq!(twin.as_ref().unwrap().body, page(3));
-    let (get, head, gz, plain) = (get.as_ref().unwrap(), head.as_ref().unwrap(), gz.as_ref().unwrap(), plain.as_ref().unwrap());
+    let (get, head, gz, plain) =
+        (get.as_ref().unwrap(), head.as_ref().unwrap(), gz.as_ref().unwrap(), plain.as_ref().unwrap());
     assert_eq!(get.body, page(1));
     assert!(head.body.is_empty());
     get.assert_header("x-test", "whole");
