@@ -92,5 +92,5 @@ impl Whole {
 /// addresses spreads them over the slots.
 fn index(key: &Key) -> usize {
     let mixed = (key.head.0 ^ key.body.0.rotate_left(16)) as u64;
-    (mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 61) as usize % SLOTS
+    (mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize % SLOTS
 }
