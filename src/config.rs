@@ -69,6 +69,10 @@ Flags:
   --auth USER:PASS       require HTTP Basic authentication
   --auth-file FILE       the same, with user:password lines from FILE (keeps
                          secrets out of ps)
+  --io-uring auto|off    auto: each event-loop turn hands its keep-alive
+                         answers to the kernel in one io_uring call, when the
+                         kernel offers it (Linux 5.18+); off: one send each
+                         (default auto)
   --check                lint the site (--root, or the built-in one) and print
                          its manifest: files, sizes, types, variants, cache
                          rules, warnings; exit 1 on errors
@@ -108,6 +112,8 @@ pub struct Config {
     pub auth_file: Option<String>,
     /// `--max-memory` in bytes.
     pub max_memory: Option<u64>,
+    /// `--io-uring auto`: batch sends through io_uring where the kernel allows.
+    pub io_uring: bool,
 }
 
 /// What the command line asks for.
@@ -146,6 +152,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
         auth: Vec::new(),
         auth_file: None,
         max_memory: None,
+        io_uring: true,
     };
     let mut check = false;
     let mut args = args.into_iter();
@@ -192,6 +199,14 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
             "--syslog" => {
                 let socket = inline.clone().unwrap_or_else(|| crate::log::SYSLOG_SOCKET.to_string());
                 config.syslog = Some(PathBuf::from(non_empty(&flag, socket, "a unix socket path")?));
+            }
+            "--io-uring" => {
+                let text = value()?;
+                config.io_uring = match text.as_str() {
+                    "auto" => true,
+                    "off" => false,
+                    _ => return Err(invalid(&flag, &text, "auto or off")),
+                };
             }
             "--check" if inline.is_none() => check = true,
             "--spa" if inline.is_none() => config.spa = true,

@@ -12,9 +12,11 @@
 
 use std::io::{self, IoSlice, Read};
 use std::net::{IpAddr, Shutdown};
+use std::sync::Arc;
 
 use mio::net::TcpStream;
 
+use crate::batch::Batch;
 use crate::clock::Clock;
 use crate::log;
 use crate::reply::{BodyRef, Connection, Reply};
@@ -78,6 +80,10 @@ pub struct Context<'a> {
     pub extra_headers: &'static [u8],
     pub stats: &'a mut Stats,
     pub whole: &'a mut Whole,
+    /// This turn's batched sends, when the kernel offers io_uring.
+    pub batch: Option<&'a mut Batch>,
+    /// The connection's token, for the batch.
+    pub token: usize,
     /// The worker's access-log buffer, when logging is on.
     pub access_log: Option<&'a mut Vec<u8>>,
 }
@@ -145,7 +151,9 @@ impl Conn {
             };
             read_now = true;
             let before = self.written;
-            match self.flush(cx.fresh, cx.whole) {
+            // Only a reply that ends the connection's turn waits for the batch.
+            let queued = matches!(input, Input::Drained) && self.phase == Phase::Open && !cx.stopping && self.queue(cx);
+            match if queued { Ok(true) } else { self.flush(cx.fresh, cx.whole) } {
                 Err(_) => return false,
                 Ok(false) => {
                     if self.timer != Timer::Send || self.written != before {
@@ -182,6 +190,53 @@ impl Conn {
                 self.set_timer(timer, cx);
             }
             return true;
+        }
+    }
+
+    /// Hands a lone reply the worker holds whole to the turn's batch instead
+    /// of sending it now; true when it is queued.
+    fn queue(&mut self, cx: &mut Context) -> bool {
+        let Some(batch) = cx.batch.as_deref_mut() else {
+            return false;
+        };
+        let [reply] = cx.fresh.as_slice() else {
+            return false;
+        };
+        // A copy not made yet (or out of date) is made by the send instead.
+        let Some(whole) = cx.whole.held(reply) else {
+            return false;
+        };
+        if !self.pending.is_empty() || !batch.queue(cx.token, &self.stream, whole) {
+            return false;
+        }
+        cx.fresh.clear();
+        cx.stats.batched_sends += 1;
+        true
+    }
+
+    /// Takes back a batched response the socket did not take whole, as if
+    /// its own send had ended with `result`; false when the connection is done.
+    pub fn resume(
+        &mut self,
+        cx: &mut Context,
+        scratch: &mut [u8],
+        whole: Arc<Vec<u8>>,
+        result: io::Result<usize>,
+    ) -> bool {
+        self.pending.push(Reply::copied(whole));
+        match result {
+            Ok(0) => false,
+            Ok(n) => {
+                self.written = n as u64;
+                self.drive(cx, scratch, false, false)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.set_timer(Timer::Send, cx);
+                true
+            }
+            // Not submitted: send it now.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => self.drive(cx, scratch, false, false),
+            Err(_) => false,
         }
     }
 
@@ -352,7 +407,7 @@ fn write_queue(stream: &TcpStream, queue: &mut Vec<Reply>, written: &mut u64, wh
         // Only as many slices as the queue can use are set up: filling all
         // 64 for a lone reply cost ~390 instructions, 8% of a request.
         let result = match whole_reply {
-            Some(bytes) => sys::send(stream, bytes),
+            Some(bytes) => sys::send(stream, bytes.as_slice()),
             None if queue.len() == 1 => gather(stream, queue, *written, &mut [IoSlice::new(&[]); REPLY_PARTS]),
             None => gather(stream, queue, *written, &mut [IoSlice::new(&[]); MAX_IOVECS]),
         };

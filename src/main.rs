@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 
 mod auth;
+mod batch;
 mod budget;
 mod cache;
 mod catalog;

@@ -34,6 +34,8 @@ pub struct Tail {
 }
 
 impl Tail {
+    const EMPTY: Tail = Tail { bytes: [0; TAIL_CAPACITY], len: 0 };
+
     /// `date_line` is `Date: ...\r\n`, or empty when the clock is not trusted.
     pub fn new(date_line: &[u8], connection: Connection) -> Tail {
         let connection: &[u8] = match connection {
@@ -72,6 +74,9 @@ pub enum Content {
         start: u64,
         end: u64,
     },
+    /// A whole response, head and all, as the worker copied it (`whole.rs`):
+    /// what is left of a batched send the socket did not take at once.
+    Copied(Arc<Vec<u8>>),
 }
 
 /// A response before its tail is known.
@@ -135,6 +140,7 @@ impl Reply {
         match (&self.content, &self.entry) {
             (Content::Static(bytes), _) => BodyRef::Memory(bytes),
             (Content::Built(bytes), _) => BodyRef::Memory(bytes),
+            (Content::Copied(bytes), _) => BodyRef::Memory(bytes),
             (Content::Entry { start, end }, Some(entry)) => match &entry.body {
                 Body::Memory(bytes) => BodyRef::Memory(&bytes[*start as usize..*end as usize]),
                 Body::File(file) => BodyRef::File { file, start: *start, end: *end },
@@ -161,7 +167,20 @@ impl Reply {
     /// Every part lives in the entry or in static memory: nothing was built
     /// for this one request.
     pub fn is_shared(&self) -> bool {
-        !matches!(self.head, Head::Built(_)) && !matches!(self.content, Content::Built(_))
+        !matches!(self.head, Head::Built(_)) && !matches!(self.content, Content::Built(_) | Content::Copied(_))
+    }
+
+    /// A reply of the bytes of a whole response (they hold its head already).
+    pub fn copied(whole: Arc<Vec<u8>>) -> Reply {
+        let len = whole.len() as u64;
+        Reply {
+            entry: None,
+            head: Head::Static(b""),
+            extra: b"",
+            tail: Tail::EMPTY,
+            content: Content::Copied(whole),
+            len,
+        }
     }
 }
 

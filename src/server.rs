@@ -20,6 +20,8 @@ pub struct Stats {
     /// Requests answered with 1xx..5xx.
     pub requests: [u64; 5],
     pub bytes_out: u64,
+    /// Replies handed to the kernel in a turn's batch (io_uring).
+    pub batched_sends: u64,
 }
 
 impl Stats {
@@ -29,6 +31,7 @@ impl Stats {
             *sum += n;
         }
         self.bytes_out += other.bytes_out;
+        self.batched_sends += other.batched_sends;
     }
 }
 

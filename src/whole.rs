@@ -40,7 +40,9 @@ struct Slot {
     /// Keeps the parts' memory alive, and so their addresses unique, while
     /// `key` names them.
     entry: Option<Arc<Entry>>,
-    bytes: Vec<u8>,
+    /// Shared with a send in flight (`sys::SendRing`) until it completes; a
+    /// copy remade meanwhile gets a buffer of its own.
+    bytes: Arc<Vec<u8>>,
 }
 
 /// Where a response's shared parts live; the tail is compared by value.
@@ -58,7 +60,41 @@ fn place(bytes: &[u8]) -> (usize, usize) {
 impl Whole {
     /// `reply` as one buffer, when it is small, made only of shared bytes,
     /// and was asked for before.
-    pub fn bytes(&mut self, reply: &Reply) -> Option<&[u8]> {
+    pub fn bytes(&mut self, reply: &Reply) -> Option<&Arc<Vec<u8>>> {
+        let (at, key, current) = self.find(reply)?;
+        let slot = &mut self.slots[at];
+        if !current {
+            if slot.key != key && slot.seen != key {
+                slot.seen = key;
+                return None;
+            }
+            let BodyRef::Memory(body) = reply.body() else {
+                return None;
+            };
+            slot.entry = reply.entry().cloned();
+            slot.key = key;
+            if Arc::get_mut(&mut slot.bytes).is_none() {
+                slot.bytes = Arc::default();
+            }
+            let bytes = Arc::get_mut(&mut slot.bytes)?;
+            bytes.clear();
+            for part in [reply.head(), reply.extra(), reply.tail(), body] {
+                bytes.extend_from_slice(part);
+            }
+        }
+        Some(&slot.bytes)
+    }
+
+    /// The copy of `reply` if one is made and current; unlike `bytes`, this
+    /// neither counts as an ask nor makes a copy.
+    pub fn held(&self, reply: &Reply) -> Option<&Arc<Vec<u8>>> {
+        let (at, _, current) = self.find(reply)?;
+        current.then_some(&self.slots[at].bytes)
+    }
+
+    /// The slot for `reply`, its key, and whether the slot holds it now;
+    /// None when it is not a response to copy.
+    fn find(&self, reply: &Reply) -> Option<(usize, Key, bool)> {
         if reply.len() > MAX_BYTES as u64 || !reply.is_shared() {
             return None;
         }
@@ -67,24 +103,13 @@ impl Whole {
         };
         let (head, extra, tail) = (reply.head(), reply.extra(), reply.tail());
         let key = Key { head: place(head), extra: place(extra), body: place(body) };
-        let slot = &mut self.slots[index(&key)];
+        let at = index(&key);
+        let slot = &self.slots[at];
         let tail_at = head.len() + extra.len();
         let current = slot.key == key
             && slot.bytes.len() as u64 == reply.len()
             && slot.bytes.get(tail_at..tail_at + tail.len()) == Some(tail);
-        if !current {
-            if slot.key != key && slot.seen != key {
-                slot.seen = key;
-                return None;
-            }
-            slot.entry = reply.entry().cloned();
-            slot.key = key;
-            slot.bytes.clear();
-            for part in [head, extra, tail, body] {
-                slot.bytes.extend_from_slice(part);
-            }
-        }
-        Some(&slot.bytes)
+        Some((at, key, current))
     }
 }
 

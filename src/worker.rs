@@ -16,6 +16,7 @@ use mio::event::Event;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use crate::batch::{Batch, Unfinished};
 use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::conn::{Conn, Context, Limits};
@@ -63,6 +64,9 @@ pub struct Worker {
     last_sweep: u32,
     stats: Stats,
     whole: Whole,
+    /// The turn's batched sends; None without io_uring (or with --io-uring off).
+    batch: Option<Batch>,
+    unfinished: Vec<Unfinished>,
     /// Access lines not yet written (only allocated when logging is on).
     access_lines: Option<Vec<u8>>,
 }
@@ -107,6 +111,8 @@ impl Worker {
             last_sweep: 0,
             stats: Stats::default(),
             whole: Whole::default(),
+            batch: if config.io_uring { Batch::new().ok() } else { None },
+            unfinished: Vec::new(),
             access_lines: shared.access_log.as_ref().map(|_| Vec::with_capacity(log::FLUSH_BYTES)),
             shared,
         };
@@ -132,6 +138,8 @@ impl Worker {
                     token => self.ready(token, event),
                 }
             }
+            // Before anything can close a connection a queued send is for.
+            self.submit_batch();
             if self.shared.stopping.load(Ordering::Relaxed) && self.stop() {
                 self.flush_access_log();
                 self.shared.publish_stats(self.id, &self.stats);
@@ -253,7 +261,33 @@ impl Worker {
 
     /// Runs one connection as far as its socket allows; closes it when done.
     fn drive(&mut self, index: usize, readable: bool, must_drain: bool) {
-        let Some(conn) = self.slots[index].conn.as_mut() else {
+        self.with_conn(index, true, |conn, cx, scratch| conn.drive(cx, scratch, readable, must_drain));
+    }
+
+    /// Sends the turn's batch; a connection whose reply did not go whole
+    /// carries on from there.
+    fn submit_batch(&mut self) {
+        let Some(batch) = self.batch.as_mut() else {
+            return;
+        };
+        let mut unfinished = std::mem::take(&mut self.unfinished);
+        batch.submit(&mut unfinished);
+        for (token, whole, result) in unfinished.drain(..) {
+            let index = token & INDEX_MASK;
+            if self.slots[index].generation == token >> INDEX_BITS {
+                self.with_conn(index, false, |conn, cx, scratch| conn.resume(cx, scratch, whole, result));
+            }
+        }
+        self.unfinished = unfinished;
+    }
+
+    /// Runs `step` on connection `index` with the worker's context; closes
+    /// the connection when `step` says it is done. `batch`: whether the step
+    /// may queue a send for this turn's batch.
+    fn with_conn(&mut self, index: usize, batch: bool, step: impl FnOnce(&mut Conn, &mut Context, &mut [u8]) -> bool) {
+        let slot = &mut self.slots[index];
+        let token = slot.generation << INDEX_BITS | index;
+        let Some(conn) = slot.conn.as_mut() else {
             return;
         };
         let (shared, id, own_stats) = (&*self.shared, self.id, self.stats);
@@ -275,9 +309,11 @@ impl Worker {
             extra_headers: shared.extra_headers,
             stats: &mut self.stats,
             whole: &mut self.whole,
+            batch: if batch { self.batch.as_mut() } else { None },
+            token,
             access_log: self.access_lines.as_mut(),
         };
-        if !conn.drive(&mut cx, &mut self.scratch, readable, must_drain) {
+        if !step(conn, &mut cx, &mut self.scratch) {
             self.close(index);
         }
     }

@@ -54,6 +54,7 @@ fn bad_flags_and_values_exit_2_naming_the_flag() {
         ("listen port out of range", &["--listen", "127.0.0.1:70000"], "--listen"),
         ("listen missing value", &["--listen"], "--listen"),
         ("root missing value", &["--root"], "--root"),
+        ("io-uring not auto or off", &["--io-uring", "on"], "--io-uring"),
     ];
     for (name, args, flag) in rows {
         // If the bad flag were accepted, bind somewhere harmless.

@@ -7,12 +7,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-fn counter(page: &str, name: &str) -> u64 {
-    page.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(": ")?.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in:\n{page}"))
-}
-
 #[test]
 fn status_page_counts_requests_and_reloads() {
     let dir = TempDir::new("status");

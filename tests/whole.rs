@@ -9,9 +9,7 @@
 mod common;
 
 use common::*;
-use std::io::Read;
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The head without its Date line: what must repeat exactly.
@@ -146,11 +144,12 @@ fn a_reload_replaces_the_copy() {
 #[test]
 fn repeats_leave_in_one_send() {
     let site = site();
-    let server = Server::start(&["--root", &site.root_str()]);
+    // Sends from the turn's io_uring batch are tests/batch.rs's; here each goes itself.
+    let server = Server::start(&["--root", &site.root_str(), "--io-uring", "off"]);
     let mut stream = server.connect();
     let trace = TempDir::new("strace");
     let out = trace.path().join("calls");
-    let mut strace = Strace::attach(server.pid(), &out);
+    let mut strace = Strace::attach(server.pid(), "sendto,sendmsg", &out);
     for _ in 0..5 {
         assert_eq!(ask(&mut stream, "GET", "/index.html", &[]).status, 200);
     }
@@ -167,49 +166,4 @@ fn repeats_leave_in_one_send() {
     assert!(sendto >= 4 && sendmsg >= 2 && sendto + sendmsg <= 6 + 4, "calls:\n{}", calls.join("\n"));
     let last = calls.iter().rev().find(|c| c.starts_with("send")).unwrap();
     assert!(last.starts_with("sendmsg("), "the burst was not gathered:\n{}", calls.join("\n"));
-}
-
-struct Strace {
-    child: Child,
-}
-
-impl Strace {
-    /// Attaches to every thread of `pid`; returns once strace says it is attached.
-    fn attach(pid: u32, out: &std::path::Path) -> Strace {
-        let mut child = Command::new("strace")
-            .args(["-f", "-e", "trace=sendto,sendmsg", "-o"])
-            .arg(out)
-            .args(["-p", &pid.to_string()])
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("strace (make test installs it)");
-        let mut stderr = child.stderr.take().unwrap();
-        let mut seen = Vec::new();
-        let mut byte = [0u8; 1];
-        while !String::from_utf8_lossy(&seen).contains("attached") {
-            match stderr.read(&mut byte) {
-                Ok(1) => seen.push(byte[0]),
-                _ => panic!("strace did not attach: {}", String::from_utf8_lossy(&seen)),
-            }
-        }
-        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-        std::thread::sleep(Duration::from_millis(100)); // the other threads
-        Strace { child }
-    }
-
-    /// Detaches and returns the traced calls, without strace's PID prefix.
-    fn finish(&mut self, out: &std::path::Path) -> Vec<String> {
-        std::thread::sleep(Duration::from_millis(100));
-        let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
-        let _ = self.child.wait();
-        let text = std::fs::read_to_string(out).unwrap();
-        text.lines().map(|l| l.split_once(' ').map_or(l, |(_, call)| call).trim_start().to_string()).collect()
-    }
-}
-
-impl Drop for Strace {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

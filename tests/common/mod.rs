@@ -1032,3 +1032,57 @@ pub fn raise_nofile_limit() -> (u64, u64) {
     }
     (limit.rlim_cur as u64, limit.rlim_max as u64)
 }
+
+/// The value of `name` on a `--status` page.
+pub fn counter(page: &str, name: &str) -> u64 {
+    page.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(": ")?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in:\n{page}"))
+}
+
+/// strace attached to a running server, for tests about which system calls it makes.
+pub struct Strace {
+    child: Child,
+}
+
+impl Strace {
+    /// Attaches to every thread of `pid`, tracing the comma-separated `calls`
+    /// into `out`; returns once strace says it is attached.
+    pub fn attach(pid: u32, calls: &str, out: &Path) -> Strace {
+        let mut child = Command::new("strace")
+            .args(["-f", "-e", &format!("trace={calls}"), "-o"])
+            .arg(out)
+            .args(["-p", &pid.to_string()])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("strace (make test installs it)");
+        let mut stderr = child.stderr.take().unwrap();
+        let mut seen = Vec::new();
+        let mut byte = [0u8; 1];
+        while !String::from_utf8_lossy(&seen).contains("attached") {
+            match stderr.read(&mut byte) {
+                Ok(1) => seen.push(byte[0]),
+                _ => panic!("strace did not attach: {}", String::from_utf8_lossy(&seen)),
+            }
+        }
+        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        std::thread::sleep(Duration::from_millis(100)); // the other threads
+        Strace { child }
+    }
+
+    /// Detaches and returns the traced calls, without strace's PID prefix.
+    pub fn finish(&mut self, out: &Path) -> Vec<String> {
+        std::thread::sleep(Duration::from_millis(100));
+        let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+        let text = std::fs::read_to_string(out).unwrap();
+        text.lines().map(|l| l.split_once(' ').map_or(l, |(_, call)| call).trim_start().to_string()).collect()
+    }
+}
+
+impl Drop for Strace {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

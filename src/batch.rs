@@ -1,0 +1,82 @@
+//! The sends of one event-loop turn, handed to the kernel together.
+//!
+//! A keep-alive client asks for one page at a time, so each ready connection
+//! costs a read and a write; the reads cannot be saved (readiness is all
+//! epoll gives), but the writes of a whole turn can go in one system call. A
+//! connection with a lone reply the worker holds whole (`whole.rs`) queues it
+//! here instead of sending it; after the turn's last event the worker submits
+//! the batch, and only a send the socket did not take whole goes back to its
+//! connection, which carries on from there as after a short write. Measured with
+//! `strace -c` at c=50: 2.03 → 1.04 system calls per request.
+//!
+//! Nothing is in flight between turns (`sys::SendRing` waits for every send it
+//! submits), so no connection can close, and no descriptor be reused, under
+//! a queued send: the worker submits before it closes or sweeps anything.
+#![forbid(unsafe_code)]
+
+use std::io;
+use std::sync::Arc;
+
+use mio::net::TcpStream;
+
+use crate::sys::{SendRing, ShortSend};
+
+/// Sends one submission carries (a power of two). More are sent in several.
+const RING_ENTRIES: u32 = match option_env!("MOTE_BATCH") {
+    Some(_) => 16,
+    None => 128,
+};
+
+pub struct Batch {
+    ring: SendRing,
+    /// The connection token of each queued send, in the ring's order.
+    tokens: Vec<usize>,
+    /// What the ring reports of sends that fell short, by index.
+    short: Vec<ShortSend>,
+    /// The same, by token, from submissions made earlier in the turn.
+    unfinished: Vec<Unfinished>,
+}
+
+/// A queued reply the socket did not take whole: its connection's token, the
+/// bytes of the whole response, and how its send ended.
+pub type Unfinished = (usize, Arc<Vec<u8>>, io::Result<usize>);
+
+impl Batch {
+    /// A batch on an io_uring of its own, or the kernel's reason for none.
+    pub fn new() -> io::Result<Batch> {
+        let ring = SendRing::new(RING_ENTRIES)?;
+        let tokens = Vec::with_capacity(RING_ENTRIES as usize);
+        Ok(Batch { ring, tokens, short: Vec::new(), unfinished: Vec::new() })
+    }
+
+    /// Queues the whole response `bytes` for `stream`; false when the ring
+    /// cannot take it (the caller sends it itself).
+    pub fn queue(&mut self, token: usize, stream: &TcpStream, bytes: &Arc<Vec<u8>>) -> bool {
+        if self.tokens.len() == RING_ENTRIES as usize {
+            self.flush();
+        }
+        if !self.ring.send(stream, bytes) {
+            return false;
+        }
+        self.tokens.push(token);
+        true
+    }
+
+    /// Sends everything queued; the responses of this turn not sent whole
+    /// land in `unfinished`.
+    pub fn submit(&mut self, unfinished: &mut Vec<Unfinished>) {
+        self.flush();
+        unfinished.append(&mut self.unfinished);
+    }
+
+    fn flush(&mut self) {
+        if self.tokens.is_empty() {
+            return;
+        }
+        self.ring.submit(&mut self.short);
+        for (index, bytes, result) in self.short.drain(..) {
+            self.unfinished.push((self.tokens[index], bytes, result));
+        }
+        self.tokens.clear();
+    }
+}
