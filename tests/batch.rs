@@ -83,7 +83,7 @@ fn ask_in_rounds(args: &[&str], connections: usize, rounds: usize) -> (Vec<Strin
 /// Answers of one turn leave in one `io_uring_enter`, not a `sendto` each.
 #[test]
 fn a_turns_answers_leave_in_one_submission() {
-    let (connections, rounds) = (16, 20);
+    let (connections, rounds) = (40, 10); // more than the 32 sends one submission carries
     let (calls, status) = ask_in_rounds(&["--threads", "2"], connections, rounds);
     let (enters, sends) = (calls_named(&calls, "io_uring_enter").len(), calls_named(&calls, "sendto").len());
     let batched = counter(&status, "batched_sends") as usize;
