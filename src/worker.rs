@@ -111,7 +111,7 @@ impl Worker {
             last_sweep: 0,
             stats: Stats::default(),
             whole: Whole::default(),
-            batch: if config.io_uring { Batch::new().ok() } else { None },
+            batch: None,
             unfinished: Vec::new(),
             access_lines: shared.access_log.as_ref().map(|_| Vec::with_capacity(log::FLUSH_BYTES)),
             shared,
@@ -121,6 +121,10 @@ impl Worker {
 
     pub fn run(mut self) {
         let mut events = Events::with_capacity(1024);
+        // Made here, on the thread that submits to it (the kernel binds the ring to it).
+        if self.shared.config.io_uring {
+            self.batch = Batch::new().ok();
+        }
         loop {
             let timeout = self.poll_timeout();
             if let Err(e) = self.poll.poll(&mut events, timeout) {
