@@ -17,12 +17,14 @@
 use std::io;
 use std::sync::Arc;
 
+use std::os::fd::{AsRawFd, RawFd};
+
 use mio::net::TcpStream;
 
-use crate::sys::{SendRing, ShortSend};
+use crate::sys::{self, SendRing, ShortSend};
 
 /// Sends one submission carries (a power of two); a turn with more submits
-/// several times. At 32 the reads between two submissions free fewer of the
+/// several times, and a turn with one sends it without the ring. At 32 the reads between two submissions free fewer of the
 /// client CPU's buffers than the kernel's default threshold (half of
 /// net.core.skb_defer_max = 64) for interrupting that CPU to free them.
 const RING_ENTRIES: u32 = 32;
@@ -32,12 +34,15 @@ pub const WORKER_BYTES: u64 = 2 * 4096;
 
 pub struct Batch {
     ring: SendRing,
-    /// The connection token of each queued send, in the ring's order.
+    /// Each queued send's connection token, and its socket and bytes, in order.
     tokens: Vec<usize>,
+    sends: Vec<(RawFd, Arc<Vec<u8>>)>,
     /// What the ring reports of sends that fell short, by index.
     short: Vec<ShortSend>,
     /// The same, by token, from submissions made earlier in the turn.
     unfinished: Vec<Unfinished>,
+    /// Sends that went through the ring since the last `submit`.
+    through_ring: u64,
 }
 
 /// A queued reply the socket did not take whole: its connection's token, the
@@ -48,38 +53,46 @@ impl Batch {
     /// A batch on an io_uring of its own, or the kernel's reason for none.
     pub fn new() -> io::Result<Batch> {
         let ring = SendRing::new(RING_ENTRIES)?;
-        let tokens = Vec::with_capacity(RING_ENTRIES as usize);
-        Ok(Batch { ring, tokens, short: Vec::new(), unfinished: Vec::new() })
+        let (tokens, sends) = (Vec::with_capacity(RING_ENTRIES as usize), Vec::with_capacity(RING_ENTRIES as usize));
+        Ok(Batch { ring, tokens, sends, short: Vec::new(), unfinished: Vec::new(), through_ring: 0 })
     }
 
-    /// Queues the whole response `bytes` for `stream`; false when the ring
-    /// cannot take it (the caller sends it itself).
-    pub fn queue(&mut self, token: usize, stream: &TcpStream, bytes: &Arc<Vec<u8>>) -> bool {
+    /// Queues the whole response `bytes` for `stream`.
+    pub fn queue(&mut self, token: usize, stream: &TcpStream, bytes: &Arc<Vec<u8>>) {
         if self.tokens.len() == RING_ENTRIES as usize {
             self.flush();
         }
-        if !self.ring.send(stream, bytes) {
-            return false;
-        }
         self.tokens.push(token);
-        true
+        self.sends.push((stream.as_raw_fd(), Arc::clone(bytes)));
     }
 
     /// Sends everything queued; the responses of this turn not sent whole
-    /// land in `unfinished`.
-    pub fn submit(&mut self, unfinished: &mut Vec<Unfinished>) {
+    /// land in `unfinished`. Returns how many sends went through the ring.
+    pub fn submit(&mut self, unfinished: &mut Vec<Unfinished>) -> u64 {
         self.flush();
         unfinished.append(&mut self.unfinished);
+        std::mem::take(&mut self.through_ring)
     }
 
     fn flush(&mut self) {
-        if self.tokens.is_empty() {
-            return;
-        }
-        self.ring.submit(&mut self.short);
-        for (index, bytes, result) in self.short.drain(..) {
-            self.unfinished.push((self.tokens[index], bytes, result));
+        if let [(fd, bytes)] = self.sends.as_slice() {
+            // A lone send costs a system call either way; the plain one is cheaper.
+            let result = sys::send(fd, bytes);
+            if !matches!(result, Ok(n) if n == bytes.len()) {
+                self.unfinished.push((self.tokens[0], Arc::clone(bytes), result));
+            }
+        } else if !self.sends.is_empty() {
+            for (fd, bytes) in self.sends.iter() {
+                let taken = self.ring.send(fd, bytes);
+                debug_assert!(taken, "no more sends queued than the ring holds");
+            }
+            self.ring.submit(&mut self.short);
+            for (index, bytes, result) in self.short.drain(..) {
+                self.unfinished.push((self.tokens[index], bytes, result));
+            }
+            self.through_ring += self.sends.len() as u64;
         }
         self.tokens.clear();
+        self.sends.clear();
     }
 }

@@ -206,11 +206,11 @@ impl Conn {
         let Some(whole) = cx.whole.held(reply) else {
             return false;
         };
-        if !self.pending.is_empty() || !batch.queue(cx.token, &self.stream, whole) {
+        if !self.pending.is_empty() {
             return false;
         }
+        batch.queue(cx.token, &self.stream, whole);
         cx.fresh.clear();
-        cx.stats.batched_sends += 1;
         true
     }
 

@@ -275,7 +275,7 @@ impl Worker {
             return;
         };
         let mut unfinished = std::mem::take(&mut self.unfinished);
-        batch.submit(&mut unfinished);
+        self.stats.batched_sends += batch.submit(&mut unfinished);
         for (token, whole, result) in unfinished.drain(..) {
             let index = token & INDEX_MASK;
             if self.slots[index].generation == token >> INDEX_BITS {

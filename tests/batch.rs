@@ -110,26 +110,34 @@ fn off_sends_each_answer_itself() {
     assert!(calls_named(&calls, "sendto").len() >= 4 * 5 - 4, "{calls:?}");
 }
 
-/// A client that stops reading: the batched sends meet a full socket (a short
-/// send, then EAGAIN), and the connection carries on from the byte where the
-/// batch stopped once the client reads again.
+/// Clients that stop reading: the batched sends meet full sockets (a short
+/// send, then EAGAIN), and each connection carries on from the byte where the
+/// batch stopped once its client reads again. The server is stopped while a
+/// round of requests is written, so every turn finds them all ready at once
+/// (a lone send would skip the ring).
 #[test]
 fn a_full_socket_gets_the_rest_of_a_batched_answer_later() {
     let site = site();
     let server = Server::start(&["--root", &site.root_str(), "--status", "/.mote-status"]);
-    let mut stream = server.connect();
-    // 9.6 MB: more than the socket buffers hold unread (the server's send
-    // buffer alone may grow to 4 MiB, tcp_wmem's default ceiling).
-    let asked = 600;
-    for _ in 0..asked {
-        send_raw(&mut stream, get("/index.html"));
-        std::thread::sleep(Duration::from_micros(300)); // one request per turn
+    let mut streams: Vec<TcpStream> = (0..4).map(|_| server.connect()).collect();
+    // 6.4 MB a connection: more than its socket buffers hold unread (the
+    // server's send buffer may grow to 4 MiB, tcp_wmem's default ceiling).
+    let rounds = 400;
+    for _ in 0..rounds {
+        server.signal("STOP");
+        for stream in &mut streams {
+            send_raw(stream, get("/index.html"));
+        }
+        server.signal("CONT");
     }
-    for i in 0..asked {
-        let r = read_response(&mut stream, false);
-        assert_eq!(r.status, 200, "answer {i}: {}", r.raw_head);
-        assert_bytes_eq(&r.body, &page(), &format!("answer {i}"));
+    for (c, stream) in streams.iter_mut().enumerate() {
+        for i in 0..rounds {
+            let r = read_response(stream, false);
+            assert_eq!(r.status, 200, "connection {c}, answer {i}: {}", r.raw_head);
+            assert_bytes_eq(&r.body, &page(), &format!("connection {c}, answer {i}"));
+        }
     }
+    std::thread::sleep(STATS_EVERY);
     let status = server.get("/.mote-status").text();
     assert_eq!(counter(&status, "batched_sends") > 0, ring_expected(), "{status}");
 }
