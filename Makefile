@@ -267,11 +267,12 @@ size-check:
 
 # ---- bench (issue 7) -------------------------------------------------------------
 # make bench        mote side by side with nginx, lighttpd, busybox httpd and the hyper
-#                   reference in bench/hyper-ref (~4 min); writes bench/RESULTS.md and
+#                   reference in bench/hyper-ref, with the bare mio loop in bench/bare-ref
+#                   as the floor (~6 min); writes bench/RESULTS.md and
 #                   bench/results.svg. Installs its own tools (apt: wrk nginx-light
 #                   lighttpd busybox strace valgrind qemu-user; rustup: the x86_64 musl
 #                   std). The ARMv6/qemu figures need `make pi` first (skipped otherwise).
-# make bench-smoke  the <60 s version for CI: mote and hyper-ref, 1 s loads; fails only
+# make bench-smoke  the <60 s version for CI: mote, hyper-ref and bare-ref, 1 s loads; fails only
 #                   when the harness breaks, never because a target is missed.
 .PHONY: bench bench-smoke
 bench:
