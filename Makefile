@@ -96,7 +96,7 @@ endef
 # The legacy scp protocol (-O) also works against dropbear, which has no sftp-server.
 SCP_LEGACY := $(shell scp -O 2>&1 | grep -qi 'illegal option\|unknown option' || echo -O)
 
-.PHONY: help run test pi static size size-check pi-test pi-deploy-test \
+.PHONY: help run test pi static size size-check pi-test pi-deploy-test ring-test-32 \
 	tools-cross tools-static tools-bloat tools-qemu
 
 help:
@@ -110,6 +110,7 @@ help:
 	@echo "make size            cargo-bloat reports + budgets into size-report/"
 	@echo "make pi-test         integration tests against the ARMv6 binary under qemu-arm"
 	@echo "make pi-deploy-test  'make pi PI=...' against a throwaway local sshd"
+	@echo "make ring-test-32    the io_uring send ring's unit tests on 32-bit x86, natively"
 
 run:
 	@echo "building mote (release)..."
@@ -196,6 +197,16 @@ pi-test: tools-qemu
 
 pi-deploy-test:
 	@.ci/pi-deploy-test.sh
+
+# make ring-test-32  the send ring's unit tests (src/sys.rs) built for 32-bit x86 and run
+#                    natively: the ARM builds run under qemu-user, which has no io_uring,
+#                    so this is where the ring's 32-bit layout and arithmetic are tested.
+I686 := i686-unknown-linux-musl
+ring-test-32: tools-cross
+	@rustup target list --installed 2>/dev/null | grep -qx $(I686) || { \
+		echo "installing $(I686) std (rustup)..."; rustup target add $(I686) >/dev/null 2>&1; }
+	@echo "testing the send ring on $(I686) (natively)..."
+	@cargo-zigbuild test -q --release --target $(I686) --bin mote -- sys::tests
 
 # --------------------------------------------------------------------------- size
 # Stripped deliverables give the bytes; cargo-bloat analyses an unstripped twin of

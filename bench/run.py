@@ -1238,7 +1238,8 @@ def write_report(out_dir, R, mach, elapsed):
         w(f"## System calls per request (`strace -f -c`, attached after start-up, {K['strace_secs']} s of wrk, c={K['main_conns']})\n")
         w("Calls of every traced thread/process ÷ requests wrk completed. strace slows the server "
           "down, which changes how many events one `epoll_wait` returns; the figure is a count "
-          "under that condition, as issue 7 defines it.\n")
+          "under that condition, as issue 7 defines it. bare-ref answers pipelined requests with "
+          "a send each: its pipelined figure is no floor.\n")
         w("| server | keep-alive calls/req | top calls/req | 16 pipelined calls/req | top calls/req |")
         w("|---|---|---|---|---|")
         for s in S + list(VARIANTS):

@@ -194,7 +194,9 @@ impl Conn {
     }
 
     /// Hands a lone reply the worker holds whole to the turn's batch instead
-    /// of sending it now; true when it is queued.
+    /// of sending it now; true when it is queued. From here until the worker
+    /// submits the batch, which it does before anything else can touch this
+    /// connection, the connection looks idle: the reply is the batch's.
     fn queue(&mut self, cx: &mut Context) -> bool {
         let Some(batch) = cx.batch.as_deref_mut() else {
             return false;

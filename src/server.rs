@@ -22,6 +22,8 @@ pub struct Stats {
     pub bytes_out: u64,
     /// Replies handed to the kernel in a turn's batch (io_uring).
     pub batched_sends: u64,
+    /// Workers with a send ring (each reports 1 or 0).
+    pub rings: u64,
 }
 
 impl Stats {
@@ -32,6 +34,7 @@ impl Stats {
         }
         self.bytes_out += other.bytes_out;
         self.batched_sends += other.batched_sends;
+        self.rings += other.rings;
     }
 }
 

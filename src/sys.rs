@@ -329,6 +329,8 @@ pub struct SendRing {
     held: Vec<Option<Arc<Vec<u8>>>>,
     /// Flags of every send; only tests leave out MSG_DONTWAIT.
     send_flags: u32,
+    /// Set when a parked send could not be cancelled: `send` refuses from then on.
+    broken: bool,
 }
 
 /// A queued send that did not send all its bytes: its index in queueing order,
@@ -348,6 +350,8 @@ const IORING_OP_ASYNC_CANCEL: u8 = 14;
 const IORING_OP_SEND: u8 = 26;
 /// user_data of the cancel requests `submit` may need (never a send's index).
 const CANCEL: u64 = 1 << 63;
+/// How often a refused cancel submission is tried again, a millisecond apart.
+const CANCEL_TRIES: u32 = 100;
 
 /// `struct io_uring_params` and its two offset tables (linux/io_uring.h).
 #[repr(C)]
@@ -361,8 +365,39 @@ struct RingParams {
     features: u32,
     wq_fd: u32,
     resv: [u32; 3],
-    sq_off: [u32; 10],
-    cq_off: [u32; 10],
+    sq_off: QueueOffsets,
+    cq_off: QueueOffsets,
+}
+
+/// `struct io_sqring_offsets` / `struct io_cqring_offsets`: where each field of a
+/// queue lies in the mapping. The two differ only in the fields mote does not use
+/// (the submission queue's flags/dropped/array are its 5th to 7th, the completion
+/// queue's overflow/cqes/flags); `entries` is the submission array or the
+/// completion entries.
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+struct QueueOffsets {
+    head: u32,
+    tail: u32,
+    ring_mask: u32,
+    ring_entries: u32,
+    fifth: u32,
+    sixth: u32,
+    seventh: u32,
+    resv1: u32,
+    user_addr: u64,
+}
+
+impl QueueOffsets {
+    /// The submission queue's index array.
+    fn sq_array(&self) -> u32 {
+        self.seventh
+    }
+
+    /// The completion queue's entries.
+    fn cqes(&self) -> u32 {
+        self.sixth
+    }
 }
 
 /// `struct io_uring_sqe`, with only the fields a send or a cancel uses named.
@@ -380,7 +415,8 @@ struct RingSqe {
     rest: [u64; 3],
 }
 
-const _: () = assert!(mem::size_of::<RingSqe>() == 64 && mem::size_of::<RingParams>() == 120);
+const _: () =
+    assert!(mem::size_of::<RingSqe>() == 64 && mem::size_of::<RingCqe>() == 16 && mem::size_of::<RingParams>() == 120);
 
 #[repr(C)]
 struct RingCqe {
@@ -440,25 +476,26 @@ impl SendRing {
             return Err(io::ErrorKind::Unsupported.into());
         }
         let (sq, cq) = (params.sq_off, params.cq_off);
-        let sq_len = sq[6] as usize + params.sq_entries as usize * mem::size_of::<u32>();
-        let cq_len = cq[5] as usize + params.cq_entries as usize * mem::size_of::<RingCqe>();
+        let sq_len = sq.sq_array() as usize + params.sq_entries as usize * mem::size_of::<u32>();
+        let cq_len = cq.cqes() as usize + params.cq_entries as usize * mem::size_of::<RingCqe>();
         let rings = Mapping::new(&fd, sq_len.max(cq_len), IORING_OFF_SQ_RING)?;
         let sqes = Mapping::new(&fd, params.sq_entries as usize * mem::size_of::<RingSqe>(), IORING_OFF_SQES)?;
         // SAFETY: the masks are plain u32s inside the mapping, written by the kernel
         // before io_uring_setup returned.
-        let (sq_mask, cq_mask) = unsafe { (*rings.at::<u32>(sq[2]), *rings.at::<u32>(cq[2])) };
+        let (sq_mask, cq_mask) = unsafe { (*rings.at::<u32>(sq.ring_mask), *rings.at::<u32>(cq.ring_mask)) };
         Ok(SendRing {
-            sq_head: rings.at(sq[0]),
-            sq_tail: rings.at(sq[1]),
+            sq_head: rings.at(sq.head),
+            sq_tail: rings.at(sq.tail),
             sq_mask,
-            sq_array: rings.at(sq[6]),
-            cq_head: rings.at(cq[0]),
-            cq_tail: rings.at(cq[1]),
+            sq_array: rings.at(sq.sq_array()),
+            cq_head: rings.at(cq.head),
+            cq_tail: rings.at(cq.tail),
             cq_mask,
-            cqes: rings.at(cq[5]),
+            cqes: rings.at(cq.cqes()),
             entries: params.sq_entries,
             held: Vec::with_capacity(params.sq_entries as usize),
             send_flags: (libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) as u32,
+            broken: false,
             fd,
             _rings: rings,
             sqes,
@@ -469,7 +506,7 @@ impl SendRing {
     /// when the ring is full (the caller sends directly).
     pub fn send(&mut self, socket: &impl AsRawFd, bytes: &Arc<Vec<u8>>) -> bool {
         let index = self.held.len() as u64;
-        if index == u64::from(self.entries) {
+        if index == u64::from(self.entries) || self.broken {
             return false;
         }
         self.push(RingSqe {
@@ -485,8 +522,8 @@ impl SendRing {
         true
     }
 
-    /// Writes one entry at the local tail; the kernel sees it when `submit`
-    /// publishes the tail. Between turns the queue is empty (head == tail).
+    /// Writes one entry at the tail; the kernel reads it at the next
+    /// io_uring_enter. Between turns the queue is empty (head == tail).
     fn push(&mut self, sqe: RingSqe) {
         // SAFETY: only this ring writes the tail; the kernel only reads it.
         let tail = unsafe { (*self.sq_tail).load(Ordering::Relaxed) };
@@ -540,11 +577,27 @@ impl SendRing {
                     cancels += 1;
                 }
             }
-            let _ = self.enter(cancels, 0);
+            for _ in 0..CANCEL_TRIES {
+                match self.enter(cancels, 0) {
+                    Ok(n) => cancels -= n.min(cancels as usize) as u32,
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(1)),
+                }
+                if cancels == 0 {
+                    break;
+                }
+            }
             self.reap(unfinished);
-            while self.held.iter().any(Option::is_some) {
+            while cancels == 0 && self.held.iter().any(Option::is_some) {
                 let _ = self.enter(0, 1);
                 self.reap(unfinished);
+            }
+            if self.held.iter().any(Option::is_some) {
+                // The kernel took no cancel: the sends may still read their
+                // buffers, so they are never freed, and the ring is not used again.
+                for bytes in self.held.drain(..).flatten() {
+                    mem::forget(bytes);
+                }
+                self.broken = true;
             }
         }
         self.held.clear();
@@ -584,7 +637,8 @@ impl SendRing {
             let tail = (*self.cq_tail).load(Ordering::Acquire);
             while head != tail {
                 let cqe = &*self.cqes.add((head & self.cq_mask) as usize);
-                let index = cqe.user_data as usize;
+                // Compared before any narrowing: on 32 bits CANCEL as usize is 0.
+                let index = if cqe.user_data < self.held.len() as u64 { cqe.user_data as usize } else { usize::MAX };
                 if let Some(bytes) = self.held.get_mut(index).and_then(Option::take) {
                     let result = match cqe.res {
                         n if n >= 0 => Ok(n as usize),
@@ -688,7 +742,9 @@ mod tests {
                 break;
             }
         }
-        assert!(reports.iter().any(|r| r.2 == io::ErrorKind::WouldBlock), "{reports:?}");
+        let short = reports.iter().position(|r| r.2 == io::ErrorKind::Other); // sent, not whole
+        let blocked = reports.iter().position(|r| r.2 == io::ErrorKind::WouldBlock);
+        assert!(short.is_some() && short < blocked, "a short send, then WouldBlock: {reports:?}");
     }
 
     /// Without MSG_DONTWAIT the kernel parks a send on a full socket instead

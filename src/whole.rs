@@ -40,8 +40,9 @@ struct Slot {
     /// Keeps the parts' memory alive, and so their addresses unique, while
     /// `key` names them.
     entry: Option<Arc<Entry>>,
-    /// Shared with a send in flight (`sys::SendRing`) until it completes; a
-    /// copy remade meanwhile gets a buffer of its own.
+    /// Shared with a queued send (`batch.rs`) until it completes, and with
+    /// the rest of one the socket did not take (`Reply::copied`) until that is
+    /// written; a copy remade meanwhile gets a buffer of its own.
     bytes: Arc<Vec<u8>>,
 }
 

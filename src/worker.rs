@@ -121,9 +121,10 @@ impl Worker {
 
     pub fn run(mut self) {
         let mut events = Events::with_capacity(1024);
-        // Made here, on the thread that submits to it (the kernel binds the ring to it).
+        // Made on the worker's own thread, the only one that ever submits to it.
         if self.shared.config.io_uring {
             self.batch = Batch::new().ok();
+            self.stats.rings = u64::from(self.batch.is_some());
         }
         loop {
             let timeout = self.poll_timeout();
