@@ -15,18 +15,18 @@
 #![forbid(unsafe_code)]
 
 use std::io;
-use std::sync::Arc;
-
 use std::os::fd::{AsRawFd, RawFd};
+use std::sync::Arc;
 
 use mio::net::TcpStream;
 
 use crate::sys::{self, SendRing, ShortSend};
 
 /// Sends one submission carries (a power of two); a turn with more submits
-/// several times, and a turn with one sends it without the ring. At 32 the reads between two submissions free fewer of the
-/// client CPU's buffers than the kernel's default threshold (half of
-/// net.core.skb_defer_max = 64) for interrupting that CPU to free them.
+/// several times, and a turn with one sends it without the ring. At 32 the
+/// reads between two submissions free fewer of the client CPU's buffers than
+/// the kernel's default threshold (half of net.core.skb_defer_max = 64) for
+/// interrupting that CPU to free them.
 const RING_ENTRIES: u32 = 32;
 /// The ring's memory, for `--max-memory`: two mappings (32 64-byte entries;
 /// the queues' heads and 64 completions) of at most a 4 KiB page each.
@@ -36,24 +36,23 @@ pub struct Batch {
     ring: SendRing,
     /// Each queued send, in order: its connection's token, socket and bytes.
     queued: Vec<(usize, RawFd, Arc<Vec<u8>>)>,
-    /// What the ring reports of sends that fell short, by queue index.
-    short: Vec<ShortSend>,
-    /// The same, by token, from submissions made earlier in the turn.
+    /// Sends of this turn that fell short, by token.
     unfinished: Vec<Unfinished>,
     /// Sends that went through the ring since the last `submit`.
     through_ring: u64,
 }
 
-/// A queued reply the socket did not take whole: its connection's token, the
-/// bytes of the whole response, and how its send ended.
-pub type Unfinished = (usize, Arc<Vec<u8>>, io::Result<usize>);
+/// A queued reply the socket did not take whole: a `sys::ShortSend` with its
+/// connection's token in place of its index: the token, the bytes of the whole
+/// response, and how its send ended.
+pub type Unfinished = ShortSend;
 
 impl Batch {
     /// A batch on an io_uring of its own, or the kernel's reason for none.
     pub fn new() -> io::Result<Batch> {
         let ring = SendRing::new(RING_ENTRIES)?;
         let queued = Vec::with_capacity(RING_ENTRIES as usize);
-        Ok(Batch { ring, queued, short: Vec::new(), unfinished: Vec::new(), through_ring: 0 })
+        Ok(Batch { ring, queued, unfinished: Vec::new(), through_ring: 0 })
     }
 
     /// Queues the whole response `bytes` for `stream`.
@@ -90,9 +89,10 @@ impl Batch {
                     self.unfinished.push((*token, Arc::clone(bytes), Err(io::ErrorKind::Interrupted.into())));
                 }
             }
-            self.ring.submit(&mut self.short);
-            for (index, bytes, result) in self.short.drain(..) {
-                self.unfinished.push((self.queued[index].0, bytes, result));
+            let first = self.unfinished.len();
+            self.ring.submit(&mut self.unfinished);
+            for short in &mut self.unfinished[first..] {
+                short.0 = self.queued[short.0].0; // index -> token
             }
         }
         self.queued.clear();

@@ -204,13 +204,13 @@ impl Conn {
         let [reply] = cx.fresh.as_slice() else {
             return false;
         };
+        if !self.pending.is_empty() {
+            return false;
+        }
         // A copy not made yet (or out of date) is made by the send instead.
         let Some(whole) = cx.whole.held(reply) else {
             return false;
         };
-        if !self.pending.is_empty() {
-            return false;
-        }
         batch.queue(cx.token, &self.stream, whole);
         cx.fresh.clear();
         true
