@@ -12,9 +12,10 @@ use crate::request::MAX_HEAD;
 
 /// The process before any site or connection: code, stacks, allocator.
 pub const BASE_BYTES: u64 = 1024 * 1024;
-/// Each worker's read buffer, event list, bookkeeping, whole-response copies
-/// and send ring.
-pub const PER_WORKER_BYTES: u64 = 64 * 1024 + crate::whole::WORKER_BYTES + crate::batch::WORKER_BYTES;
+/// Each worker's read buffer, event list, bookkeeping, whole-response copies,
+/// remembered heads and send ring.
+pub const PER_WORKER_BYTES: u64 =
+    64 * 1024 + crate::whole::WORKER_BYTES + crate::memo::WORKER_BYTES + crate::batch::WORKER_BYTES;
 /// A connection's worst case: slot, a whole head, a queue of replies.
 pub const PER_CONNECTION_BYTES: u64 = 256 + MAX_HEAD as u64 + 64 * 160;
 /// A budget must leave room for at least this many connections.

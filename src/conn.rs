@@ -19,6 +19,7 @@ use mio::net::TcpStream;
 use crate::batch::Batch;
 use crate::clock::Clock;
 use crate::log;
+use crate::memo::Memo;
 use crate::reply::{BodyRef, Connection, Reply};
 use crate::request::{self, Parse};
 use crate::response::{self, Site};
@@ -80,6 +81,8 @@ pub struct Context<'a> {
     pub extra_headers: &'static [u8],
     pub stats: &'a mut Stats,
     pub whole: &'a mut Whole,
+    /// Heads answered before, and their answers.
+    pub memo: &'a mut Memo,
     /// This turn's batched sends, when the kernel offers io_uring.
     pub batch: Option<&'a mut Batch>,
     /// The connection's token, for the batch.
@@ -315,22 +318,33 @@ impl Conn {
                 return used;
             }
             let unparsed = &input[used..];
-            let (answer, keep_alive, request) = match request::parse(unparsed) {
-                Parse::Partial => return used,
-                Parse::Rejected(rejection) => {
-                    let head_only = request::trim_blank_lines(unparsed).starts_with(b"HEAD ");
-                    (response::reject(rejection, head_only), false, None)
+            // The access log wants the parsed fields: with it on, every head is parsed.
+            let recalled = if cx.access_log.is_none() { cx.memo.recall(unparsed) } else { None };
+            let (answer, keep_alive, http10, request) = match recalled {
+                Some(seen) => {
+                    used += seen.head_len;
+                    (seen.answer, seen.keep_alive, seen.http10, None)
                 }
-                Parse::Complete(request, head_len) => {
-                    let answer = response::answer(&request, &cx.site, cx.path);
-                    used += head_len;
-                    self.body_left = request.body_len;
-                    // A client waiting for 100-continue may never send the
-                    // body it announced: close rather than wait for it.
-                    (answer, request.keep_alive && !request.expects_continue, Some(request))
-                }
+                None => match request::parse(unparsed) {
+                    Parse::Partial => return used,
+                    Parse::Rejected(rejection) => {
+                        let head_only = request::trim_blank_lines(unparsed).starts_with(b"HEAD ");
+                        (response::reject(rejection, head_only), false, false, None)
+                    }
+                    Parse::Complete(request, head_len) => {
+                        let answer = response::answer(&request, &cx.site, cx.path);
+                        used += head_len;
+                        self.body_left = request.body_len;
+                        // A client waiting for 100-continue may never send the
+                        // body it announced: close rather than wait for it.
+                        let keep_alive = request.keep_alive && !request.expects_continue;
+                        if request.body_len == 0 && cx.access_log.is_none() {
+                            cx.memo.remember(&unparsed[..head_len], &answer, keep_alive, request.http10);
+                        }
+                        (answer, keep_alive, request.http10, Some(request))
+                    }
+                },
             };
-            let http10 = request.as_ref().is_some_and(|r| r.http10);
             let connection = if answer.closes || !keep_alive || cx.stopping {
                 self.phase = Phase::Closing;
                 Connection::Close

@@ -22,6 +22,7 @@ mod encoding;
 mod identity;
 mod listing;
 mod log;
+mod memo;
 mod mime;
 mod range;
 mod reply;

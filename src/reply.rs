@@ -88,6 +88,26 @@ pub struct Answer {
     pub closes: bool,
 }
 
+impl Answer {
+    /// Another of this answer, when every part of it is shared: nothing in
+    /// it was built for one request.
+    pub fn share(&self) -> Option<Answer> {
+        let head = match &self.head {
+            Head::Static(bytes) => Head::Static(bytes),
+            Head::EntryOk => Head::EntryOk,
+            Head::EntryNotModified => Head::EntryNotModified,
+            Head::Built(_) => return None,
+        };
+        let content = match &self.content {
+            Content::Empty => Content::Empty,
+            Content::Static(bytes) => Content::Static(bytes),
+            Content::Entry { start, end } => Content::Entry { start: *start, end: *end },
+            Content::Built(_) | Content::Copied(_) => return None,
+        };
+        Some(Answer { entry: self.entry.clone(), head, content, closes: self.closes })
+    }
+}
+
 pub struct Reply {
     entry: Option<Arc<Entry>>,
     head: Head,

@@ -21,6 +21,7 @@ use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::conn::{Conn, Context, Limits};
 use crate::log;
+use crate::memo::Memo;
 use crate::reply::{self, Connection, Reply};
 use crate::response::Site;
 use crate::server::{Shared, Stats};
@@ -64,6 +65,7 @@ pub struct Worker {
     last_sweep: u32,
     stats: Stats,
     whole: Whole,
+    memo: Memo,
     /// The turn's batched sends; None without io_uring (or with --io-uring off).
     batch: Option<Batch>,
     unfinished: Vec<Unfinished>,
@@ -111,6 +113,7 @@ impl Worker {
             last_sweep: 0,
             stats: Stats::default(),
             whole: Whole::default(),
+            memo: Memo::default(),
             batch: None,
             unfinished: Vec::new(),
             access_lines: shared.access_log.as_ref().map(|_| Vec::with_capacity(log::FLUSH_BYTES)),
@@ -126,6 +129,8 @@ impl Worker {
             self.batch = Batch::new().ok();
             self.stats.rings = u64::from(self.batch.is_some());
         }
+        // A worker that never gets a connection still shows on the status page.
+        self.shared.publish_stats(self.id, &self.stats);
         loop {
             let timeout = self.poll_timeout();
             if let Err(e) = self.poll.poll(&mut events, timeout) {
@@ -196,8 +201,9 @@ impl Worker {
     fn refresh_catalog(&mut self) {
         if self.shared.catalog_version.load(Ordering::Acquire) != self.catalog_version {
             (self.catalog, self.catalog_version) = self.shared.catalog();
-            // Let go of the old entries the copies keep alive.
+            // Let go of the old entries the copies and the memo keep alive.
             self.whole = Whole::default();
+            self.memo = Memo::default();
         }
     }
 
@@ -314,6 +320,7 @@ impl Worker {
             extra_headers: shared.extra_headers,
             stats: &mut self.stats,
             whole: &mut self.whole,
+            memo: &mut self.memo,
             batch: if batch { self.batch.as_mut() } else { None },
             token,
             access_log: self.access_lines.as_mut(),

@@ -1,0 +1,117 @@
+//! Remembered heads (src/memo.rs): a worker answers a head it has seen
+//! before without parsing it again. That must never show: a head one byte
+//! apart gets its own answer, every repeat is what a fresh parse gives, the
+//! access log still has a line per request, and more distinct heads than
+//! the memo holds are each answered right. (The reload case is in
+//! tests/whole.rs: `a_reload_replaces_the_copy` repeats one head across it.)
+
+mod common;
+
+use common::*;
+use std::time::{Duration, Instant};
+
+/// `pi:raspberry`, and `pi:raspberrz`: the same head but for its last byte
+/// before the line end.
+const GOOD: &str = "Authorization: Basic cGk6cmFzcGJlcnJ5";
+const WRONG: &str = "Authorization: Basic cGk6cmFzcGJlcnJ6";
+
+#[test]
+fn a_head_one_byte_apart_gets_its_own_answer() {
+    let site = Site::standard();
+    let server = site.serve(&["--auth", "pi:raspberry"]);
+    let (good, wrong) = (req("GET", "/letters.txt", &[GOOD]), req("GET", "/letters.txt", &[WRONG]));
+    assert_eq!(good.len(), wrong.len());
+    let mut stream = server.connect();
+    for round in 0..3 {
+        for (raw, status) in [(&good, 200), (&wrong, 401), (&good, 200)] {
+            send_raw(&mut stream, raw);
+            let r = read_response(&mut stream, false);
+            assert_eq!(r.status, status, "round {round}:\n{}", r.raw_head);
+            if status == 200 {
+                assert_eq!(r.body, LETTERS.as_bytes());
+            }
+        }
+    }
+    // Pipelined in one write: each head is matched on its own bytes.
+    send_raw(&mut stream, [&good, &wrong, &good, &wrong].map(String::as_str).concat());
+    let answers: Vec<u16> = (0..4).map(|_| read_response(&mut stream, false).status).collect();
+    assert_eq!(answers, [200, 401, 200, 401]);
+}
+
+/// Repeats keep what the head said about the connection and the range.
+#[test]
+fn repeats_keep_their_framing_and_ranges() {
+    let site = Site::standard();
+    let server = site.serve(&[]);
+    let mut stream = server.connect();
+    let http10 = "GET /letters.txt HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n";
+    let range = req("GET", "/letters.txt", &["Range: bytes=2-4"]);
+    for round in 0..3 {
+        send_raw(&mut stream, http10);
+        let r = read_response(&mut stream, false);
+        assert!(r.connection_has("keep-alive"), "round {round}:\n{}", r.raw_head);
+        assert_eq!(r.body, LETTERS.as_bytes());
+        send_raw(&mut stream, &range);
+        let r = read_response(&mut stream, false);
+        assert_eq!((r.status, &r.body[..]), (206, &b"cde"[..]), "round {round}:\n{}", r.raw_head);
+    }
+    // The same head asking to close still closes, every time it is sent.
+    for _ in 0..2 {
+        let mut stream = server.connect();
+        send_raw(&mut stream, closing_get("/letters.txt"));
+        let r = read_response(&mut stream, false);
+        assert!(r.connection_has("close"), "{}", r.raw_head);
+        assert_closed_silently(&mut stream);
+    }
+}
+
+/// More distinct heads than the memo keeps, cycled: each answer is its own.
+#[test]
+fn more_heads_than_slots_are_each_answered() {
+    let site = Site::standard();
+    let server = site.serve(&[]);
+    let files: [(&str, &[u8]); 6] = [
+        ("/index.html", INDEX_HTML.as_bytes()),
+        ("/style.css", STYLE_CSS.as_bytes()),
+        ("/letters.txt", LETTERS.as_bytes()),
+        ("/a/b/c.txt", b"C-TXT\n"),
+        ("/docs/page.html", b"DOCS-PAGE\n"),
+        ("/notes.txt", b"plain notes\n"),
+    ];
+    let mut stream = server.connect();
+    for round in 0..4 {
+        for (path, body) in files {
+            send_raw(&mut stream, get(path));
+            let r = read_response(&mut stream, false);
+            assert_eq!((r.status, &r.body[..]), (200, body), "round {round}: {path}");
+        }
+    }
+}
+
+/// Each request is logged, the repeats too.
+#[test]
+fn the_access_log_has_every_repeat() {
+    let site = Site::standard();
+    let logs = TempDir::new("memo-log");
+    let log = logs.path().join("access.log");
+    let server = site.serve(&["--access-log", log.to_str().unwrap()]);
+    let mut stream = server.connect();
+    for _ in 0..5 {
+        send_raw(&mut stream, get("/letters.txt"));
+        assert_eq!(read_response(&mut stream, false).status, 200);
+    }
+    send_raw(&mut stream, get("/letters.txt").repeat(5));
+    for _ in 0..5 {
+        assert_eq!(read_response(&mut stream, false).status, 200);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let lines = text.lines().filter(|l| l.contains("\"GET /letters.txt HTTP/1.1\" 200 26")).count();
+        if lines == 10 {
+            break;
+        }
+        assert!(lines < 10 && Instant::now() < deadline, "{lines} of 10 requests logged:\n{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
