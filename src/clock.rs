@@ -12,11 +12,11 @@ const DATE_LINE_LEN: usize = 6 + crate::date::IMF_FIXDATE_LEN + 2;
 
 pub struct Clock {
     start: Instant,
-    /// Since `start`, at the last tick.
-    elapsed: std::time::Duration,
     /// Whole seconds since `start`: deadlines are this coarse on purpose.
     now: u32,
     unix: u64,
+    /// Nanoseconds into the wall clock's second, at the last tick.
+    unix_nanos: u32,
     date_line: [u8; DATE_LINE_LEN],
     /// Ready tails for Persist, KeepAlive and Close, with this second's Date.
     tails: [Tail; 3],
@@ -28,20 +28,22 @@ impl Clock {
         let mut clock = Clock {
             tails: [blank; 3],
             start: Instant::now(),
-            elapsed: std::time::Duration::ZERO,
             now: 0,
             unix: u64::MAX,
+            unix_nanos: 0,
             date_line: *b"Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n",
         };
         clock.tick();
         clock
     }
 
-    /// Reads the clocks; called once per event-loop turn (vDSO, no system call).
+    /// Reads the clocks (vDSO, no system call): when the worker's timer fires
+    /// at each second of the wall clock, and on every turn while it is not set.
     pub fn tick(&mut self) {
-        self.elapsed = self.start.elapsed();
-        self.now = self.elapsed.as_secs().min(u64::from(u32::MAX)) as u32;
-        let unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        self.now = self.start.elapsed().as_secs().min(u64::from(u32::MAX)) as u32;
+        let wall = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        self.unix_nanos = wall.subsec_nanos();
+        let unix = wall.as_secs();
         if unix != self.unix {
             self.unix = unix;
             self.date_line[6..6 + crate::date::IMF_FIXDATE_LEN].copy_from_slice(&format_imf_fixdate(unix));
@@ -75,8 +77,10 @@ impl Clock {
         &self.date_line
     }
 
-    /// How long from the last tick until the next whole second of `now`.
+    /// How long from the last tick until just past the next second of the
+    /// wall clock, when the Date changes. The millisecond more keeps a timer
+    /// (monotonic) from waking a hair before the wall clock's second.
     pub fn until_next_second(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(self.elapsed.as_secs() + 1).saturating_sub(self.elapsed)
+        std::time::Duration::from_nanos(u64::from(1_000_000_000 - self.unix_nanos.min(999_999_999)) + 1_000_000)
     }
 }

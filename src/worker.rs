@@ -8,12 +8,14 @@
 #![forbid(unsafe_code)]
 
 use std::io::{self, Write};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mio::event::Event;
 use mio::net::TcpListener;
+use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::batch::{Batch, Unfinished};
@@ -26,6 +28,7 @@ use crate::reply::{self, Connection, Reply};
 use crate::response::Site;
 use crate::server::{Shared, Stats};
 use crate::status;
+use crate::sys;
 use crate::whole::Whole;
 
 /// The worker's read buffer: a few request heads' worth.
@@ -38,6 +41,7 @@ const INDEX_BITS: u32 = 22;
 const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
 const GENERATION_MASK: usize = (1 << (usize::BITS - INDEX_BITS - 1)) - 1;
 const WAKER: Token = Token(usize::MAX);
+const TIMER: Token = Token(usize::MAX - 1);
 const LISTENER_BASE: usize = usize::MAX - 1 - 64;
 
 struct Slot {
@@ -56,11 +60,14 @@ pub struct Worker {
     catalog: Arc<Catalog>,
     catalog_version: usize,
     clock: Clock,
+    /// Set while the worker has work with deadlines; fires at each second.
+    timer: sys::Timer,
+    ticking: bool,
     limits: Limits,
     scratch: Box<[u8]>,
     fresh: Vec<Reply>,
     path: Vec<u8>,
-    accept_paused_until: Option<std::time::Instant>,
+    accept_paused_until: Option<Instant>,
     stop_deadline: Option<u32>,
     last_sweep: u32,
     stats: Stats,
@@ -82,6 +89,8 @@ impl Worker {
     ) -> io::Result<(Worker, Arc<Waker>)> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let timer = sys::Timer::new()?;
+        poll.registry().register(&mut SourceFd(&timer.as_raw_fd()), TIMER, Interest::READABLE)?;
         let mut mio_listeners = Vec::new();
         for (i, listener) in listeners.into_iter().enumerate() {
             let mut listener = TcpListener::from_std(listener);
@@ -104,6 +113,8 @@ impl Worker {
             catalog,
             catalog_version,
             clock: Clock::new(),
+            timer,
+            ticking: false,
             limits,
             scratch: vec![0; READ_BUFFER].into_boxed_slice(),
             fresh: Vec::new(),
@@ -132,18 +143,23 @@ impl Worker {
         // A worker that never gets a connection still shows on the status page.
         self.shared.publish_stats(self.id, &self.stats);
         loop {
-            let timeout = self.poll_timeout();
+            let timeout = self.accept_paused_until.map(|until| until.saturating_duration_since(Instant::now()));
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     log::error(&format!("poll failed: {e}"));
                     return;
                 }
             }
-            self.clock.tick();
+            // With the timer set, the clock moves when it fires (first, so
+            // every event of the turn sees the new second); unset, every turn.
+            if !self.ticking || events.iter().any(|event| event.token() == TIMER) {
+                self.clock.tick();
+                self.ticking = false;
+            }
             self.refresh_catalog();
             for event in events.iter() {
                 match event.token() {
-                    WAKER => {}
+                    WAKER | TIMER => {}
                     Token(t) if t >= LISTENER_BASE => self.accept(t - LISTENER_BASE),
                     token => self.ready(token, event),
                 }
@@ -158,11 +174,14 @@ impl Worker {
             if self.access_lines.as_ref().is_some_and(|lines| lines.len() >= log::FLUSH_BYTES) {
                 self.flush_access_log();
             }
-            if self.accept_paused_until.is_some_and(|until| std::time::Instant::now() >= until) {
+            if self.accept_paused_until.is_some_and(|until| Instant::now() >= until) {
                 self.accept_paused_until = None;
                 for i in 0..self.listeners.len() {
                     self.accept(i);
                 }
+            }
+            if !self.ticking && self.has_deadlines() {
+                self.ticking = self.timer.set(self.clock.until_next_second()).is_ok();
             }
             if self.clock.now() != self.last_sweep {
                 self.last_sweep = self.clock.now();
@@ -182,18 +201,11 @@ impl Worker {
         }
     }
 
-    /// Sleep until an event, the next deadline sweep, or the end of an
-    /// accept pause; with nothing open (and no log lines waiting), sleep
-    /// until an event.
-    fn poll_timeout(&self) -> Option<Duration> {
-        let busy = self.open > 0 || self.stop_deadline.is_some();
-        let unlogged = self.access_lines.as_ref().is_some_and(|lines| !lines.is_empty());
-        let mut timeout = (busy || unlogged).then(|| self.clock.until_next_second());
-        if let Some(until) = self.accept_paused_until {
-            let pause = until.saturating_duration_since(std::time::Instant::now());
-            timeout = Some(timeout.map_or(pause, |t| t.min(pause)));
-        }
-        timeout
+    /// Open connections, a graceful stop or log lines waiting: the worker
+    /// must wake each second, for the sweep and the flush. Otherwise it
+    /// sleeps until an event.
+    fn has_deadlines(&self) -> bool {
+        self.open > 0 || self.stop_deadline.is_some() || self.access_lines.as_ref().is_some_and(|l| !l.is_empty())
     }
 
     /// Picks up a catalog swapped in by a reload; replies in flight keep the
@@ -222,7 +234,7 @@ impl Worker {
                     if !self.shared.warned_accept.swap(true, Ordering::Relaxed) {
                         log::error(&format!("cannot accept connections: {e}; pausing briefly"));
                     }
-                    self.accept_paused_until = Some(std::time::Instant::now() + ACCEPT_PAUSE);
+                    self.accept_paused_until = Some(Instant::now() + ACCEPT_PAUSE);
                     return;
                 }
             };
