@@ -16,6 +16,8 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 /// Most worker threads; beyond this a Pi only loses to context switches.
 const MAX_THREADS: u64 = 256;
+/// Most `--listen` addresses: each is one of a worker's poll tokens.
+pub const MAX_LISTEN: usize = 64;
 /// Longest timeout a flag may set: a day.
 const MAX_TIMEOUT_SECS: u64 = 86_400;
 
@@ -27,7 +29,7 @@ Usage: mote [FLAGS]
 Without --root, mote serves the site built into it.
 
 Flags:
-  --listen ADDR          address to listen on, IPv4 or [IPv6]:port; repeatable
+  --listen ADDR          address to listen on, IPv4 or [IPv6]:port; repeatable, up to 64
                          (default 0.0.0.0:8080)
   --root DIR             serve the files under DIR (default: the built-in site)
   --threads N|auto       event-loop threads; auto = one per core (default 1)
@@ -172,6 +174,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
                 let addr = text
                     .parse()
                     .map_err(|_| invalid(&flag, &text, "an address with a port, like 0.0.0.0:8080 or [::]:8080"))?;
+                if config.listen.len() == MAX_LISTEN {
+                    return Err(UsageError(format!("{flag}: at most {MAX_LISTEN} addresses")));
+                }
                 config.listen.push(addr);
             }
             "--root" => {

@@ -131,6 +131,12 @@ fn serve(config: Config) -> Result<(), String> {
         let bound = listener.local_addr().map_err(|e| format!("listener: {}", error_text(&e)))?;
         log::notice(&format!("listening on http://{bound}"));
     }
+    if let ([worker], [waker]) = (&mut workers[..], &wakers[..]) {
+        // One worker: it is the process's only thread (signals.rs says why).
+        worker.own_signals(waker.clone()).map_err(|e| format!("cannot take signals: {e}"))?;
+        workers.pop().expect("one worker").run();
+        return Ok(());
+    }
     signals::spawn(shared, wakers).map_err(|e| format!("cannot start the signal thread: {e}"))?;
     let handles: Vec<_> = workers
         .into_iter()

@@ -183,6 +183,39 @@ pub fn wait_signal() -> i32 {
     }
 }
 
+/// `SIGNALS`, read from a descriptor the event loop polls (signalfd) instead
+/// of by a thread of their own. They must be blocked (`block_signals`).
+pub struct SignalFd(OwnedFd);
+
+impl SignalFd {
+    pub fn new() -> io::Result<SignalFd> {
+        let set = signal_set();
+        // SAFETY: set is initialised and outlives the call; the result is checked.
+        let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd is a fresh descriptor that nothing else owns.
+        Ok(SignalFd(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    /// The next pending signal, if any.
+    pub fn next(&self) -> Option<i32> {
+        // SAFETY: signalfd_siginfo is plain integers, for which all zeroes is valid.
+        let mut info: libc::signalfd_siginfo = unsafe { mem::zeroed() };
+        let size = mem::size_of::<libc::signalfd_siginfo>();
+        // SAFETY: info is a live, writable signalfd_siginfo of `size` bytes.
+        let read = unsafe { libc::read(self.0.as_raw_fd(), (&mut info as *mut libc::signalfd_siginfo).cast(), size) };
+        (read == size as libc::ssize_t).then_some(info.ssi_signo as i32)
+    }
+}
+
+impl AsRawFd for SignalFd {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.0.as_raw_fd()
+    }
+}
+
 /// Resident set size in bytes, from /proc/self/statm.
 pub fn resident_bytes() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
@@ -291,6 +324,12 @@ pub fn spawn(name: &'static std::ffi::CStr, stack: usize, body: Box<dyn FnOnce()
 }
 
 impl Thread {
+    /// Lets the thread end by itself: its memory goes back when its body returns.
+    pub fn detach(self) {
+        // SAFETY: the thread was created joinable and is detached once (detach takes self), never joined.
+        unsafe { libc::pthread_detach(self.0) };
+    }
+
     /// Waits until the thread's body has returned.
     pub fn join(self) {
         // SAFETY: the thread was created joinable and is joined once (join takes self).

@@ -42,7 +42,8 @@ const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
 const GENERATION_MASK: usize = (1 << (usize::BITS - INDEX_BITS - 1)) - 1;
 const WAKER: Token = Token(usize::MAX);
 const TIMER: Token = Token(usize::MAX - 1);
-const LISTENER_BASE: usize = usize::MAX - 1 - 64;
+const SIGNALS: Token = Token(usize::MAX - 2);
+const LISTENER_BASE: usize = usize::MAX - 2 - crate::config::MAX_LISTEN;
 
 struct Slot {
     generation: usize,
@@ -63,13 +64,18 @@ pub struct Worker {
     /// Set while the worker has work with deadlines; fires at each second.
     timer: sys::Timer,
     ticking: bool,
+    /// A lone worker takes the process's signals itself; its own waker is
+    /// for the reload to tell it the new catalog is in.
+    signals: Option<(sys::SignalFd, Arc<Waker>)>,
     limits: Limits,
     scratch: Box<[u8]>,
     fresh: Vec<Reply>,
     path: Vec<u8>,
     accept_paused_until: Option<Instant>,
     stop_deadline: Option<u32>,
-    last_sweep: u32,
+    /// The wall clock's second of the last sweep: the timer fires once in
+    /// each, where the monotonic `now`, read at those ticks, can skip one.
+    last_sweep: u64,
     stats: Stats,
     whole: Whole,
     memo: Memo,
@@ -115,6 +121,7 @@ impl Worker {
             clock: Clock::new(),
             timer,
             ticking: false,
+            signals: None,
             limits,
             scratch: vec![0; READ_BUFFER].into_boxed_slice(),
             fresh: Vec::new(),
@@ -160,6 +167,7 @@ impl Worker {
             for event in events.iter() {
                 match event.token() {
                     WAKER | TIMER => {}
+                    SIGNALS => self.take_signals(),
                     Token(t) if t >= LISTENER_BASE => self.accept(t - LISTENER_BASE),
                     token => self.ready(token, event),
                 }
@@ -183,8 +191,8 @@ impl Worker {
             if !self.ticking && self.has_deadlines() {
                 self.ticking = self.timer.set(self.clock.until_next_second()).is_ok();
             }
-            if self.clock.now() != self.last_sweep {
-                self.last_sweep = self.clock.now();
+            if self.clock.unix() != self.last_sweep {
+                self.last_sweep = self.clock.unix();
                 self.sweep();
                 self.flush_access_log();
                 self.shared.publish_stats(self.id, &self.stats);
@@ -206,6 +214,22 @@ impl Worker {
     /// sleeps until an event.
     fn has_deadlines(&self) -> bool {
         self.open > 0 || self.stop_deadline.is_some() || self.access_lines.as_ref().is_some_and(|l| !l.is_empty())
+    }
+
+    /// Makes this worker the one that takes the process's signals.
+    pub fn own_signals(&mut self, waker: Arc<Waker>) -> io::Result<()> {
+        let signals = sys::SignalFd::new()?;
+        self.poll.registry().register(&mut SourceFd(&signals.as_raw_fd()), SIGNALS, Interest::READABLE)?;
+        self.signals = Some((signals, waker));
+        Ok(())
+    }
+
+    fn take_signals(&mut self) {
+        if let Some((signals, waker)) = &self.signals {
+            while let Some(signal) = signals.next() {
+                crate::signals::act(signal, &self.shared, std::slice::from_ref(waker));
+            }
+        }
     }
 
     /// Picks up a catalog swapped in by a reload; replies in flight keep the

@@ -38,6 +38,7 @@ fn version_prints_name_and_version() {
 
 #[test]
 fn bad_flags_and_values_exit_2_naming_the_flag() {
+    let many_listens = ["--listen", "127.0.0.1:0"].repeat(65);
     let rows: &[(&str, &[&str], &str)] = &[
         ("unknown flag", &["--bogus"], "--bogus"),
         ("unknown flag with value", &["--colour", "red"], "--colour"),
@@ -53,6 +54,7 @@ fn bad_flags_and_values_exit_2_naming_the_flag() {
         ("listen not an address", &["--listen", "not-an-address"], "--listen"),
         ("listen port out of range", &["--listen", "127.0.0.1:70000"], "--listen"),
         ("listen missing value", &["--listen"], "--listen"),
+        ("more than 64 listen addresses", &many_listens, "--listen"),
         ("root missing value", &["--root"], "--root"),
         ("io-uring not auto or off", &["--io-uring", "on"], "--io-uring"),
     ];

@@ -194,3 +194,48 @@ fn help_into_a_closed_pipe_is_not_a_crash() {
         assert!(out.status.success(), "{flag}: {:?} {}", out.status, String::from_utf8_lossy(&out.stderr));
     }
 }
+
+/// Signals reach the server whichever way it takes them: its lone worker's
+/// loop (the default, and then the process is one thread) or a signal thread
+/// beside several workers. SIGHUP reloads on a thread that ends with it;
+/// SIGTERM waits for a response in flight, and a second one exits at once.
+#[test]
+fn signals_reach_one_worker_and_several() {
+    for threads in ["1", "2"] {
+        let dir = TempDir::new("signals");
+        dir.write("index.html", "one");
+        dir.write("big.bin", large_bytes(8 << 20));
+        let root = dir.path().to_str().unwrap();
+        let args = ["--root", root, "--status", "/.mote-status", "--threads", threads, "--cache-max", "4096"];
+        let mut server = Server::start(&[&args[..], &["--grace", "30"]].concat());
+        let tasks = || std::fs::read_dir(format!("/proc/{}/task", server.pid())).unwrap().count();
+        let idle_tasks = tasks();
+        if threads == "1" {
+            assert_eq!(idle_tasks, 1, "one worker, one thread");
+        }
+        for (reloads, text) in [(1, "two"), (2, "three")] {
+            dir.write("index.html", text);
+            server.signal("HUP");
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while counter(&server.get("/.mote-status").text(), "reloads") < reloads {
+                assert!(Instant::now() < deadline, "--threads {threads}: reload {reloads} not seen");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            assert_eq!(server.get("/").text(), text, "--threads {threads}");
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while tasks() != idle_tasks {
+            assert!(Instant::now() < deadline, "--threads {threads}: {} threads after the reloads", tasks());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut stream = server.connect();
+        send_raw(&mut stream, get("/big.bin"));
+        let mut first = [0u8; 4096];
+        assert!(std::io::Read::read(&mut stream, &mut first).unwrap() > 0);
+        server.signal("TERM");
+        assert!(server.wait_exit(Duration::from_millis(300)).is_none(), "--threads {threads}: gone mid-response");
+        server.signal("TERM");
+        let status = server.wait_exit(Duration::from_secs(5)).expect("a second SIGTERM must exit at once");
+        assert_eq!(status.code(), Some(1), "--threads {threads}: {}", server.stderr());
+    }
+}
