@@ -208,10 +208,13 @@ fn signals_reach_one_worker_and_several() {
         let root = dir.path().to_str().unwrap();
         let args = ["--root", root, "--status", "/.mote-status", "--threads", threads, "--cache-max", "4096"];
         let mut server = Server::start(&[&args[..], &["--grace", "30"]].concat());
-        let tasks = || std::fs::read_dir(format!("/proc/{}/task", server.pid())).unwrap().count();
-        let idle_tasks = tasks();
-        if threads == "1" {
-            assert_eq!(idle_tasks, 1, "one worker, one thread");
+        let threads_named = || -> Vec<String> {
+            let tasks = std::fs::read_dir(format!("/proc/{}/task", server.pid())).unwrap();
+            tasks.filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok()).collect()
+        };
+        // An emulator (MOTE_RUNNER) adds threads of its own.
+        if threads == "1" && std::env::var("MOTE_RUNNER").map_or(true, |r| r.trim().is_empty()) {
+            assert_eq!(threads_named().len(), 1, "one worker, one thread: {:?}", threads_named());
         }
         for (reloads, text) in [(1, "two"), (2, "three")] {
             dir.write("index.html", text);
@@ -224,8 +227,8 @@ fn signals_reach_one_worker_and_several() {
             assert_eq!(server.get("/").text(), text, "--threads {threads}");
         }
         let deadline = Instant::now() + Duration::from_secs(5);
-        while tasks() != idle_tasks {
-            assert!(Instant::now() < deadline, "--threads {threads}: {} threads after the reloads", tasks());
+        while threads_named().iter().any(|name| name.trim() == "reload") {
+            assert!(Instant::now() < deadline, "--threads {threads}: the reload thread stays");
             std::thread::sleep(Duration::from_millis(20));
         }
         let mut stream = server.connect();
