@@ -337,10 +337,18 @@ impl Worker {
         let Some(conn) = slot.conn.as_mut() else {
             return;
         };
-        let (shared, id, own_stats) = (&*self.shared, self.id, self.stats);
-        let render = move || status::render(shared, id, &own_stats);
-        let status_path =
-            shared.config.status.as_deref().map(|path| (path.as_bytes(), &render as &dyn Fn() -> Vec<u8>));
+        let (shared, id) = (&*self.shared, self.id);
+        // The page shows this worker's counters as they are now; they are
+        // copied (76 instructions) only when there is a page to show them on.
+        let render;
+        let status_path = match shared.config.status.as_deref() {
+            Some(path) => {
+                let own_stats = self.stats;
+                render = move || status::render(shared, id, &own_stats);
+                Some((path.as_bytes(), &render as &dyn Fn() -> Vec<u8>))
+            }
+            None => None,
+        };
         let mut cx = Context {
             site: Site {
                 catalog: &self.catalog,
