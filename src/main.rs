@@ -86,7 +86,8 @@ fn main() -> ExitCode {
 
 fn serve(config: Config) -> Result<(), String> {
     // Blocked before any thread exists, so every thread inherits the mask
-    // and only the signal thread ever takes these signals.
+    // and they are only ever taken synchronously: by the lone worker's
+    // signalfd, or by the signal thread beside several workers.
     sys::block_signals();
     if let Some(socket) = &config.syslog {
         log::open_syslog(socket);

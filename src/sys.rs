@@ -145,8 +145,8 @@ pub fn raise_file_limit() -> u64 {
     }
 }
 
-/// The signals mote acts on; they are blocked in every thread and taken by
-/// `wait_signal` on the signal thread, so no code runs in a handler.
+/// The signals mote acts on; they are blocked in every thread and taken by a
+/// `SignalFd` or by `wait_signal` on the signal thread, so no code runs in a handler.
 pub const SIGNALS: [i32; 4] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGUSR1];
 pub use libc::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 
