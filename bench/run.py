@@ -1086,7 +1086,11 @@ TRIED = [
      "or so requests of a round there). mote answers a connection's close with the lingering "
      "close RFC 9112 §9.6 asks for (shutdown, then read to EOF), one call more than a plain "
      "close; its own state per connection is a 128-byte slot, and epoll returns up to 1,024 "
-     "events per call."),
+     "events per call. Between two full runs of the same code on 2026-12-01 mote's added "
+     "figure was +3.46 and +4.64 µs, nginx's +4.13 and +4.04: the verdict is within the "
+     "run-to-run spread of this measure here. Side by side by hand (5 paired rounds at "
+     "c=10 000), the memo, timerfd and single-thread changes cut mote's CPU per request "
+     "there to 0.90× of the code before them."),
 ]
 
 
