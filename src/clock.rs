@@ -2,21 +2,22 @@
 //! and the `Date:` header line, formatted at most once a second.
 #![forbid(unsafe_code)]
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::date::format_imf_fixdate;
 use crate::reply::{Connection, Tail};
 
 /// `Date: ` + IMF-fixdate + CRLF.
 const DATE_LINE_LEN: usize = 6 + crate::date::IMF_FIXDATE_LEN + 2;
+/// How far past the wall clock's second a tick is asked for: the timer runs
+/// on the monotonic clock, and NTP may slew the two apart by a hair.
+const DATE_MARGIN: Duration = Duration::from_millis(1);
 
 pub struct Clock {
     start: Instant,
     /// Whole seconds since `start`: deadlines are this coarse on purpose.
     now: u32,
     unix: u64,
-    /// Nanoseconds into the wall clock's second, at the last tick.
-    unix_nanos: u32,
     date_line: [u8; DATE_LINE_LEN],
     /// Ready tails for Persist, KeepAlive and Close, with this second's Date.
     tails: [Tail; 3],
@@ -30,7 +31,6 @@ impl Clock {
             start: Instant::now(),
             now: 0,
             unix: u64::MAX,
-            unix_nanos: 0,
             date_line: *b"Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n",
         };
         clock.tick();
@@ -38,12 +38,10 @@ impl Clock {
     }
 
     /// Reads the clocks (vDSO, no system call): when the worker's timer fires
-    /// at each second of the wall clock, and on every turn while it is not set.
+    /// (`until_next_tick`), and on every turn while it is not set.
     pub fn tick(&mut self) {
         self.now = self.start.elapsed().as_secs().min(u64::from(u32::MAX)) as u32;
-        let wall = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        self.unix_nanos = wall.subsec_nanos();
-        let unix = wall.as_secs();
+        let unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         if unix != self.unix {
             self.unix = unix;
             self.date_line[6..6 + crate::date::IMF_FIXDATE_LEN].copy_from_slice(&format_imf_fixdate(unix));
@@ -77,10 +75,16 @@ impl Clock {
         &self.date_line
     }
 
-    /// How long from the last tick until just past the next second of the
-    /// wall clock, when the Date changes. The millisecond more keeps a timer
-    /// (monotonic) from waking a hair before the wall clock's second.
-    pub fn until_next_second(&self) -> std::time::Duration {
-        std::time::Duration::from_nanos(u64::from(1_000_000_000 - self.unix_nanos.min(999_999_999)) + 1_000_000)
+    /// How long from now until the clock must be read again: the next whole
+    /// second of `now`, so deadlines are never judged by a stale second (the
+    /// `+ 1` of a deadline makes it a true minimum only then), or just past
+    /// the next second of the wall clock, when the Date changes.
+    pub fn until_next_tick(&self) -> Duration {
+        let elapsed = self.start.elapsed();
+        let deadlines = Duration::from_secs(elapsed.as_secs() + 1) - elapsed;
+        let wall = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let date =
+            Duration::from_nanos(u64::from(999_999_999 - wall.subsec_nanos().min(999_999_999)) + 1) + DATE_MARGIN;
+        deadlines.min(date)
     }
 }

@@ -132,11 +132,13 @@ fn serve(config: Config) -> Result<(), String> {
         let bound = listener.local_addr().map_err(|e| format!("listener: {}", error_text(&e)))?;
         log::notice(&format!("listening on http://{bound}"));
     }
+    // One worker is the process's only thread (signals.rs says why), unless
+    // signalfd is refused (a seccomp filter): then a thread waits for them.
     if let ([worker], [waker]) = (&mut workers[..], &wakers[..]) {
-        // One worker: it is the process's only thread (signals.rs says why).
-        worker.own_signals(waker.clone()).map_err(|e| format!("cannot take signals: {e}"))?;
-        workers.pop().expect("one worker").run();
-        return Ok(());
+        if worker.own_signals(waker.clone()).is_ok() {
+            workers.into_iter().for_each(Worker::run);
+            return Ok(());
+        }
     }
     signals::spawn(shared, wakers).map_err(|e| format!("cannot start the signal thread: {e}"))?;
     let handles: Vec<_> = workers

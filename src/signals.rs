@@ -11,8 +11,8 @@
 //! for them (`sigwait`).
 #![forbid(unsafe_code)]
 
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
 
 use mio::Waker;
 
@@ -29,8 +29,13 @@ pub fn spawn(shared: Arc<Shared>, wakers: Vec<Arc<Waker>>) -> std::io::Result<()
     Ok(())
 }
 
-/// One reload at a time: the last to finish read the newest state of the disk.
-static RELOADING: Mutex<()> = Mutex::new(());
+/// The reload thread: none, one running, or one running with a SIGHUP that
+/// came meanwhile, so it reads the disk once more before it ends. A burst of
+/// SIGHUPs costs one thread and at most one reload after the burst.
+static RELOAD: AtomicU8 = AtomicU8::new(IDLE);
+const IDLE: u8 = 0;
+const RUNNING: u8 = 1;
+const AGAIN: u8 = 2;
 
 /// What `signal` does; `wakers` are the workers to tell.
 pub fn act(signal: i32, shared: &Arc<Shared>, wakers: &[Arc<Waker>]) {
@@ -49,17 +54,27 @@ pub fn act(signal: i32, shared: &Arc<Shared>, wakers: &[Arc<Waker>]) {
             }
         }
         sys::SIGHUP => {
+            if RELOAD.swap(AGAIN, Ordering::AcqRel) != IDLE {
+                return; // the running reload goes round once more
+            }
+            RELOAD.store(RUNNING, Ordering::Release);
             // Reading a big --root takes a while: on a thread of its own,
             // which ends with the reload, so the loops go on serving.
             let (shared, wakers) = (shared.clone(), wakers.to_vec());
-            let body = move || {
-                let _one_at_a_time = RELOADING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let body = move || loop {
                 reload(&shared);
                 wake(&wakers);
+                if RELOAD.compare_exchange(RUNNING, IDLE, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                    return;
+                }
+                RELOAD.store(RUNNING, Ordering::Release);
             };
             match sys::spawn(c"reload", crate::THREAD_STACK, Box::new(body)) {
                 Ok(thread) => thread.detach(),
-                Err(e) => log::error(&format!("SIGHUP: cannot start the reload: {e}")),
+                Err(e) => {
+                    RELOAD.store(IDLE, Ordering::Release);
+                    log::error(&format!("SIGHUP: cannot start the reload: {e}"));
+                }
             }
         }
         _ => {}

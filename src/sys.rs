@@ -199,14 +199,20 @@ impl SignalFd {
         Ok(SignalFd(unsafe { OwnedFd::from_raw_fd(fd) }))
     }
 
-    /// The next pending signal, if any.
-    pub fn next(&self) -> Option<i32> {
+    /// Takes the next pending signal, if any.
+    pub fn take(&self) -> Option<i32> {
         // SAFETY: signalfd_siginfo is plain integers, for which all zeroes is valid.
         let mut info: libc::signalfd_siginfo = unsafe { mem::zeroed() };
         let size = mem::size_of::<libc::signalfd_siginfo>();
-        // SAFETY: info is a live, writable signalfd_siginfo of `size` bytes.
-        let read = unsafe { libc::read(self.0.as_raw_fd(), (&mut info as *mut libc::signalfd_siginfo).cast(), size) };
-        (read == size as libc::ssize_t).then_some(info.ssi_signo as i32)
+        loop {
+            // SAFETY: info is a live, writable signalfd_siginfo of `size` bytes.
+            let read =
+                unsafe { libc::read(self.0.as_raw_fd(), (&mut info as *mut libc::signalfd_siginfo).cast(), size) };
+            if read < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return (read == size as libc::ssize_t).then_some(info.ssi_signo as i32);
+        }
     }
 }
 
@@ -341,20 +347,21 @@ impl Thread {
 /// `epoll_wait` never takes a timeout: a timeout costs the kernel a clock read
 /// and a timer set and cancelled on every call, about 1% of the CPU per request
 /// at c=50 (bench/RESULTS.md), where this costs one call a second.
-pub struct Timer(OwnedFd);
+pub struct TimerFd(OwnedFd);
 
-impl Timer {
-    pub fn new() -> io::Result<Timer> {
+impl TimerFd {
+    pub fn new() -> io::Result<TimerFd> {
         // SAFETY: timerfd_create() has no memory arguments; the result is checked.
         let fd = unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC) };
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: fd is a fresh descriptor that nothing else owns.
-        Ok(Timer(unsafe { OwnedFd::from_raw_fd(fd) }))
+        Ok(TimerFd(unsafe { OwnedFd::from_raw_fd(fd) }))
     }
 
     /// Fires once, `after` from now (at least a microsecond: zero would disarm it).
+    /// Setting it again also clears a past expiry, so it is never read.
     pub fn set(&self, after: std::time::Duration) -> io::Result<()> {
         let after = after.max(std::time::Duration::from_micros(1));
         let spec = libc::itimerspec {
@@ -372,7 +379,7 @@ impl Timer {
     }
 }
 
-impl AsRawFd for Timer {
+impl AsRawFd for TimerFd {
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
         self.0.as_raw_fd()
     }

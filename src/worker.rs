@@ -61,9 +61,11 @@ pub struct Worker {
     catalog: Arc<Catalog>,
     catalog_version: usize,
     clock: Clock,
-    /// Set while the worker has work with deadlines; fires at each second.
-    timer: sys::Timer,
-    ticking: bool,
+    /// Set while the worker must wake each second; fires when the clock
+    /// must be read again (`Clock::until_next_tick`).
+    timer: sys::TimerFd,
+    /// The clock is read when the timer fires, not on every turn.
+    timer_armed: bool,
     /// A lone worker takes the process's signals itself; its own waker is
     /// for the reload to tell it the new catalog is in.
     signals: Option<(sys::SignalFd, Arc<Waker>)>,
@@ -73,9 +75,7 @@ pub struct Worker {
     path: Vec<u8>,
     accept_paused_until: Option<Instant>,
     stop_deadline: Option<u32>,
-    /// The wall clock's second of the last sweep: the timer fires once in
-    /// each, where the monotonic `now`, read at those ticks, can skip one.
-    last_sweep: u64,
+    last_sweep: u32,
     stats: Stats,
     whole: Whole,
     memo: Memo,
@@ -95,7 +95,7 @@ impl Worker {
     ) -> io::Result<(Worker, Arc<Waker>)> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        let timer = sys::Timer::new()?;
+        let timer = sys::TimerFd::new()?;
         poll.registry().register(&mut SourceFd(&timer.as_raw_fd()), TIMER, Interest::READABLE)?;
         let mut mio_listeners = Vec::new();
         for (i, listener) in listeners.into_iter().enumerate() {
@@ -120,7 +120,7 @@ impl Worker {
             catalog_version,
             clock: Clock::new(),
             timer,
-            ticking: false,
+            timer_armed: false,
             signals: None,
             limits,
             scratch: vec![0; READ_BUFFER].into_boxed_slice(),
@@ -150,7 +150,11 @@ impl Worker {
         // A worker that never gets a connection still shows on the status page.
         self.shared.publish_stats(self.id, &self.stats);
         loop {
-            let timeout = self.accept_paused_until.map(|until| until.saturating_duration_since(Instant::now()));
+            let mut timeout = self.accept_paused_until.map(|until| until.saturating_duration_since(Instant::now()));
+            if !self.timer_armed && self.wakes_each_second() {
+                // The timer could not be set: wake by the poll's timeout instead.
+                timeout = Some(timeout.map_or(Duration::MAX, |t| t).min(self.clock.until_next_tick()));
+            }
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     log::error(&format!("poll failed: {e}"));
@@ -159,9 +163,9 @@ impl Worker {
             }
             // With the timer set, the clock moves when it fires (first, so
             // every event of the turn sees the new second); unset, every turn.
-            if !self.ticking || events.iter().any(|event| event.token() == TIMER) {
+            if !self.timer_armed || events.iter().any(|event| event.token() == TIMER) {
                 self.clock.tick();
-                self.ticking = false;
+                self.timer_armed = false;
             }
             self.refresh_catalog();
             for event in events.iter() {
@@ -188,11 +192,11 @@ impl Worker {
                     self.accept(i);
                 }
             }
-            if !self.ticking && self.has_deadlines() {
-                self.ticking = self.timer.set(self.clock.until_next_second()).is_ok();
+            if !self.timer_armed && self.wakes_each_second() {
+                self.timer_armed = self.timer.set(self.clock.until_next_tick()).is_ok();
             }
-            if self.clock.unix() != self.last_sweep {
-                self.last_sweep = self.clock.unix();
+            if self.clock.now() != self.last_sweep {
+                self.last_sweep = self.clock.now();
                 self.sweep();
                 self.flush_access_log();
                 self.shared.publish_stats(self.id, &self.stats);
@@ -212,7 +216,7 @@ impl Worker {
     /// Open connections, a graceful stop or log lines waiting: the worker
     /// must wake each second, for the sweep and the flush. Otherwise it
     /// sleeps until an event.
-    fn has_deadlines(&self) -> bool {
+    fn wakes_each_second(&self) -> bool {
         self.open > 0 || self.stop_deadline.is_some() || self.access_lines.as_ref().is_some_and(|l| !l.is_empty())
     }
 
@@ -226,7 +230,7 @@ impl Worker {
 
     fn take_signals(&mut self) {
         if let Some((signals, waker)) = &self.signals {
-            while let Some(signal) = signals.next() {
+            while let Some(signal) = signals.take() {
                 crate::signals::act(signal, &self.shared, std::slice::from_ref(waker));
             }
         }

@@ -55,6 +55,28 @@ fn repeats_keep_their_framing_and_ranges() {
         let r = read_response(&mut stream, false);
         assert_eq!((r.status, &r.body[..]), (206, &b"cde"[..]), "round {round}:\n{}", r.raw_head);
     }
+    // HEAD after GET of the same path, and a 304 asked for again and again.
+    let etag = server.get("/letters.txt").must("etag").to_string();
+    let (head, inm) =
+        (req("HEAD", "/letters.txt", &[]), req("GET", "/letters.txt", &[&format!("If-None-Match: {etag}")]));
+    for round in 0..3 {
+        send_raw(&mut stream, &head);
+        let r = read_response(&mut stream, true);
+        assert_eq!((r.status, r.body.len()), (200, 0), "round {round}:\n{}", r.raw_head);
+        assert_eq!(r.must("content-length"), "26");
+        send_raw(&mut stream, &inm);
+        let r = read_response(&mut stream, false);
+        assert_eq!((r.status, r.body.len()), (304, 0), "round {round}:\n{}", r.raw_head);
+    }
+    // A remembered head that arrives in two reads is still answered once, whole.
+    let get = get("/letters.txt");
+    send_raw(&mut stream, &get);
+    assert_eq!(read_response(&mut stream, false).body, LETTERS.as_bytes());
+    let (first, rest) = get.split_at(get.len() - 3);
+    send_raw(&mut stream, first);
+    std::thread::sleep(Duration::from_millis(100));
+    send_raw(&mut stream, rest);
+    assert_eq!(read_response(&mut stream, false).body, LETTERS.as_bytes());
     // The same head asking to close still closes, every time it is sent.
     for _ in 0..2 {
         let mut stream = server.connect();

@@ -242,3 +242,41 @@ fn signals_reach_one_worker_and_several() {
         assert_eq!(status.code(), Some(1), "--threads {threads}: {}", server.stderr());
     }
 }
+
+/// A burst of SIGHUPs while a big site loads: never more than one reload
+/// thread at a time, and the newest files are served at the end.
+#[test]
+fn a_burst_of_sighups_is_one_reload_thread() {
+    let dir = TempDir::new("hup-burst");
+    for i in 0..3000 {
+        dir.write(&format!("d{}/f{i}.txt", i % 30), format!("file {i}\n"));
+    }
+    dir.write("index.html", "old");
+    let server = Server::start(&["--root", dir.path().to_str().unwrap(), "--status", "/.mote-status"]);
+    let reloading = || {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", server.pid())).unwrap();
+        tasks
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+            .filter(|n| n.trim() == "reload")
+            .count()
+    };
+    dir.write("index.html", "new");
+    let (mut most, mut seen_one) = (0, false);
+    for _ in 0..20 {
+        server.signal("HUP");
+        std::thread::sleep(Duration::from_millis(2));
+        let now = reloading();
+        most = most.max(now);
+        seen_one |= now > 0;
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reloading() > 0 {
+        assert!(Instant::now() < deadline, "the reload thread never ended");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(seen_one, "no reload thread seen: the site loads too fast for this test to mean anything");
+    assert_eq!(most, 1, "{most} reload threads at once");
+    let reloads = counter(&server.get("/.mote-status").text(), "reloads");
+    assert!((1..20).contains(&reloads), "{reloads} reloads for a burst of 20 SIGHUPs");
+    assert_eq!(server.get("/").text(), "new");
+}
