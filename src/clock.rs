@@ -83,8 +83,7 @@ impl Clock {
         let elapsed = self.start.elapsed();
         let deadlines = Duration::from_secs(elapsed.as_secs() + 1) - elapsed;
         let wall = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        let date =
-            Duration::from_nanos(u64::from(999_999_999 - wall.subsec_nanos().min(999_999_999)) + 1) + DATE_MARGIN;
+        let date = Duration::from_nanos(u64::from(1_000_000_000 - wall.subsec_nanos())) + DATE_MARGIN;
         deadlines.min(date)
     }
 }

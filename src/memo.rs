@@ -4,11 +4,11 @@
 //! the same few files, a benchmark's one URL. A head's answer is a function
 //! of its bytes and the catalog (beside settings fixed at start-up: `--auth`,
 //! `--spa`, `--status`): the same bytes parse, route and meet their
-//! preconditions the same way every time. So a worker keeps
-//! the last few heads whose answers are made only of shared parts (nothing
-//! built for one request), and a head that matches one of them byte for byte
-//! skips parsing, routing and the catalog lookup; its reply is still made
-//! fresh, with this second's Date and the connection's own framing.
+//! preconditions the same way every time. So a worker keeps the last few
+//! heads whose answers are made only of shared parts (nothing built for one
+//! request), and a head that matches one of them byte for byte skips
+//! parsing, routing and the catalog lookup; its reply is still made fresh,
+//! with this second's Date and the connection's own framing.
 //!
 //! Measured with callgrind, one keep-alive connection, `--io-uring off`:
 //! 3,986 → 2,245 instructions per request. Four slots, replaced oldest

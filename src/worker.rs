@@ -153,7 +153,8 @@ impl Worker {
             let mut timeout = self.accept_paused_until.map(|until| until.saturating_duration_since(Instant::now()));
             if !self.timer_armed && self.wakes_each_second() {
                 // The timer could not be set: wake by the poll's timeout instead.
-                timeout = Some(timeout.map_or(Duration::MAX, |t| t).min(self.clock.until_next_tick()));
+                let tick = self.clock.until_next_tick();
+                timeout = Some(timeout.map_or(tick, |pause| pause.min(tick)));
             }
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
