@@ -10,6 +10,36 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
+/// The unwinder's entry points, as stubs. mote never unwinds (panic=abort),
+/// yet std still names the unwinder's helpers (its personality routine; the
+/// panic message's backtrace), and the C library's unwind tables name
+/// `__aeabi_unwind_cpp_pr0/1`. Defined here, they keep libunwind out of ARM
+/// builds, and with it printf, which its debug logging brought in: -12.4 KB
+/// on the tiny ARMv6 build.
+#[cfg(target_arch = "arm")]
+mod no_unwind {
+    macro_rules! never_called {
+        ($($name:ident)*) => {$(
+            #[no_mangle]
+            extern "C" fn $name() -> ! {
+                std::process::abort()
+            }
+        )*};
+    }
+
+    never_called!(
+        __aeabi_unwind_cpp_pr0 __aeabi_unwind_cpp_pr1 __gnu_unwind_frame _Unwind_VRS_Get _Unwind_VRS_Set
+        _Unwind_GetLanguageSpecificData _Unwind_GetRegionStart _Unwind_GetTextRelBase _Unwind_GetDataRelBase
+    );
+
+    /// A backtrace of no frames (`_URC_END_OF_STACK`): the binary is stripped,
+    /// so none could be named anyway.
+    #[no_mangle]
+    extern "C" fn _Unwind_Backtrace(_trace: *const u8, _arg: *mut u8) -> i32 {
+        5
+    }
+}
+
 /// A non-blocking listening socket with SO_REUSEADDR, TCP_NODELAY, a deep backlog, and
 /// IPV6_V6ONLY for IPv6 so `[::]:80` and `0.0.0.0:80` can both be listened on.
 pub fn listen(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
