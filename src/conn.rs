@@ -154,9 +154,7 @@ impl Conn {
             };
             read_now = true;
             let before = self.written;
-            // Only a reply that ends the connection's turn waits for the batch.
-            let queued = matches!(input, Input::Drained) && self.phase == Phase::Open && !cx.stopping && self.queue(cx);
-            match if queued { Ok(true) } else { self.flush(cx.fresh, cx.whole) } {
+            match self.flush(cx.fresh, cx.whole) {
                 Err(_) => return false,
                 Ok(false) => {
                     if self.timer != Timer::Send || self.written != before {
@@ -196,29 +194,6 @@ impl Conn {
         }
     }
 
-    /// Hands a lone reply the worker holds whole to the turn's batch instead
-    /// of sending it now; true when it is queued. From here until the worker
-    /// submits the batch, which it does before anything else can touch this
-    /// connection, the connection looks idle: the reply is the batch's.
-    fn queue(&mut self, cx: &mut Context) -> bool {
-        let Some(batch) = cx.batch.as_deref_mut() else {
-            return false;
-        };
-        let [reply] = cx.fresh.as_slice() else {
-            return false;
-        };
-        if !self.pending.is_empty() {
-            return false;
-        }
-        // A copy not made yet (or out of date) is made by the send instead.
-        let Some(whole) = cx.whole.held(reply) else {
-            return false;
-        };
-        batch.queue(cx.token, &self.stream, whole);
-        cx.fresh.clear();
-        true
-    }
-
     /// Takes back a batched response the socket did not take whole, as if
     /// its own send had ended with `result`; false when the connection is done.
     pub fn resume(
@@ -228,7 +203,7 @@ impl Conn {
         whole: Arc<Vec<u8>>,
         result: io::Result<usize>,
     ) -> bool {
-        self.pending.push(Reply::copied(whole));
+        self.pending.push(Reply::of_whole(whole));
         match result {
             Ok(0) => false,
             Ok(n) => {
@@ -262,7 +237,7 @@ impl Conn {
         scratch[..filled].copy_from_slice(&self.partial);
         let mut short_read = false;
         let input = loop {
-            let used = self.answer(&scratch[..filled], cx);
+            let used = self.answer(&scratch[..filled], cx, short_read && !must_drain);
             if used > 0 && used < filled {
                 scratch.copy_within(used..filled, 0);
             }
@@ -302,8 +277,8 @@ impl Conn {
     }
 
     /// Answers every complete request at the front of `input`; returns how
-    /// many bytes were consumed.
-    fn answer(&mut self, input: &[u8], cx: &mut Context) -> usize {
+    /// many bytes were consumed. `last`: no more input is read this turn.
+    fn answer(&mut self, input: &[u8], cx: &mut Context, last: bool) -> usize {
         let mut used = 0;
         loop {
             if self.body_left > 0 {
@@ -319,8 +294,21 @@ impl Conn {
             }
             let unparsed = &input[used..];
             // The access log wants the parsed fields: with it on, every head is parsed.
-            let recalled = if cx.access_log.is_none() { cx.memo.recall(unparsed) } else { None };
-            let (answer, keep_alive, http10, request) = match recalled {
+            let slot = if cx.access_log.is_none() { cx.memo.find(unparsed) } else { None };
+            let ready = slot.and_then(|at| cx.memo.whole(at, cx.clock.unix())).filter(|_| !cx.stopping);
+            if let Some((bytes, head_len)) = ready {
+                count(cx.stats, bytes.get(9..12).unwrap_or(b"000"), bytes.len() as u64);
+                used += head_len;
+                // The turn's last request, with nothing before it to write:
+                // its answer can wait for the batch.
+                let lone = last && used == input.len() && self.pending.is_empty() && cx.fresh.is_empty();
+                match cx.batch.as_deref_mut() {
+                    Some(batch) if lone => batch.queue(cx.token, &self.stream, bytes),
+                    _ => cx.fresh.push(Reply::of_whole(Arc::clone(bytes))),
+                }
+                continue;
+            }
+            let (answer, keep_alive, http10, request) = match slot.and_then(|at| cx.memo.recall(at)) {
                 Some(seen) => {
                     used += seen.head_len;
                     (seen.answer, seen.keep_alive, seen.http10, None)
@@ -354,9 +342,13 @@ impl Conn {
                 Connection::Persist
             };
             let reply = Reply::new(answer, cx.extra_headers, cx.clock.tail(connection));
-            let class = usize::from(reply.status()[0].saturating_sub(b'1')).min(4);
-            cx.stats.requests[class] += 1;
-            cx.stats.bytes_out += reply.len();
+            // Once the worker holds this reply whole, so does the head's slot.
+            if let Some(at) = slot.filter(|_| connection == Connection::Persist) {
+                if let Some(bytes) = cx.whole.held(&reply) {
+                    cx.memo.keep_whole(at, cx.clock.unix(), bytes);
+                }
+            }
+            count(cx.stats, reply.status(), reply.len());
             if let Some(lines) = cx.access_log.as_deref_mut() {
                 let entry = log::Entry {
                     client: self.client,
@@ -411,13 +403,19 @@ impl Conn {
     }
 }
 
+/// Counts a response by its status (three digits) and length.
+fn count(stats: &mut Stats, status: &[u8], bytes: u64) {
+    stats.requests[usize::from(status[0].saturating_sub(b'1')).min(4)] += 1;
+    stats.bytes_out += bytes;
+}
+
 /// Writes `queue` from `*written` bytes into its first reply until it is
 /// empty (Ok(true)) or the socket is full (Ok(false)). A lone reply the
 /// worker holds whole goes in one `send`; a burst is gathered instead.
 fn write_queue(stream: &TcpStream, queue: &mut Vec<Reply>, written: &mut u64, whole: &mut Whole) -> io::Result<bool> {
     while !queue.is_empty() {
         let whole_reply = match queue.as_slice() {
-            [only] if *written == 0 => whole.bytes(only),
+            [only] if *written == 0 => only.copied().or_else(|| whole.bytes(only)),
             _ => None,
         };
         // Only as many slices as the queue can use are set up: filling all

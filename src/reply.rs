@@ -190,8 +190,16 @@ impl Reply {
         !matches!(self.head, Head::Built(_)) && !matches!(self.content, Content::Built(_) | Content::Copied(_))
     }
 
+    /// The bytes of a whole response this reply is made of (`copied`).
+    pub fn copied(&self) -> Option<&Arc<Vec<u8>>> {
+        match &self.content {
+            Content::Copied(bytes) => Some(bytes),
+            _ => None,
+        }
+    }
+
     /// A reply of the bytes of a whole response (they hold its head already).
-    pub fn copied(whole: Arc<Vec<u8>>) -> Reply {
+    pub fn of_whole(whole: Arc<Vec<u8>>) -> Reply {
         let len = whole.len() as u64;
         Reply {
             entry: None,

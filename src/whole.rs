@@ -41,7 +41,7 @@ struct Slot {
     /// `key` names them.
     entry: Option<Arc<Entry>>,
     /// Shared with a queued send (`batch.rs`) until it completes, and with
-    /// the rest of one the socket did not take (`Reply::copied`) until that is
+    /// the rest of one the socket did not take (`Reply::of_whole`) until that is
     /// written; a copy remade meanwhile gets a buffer of its own.
     bytes: Arc<Vec<u8>>,
 }

@@ -46,7 +46,7 @@ fn repeats_keep_their_framing_and_ranges() {
     let mut stream = server.connect();
     let http10 = "GET /letters.txt HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n";
     let range = req("GET", "/letters.txt", &["Range: bytes=2-4"]);
-    for round in 0..3 {
+    for round in 0..6 {
         send_raw(&mut stream, http10);
         let r = read_response(&mut stream, false);
         assert!(r.connection_has("keep-alive"), "round {round}:\n{}", r.raw_head);
@@ -77,8 +77,9 @@ fn repeats_keep_their_framing_and_ranges() {
     std::thread::sleep(Duration::from_millis(100));
     send_raw(&mut stream, rest);
     assert_eq!(read_response(&mut stream, false).body, LETTERS.as_bytes());
-    // The same head asking to close still closes, every time it is sent.
-    for _ in 0..2 {
+    // The same head asking to close still closes, every time it is sent
+    // (more often than it takes for a reply to be kept whole).
+    for _ in 0..6 {
         let mut stream = server.connect();
         send_raw(&mut stream, closing_get("/letters.txt"));
         let r = read_response(&mut stream, false);
@@ -136,4 +137,69 @@ fn the_access_log_has_every_repeat() {
         assert!(lines < 10 && Instant::now() < deadline, "{lines} of 10 requests logged:\n{text}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The head minus its Date line, and the Date as seconds.
+fn split_date(r: &Response) -> (String, u64) {
+    let head = r.raw_head.lines().filter(|l| !l.starts_with("Date:")).collect::<Vec<_>>().join("\n");
+    (head, parse_imf_fixdate(r.must("date")).expect("an IMF-fixdate"))
+}
+
+/// A head asked for again and again is answered from the whole response its
+/// slot keeps with this second's Date (from the third repeat of a second on).
+/// Every such answer must be the one a fresh parse gives, `--header` lines and
+/// all; lone or pipelined beside heads that are parsed, in order; with the
+/// Date of the second it is sent in.
+fn kept_whole_responses_are_fresh_ones(args: &[&str]) {
+    let site = Site::standard();
+    let mut all = vec!["--header", "X-Kept: yes"];
+    all.extend_from_slice(args);
+    let server = site.serve(&all);
+    let (reference, _) = split_date(&server.get("/letters.txt"));
+    assert!(reference.contains("X-Kept: yes"), "{reference}");
+    let mut stream = server.connect();
+    let mut ask = |raw: String, count: usize| {
+        let before = now_secs();
+        send_raw(&mut stream, raw);
+        let answers: Vec<Response> = (0..count).map(|_| read_response(&mut stream, false)).collect();
+        let after = now_secs();
+        for r in &answers {
+            let (_, date) = split_date(r);
+            // The clock ticks just after each second: it may lag by one.
+            assert!(date + 1 >= before && date <= after, "Date {date} outside {before}..={after}");
+        }
+        answers
+    };
+    let mut last_date = 0;
+    for round in 0..8 {
+        let r = ask(get("/letters.txt"), 1).remove(0);
+        let (head, date) = split_date(&r);
+        assert_eq!((head.as_str(), &r.body[..]), (reference.as_str(), LETTERS.as_bytes()), "repeat {round}");
+        last_date = date;
+    }
+    // Pipelined, around a head never seen: the kept answers wait their turn.
+    let burst = [get("/letters.txt"), get("/never-seen"), get("/letters.txt"), get("/letters.txt")].concat();
+    let answers = ask(burst, 4);
+    assert_eq!(statuses(&answers), [200, 404, 200, 200]);
+    for r in answers.iter().filter(|r| r.status == 200) {
+        assert_eq!((split_date(r).0, &r.body[..]), (reference.clone(), LETTERS.as_bytes()));
+    }
+    // Seconds later the kept response has made way for one with the new Date.
+    std::thread::sleep(Duration::from_millis(2100));
+    for round in 0..4 {
+        let r = ask(get("/letters.txt"), 1).remove(0);
+        let (head, date) = split_date(&r);
+        assert_eq!(head, reference, "after the pause, repeat {round}");
+        assert!(date > last_date, "repeat {round} after the pause still says {date}");
+    }
+}
+
+#[test]
+fn kept_whole_responses_are_fresh_ones_with_the_ring() {
+    kept_whole_responses_are_fresh_ones(&[]);
+}
+
+#[test]
+fn kept_whole_responses_are_fresh_ones_without_the_ring() {
+    kept_whole_responses_are_fresh_ones(&["--io-uring", "off"]);
 }
