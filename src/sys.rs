@@ -397,7 +397,7 @@ impl TimerFd {
         let spec = libc::itimerspec {
             it_interval: libc::timespec { tv_sec: 0, tv_nsec: 0 },
             it_value: libc::timespec {
-                tv_sec: after.as_secs().min(i32::MAX as u64) as libc::time_t,
+                tv_sec: after.as_secs().min(i32::MAX as u64) as _,
                 tv_nsec: after.subsec_nanos() as _,
             },
         };
