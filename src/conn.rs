@@ -289,7 +289,8 @@ impl Conn {
                     return used;
                 }
             }
-            if self.phase != Phase::Open || self.pending.len() + cx.fresh.len() >= MAX_QUEUED_REPLIES {
+            let full = self.pending.len() + cx.fresh.len() >= MAX_QUEUED_REPLIES;
+            if self.phase != Phase::Open || full || used == input.len() {
                 return used;
             }
             let unparsed = &input[used..];

@@ -322,8 +322,11 @@ impl Worker {
         let Some(batch) = self.batch.as_mut() else {
             return;
         };
+        self.stats.batched_sends += batch.submit(&mut self.unfinished);
+        if self.unfinished.is_empty() {
+            return;
+        }
         let mut unfinished = std::mem::take(&mut self.unfinished);
-        self.stats.batched_sends += batch.submit(&mut unfinished);
         for (token, whole, result) in unfinished.drain(..) {
             let index = token & INDEX_MASK;
             if self.slots[index].generation == token >> INDEX_BITS {
