@@ -49,8 +49,10 @@ STATIC_BIN := $(if $(TINY),$(TINY_DIR),$(TARGET_DIR))/$(X86)/release/mote
 # $(call rustflags,CPU,IMMEDIATE_ABORT) and $(call zflags,STD_FEATURES): the TINY
 # settings are separate so `make size` can say what each one buys.
 # std is always built without its default `backtrace` feature: the binary is stripped,
-# so the symbolizer it pulls in (gimli, addr2line, miniz: ~170 KiB on ARMv6) could not
-# name a single frame anyway. Panics still print their message unless TINY=1.
+# so the symbolizer it pulls in (gimli, addr2line, miniz: ~150 KiB on ARMv6 with
+# libunwind; on ARM, sys.rs now stubs the unwinder, which leaves the symbolizer dead
+# code, 1.8 KB) could not name a single frame anyway. Panics still print their message
+# unless TINY=1.
 # -Zlocation-detail=none drops the file:line strings of every panic site (-12.5 KB on
 # ARMv6) and -Zfmt-debug=none compiles `{:?}` formatting to nothing (-12.6 KB): a panic
 # in the shipped binary still prints its message, without the source position; mote

@@ -40,9 +40,10 @@ struct Slot {
     /// Keeps the parts' memory alive, and so their addresses unique, while
     /// `key` names them.
     entry: Option<Arc<Entry>>,
-    /// Shared with a queued send (`batch.rs`) until it completes, and with
-    /// the rest of one the socket did not take (`Reply::of_whole`) until that is
-    /// written; a copy remade meanwhile gets a buffer of its own.
+    /// Shared with the memo's slot for the head it answers (`memo.rs`), with
+    /// a queued send (`batch.rs`) until it completes, and with the rest of
+    /// one the socket did not take (`Reply::of_whole`) until that is written;
+    /// a copy remade meanwhile gets a buffer of its own.
     bytes: Arc<Vec<u8>>,
 }
 
