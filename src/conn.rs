@@ -296,16 +296,22 @@ impl Conn {
             let unparsed = &input[used..];
             // The access log wants the parsed fields: with it on, every head is parsed.
             let slot = if cx.access_log.is_none() { cx.memo.find(unparsed) } else { None };
-            let ready = slot.and_then(|at| cx.memo.whole(at, cx.clock.unix())).filter(|_| !cx.stopping);
-            if let Some((bytes, head_len)) = ready {
-                count(cx.stats, bytes.get(9..12).unwrap_or(b"000"), bytes.len() as u64);
+            // Only the first answer of the turn, with nothing waiting before
+            // it, is a kept response: one a full socket holds back stays the
+            // connection's only copy of it (`budget.rs` charges one), and
+            // the rest of a burst is made of shared parts.
+            let first = self.pending.is_empty() && cx.fresh.is_empty() && !cx.stopping;
+            if let Some((kept, head_len)) = slot.filter(|_| first).and_then(|at| cx.memo.whole(at, cx.clock.unix())) {
+                count_response(cx.stats, kept.get(9..12).unwrap_or(b"000"), kept.len() as u64);
                 used += head_len;
-                // The turn's last request, with nothing before it to write:
-                // its answer can wait for the batch.
-                let lone = last && used == input.len() && self.pending.is_empty() && cx.fresh.is_empty();
+                // The turn's last request (a short read left nothing unread;
+                // `must_drain` reads on): it can wait for the batch. Until
+                // the worker submits it, before anything else can touch this
+                // connection, the connection looks idle.
+                let lone = last && used == input.len();
                 match cx.batch.as_deref_mut() {
-                    Some(batch) if lone => batch.queue(cx.token, &self.stream, bytes),
-                    _ => cx.fresh.push(Reply::of_whole(Arc::clone(bytes))),
+                    Some(batch) if lone => batch.queue(cx.token, &self.stream, kept),
+                    _ => cx.fresh.push(Reply::of_whole(Arc::clone(kept))),
                 }
                 continue;
             }
@@ -349,7 +355,7 @@ impl Conn {
                     cx.memo.keep_whole(at, cx.clock.unix(), bytes);
                 }
             }
-            count(cx.stats, reply.status(), reply.len());
+            count_response(cx.stats, reply.status(), reply.len());
             if let Some(lines) = cx.access_log.as_deref_mut() {
                 let entry = log::Entry {
                     client: self.client,
@@ -405,7 +411,7 @@ impl Conn {
 }
 
 /// Counts a response by its status (three digits) and length.
-fn count(stats: &mut Stats, status: &[u8], bytes: u64) {
+fn count_response(stats: &mut Stats, status: &[u8], bytes: u64) {
     stats.requests[usize::from(status[0].saturating_sub(b'1')).min(4)] += 1;
     stats.bytes_out += bytes;
 }

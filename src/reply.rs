@@ -75,7 +75,8 @@ pub enum Content {
         end: u64,
     },
     /// A whole response, head and all, as the worker copied it (`whole.rs`):
-    /// what is left of a batched send the socket did not take at once.
+    /// one the memo keeps for a repeated head, or what is left of a batched
+    /// send the socket did not take at once.
     Copied(Arc<Vec<u8>>),
 }
 
@@ -190,7 +191,7 @@ impl Reply {
         !matches!(self.head, Head::Built(_)) && !matches!(self.content, Content::Built(_) | Content::Copied(_))
     }
 
-    /// The bytes of a whole response this reply is made of (`copied`).
+    /// The whole response this reply is, when it is one (`of_whole`).
     pub fn copied(&self) -> Option<&Arc<Vec<u8>>> {
         match &self.content {
             Content::Copied(bytes) => Some(bytes),

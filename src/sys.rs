@@ -10,14 +10,20 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-/// The unwinder's entry points, as stubs. mote never unwinds (panic=abort),
-/// yet std still names the unwinder's helpers (its personality routine; the
-/// panic message's backtrace), and the C library's unwind tables name
-/// `__aeabi_unwind_cpp_pr0/1`. Defined here, they keep libunwind out of ARM
-/// builds, and with it printf, which its debug logging brought in: -12.4 KB
-/// on the tiny ARMv6 build.
-#[cfg(target_arch = "arm")]
+/// The unwinder's entry points, as stubs. A build that aborts on panic never
+/// unwinds, yet std still names the unwinder's helpers (its personality
+/// routine; the panic message's backtrace), and the C library's unwind tables
+/// name `__aeabi_unwind_cpp_pr0/1`. Defined here, they keep libunwind out of
+/// ARM builds, and with it printf, which its debug logging brought in: -12.4
+/// KB on the tiny ARMv6 build. The ones that abort are reached only by
+/// unwinding, which such a build never does; `_Unwind_Backtrace`, which a
+/// panic message's backtrace asks, reports no frames. A build that can unwind
+/// (tests, panic=unwind) keeps the real unwinder.
+#[cfg(all(target_arch = "arm", not(test), any(panic = "abort", panic = "immediate-abort")))]
 mod no_unwind {
+    /// `_URC_END_OF_STACK`: the backtrace has no more frames.
+    const END_OF_STACK: i32 = 5;
+
     macro_rules! never_called {
         ($($name:ident)*) => {$(
             #[no_mangle]
@@ -32,11 +38,11 @@ mod no_unwind {
         _Unwind_GetLanguageSpecificData _Unwind_GetRegionStart _Unwind_GetTextRelBase _Unwind_GetDataRelBase
     );
 
-    /// A backtrace of no frames (`_URC_END_OF_STACK`): the binary is stripped,
-    /// so none could be named anyway.
+    /// A backtrace of no frames: the binary is stripped, so none could be
+    /// named anyway.
     #[no_mangle]
     extern "C" fn _Unwind_Backtrace(_trace: *const u8, _arg: *mut u8) -> i32 {
-        5
+        END_OF_STACK
     }
 }
 

@@ -76,7 +76,9 @@ impl Whole {
             slot.entry = reply.entry().cloned();
             slot.key = key;
             if Arc::get_mut(&mut slot.bytes).is_none() {
-                slot.bytes = Arc::default();
+                // Still held (by the memo, a queued send, a pending reply): a
+                // buffer of its own, sized once.
+                slot.bytes = Arc::new(Vec::with_capacity(reply.len() as usize));
             }
             let bytes = Arc::get_mut(&mut slot.bytes)?;
             bytes.clear();

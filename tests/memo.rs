@@ -149,7 +149,10 @@ fn split_date(r: &Response) -> (String, u64) {
 /// slot keeps with this second's Date (from the third repeat of a second on).
 /// Every such answer must be the one a fresh parse gives, `--header` lines and
 /// all; lone or pipelined beside heads that are parsed, in order; with the
-/// Date of the second it is sent in.
+/// Date of the second it is sent in. One connection's turns hold one answer
+/// each, which goes by a plain send either way; kept responses batched over
+/// the ring, several connections a turn, are tests/batch.rs's (only kept
+/// responses are batched).
 fn kept_whole_responses_are_fresh_ones(args: &[&str]) {
     let site = Site::standard();
     let mut all = vec!["--header", "X-Kept: yes"];
@@ -195,11 +198,11 @@ fn kept_whole_responses_are_fresh_ones(args: &[&str]) {
 }
 
 #[test]
-fn kept_whole_responses_are_fresh_ones_with_the_ring() {
+fn kept_whole_responses_are_fresh_ones_by_default() {
     kept_whole_responses_are_fresh_ones(&[]);
 }
 
 #[test]
-fn kept_whole_responses_are_fresh_ones_without_the_ring() {
+fn kept_whole_responses_are_fresh_ones_without_io_uring() {
     kept_whole_responses_are_fresh_ones(&["--io-uring", "off"]);
 }

@@ -97,7 +97,7 @@ fn max_memory_refuses_a_site_that_does_not_fit() {
 
 #[test]
 fn max_memory_limits_connections_with_503() {
-    // 1 MiB base + 64 KiB worker + ~27 KiB per connection: 3 MiB leaves room for ~70.
+    // 1 MiB base + 268 KiB worker + ~42 KiB per connection: 3 MiB leaves room for ~42.
     let server = Server::start(&["--max-memory", "3M"]);
     let mut held = Vec::new();
     let mut refused = 0;
