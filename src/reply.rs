@@ -89,22 +89,35 @@ pub struct Answer {
     pub closes: bool,
 }
 
+impl Head {
+    /// Another of this head, when it lives in the entry or in static memory.
+    fn share(&self) -> Option<Head> {
+        match self {
+            Head::Static(bytes) => Some(Head::Static(bytes)),
+            Head::EntryOk => Some(Head::EntryOk),
+            Head::EntryNotModified => Some(Head::EntryNotModified),
+            Head::Built(_) => None,
+        }
+    }
+}
+
+impl Content {
+    /// Another of this body, when it lives in the entry or in static memory.
+    fn share(&self) -> Option<Content> {
+        match self {
+            Content::Empty => Some(Content::Empty),
+            Content::Static(bytes) => Some(Content::Static(bytes)),
+            Content::Entry { start, end } => Some(Content::Entry { start: *start, end: *end }),
+            Content::Built(_) | Content::Copied(_) => None,
+        }
+    }
+}
+
 impl Answer {
     /// Another of this answer, when every part of it is shared: nothing in
     /// it was built for one request.
     pub fn share(&self) -> Option<Answer> {
-        let head = match &self.head {
-            Head::Static(bytes) => Head::Static(bytes),
-            Head::EntryOk => Head::EntryOk,
-            Head::EntryNotModified => Head::EntryNotModified,
-            Head::Built(_) => return None,
-        };
-        let content = match &self.content {
-            Content::Empty => Content::Empty,
-            Content::Static(bytes) => Content::Static(bytes),
-            Content::Entry { start, end } => Content::Entry { start: *start, end: *end },
-            Content::Built(_) | Content::Copied(_) => return None,
-        };
+        let (head, content) = (self.head.share()?, self.content.share()?);
         Some(Answer { entry: self.entry.clone(), head, content, closes: self.closes })
     }
 }
@@ -188,7 +201,7 @@ impl Reply {
     /// Every part lives in the entry or in static memory: nothing was built
     /// for this one request.
     pub fn is_shared(&self) -> bool {
-        !matches!(self.head, Head::Built(_)) && !matches!(self.content, Content::Built(_) | Content::Copied(_))
+        self.head.share().is_some() && self.content.share().is_some()
     }
 
     /// The whole response this reply is, when it is one (`of_whole`).
