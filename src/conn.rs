@@ -20,7 +20,7 @@ use crate::batch::Batch;
 use crate::clock::Clock;
 use crate::log;
 use crate::memo::Memo;
-use crate::reply::{BodyRef, Connection, Reply};
+use crate::reply::{self, BodyRef, Connection, Reply};
 use crate::request::{self, Parse};
 use crate::response::{self, Site};
 use crate::server::Stats;
@@ -302,7 +302,7 @@ impl Conn {
             // the rest of a burst is made of shared parts.
             let first = self.pending.is_empty() && cx.fresh.is_empty() && !cx.stopping;
             if let Some((kept, head_len)) = slot.filter(|_| first).and_then(|at| cx.memo.whole(at, cx.clock.unix())) {
-                count_response(cx.stats, kept.get(9..12).unwrap_or(b"000"), kept.len() as u64);
+                count_response(cx.stats, reply::status_of(kept), kept.len() as u64);
                 used += head_len;
                 // The turn's last request (a short read left nothing unread;
                 // `must_drain` reads on): it can wait for the batch. Until

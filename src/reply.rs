@@ -159,7 +159,7 @@ impl Reply {
 
     /// The three digits of the status line.
     pub fn status(&self) -> &[u8] {
-        self.head().get(9..12).unwrap_or(b"000")
+        status_of(self.head())
     }
 
     pub fn extra(&self) -> &[u8] {
@@ -224,6 +224,11 @@ impl Reply {
             len,
         }
     }
+}
+
+/// The three digits of the status line that starts `response`.
+pub fn status_of(response: &[u8]) -> &[u8] {
+    response.get(9..12).unwrap_or(b"000")
 }
 
 /// A fixed response: head without tail, and a short text body.
