@@ -7,7 +7,9 @@
 //! holds no buffers at all. Reading stops while too many replies wait to be
 //! written (backpressure), and a connection that must close shuts down its
 //! write side and drains what the client still sends (lingering close), so
-//! the client sees the whole last response instead of a reset.
+//! the client sees the whole last response instead of a reset. A client that
+//! asked to close, and whose bytes were all read, gets a plain close: with
+//! nothing unread there is no reset, and it sends nothing more.
 #![forbid(unsafe_code)]
 
 use std::io::{self, IoSlice, Read};
@@ -43,8 +45,10 @@ const LINGER_BYTES: usize = 256 * 1024;
 enum Phase {
     /// Reading requests and writing their replies.
     Open,
-    /// The last reply is queued; once written, the write side shuts.
-    Closing,
+    /// The last reply is queued. Once it is written the connection closes:
+    /// at once if the client said it sends nothing more and nothing of it is
+    /// left unread (`linger` false), else by a lingering close.
+    Closing { linger: bool },
     /// Write side shut; reading and discarding until EOF or the linger ends.
     Draining { discarded: usize },
 }
@@ -172,7 +176,12 @@ impl Conn {
                 Input::Eof => return false,
                 Input::Drained => {}
             }
-            if self.phase == Phase::Closing {
+            if let Phase::Closing { linger } = self.phase {
+                // Nothing unread can turn the close into a reset that loses
+                // the reply, and the client sends nothing more.
+                if !linger {
+                    return false;
+                }
                 // RFC 9112 §9.6: close the write side first, then drain.
                 if self.stream.shutdown(Shutdown::Write).is_err() {
                     return false;
@@ -243,6 +252,13 @@ impl Conn {
             }
             filled -= used;
             if self.phase != Phase::Open {
+                // Bytes after the last request, or a socket not known to be
+                // empty, may be followed by more: those need the linger.
+                if filled > 0 || !short_read {
+                    if let Phase::Closing { linger } = &mut self.phase {
+                        *linger = true;
+                    }
+                }
                 filled = 0;
                 break Input::Drained;
             }
@@ -315,16 +331,19 @@ impl Conn {
                 }
                 continue;
             }
-            let (answer, keep_alive, http10, request) = match slot.and_then(|at| cx.memo.recall(at)) {
+            // `quiet`: the request asked to close and has no body, so the client
+            // sends nothing after it (RFC 9112 §9.6).
+            let (answer, keep_alive, quiet, http10, request) = match slot.and_then(|at| cx.memo.recall(at)) {
+                // Only heads without a body are remembered.
                 Some(seen) => {
                     used += seen.head_len;
-                    (seen.answer, seen.keep_alive, seen.http10, None)
+                    (seen.answer, seen.keep_alive, !seen.keep_alive, seen.http10, None)
                 }
                 None => match request::parse(unparsed) {
                     Parse::Partial => return used,
                     Parse::Rejected(rejection) => {
                         let head_only = request::trim_blank_lines(unparsed).starts_with(b"HEAD ");
-                        (response::reject(rejection, head_only), false, false, None)
+                        (response::reject(rejection, head_only), false, false, false, None)
                     }
                     Parse::Complete(request, head_len) => {
                         let answer = response::answer(&request, &cx.site, cx.path);
@@ -336,12 +355,13 @@ impl Conn {
                         if request.body_len == 0 && cx.access_log.is_none() {
                             cx.memo.remember(&unparsed[..head_len], &answer, keep_alive, request.http10);
                         }
-                        (answer, keep_alive, request.http10, Some(request))
+                        let quiet = !request.keep_alive && request.body_len == 0;
+                        (answer, keep_alive, quiet, request.http10, Some(request))
                     }
                 },
             };
             let connection = if answer.closes || !keep_alive || cx.stopping {
-                self.phase = Phase::Closing;
+                self.phase = Phase::Closing { linger: !quiet };
                 Connection::Close
             } else if http10 {
                 Connection::KeepAlive

@@ -3,7 +3,8 @@
 
 mod common;
 use common::*;
-use std::io::Write;
+use std::io::{self, Write};
+use std::net::TcpStream;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -77,6 +78,62 @@ fn http_1_0_keep_alive_when_asked() {
     let r = read_response(&mut s, false);
     r.assert_status(200);
     assert_closed_silently(&mut s);
+}
+
+/// After the server's EOF, sends more bytes and waits up to `limit` for the
+/// reset a fully closed socket answers them with (a later write then fails).
+/// A lingering close (write side shut, reading on) takes them instead, for
+/// two seconds or more.
+fn reset_by_more_bytes(s: &mut TcpStream, limit: Duration) -> bool {
+    send_lenient(s, get("/letters.txt"));
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        sleep(Duration::from_millis(20));
+        match s.write(b"\r\n") {
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe) => return true,
+            Err(e) => panic!("after the server's EOF: {e}"),
+        }
+    }
+    false
+}
+
+#[test]
+fn a_client_that_asked_to_close_gets_a_plain_close() {
+    let site = Site::standard();
+    let srv = site.serve(&[]);
+    // RFC 9112 §9.6: a client that sent `close` (or a 1.0 request without
+    // keep-alive) sends nothing more. Once its bytes are all read, nothing
+    // unread can turn the close into a reset, so there is nothing to linger for.
+    for raw in [closing_get("/letters.txt"), format!("{}{}", get("/style.css"), closing_get("/letters.txt")),
+                "GET /letters.txt HTTP/1.0\r\n\r\n".to_string()] {
+        let mut s = srv.connect();
+        send_raw(&mut s, &raw);
+        let rs = parse_all(&read_to_close(&mut s));
+        assert_eq!(rs.last().map(|r| r.body.as_slice()), Some(LETTERS.as_bytes()), "{raw:?}: {}", heads(&rs));
+        assert!(reset_by_more_bytes(&mut s, Duration::from_secs(1)), "{raw:?}: the server lingered");
+    }
+}
+
+#[test]
+fn a_close_the_client_did_not_ask_for_lingers() {
+    let site = Site::standard();
+    let srv = site.serve(&[]);
+    // Bytes after the `close` request, a head the server rejects, and a body
+    // not yet read may each be followed by more: the server shuts its write
+    // side and reads on, so the client gets its response, not a reset.
+    for raw in [
+        format!("{}{}", closing_get("/letters.txt"), get("/style.css")),
+        "GET /letters.txt HTTP/1.1\r\nHost: test\r\nContent-Length: x\r\n\r\n".to_string(),
+        // (the body announced is not sent: it comes after the response)
+        req("POST", "/letters.txt", &["Connection: close", "Content-Length: 100"]),
+    ] {
+        let mut s = srv.connect();
+        send_raw(&mut s, &raw);
+        let rs = parse_all(&read_to_close(&mut s));
+        assert_eq!(rs.len(), 1, "{raw:?}: {}", heads(&rs));
+        assert!(!reset_by_more_bytes(&mut s, Duration::from_millis(700)), "{raw:?}: no lingering close");
+    }
 }
 
 #[test]
