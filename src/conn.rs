@@ -319,6 +319,7 @@ impl Conn {
             let first = self.pending.is_empty() && cx.fresh.is_empty() && !cx.stopping;
             if let Some((kept, head_len)) = slot.filter(|_| first).and_then(|at| cx.memo.whole(at, cx.clock.unix())) {
                 count_response(cx.stats, reply::status_of(kept), kept.len() as u64);
+                cx.stats.kept_responses += 1;
                 used += head_len;
                 // The turn's last request (a short read left nothing unread;
                 // `must_drain` reads on): it can wait for the batch. Until
