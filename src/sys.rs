@@ -849,6 +849,20 @@ mod tests {
         submit(&mut ring);
     }
 
+    /// Sends `big` on `a`, one submit each, until a send reports WouldBlock
+    /// (at most 64 times); returns every shortfall reported on the way.
+    fn fill(ring: &mut SendRing, a: &UnixStream, big: &Arc<Vec<u8>>) -> Vec<(usize, usize, io::ErrorKind)> {
+        let mut reports = Vec::new();
+        for _ in 0..64 {
+            assert!(ring.send(a, big));
+            reports.extend(submit(ring));
+            if reports.iter().any(|r| r.2 == io::ErrorKind::WouldBlock) {
+                break;
+            }
+        }
+        reports
+    }
+
     /// A full socket: the send that does not fit reports how much went, the
     /// next one WouldBlock, at once.
     #[test]
@@ -856,15 +870,7 @@ mod tests {
         let Some(mut ring) = ring() else { return };
         let (a, _b) = UnixStream::pair().unwrap();
         a.set_nonblocking(true).unwrap();
-        let big = Arc::new(vec![b'x'; 64 * 1024]);
-        let mut reports = Vec::new();
-        for _ in 0..64 {
-            assert!(ring.send(&a, &big));
-            reports.extend(submit(&mut ring));
-            if reports.iter().any(|r| r.2 == io::ErrorKind::WouldBlock) {
-                break;
-            }
-        }
+        let reports = fill(&mut ring, &a, &Arc::new(vec![b'x'; 64 * 1024]));
         let short = reports.iter().position(|r| r.2 == io::ErrorKind::Other); // sent, not whole
         let blocked = reports.iter().position(|r| r.2 == io::ErrorKind::WouldBlock);
         assert!(short.is_some() && short < blocked, "a short send, then WouldBlock: {reports:?}");
@@ -878,7 +884,7 @@ mod tests {
         let (a, _b) = UnixStream::pair().unwrap();
         a.set_nonblocking(true).unwrap();
         let big = Arc::new(vec![b'x'; 64 * 1024]);
-        while ring.send(&a, &big) && submit(&mut ring).iter().all(|r| r.2 != io::ErrorKind::WouldBlock) {}
+        assert!(fill(&mut ring, &a, &big).iter().any(|r| r.2 == io::ErrorKind::WouldBlock), "the socket never filled");
         ring.send_flags = libc::MSG_NOSIGNAL as u32;
         assert!(ring.send(&a, &big));
         let reports = submit(&mut ring);
