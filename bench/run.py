@@ -1080,7 +1080,9 @@ TRIED = [
      "in mote's user space can get there. Measured by hand, side by side, c=50: the same kind "
      "of loop in C, 5.05 µs/request, and with tee()+splice() from a prebuilt pipe instead of "
      "the send (no copy of the body) 5.31, worse than the copy it saves; mote with the body "
-     "by sendfile (--cache-max 0) 1.7× its usual figure. The io_uring batch of a turn's sends "
+     "by sendfile (--cache-max 0) 1.7× its usual figure; a bare loop sending its whole response "
+     "by one sendfile from a memfd (head and body, no copy) 1.06× the same loop's send at c=50 "
+     "and 1.05× at c=10 000 (6 paired rounds each). The io_uring batch of a turn's sends "
      "(the next target) cost 1–2% CPU per request before the memo kept whole responses, "
      "and no difference above the noise since (1.001x, 11 paired rounds; row `mote "
      "--io-uring off` above: the same build without it)."),
@@ -1092,17 +1094,19 @@ TRIED = [
     ("concurrency: CPU/request added", "the added CPU per request at 10,000 connections is "
      "mostly connection set-up and tear-down inside the run (see the connection-per-request "
      "table: every server pays tens of µs per connection, and a connection carries only ten "
-     "or so requests of a round there). mote answers a connection's close with the lingering "
-     "close RFC 9112 §9.6 asks for (shutdown, then read to EOF), one call more than a plain "
-     "close; its own state per connection is a 128-byte slot, and epoll returns up to 1,024 "
-     "events per call. Between two full runs of the same code on 2026-12-01 mote's added "
+     "or so requests of a round there). wrk's connections end by its EOF, which mote answers "
+     "with a plain close (a client that asks to close also gets one; any other close lingers, "
+     "RFC 9112 §9.6); its own state per connection is a 128-byte slot, and epoll returns up "
+     "to 1,024 events per call. Between two full runs of the same code on 2026-12-01 mote's added "
      "figure was +3.46 and +4.64 µs, nginx's +4.13 and +4.04: the verdict is within the "
      "run-to-run spread of this measure here. Side by side by hand (5 paired rounds at "
      "c=10 000), the memo, timerfd and single-thread changes cut mote's CPU per request "
      "there to 0.90× of the code before them. With the memo's whole responses, two full "
      "runs in a noisier hour gave +5.27 and +6.11 µs (nginx +4.53 and +4.38), while by "
      "hand (two runs of three rounds at c=10 000) that code and the code before it cost "
-     "the same there: 10.90–11.46 µs against 11.37–12.20."),
+     "the same there: 10.90–11.46 µs against 11.37–12.20. With the plain close for a client "
+     "that asks for one (0.89x the CPU per request with a connection each), two full runs "
+     "said met: +8.32 against nginx's +9.94 and +11.37 against +11.72."),
 ]
 
 
