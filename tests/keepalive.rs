@@ -105,8 +105,11 @@ fn a_client_that_asked_to_close_gets_a_plain_close() {
     // RFC 9112 §9.6: a client that sent `close` (or a 1.0 request without
     // keep-alive) sends nothing more. Once its bytes are all read, nothing
     // unread can turn the close into a reset, so there is nothing to linger for.
-    for raw in [closing_get("/letters.txt"), format!("{}{}", get("/style.css"), closing_get("/letters.txt")),
-                "GET /letters.txt HTTP/1.0\r\n\r\n".to_string()] {
+    for raw in [
+        closing_get("/letters.txt"),
+        format!("{}{}", get("/style.css"), closing_get("/letters.txt")),
+        "GET /letters.txt HTTP/1.0\r\n\r\n".to_string(),
+    ] {
         let mut s = srv.connect();
         send_raw(&mut s, &raw);
         let rs = parse_all(&read_to_close(&mut s));
