@@ -91,8 +91,18 @@ pub struct Context<'a> {
     pub batch: Option<&'a mut Batch>,
     /// The connection's token, for the batch.
     pub token: usize,
-    /// The worker's access-log buffer, when logging is on.
-    pub access_log: Option<&'a mut Vec<u8>>,
+    /// The worker's access lines, when logging is on.
+    pub access_log: Option<&'a mut log::Lines>,
+}
+
+/// Where an answer came from, for the access log and the memo.
+#[allow(clippy::large_enum_variant)] // lives on the stack for one request, never stored
+enum Source<'b> {
+    /// The head in this memo slot, which keeps its access-line part too.
+    Recalled(usize),
+    /// A parsed head (`None`: one rejected), and for the memo, when it may
+    /// keep it, the head's length and a share of its answer.
+    Parsed(Option<request::Request<'b>>, Option<(usize, reply::Answer)>),
 }
 
 pub struct Conn {
@@ -310,16 +320,21 @@ impl Conn {
                 return used;
             }
             let unparsed = &input[used..];
-            // The access log wants the parsed fields: with it on, every head is parsed.
-            let slot = if cx.access_log.is_none() { cx.memo.find(unparsed) } else { None };
+            let slot = cx.memo.find(unparsed);
             // Only the first answer of the turn, with nothing waiting before
             // it, is a kept response: one a full socket holds back stays the
             // connection's only copy of it (`budget.rs` charges one), and
             // the rest of a burst is made of shared parts.
             let first = self.pending.is_empty() && cx.fresh.is_empty() && !cx.stopping;
-            if let Some((kept, head_len)) = slot.filter(|_| first).and_then(|at| cx.memo.whole(at, cx.clock.unix())) {
+            if let Some((at, (kept, head_len))) =
+                slot.filter(|_| first).and_then(|at| Some((at, cx.memo.whole(at, cx.clock.unix())?)))
+            {
                 count_response(cx.stats, reply::status_of(kept), kept.len() as u64);
                 cx.stats.kept_responses += 1;
+                if let Some(lines) = cx.access_log.as_deref_mut() {
+                    lines.begin(self.client, cx.clock.unix());
+                    lines.push_part(cx.memo.log_part(at));
+                }
                 used += head_len;
                 // The turn's last request (a short read left nothing unread;
                 // `must_drain` reads on): it can wait for the batch. Until
@@ -334,17 +349,17 @@ impl Conn {
             }
             // `quiet`: the request asked to close and has no body, so the client
             // sends nothing after it (RFC 9112 §9.6).
-            let (answer, keep_alive, quiet, http10, request) = match slot.and_then(|at| cx.memo.recall(at)) {
+            let (answer, keep_alive, quiet, http10, source) = match slot.zip(slot.and_then(|at| cx.memo.recall(at))) {
                 // Only heads without a body are remembered.
-                Some(seen) => {
+                Some((at, seen)) => {
                     used += seen.head_len;
-                    (seen.answer, seen.keep_alive, !seen.keep_alive, seen.http10, None)
+                    (seen.answer, seen.keep_alive, !seen.keep_alive, seen.http10, Source::Recalled(at))
                 }
                 None => match request::parse(unparsed) {
                     Parse::Partial => return used,
                     Parse::Rejected(rejection) => {
                         let head_only = request::trim_blank_lines(unparsed).starts_with(b"HEAD ");
-                        (response::reject(rejection, head_only), false, false, false, None)
+                        (response::reject(rejection, head_only), false, false, false, Source::Parsed(None, None))
                     }
                     Parse::Complete(request, head_len) => {
                         let answer = response::answer(&request, &cx.site, cx.path);
@@ -353,11 +368,10 @@ impl Conn {
                         // A client waiting for 100-continue may never send the
                         // body it announced: close rather than wait for it.
                         let keep_alive = request.keep_alive && !request.expects_continue;
-                        if request.body_len == 0 && cx.access_log.is_none() {
-                            cx.memo.remember(&unparsed[..head_len], &answer, keep_alive, request.http10);
-                        }
+                        let kept =
+                            if request.body_len == 0 { answer.share().map(|kept| (head_len, kept)) } else { None };
                         let quiet = !request.keep_alive && request.body_len == 0;
-                        (answer, keep_alive, quiet, request.http10, Some(request))
+                        (answer, keep_alive, quiet, request.http10, Source::Parsed(Some(request), kept))
                     }
                 },
             };
@@ -377,17 +391,29 @@ impl Conn {
                 }
             }
             count_response(cx.stats, reply.status(), reply.len());
-            if let Some(lines) = cx.access_log.as_deref_mut() {
-                let entry = log::Entry {
-                    client: self.client,
-                    unix_time: cx.clock.unix(),
-                    request_line: request.as_ref().map(|r| (r.method_token, r.target, r.http10)),
-                    status: reply.status(),
-                    body_bytes: reply.body_len(),
-                    referer: request.as_ref().and_then(|r| r.referer),
-                    user_agent: request.as_ref().and_then(|r| r.user_agent),
-                };
-                log::push_line(lines, &entry);
+            let mut lines = cx.access_log.as_deref_mut();
+            if let Some(lines) = lines.as_deref_mut() {
+                lines.begin(self.client, cx.clock.unix());
+            }
+            match source {
+                Source::Recalled(at) => {
+                    if let Some(lines) = lines {
+                        lines.push_part(cx.memo.log_part(at));
+                    }
+                }
+                Source::Parsed(request, kept) => {
+                    let entry = log::Entry {
+                        request_line: request.as_ref().map(|r| (r.method_token, r.target, r.http10)),
+                        status: reply.status(),
+                        body_bytes: reply.body_len(),
+                        referer: request.as_ref().and_then(|r| r.referer),
+                        user_agent: request.as_ref().and_then(|r| r.user_agent),
+                    };
+                    let part = lines.map_or(&[][..], |lines| lines.push_entry(&entry));
+                    if let Some((head_len, kept)) = kept {
+                        cx.memo.remember(&unparsed[..head_len], &kept, keep_alive, http10, part);
+                    }
+                }
             }
             cx.fresh.push(reply);
         }

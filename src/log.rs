@@ -166,10 +166,8 @@ fn open_append(path: &std::path::Path) -> Result<File, String> {
         .map_err(|e| format!("--access-log {}: {}", path.display(), crate::walk::error_text(&e)))
 }
 
-/// What one access line says about a request.
+/// What one access line says about a request, after who asked and when.
 pub struct Entry<'a> {
-    pub client: std::net::IpAddr,
-    pub unix_time: u64,
     /// `GET /x HTTP/1.1`, raw; `None` when the head could not be parsed.
     pub request_line: Option<(&'a [u8], &'a [u8], bool)>,
     pub status: &'a [u8],
@@ -178,13 +176,62 @@ pub struct Entry<'a> {
     pub user_agent: Option<&'a [u8]>,
 }
 
-/// Appends one combined-format line:
+/// A worker's access lines not yet written, in the combined format:
 /// `IP - - [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200 2326 "referer" "agent"`.
-pub fn push_line(out: &mut Vec<u8>, entry: &Entry) {
-    let mut numbers = itoa::Buffer::new();
-    let _ = write!(out, "{} - - [", entry.client);
-    push_time(out, entry.unix_time);
-    out.extend_from_slice(b"] \"");
+///
+/// A line is the client and the second (its prefix), then what the request
+/// was and got (its entry part). The prefix is built again only when the
+/// client or the second differs from the line before; an entry part the
+/// memo kept for a repeated head is copied as it is (`push_part`).
+pub struct Lines {
+    bytes: Vec<u8>,
+    /// `IP - - [time] ` for `prefix_of`.
+    prefix: Vec<u8>,
+    prefix_of: Option<(std::net::IpAddr, u64)>,
+}
+
+impl Lines {
+    pub fn new() -> Lines {
+        Lines { bytes: Vec::with_capacity(FLUSH_BYTES), prefix: Vec::new(), prefix_of: None }
+    }
+
+    /// The whole lines so far.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+    }
+
+    /// Starts a line for a request from `client` in the second `unix_time`.
+    pub fn begin(&mut self, client: std::net::IpAddr, unix_time: u64) {
+        if self.prefix_of != Some((client, unix_time)) {
+            self.prefix.clear();
+            let _ = write!(self.prefix, "{client} - - [");
+            push_time(&mut self.prefix, unix_time);
+            self.prefix.extend_from_slice(b"] ");
+            self.prefix_of = Some((client, unix_time));
+        }
+        self.bytes.extend_from_slice(&self.prefix);
+    }
+
+    /// Ends the line begun with `entry`'s part, and returns that part.
+    pub fn push_entry(&mut self, entry: &Entry) -> &[u8] {
+        let start = self.bytes.len();
+        push_entry(&mut self.bytes, entry);
+        &self.bytes[start..]
+    }
+
+    /// Ends the line begun with an entry part `push_entry` returned before.
+    pub fn push_part(&mut self, part: &[u8]) {
+        self.bytes.extend_from_slice(part);
+    }
+}
+
+/// `"GET / HTTP/1.1" 200 2326 "referer" "agent"` and the line end.
+fn push_entry(out: &mut Vec<u8>, entry: &Entry) {
+    out.push(b'"');
     match entry.request_line {
         Some((method, target, http10)) => {
             push_escaped(out, method);
@@ -197,7 +244,7 @@ pub fn push_line(out: &mut Vec<u8>, entry: &Entry) {
     out.extend_from_slice(b"\" ");
     out.extend_from_slice(entry.status);
     out.push(b' ');
-    out.extend_from_slice(numbers.format(entry.body_bytes).as_bytes());
+    out.extend_from_slice(itoa::Buffer::new().format(entry.body_bytes).as_bytes());
     for field in [entry.referer, entry.user_agent] {
         out.extend_from_slice(b" \"");
         match field {
@@ -230,57 +277,78 @@ fn push_time(out: &mut Vec<u8>, unix: u64) {
     out.extend_from_slice(b" +0000");
 }
 
-fn push_escaped(out: &mut Vec<u8>, value: &[u8]) {
+/// `value` with `"`, `\\`, control bytes and non-ASCII as `\\xHH`; the runs
+/// between them are copied whole.
+fn push_escaped(out: &mut Vec<u8>, mut value: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &b in value {
-        if (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\' {
-            out.push(b);
-        } else {
-            out.extend_from_slice(&[b'\\', b'x', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
-        }
+    let plain = |b: &u8| (0x20..0x7f).contains(b) && *b != b'"' && *b != b'\\';
+    while let Some(at) = value.iter().position(|b| !plain(b)) {
+        let b = value[at];
+        out.extend_from_slice(&value[..at]);
+        out.extend_from_slice(&[b'\\', b'x', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
+        value = &value[at + 1..];
     }
+    out.extend_from_slice(value);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn line(client: &str, unix_time: u64, entry: &Entry) -> String {
+        let mut lines = Lines::new();
+        lines.begin(client.parse().unwrap(), unix_time);
+        lines.push_entry(entry);
+        String::from_utf8(lines.bytes().to_vec()).unwrap()
+    }
+
     #[test]
     fn writes_combined_lines() {
-        let mut out = Vec::new();
-        push_line(
-            &mut out,
-            &Entry {
-                client: "192.0.2.7".parse().unwrap(),
-                unix_time: 784_111_777,
-                request_line: Some((b"GET", b"/a?q=\"x\"", false)),
-                status: b"200",
-                body_bytes: 2326,
-                referer: None,
-                user_agent: Some(b"curl/8 \"evil\"\n127.0.0.1 - - [fake]"),
-            },
-        );
+        let entry = Entry {
+            request_line: Some((b"GET", b"/a?q=\"x\"", false)),
+            status: b"200",
+            body_bytes: 2326,
+            referer: None,
+            user_agent: Some(b"curl/8 \"evil\"\n127.0.0.1 - - [fake]\\\xff"),
+        };
         assert_eq!(
-            String::from_utf8(out).unwrap(),
+            line("192.0.2.7", 784_111_777, &entry),
             "192.0.2.7 - - [06/Nov/1994:08:49:37 +0000] \"GET /a?q=\\x22x\\x22 HTTP/1.1\" 200 2326 \"-\" \
-             \"curl/8 \\x22evil\\x22\\x0A127.0.0.1 - - [fake]\"\n"
+             \"curl/8 \\x22evil\\x22\\x0A127.0.0.1 - - [fake]\\x5C\\xFF\"\n"
         );
     }
 
     #[test]
     fn unparsed_requests_log_a_dash() {
-        let mut out = Vec::new();
-        let client = "::1".parse().unwrap();
+        let entry = Entry { request_line: None, status: b"400", body_bytes: 16, referer: None, user_agent: None };
+        assert_eq!(line("::1", 0, &entry), "::1 - - [01/Jan/1970:00:00:00 +0000] \"-\" 400 16 \"-\" \"-\"\n");
+    }
+
+    /// A kept part and a prefix built once are the same bytes as a line
+    /// built from scratch; a new client or second gets a new prefix.
+    #[test]
+    fn kept_parts_and_prefixes_make_the_same_lines() {
         let entry = Entry {
-            client,
-            unix_time: 0,
-            request_line: None,
-            status: b"400",
-            body_bytes: 16,
-            referer: None,
+            request_line: Some((b"HEAD", b"/", true)),
+            status: b"304",
+            body_bytes: 0,
+            referer: Some(b"http://a/"),
             user_agent: None,
         };
-        push_line(&mut out, &entry);
-        assert_eq!(out, b"::1 - - [01/Jan/1970:00:00:00 +0000] \"-\" 400 16 \"-\" \"-\"\n");
+        let mut lines = Lines::new();
+        lines.begin("10.0.0.1".parse().unwrap(), 60);
+        let part = lines.push_entry(&entry).to_vec();
+        for (client, unix_time) in [("10.0.0.1", 60), ("10.0.0.1", 61), ("10.0.0.2", 61), ("10.0.0.1", 61)] {
+            lines.begin(client.parse().unwrap(), unix_time);
+            lines.push_part(&part);
+        }
+        let expected: String =
+            [("10.0.0.1", 60), ("10.0.0.1", 60), ("10.0.0.1", 61), ("10.0.0.2", 61), ("10.0.0.1", 61)]
+                .iter()
+                .map(|&(client, unix_time)| line(client, unix_time, &entry))
+                .collect();
+        assert_eq!(String::from_utf8(lines.bytes().to_vec()).unwrap(), expected);
+        lines.clear();
+        assert!(lines.bytes().is_empty());
     }
 }

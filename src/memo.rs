@@ -21,8 +21,13 @@
 //! 1,112 (the default) for the whole responses. Four slots, replaced oldest
 //! first: more distinct heads in rotation than that miss every time, at the
 //! cost of a copy of each head, well under what parsing it costs. Emptied
-//! whenever the catalog is swapped; not used while the access log needs the
-//! parsed fields.
+//! whenever the catalog is swapped.
+//!
+//! With `--access-log`, a slot also keeps its access line's entry part
+//! (request line, status, bytes, Referer, User-Agent: all fixed by the head
+//! and its answer), so a repeat is logged without being parsed: 6,880 → 979
+//! instructions per request (callgrind, the default, 10 keep-alive
+//! connections), against 818 without the log.
 #![forbid(unsafe_code)]
 
 use std::sync::Arc;
@@ -32,9 +37,11 @@ use crate::reply::Answer;
 const SLOTS: usize = 4;
 /// Longest head remembered: a browser's, cookies and all, fits.
 const MAX_HEAD: usize = 1024;
-/// What the heads and the whole responses can hold at most, for
+/// Longest access-line part kept: a head's fields, a few of them escaped.
+const MAX_LOG: usize = 2 * MAX_HEAD;
+/// What the heads, log parts and whole responses can hold at most, for
 /// `--max-memory` (a response may outlive its copy in `whole.rs` here).
-pub const WORKER_BYTES: u64 = (SLOTS * (MAX_HEAD + crate::whole::MAX_BYTES)) as u64;
+pub const WORKER_BYTES: u64 = (SLOTS * (MAX_HEAD + MAX_LOG + crate::whole::MAX_BYTES)) as u64;
 
 #[derive(Default)]
 pub struct Memo {
@@ -51,6 +58,8 @@ struct Slot {
     /// The whole response to the head as a keep-alive HTTP/1.1 connection
     /// gets it, and the second (`Clock::unix`) whose Date it carries.
     whole: Option<(u64, Arc<Vec<u8>>)>,
+    /// The access line's entry part (`log::Lines::push_entry`), when logging.
+    log: Vec<u8>,
 }
 
 /// A remembered answer and what the head said about the connection.
@@ -90,10 +99,17 @@ impl Memo {
         self.slots[slot].whole = Some((second, Arc::clone(bytes)));
     }
 
+    /// The access line's entry part kept with the head in `slot` (empty
+    /// without the access log).
+    pub fn log_part(&self, slot: usize) -> &[u8] {
+        &self.slots[slot].log
+    }
+
     /// Keeps `answer` for `head` (the whole head, as parsed) when it is
-    /// made of shared parts only and the head is not too long.
-    pub fn remember(&mut self, head: &[u8], answer: &Answer, keep_alive: bool, http10: bool) {
-        if head.len() > MAX_HEAD {
+    /// made of shared parts only and the head is not too long, with `log`,
+    /// the access line's entry part it got (empty without the access log).
+    pub fn remember(&mut self, head: &[u8], answer: &Answer, keep_alive: bool, http10: bool, log: &[u8]) {
+        if head.len() > MAX_HEAD || log.len() > MAX_LOG {
             return;
         }
         let Some(answer) = answer.share() else {
@@ -106,6 +122,9 @@ impl Memo {
         slot.head.extend_from_slice(head);
         slot.answer = Some(Recalled { answer, head_len: head.len(), keep_alive, http10 });
         slot.whole = None;
+        slot.log.clear();
+        slot.log.reserve_exact(log.len());
+        slot.log.extend_from_slice(log);
     }
 }
 
@@ -133,7 +152,7 @@ mod tests {
     fn recalls_only_the_same_bytes() {
         let mut memo = Memo::default();
         let get = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
-        memo.remember(get, &canned(b"one"), true, false);
+        memo.remember(get, &canned(b"one"), true, false, b"");
         assert_eq!(head_of(recall(&memo, get)), Some((b"one".to_vec(), get.len())));
         // Followed by the next pipelined request: the head still matches.
         let pipelined = [&get[..], b"GET /x HTTP/1.1\r\n"].concat();
@@ -147,10 +166,10 @@ mod tests {
     fn built_answers_and_long_heads_are_not_kept() {
         let mut memo = Memo::default();
         let built = Answer { entry: None, head: Head::Built(Box::new(*b"x")), content: Content::Empty, closes: false };
-        memo.remember(b"GET / HTTP/1.1\r\n\r\n", &built, true, false);
+        memo.remember(b"GET / HTTP/1.1\r\n\r\n", &built, true, false, b"");
         assert!(recall(&memo, b"GET / HTTP/1.1\r\n\r\n").is_none());
         let long = [b"GET / HTTP/1.1\r\nX: ".as_slice(), &[b'a'; MAX_HEAD], b"\r\n\r\n"].concat();
-        memo.remember(&long, &canned(b"one"), true, false);
+        memo.remember(&long, &canned(b"one"), true, false, b"");
         assert!(recall(&memo, &long).is_none());
     }
 
@@ -159,17 +178,36 @@ mod tests {
         let mut memo = Memo::default();
         let heads: Vec<Vec<u8>> = (0..=SLOTS).map(|i| format!("GET /{i} HTTP/1.1\r\n\r\n").into_bytes()).collect();
         for head in &heads {
-            memo.remember(head, &canned(b"one"), true, false);
+            memo.remember(head, &canned(b"one"), true, false, b"");
         }
         assert!(recall(&memo, &heads[0]).is_none());
         assert!(heads[1..].iter().all(|head| recall(&memo, head).is_some()));
     }
 
     #[test]
+    fn the_log_part_goes_with_its_head() {
+        let mut memo = Memo::default();
+        let (a, b) = (b"GET /a HTTP/1.1\r\n\r\n", b"GET /b HTTP/1.1\r\n\r\n");
+        memo.remember(a, &canned(b"one"), true, false, b"\"GET /a HTTP/1.1\" 200 3 \"-\" \"-\"\n");
+        memo.remember(b, &canned(b"two"), true, false, b"\"GET /b HTTP/1.1\" 200 3 \"-\" \"-\"\n");
+        assert!(memo.log_part(memo.find(a).unwrap()).starts_with(b"\"GET /a "));
+        assert!(memo.log_part(memo.find(b).unwrap()).starts_with(b"\"GET /b "));
+        // A part too long to keep (a head's fields escaped beyond MAX_LOG): not remembered.
+        let c = b"GET /c HTTP/1.1\r\n\r\n";
+        memo.remember(c, &canned(b"three"), true, false, &[b'x'; MAX_LOG + 1]);
+        assert!(memo.find(c).is_none());
+        // A slot taken by another head takes its part too.
+        for i in 0..SLOTS {
+            memo.remember(format!("GET /{i} HTTP/1.1\r\n\r\n").as_bytes(), &canned(b"n"), true, false, b"");
+        }
+        assert!(memo.find(a).is_none() && (0..SLOTS).all(|slot| memo.log_part(slot).is_empty()));
+    }
+
+    #[test]
     fn a_whole_response_is_kept_for_its_second_and_its_head() {
         let mut memo = Memo::default();
         let get = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
-        memo.remember(get, &canned(b"one"), true, false);
+        memo.remember(get, &canned(b"one"), true, false, b"");
         let at = memo.find(get).unwrap();
         assert!(memo.whole(at, 100).is_none(), "nothing kept yet");
         let bytes = Arc::new(b"HTTP/1.1 200 OK\r\n\r\none".to_vec());
@@ -179,7 +217,7 @@ mod tests {
         assert!(memo.whole(at, 101).is_none(), "a new second wants a new Date");
         // The slot taken by another head forgets the response.
         for i in 0..SLOTS {
-            memo.remember(format!("GET /{i} HTTP/1.1\r\n\r\n").as_bytes(), &canned(b"two"), true, false);
+            memo.remember(format!("GET /{i} HTTP/1.1\r\n\r\n").as_bytes(), &canned(b"two"), true, false, b"");
         }
         assert!((0..SLOTS).all(|slot| memo.whole(slot, 100).is_none()));
     }

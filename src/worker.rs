@@ -83,7 +83,7 @@ pub struct Worker {
     batch: Option<Batch>,
     unfinished: Vec<Unfinished>,
     /// Access lines not yet written (only allocated when logging is on).
-    access_lines: Option<Vec<u8>>,
+    access_lines: Option<log::Lines>,
 }
 
 impl Worker {
@@ -134,7 +134,7 @@ impl Worker {
             memo: Memo::default(),
             batch: None,
             unfinished: Vec::new(),
-            access_lines: shared.access_log.as_ref().map(|_| Vec::with_capacity(log::FLUSH_BYTES)),
+            access_lines: shared.access_log.as_ref().map(|_| log::Lines::new()),
             shared,
         };
         Ok((worker, waker))
@@ -184,7 +184,7 @@ impl Worker {
                 self.shared.publish_stats(self.id, &self.stats);
                 return;
             }
-            if self.access_lines.as_ref().is_some_and(|lines| lines.len() >= log::FLUSH_BYTES) {
+            if self.access_lines.as_ref().is_some_and(|lines| lines.bytes().len() >= log::FLUSH_BYTES) {
                 self.flush_access_log();
             }
             if self.accept_paused_until.is_some_and(|until| Instant::now() >= until) {
@@ -207,8 +207,8 @@ impl Worker {
 
     fn flush_access_log(&mut self) {
         if let (Some(lines), Some(log)) = (self.access_lines.as_mut(), self.shared.access_log.as_ref()) {
-            if !lines.is_empty() {
-                log.write(lines);
+            if !lines.bytes().is_empty() {
+                log.write(lines.bytes());
                 lines.clear();
             }
         }
@@ -218,7 +218,9 @@ impl Worker {
     /// must wake each second, for the sweep and the flush. Otherwise it
     /// sleeps until an event.
     fn wakes_each_second(&self) -> bool {
-        self.open > 0 || self.stop_deadline.is_some() || self.access_lines.as_ref().is_some_and(|l| !l.is_empty())
+        self.open > 0
+            || self.stop_deadline.is_some()
+            || self.access_lines.as_ref().is_some_and(|l| !l.bytes().is_empty())
     }
 
     /// Makes this worker the one that takes the process's signals.

@@ -111,32 +111,76 @@ fn more_heads_than_slots_are_each_answered() {
     }
 }
 
-/// Each request is logged, the repeats too.
+/// Each request is logged, the repeats too, and a repeat answered from the
+/// memo (parsed once, then recalled or sent as the kept whole response) gets
+/// the line a fresh parse writes: its own head's fields, escaped, with the
+/// client and the second it came in.
 #[test]
 fn the_access_log_has_every_repeat() {
     let site = Site::standard();
     let logs = TempDir::new("memo-log");
     let log = logs.path().join("access.log");
-    let server = site.serve(&["--access-log", log.to_str().unwrap()]);
+    let server = site.serve(&["--access-log", log.to_str().unwrap(), "--status", "/.status"]);
+    // Two heads one byte apart (their User-Agent) and a Referer to escape.
+    let (a, b) = (
+        req("GET", "/letters.txt", &["User-Agent: probe-a", "Referer: http://x/\"q\""]),
+        req("GET", "/letters.txt", &["User-Agent: probe-b"]),
+    );
+    let before = now_secs();
     let mut stream = server.connect();
-    for _ in 0..5 {
-        send_raw(&mut stream, get("/letters.txt"));
-        assert_eq!(read_response(&mut stream, false).status, 200);
-    }
-    send_raw(&mut stream, get("/letters.txt").repeat(5));
-    for _ in 0..5 {
-        assert_eq!(read_response(&mut stream, false).status, 200);
-    }
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let lines = text.lines().filter(|l| l.contains("\"GET /letters.txt HTTP/1.1\" 200 26")).count();
-        if lines == 10 {
-            break;
+    let mut expected = Vec::new();
+    for _ in 0..6 {
+        for (raw, fields) in [(&a, "\"http://x/\\x22q\\x22\" \"probe-a\""), (&b, "\"-\" \"probe-b\"")] {
+            send_raw(&mut stream, raw);
+            assert_eq!(read_response(&mut stream, false).status, 200);
+            expected.push(format!("\"GET /letters.txt HTTP/1.1\" 200 26 {fields}"));
         }
-        assert!(lines < 10 && Instant::now() < deadline, "{lines} of 10 requests logged:\n{text}");
-        std::thread::sleep(Duration::from_millis(50));
     }
+    send_raw(&mut stream, a.repeat(5));
+    for _ in 0..5 {
+        assert_eq!(read_response(&mut stream, false).status, 200);
+        expected.push("\"GET /letters.txt HTTP/1.1\" 200 26 \"http://x/\\x22q\\x22\" \"probe-a\"".to_string());
+    }
+    // A lone repeat, after the repeats above, is sent as the kept response.
+    for _ in 0..4 {
+        send_raw(&mut stream, &b);
+        assert_eq!(read_response(&mut stream, false).status, 200);
+        expected.push("\"GET /letters.txt HTTP/1.1\" 200 26 \"-\" \"probe-b\"".to_string());
+    }
+    send_raw(&mut stream, "GET /letters.txt HTTP/9.9\r\n\r\n");
+    let rejected = read_response(&mut stream, false);
+    expected.push(format!("\"-\" {} {} \"-\" \"-\"", rejected.status, rejected.body.len()));
+    let after = now_secs();
+    let seconds: Vec<String> = (before.saturating_sub(1)..=after).map(combined_time).collect();
+
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let text = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.lines().count() >= expected.len() || Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), expected.len(), "{text}");
+    for (line, want) in lines.iter().zip(&expected) {
+        let rest = line.strip_prefix("127.0.0.1 - - [").unwrap_or_else(|| panic!("{line}"));
+        let (time, part) = rest.split_once("] ").unwrap_or_else(|| panic!("{line}"));
+        assert!(seconds.iter().any(|s| s == time), "{time} outside {seconds:?}");
+        assert_eq!(part, want);
+    }
+    let kept = counter(&server.get("/.status").text(), "kept_responses");
+    assert!(kept >= 1, "no kept response with the access log on:\n{text}");
+}
+
+/// `01/Dec/2026:23:41:04 +0000` for `unix`, by date(1).
+fn combined_time(unix: u64) -> String {
+    let out = std::process::Command::new("date")
+        .args(["-u", "-d", &format!("@{unix}"), "+%d/%b/%Y:%H:%M:%S +0000"])
+        .env("LC_ALL", "C")
+        .output()
+        .expect("date");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 /// The head minus its Date line, and the Date as seconds.
