@@ -58,13 +58,16 @@ else:
              sweep_rounds=3, arm=True, arm_secs=3)
 
 # Rows run beside the servers in the main and system-call measures, never peers and never
-# in a verdict: mote without its io_uring batch (what the batch costs and saves), and
+# in a verdict: mote without its io_uring batch (what the batch costs and saves), mote
+# writing an access log to a file in the run's temp dir (what logging costs), and
 # bench/bare-ref, the least a readiness server can do per request (the floor).
 MOTE_OFF = "mote --io-uring off"
+MOTE_LOG = "mote --access-log FILE"
 BARE = "bare-ref (floor)"
 VARIANTS = {BARE: dict(kind="bare-ref", extra={}, label="bare-ref")}
 if not SMOKE:
     VARIANTS[MOTE_OFF] = dict(kind="mote", extra={"args": ["--io-uring", "off"]}, label="mote-off")
+    VARIANTS[MOTE_LOG] = dict(kind="mote", extra={"access_log": True}, label="mote-log")
 
 # Issue 7's targets.
 T_CPU_RATIO = 0.9
@@ -285,6 +288,8 @@ class Server:
             cmd = [self.bins["mote"], "--listen", listen]
             if self.extra.get("root", True):
                 cmd += ["--root", self.site]
+            if self.extra.get("access_log"):
+                cmd += ["--access-log", os.path.join(tmp, f"access-{port}.log")]
             return cmd + self.extra.get("args", [])
         if k in ("hyper-ref", "bare-ref"):
             return [self.bins[k], "--listen", listen, "--page", os.path.join(self.site, "index.html")]
