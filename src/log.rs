@@ -5,7 +5,8 @@
 //!
 //! Each worker builds its access lines into its own buffer and writes it out
 //! when it fills or once a second, so logging costs no system call per
-//! request. Client-controlled fields are escaped (`"`, `\`, control bytes and
+//! request, and a repeated head's line is two copies (`Lines`), so little
+//! CPU either. Client-controlled fields are escaped (`"`, `\`, control bytes and
 //! non-ASCII become `\xHH`), so no request can forge a line.
 #![forbid(unsafe_code)]
 
