@@ -2,8 +2,9 @@
 #
 # Every target installs what it needs (apt, pip, rustup, cargo install) when it is
 # missing, and prints one line per step, so a first build on a fresh machine does not
-# look hung. Cross builds (`pi`, `TINY=1`) rebuild std from source with zig as the
-# linker, because rustup has no ARM musl std for this host.
+# look hung. The static builds (`pi`, `static`, `TINY=1`) rebuild std from source with
+# zig as the linker: rustup has no ARM musl std for this host, and its x86_64 one
+# carries the backtrace symbolizer and libunwind.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -50,8 +51,8 @@ STATIC_BIN := $(if $(TINY),$(TINY_DIR),$(TARGET_DIR))/$(X86)/release/mote
 # settings are separate so `make size` can say what each one buys.
 # std is always built without its default `backtrace` feature: the binary is stripped,
 # so the symbolizer it pulls in (gimli, addr2line, miniz: ~150 KiB on ARMv6 with
-# libunwind; on ARM, sys.rs now stubs the unwinder, which leaves the symbolizer dead
-# code, 1.8 KB) could not name a single frame anyway. Panics still print their message
+# libunwind; with sys.rs's unwinder stubs the symbolizer is left as dead code, 1.8 KB
+# on ARMv6) could not name a single frame anyway. Panics still print their message
 # unless TINY=1.
 # -Zlocation-detail=none drops the file:line strings of every panic site (-12.5 KB on
 # ARMv6) and -Zfmt-debug=none compiles `{:?}` formatting to nothing (-12.6 KB): a panic

@@ -22,6 +22,7 @@ summed over the server's process tree. Python standard library only; nothing is 
 running: every process started here is stopped by PID in a `finally`.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -448,6 +449,10 @@ mimetype.assign = ( ".html" => "text/html; charset=utf-8" )
             self.proc.kill()
             self.proc.wait()
         self.err.close()
+        if self.extra.get("access_log"):
+            # Every round's lines: a few hundred MB by the end, on what may be a tmpfs.
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(self.tmp, f"access-{self.port}.log"))
         if self.cg and self.cg.path:
             remove_cgroup(self.cg.path)
             CGROUPS.remove(self.cg.path)
@@ -938,14 +943,16 @@ def build(tmp):
     nobuild = bool(os.environ.get("BENCH_NO_BUILD"))
     bins = {}
 
-    def want(key, env, path, cmd, env_extra=None):
+    def want(key, env, path, cmd, env_extra=None, required=True):
         if os.environ.get(env):
             bins[key] = os.path.abspath(os.environ[env])
             return
         if not nobuild and cmd:
             log(f"building {key}...")
             record(cmd, tmp)
-            run(cmd, env=dict(os.environ, **(env_extra or {})), timeout=1200)
+            r = run(cmd, env=dict(os.environ, **(env_extra or {})), timeout=1200, check=required)
+            if r.returncode != 0:
+                note(f"{key}: the build failed; its figures are skipped\n{(r.stdout or '')[-1000:]}")
         bins[key] = path
 
     want("mote", "MOTE_BIN", os.path.join(target, "release", "mote"),
@@ -960,10 +967,11 @@ def build(tmp):
     if not SMOKE:
         # make static: std rebuilt from source, as it ships (it installs its own tools).
         want("mote-static", "MOTE_STATIC_BIN", os.path.join(target, X86_MUSL, "release", "mote"),
-             ["make", "-C", REPO, "--no-print-directory", "static"])
+             ["make", "-C", REPO, "--no-print-directory", "static", "TINY="])
         # make pi (ARMv6, the default profile) for the qemu comparison.
         want("mote-arm", "MOTE_ARM_BIN", os.path.join(target, ARMV6, "release", "mote"),
-             ["make", "-C", REPO, "--no-print-directory", "pi", "PI=", f"PI_TARGET={ARMV6}", "TINY="])
+             ["make", "-C", REPO, "--no-print-directory", "pi", "PI=", f"PI_TARGET={ARMV6}", "TINY="],
+             required=False)
     for k in ("mote", "hyper-ref", "bare-ref", "mote-static"):
         if k in bins and not os.path.exists(bins[k]):
             raise RuntimeError(f"{k}: {bins[k]} does not exist")

@@ -8,8 +8,8 @@
 //! turn's last event the worker submits the batch, and only a send the socket
 //! did not take whole goes back to its connection, which carries on from there
 //! as after a short write. Measured with `strace -c` at c=50 (make bench): 2.04
-//! → 1.07 system calls per request. Other answers (pipelined bursts, heads the
-//! memo does not keep, every answer while `--access-log` is on) go plainly.
+//! → 1.07 system calls per request, with `--access-log` on too. Other answers
+//! (pipelined bursts, heads the memo does not keep) go plainly.
 //!
 //! Nothing is in flight between turns (`sys::SendRing` waits for every send it
 //! submits), so no connection can close, and no descriptor be reused, under

@@ -100,9 +100,9 @@ pub struct Context<'a> {
 enum Source<'b> {
     /// The head in this memo slot, which keeps its access-line part too.
     Recalled(usize),
-    /// A parsed head (`None`: one rejected), and for the memo, when it may
-    /// keep it, the head's length and a share of its answer.
-    Parsed(Option<request::Request<'b>>, Option<(usize, reply::Answer)>),
+    /// A parsed head, or `None` for one rejected; `remember`: the head's
+    /// length and a share of its answer, when the memo may keep them.
+    Parsed { request: Option<request::Request<'b>>, remember: Option<(usize, reply::Answer)> },
 }
 
 pub struct Conn {
@@ -326,14 +326,12 @@ impl Conn {
             // connection's only copy of it (`budget.rs` charges one), and
             // the rest of a burst is made of shared parts.
             let first = self.pending.is_empty() && cx.fresh.is_empty() && !cx.stopping;
-            if let Some((at, (kept, head_len))) =
-                slot.filter(|_| first).and_then(|at| Some((at, cx.memo.whole(at, cx.clock.unix())?)))
-            {
+            let whole = slot.filter(|_| first).and_then(|at| cx.memo.whole(at, cx.clock.unix()).map(|w| (at, w)));
+            if let Some((at, (kept, head_len))) = whole {
                 count_response(cx.stats, reply::status_of(kept), kept.len() as u64);
                 cx.stats.kept_responses += 1;
                 if let Some(lines) = cx.access_log.as_deref_mut() {
-                    lines.begin(self.client, cx.clock.unix());
-                    lines.push_part(cx.memo.log_part(at));
+                    lines.push_kept(self.client, cx.clock.unix(), cx.memo.log_part(at));
                 }
                 used += head_len;
                 // The turn's last request (a short read left nothing unread;
@@ -349,7 +347,9 @@ impl Conn {
             }
             // `quiet`: the request asked to close and has no body, so the client
             // sends nothing after it (RFC 9112 §9.6).
-            let (answer, keep_alive, quiet, http10, source) = match slot.zip(slot.and_then(|at| cx.memo.recall(at))) {
+            let (answer, keep_alive, quiet, http10, source) = match slot
+                .and_then(|at| cx.memo.recall(at).map(|seen| (at, seen)))
+            {
                 // Only heads without a body are remembered.
                 Some((at, seen)) => {
                     used += seen.head_len;
@@ -359,7 +359,8 @@ impl Conn {
                     Parse::Partial => return used,
                     Parse::Rejected(rejection) => {
                         let head_only = request::trim_blank_lines(unparsed).starts_with(b"HEAD ");
-                        (response::reject(rejection, head_only), false, false, false, Source::Parsed(None, None))
+                        let source = Source::Parsed { request: None, remember: None };
+                        (response::reject(rejection, head_only), false, false, false, source)
                     }
                     Parse::Complete(request, head_len) => {
                         let answer = response::answer(&request, &cx.site, cx.path);
@@ -368,10 +369,10 @@ impl Conn {
                         // A client waiting for 100-continue may never send the
                         // body it announced: close rather than wait for it.
                         let keep_alive = request.keep_alive && !request.expects_continue;
-                        let kept =
-                            if request.body_len == 0 { answer.share().map(|kept| (head_len, kept)) } else { None };
+                        let remember = if request.body_len == 0 { answer.share().map(|a| (head_len, a)) } else { None };
                         let quiet = !request.keep_alive && request.body_len == 0;
-                        (answer, keep_alive, quiet, request.http10, Source::Parsed(Some(request), kept))
+                        let http10 = request.http10;
+                        (answer, keep_alive, quiet, http10, Source::Parsed { request: Some(request), remember })
                     }
                 },
             };
@@ -391,17 +392,14 @@ impl Conn {
                 }
             }
             count_response(cx.stats, reply.status(), reply.len());
-            let mut lines = cx.access_log.as_deref_mut();
-            if let Some(lines) = lines.as_deref_mut() {
-                lines.begin(self.client, cx.clock.unix());
-            }
+            let (lines, client, unix) = (cx.access_log.as_deref_mut(), self.client, cx.clock.unix());
             match source {
                 Source::Recalled(at) => {
                     if let Some(lines) = lines {
-                        lines.push_part(cx.memo.log_part(at));
+                        lines.push_kept(client, unix, cx.memo.log_part(at));
                     }
                 }
-                Source::Parsed(request, kept) => {
+                Source::Parsed { request, remember } => {
                     let entry = log::Entry {
                         request_line: request.as_ref().map(|r| (r.method_token, r.target, r.http10)),
                         status: reply.status(),
@@ -409,9 +407,9 @@ impl Conn {
                         referer: request.as_ref().and_then(|r| r.referer),
                         user_agent: request.as_ref().and_then(|r| r.user_agent),
                     };
-                    let part = lines.map_or(&[][..], |lines| lines.push_entry(&entry));
-                    if let Some((head_len, kept)) = kept {
-                        cx.memo.remember(&unparsed[..head_len], &kept, keep_alive, http10, part);
+                    let part = lines.map_or(&[][..], |lines| lines.push_entry(client, unix, &entry));
+                    if let Some((head_len, answer)) = remember {
+                        cx.memo.remember(&unparsed[..head_len], &answer, keep_alive, http10, part);
                     }
                 }
             }

@@ -183,7 +183,7 @@ pub struct Entry<'a> {
 /// A line is the client and the second (its prefix), then what the request
 /// was and got (its entry part). The prefix is built again only when the
 /// client or the second differs from the line before; an entry part the
-/// memo kept for a repeated head is copied as it is (`push_part`).
+/// memo kept for a repeated head is copied as it is (`push_kept`).
 pub struct Lines {
     bytes: Vec<u8>,
     /// `IP - - [time] ` for `prefix_of`.
@@ -205,8 +205,22 @@ impl Lines {
         self.bytes.clear();
     }
 
-    /// Starts a line for a request from `client` in the second `unix_time`.
-    pub fn begin(&mut self, client: std::net::IpAddr, unix_time: u64) {
+    /// A line for a request from `client` in the second `unix_time`;
+    /// returns its entry part, for the memo to keep with the head.
+    pub fn push_entry(&mut self, client: std::net::IpAddr, unix_time: u64, entry: &Entry) -> &[u8] {
+        self.push_prefix(client, unix_time);
+        let start = self.bytes.len();
+        push_entry(&mut self.bytes, entry);
+        &self.bytes[start..]
+    }
+
+    /// A line for a repeated head: `part` is what `push_entry` returned for it.
+    pub fn push_kept(&mut self, client: std::net::IpAddr, unix_time: u64, part: &[u8]) {
+        self.push_prefix(client, unix_time);
+        self.bytes.extend_from_slice(part);
+    }
+
+    fn push_prefix(&mut self, client: std::net::IpAddr, unix_time: u64) {
         if self.prefix_of != Some((client, unix_time)) {
             self.prefix.clear();
             let _ = write!(self.prefix, "{client} - - [");
@@ -215,18 +229,6 @@ impl Lines {
             self.prefix_of = Some((client, unix_time));
         }
         self.bytes.extend_from_slice(&self.prefix);
-    }
-
-    /// Ends the line begun with `entry`'s part, and returns that part.
-    pub fn push_entry(&mut self, entry: &Entry) -> &[u8] {
-        let start = self.bytes.len();
-        push_entry(&mut self.bytes, entry);
-        &self.bytes[start..]
-    }
-
-    /// Ends the line begun with an entry part `push_entry` returned before.
-    pub fn push_part(&mut self, part: &[u8]) {
-        self.bytes.extend_from_slice(part);
     }
 }
 
@@ -278,7 +280,7 @@ fn push_time(out: &mut Vec<u8>, unix: u64) {
     out.extend_from_slice(b" +0000");
 }
 
-/// `value` with `"`, `\\`, control bytes and non-ASCII as `\\xHH`; the runs
+/// `value` with `"`, `\`, control bytes and non-ASCII as `\xHH`; the runs
 /// between them are copied whole.
 fn push_escaped(out: &mut Vec<u8>, mut value: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
@@ -298,8 +300,7 @@ mod tests {
 
     fn line(client: &str, unix_time: u64, entry: &Entry) -> String {
         let mut lines = Lines::new();
-        lines.begin(client.parse().unwrap(), unix_time);
-        lines.push_entry(entry);
+        lines.push_entry(client.parse().unwrap(), unix_time, entry);
         String::from_utf8(lines.bytes().to_vec()).unwrap()
     }
 
@@ -337,11 +338,9 @@ mod tests {
             user_agent: None,
         };
         let mut lines = Lines::new();
-        lines.begin("10.0.0.1".parse().unwrap(), 60);
-        let part = lines.push_entry(&entry).to_vec();
+        let part = lines.push_entry("10.0.0.1".parse().unwrap(), 60, &entry).to_vec();
         for (client, unix_time) in [("10.0.0.1", 60), ("10.0.0.1", 61), ("10.0.0.2", 61), ("10.0.0.1", 61)] {
-            lines.begin(client.parse().unwrap(), unix_time);
-            lines.push_part(&part);
+            lines.push_kept(client.parse().unwrap(), unix_time, &part);
         }
         let expected: String =
             [("10.0.0.1", 60), ("10.0.0.1", 60), ("10.0.0.1", 61), ("10.0.0.2", 61), ("10.0.0.1", 61)]

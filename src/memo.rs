@@ -25,9 +25,9 @@
 //!
 //! With `--access-log`, a slot also keeps its access line's entry part
 //! (request line, status, bytes, Referer, User-Agent: all fixed by the head
-//! and its answer), so a repeat is logged without being parsed: 6,880 → 988
+//! and its answer), so a repeat is logged without being parsed: 6,880 → ~980
 //! instructions per request (callgrind, the default, 10 keep-alive
-//! connections), against 818 without the log.
+//! connections), against ~810 without it (each ±10 between runs).
 #![forbid(unsafe_code)]
 
 use std::sync::Arc;
@@ -40,7 +40,8 @@ const MAX_HEAD: usize = 1024;
 /// Longest access-line part kept: a head's fields, a few of them escaped.
 const MAX_LOG: usize = 2 * MAX_HEAD;
 /// What the heads, log parts and whole responses can hold at most, for
-/// `--max-memory` (a response may outlive its copy in `whole.rs` here).
+/// `--max-memory` (a response may outlive its copy in `whole.rs` here); the
+/// log parts are counted with the access log off too, 8 KiB a worker.
 pub const WORKER_BYTES: u64 = (SLOTS * (MAX_HEAD + MAX_LOG + crate::whole::MAX_BYTES)) as u64;
 
 #[derive(Default)]

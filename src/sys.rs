@@ -41,8 +41,8 @@ mod no_unwind {
     // ARM's EHABI personality routines and virtual-register access.
     #[cfg(target_arch = "arm")]
     never_called!(__aeabi_unwind_cpp_pr0 __aeabi_unwind_cpp_pr1 __gnu_unwind_frame _Unwind_VRS_Get _Unwind_VRS_Set);
-    // The DWARF personality routine's register access.
-    #[cfg(target_arch = "x86_64")]
+    // The DWARF personality routine's register access (x86_64, aarch64).
+    #[cfg(not(target_arch = "arm"))]
     never_called!(_Unwind_GetIPInfo _Unwind_SetGR _Unwind_SetIP);
 
     /// A backtrace of no frames: the binary is stripped, so none could be
