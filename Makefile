@@ -39,12 +39,14 @@ PI_RESTART  ?=
 TINY        ?=
 override TINY := $(filter-out 0,$(TINY))
 
-PI_OUT_DIR := $(if $(TINY),$(TINY_DIR),$(TARGET_DIR))
-PI_BIN     := $(PI_OUT_DIR)/$(PI_TARGET)/release/mote
+# Where a static build goes (make pi, make static), and the std features it rebuilds with.
+OUT_DIR      := $(if $(TINY),$(TINY_DIR),$(TARGET_DIR))
+STD_FEATURES  = $(if $(TINY),$(TINY_FEATURES))
+PI_BIN     := $(OUT_DIR)/$(PI_TARGET)/release/mote
 ARMV6      := arm-unknown-linux-musleabihf
 ARMV6_BIN  := $(TARGET_DIR)/$(ARMV6)/release/mote
 X86        := x86_64-unknown-linux-musl
-STATIC_BIN := $(if $(TINY),$(TINY_DIR),$(TARGET_DIR))/$(X86)/release/mote
+STATIC_BIN := $(OUT_DIR)/$(X86)/release/mote
 
 # ------------------------------------------------------------------- build recipes
 # $(call rustflags,CPU,IMMEDIATE_ABORT) and $(call zflags,STD_FEATURES): the TINY
@@ -156,7 +158,7 @@ tools-qemu:
 # ------------------------------------------------------------------ pi and static
 pi: tools-cross
 	@echo "building $(PI_TARGET) for $(PI_CPU)$(if $(TINY), (tiny$(if $(call thumb,$(PI_TARGET),1), Thumb)))..."
-	@$(call cross_build,$(PI_TARGET),$(PI_CPU),$(PI_OUT_DIR),$(if $(TINY),$(TINY_FEATURES)),$(TINY),$(call thumb,$(PI_TARGET),$(TINY)))
+	@$(call cross_build,$(PI_TARGET),$(PI_CPU),$(OUT_DIR),$(STD_FEATURES),$(TINY),$(call thumb,$(PI_TARGET),$(TINY)))
 	@echo "size $(PI_BIN): $$(stat -c %s $(PI_BIN)) bytes"
 ifneq ($(PI),)
 	@echo "copying to $(PI):$(PI_DIR)/mote..."
@@ -184,14 +186,14 @@ REMOTE_RESTART = d=$$(cd "$(PI_DIR)" && pwd -P) || exit 1; n=0; \
 # backtrace symbolizer, linked by zig (590,424 -> 222,360 bytes with the unwinder stubs).
 static: tools-cross
 	@echo "building $(X86) (static$(if $(TINY), TINY=1))..."
-	@$(call cross_build,$(X86),,$(if $(TINY),$(TINY_DIR),$(TARGET_DIR)),$(if $(TINY),$(TINY_FEATURES)),$(TINY))
+	@$(call cross_build,$(X86),,$(OUT_DIR),$(STD_FEATURES),$(TINY))
 	@echo "size $(STATIC_BIN): $$(stat -c %s $(STATIC_BIN)) bytes"
 
 # ------------------------------------------------------------------- tests on ARM
 pi-test: tools-qemu
 	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=$(TINY)
-	@echo "testing $(PI_OUT_DIR)/$(ARMV6)/release/mote under qemu-arm -cpu arm1176..."
-	@MOTE_BIN=$(abspath $(PI_OUT_DIR))/$(ARMV6)/release/mote MOTE_RUNNER="qemu-arm -cpu arm1176" \
+	@echo "testing $(OUT_DIR)/$(ARMV6)/release/mote under qemu-arm -cpu arm1176..."
+	@MOTE_BIN=$(abspath $(OUT_DIR))/$(ARMV6)/release/mote MOTE_RUNNER="qemu-arm -cpu arm1176" \
 		cargo test -q --no-fail-fast --test '*'
 
 pi-deploy-test:
