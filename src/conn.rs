@@ -409,7 +409,7 @@ impl Conn {
                     };
                     let part = lines.map_or(&[][..], |lines| lines.push_entry(client, unix, &entry));
                     if let Some((head_len, answer)) = remember {
-                        cx.memo.remember(&unparsed[..head_len], &answer, keep_alive, http10, part);
+                        cx.memo.remember(&unparsed[..head_len], answer, keep_alive, http10, part);
                     }
                 }
             }

@@ -106,16 +106,14 @@ impl Memo {
         &self.slots[slot].log
     }
 
-    /// Keeps `answer` for `head` (the whole head, as parsed) when it is
-    /// made of shared parts only and the head is not too long, with `log`,
-    /// the access line's entry part it got (empty without the access log).
-    pub fn remember(&mut self, head: &[u8], answer: &Answer, keep_alive: bool, http10: bool, log: &[u8]) {
-        if head.len() > MAX_HEAD || log.len() > MAX_LOG {
+    /// Keeps `answer` (the caller's copy, `Answer::share`) for `head` (the
+    /// whole head, as parsed) when it is made of shared parts only and the
+    /// head is not too long, with `log`, the access line's entry part it got
+    /// (empty without the access log).
+    pub fn remember(&mut self, head: &[u8], answer: Answer, keep_alive: bool, http10: bool, log: &[u8]) {
+        if head.len() > MAX_HEAD || log.len() > MAX_LOG || !answer.is_shared() {
             return;
         }
-        let Some(answer) = answer.share() else {
-            return;
-        };
         let slot = &mut self.slots[self.next];
         self.next = (self.next + 1) % SLOTS;
         slot.head.clear();
@@ -153,7 +151,7 @@ mod tests {
     fn recalls_only_the_same_bytes() {
         let mut memo = Memo::default();
         let get = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
-        memo.remember(get, &canned(b"one"), true, false, b"");
+        memo.remember(get, canned(b"one"), true, false, b"");
         assert_eq!(head_of(recall(&memo, get)), Some((b"one".to_vec(), get.len())));
         // Followed by the next pipelined request: the head still matches.
         let pipelined = [&get[..], b"GET /x HTTP/1.1\r\n"].concat();
@@ -167,10 +165,10 @@ mod tests {
     fn built_answers_and_long_heads_are_not_kept() {
         let mut memo = Memo::default();
         let built = Answer { entry: None, head: Head::Built(Box::new(*b"x")), content: Content::Empty, closes: false };
-        memo.remember(b"GET / HTTP/1.1\r\n\r\n", &built, true, false, b"");
+        memo.remember(b"GET / HTTP/1.1\r\n\r\n", built, true, false, b"");
         assert!(recall(&memo, b"GET / HTTP/1.1\r\n\r\n").is_none());
         let long = [b"GET / HTTP/1.1\r\nX: ".as_slice(), &[b'a'; MAX_HEAD], b"\r\n\r\n"].concat();
-        memo.remember(&long, &canned(b"one"), true, false, b"");
+        memo.remember(&long, canned(b"one"), true, false, b"");
         assert!(recall(&memo, &long).is_none());
     }
 
@@ -179,7 +177,7 @@ mod tests {
         let mut memo = Memo::default();
         let heads: Vec<Vec<u8>> = (0..=SLOTS).map(|i| format!("GET /{i} HTTP/1.1\r\n\r\n").into_bytes()).collect();
         for head in &heads {
-            memo.remember(head, &canned(b"one"), true, false, b"");
+            memo.remember(head, canned(b"one"), true, false, b"");
         }
         assert!(recall(&memo, &heads[0]).is_none());
         assert!(heads[1..].iter().all(|head| recall(&memo, head).is_some()));
@@ -189,17 +187,17 @@ mod tests {
     fn the_log_part_goes_with_its_head() {
         let mut memo = Memo::default();
         let (a, b) = (b"GET /a HTTP/1.1\r\n\r\n", b"GET /b HTTP/1.1\r\n\r\n");
-        memo.remember(a, &canned(b"one"), true, false, b"\"GET /a HTTP/1.1\" 200 3 \"-\" \"-\"\n");
-        memo.remember(b, &canned(b"two"), true, false, b"\"GET /b HTTP/1.1\" 200 3 \"-\" \"-\"\n");
+        memo.remember(a, canned(b"one"), true, false, b"\"GET /a HTTP/1.1\" 200 3 \"-\" \"-\"\n");
+        memo.remember(b, canned(b"two"), true, false, b"\"GET /b HTTP/1.1\" 200 3 \"-\" \"-\"\n");
         assert!(memo.log_part(memo.find(a).unwrap()).starts_with(b"\"GET /a "));
         assert!(memo.log_part(memo.find(b).unwrap()).starts_with(b"\"GET /b "));
         // A part too long to keep (a head's fields escaped beyond MAX_LOG): not remembered.
         let c = b"GET /c HTTP/1.1\r\n\r\n";
-        memo.remember(c, &canned(b"three"), true, false, &[b'x'; MAX_LOG + 1]);
+        memo.remember(c, canned(b"three"), true, false, &[b'x'; MAX_LOG + 1]);
         assert!(memo.find(c).is_none());
         // A slot taken by another head takes its part too.
         for i in 0..SLOTS {
-            memo.remember(format!("GET /{i} HTTP/1.1\r\n\r\n").as_bytes(), &canned(b"n"), true, false, b"");
+            memo.remember(format!("GET /{i} HTTP/1.1\r\n\r\n").as_bytes(), canned(b"n"), true, false, b"");
         }
         assert!(memo.find(a).is_none() && (0..SLOTS).all(|slot| memo.log_part(slot).is_empty()));
     }
@@ -208,7 +206,7 @@ mod tests {
     fn a_whole_response_is_kept_for_its_second_and_its_head() {
         let mut memo = Memo::default();
         let get = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
-        memo.remember(get, &canned(b"one"), true, false, b"");
+        memo.remember(get, canned(b"one"), true, false, b"");
         let at = memo.find(get).unwrap();
         assert!(memo.whole(at, 100).is_none(), "nothing kept yet");
         let bytes = Arc::new(b"HTTP/1.1 200 OK\r\n\r\none".to_vec());
@@ -218,7 +216,7 @@ mod tests {
         assert!(memo.whole(at, 101).is_none(), "a new second wants a new Date");
         // The slot taken by another head forgets the response.
         for i in 0..SLOTS {
-            memo.remember(format!("GET /{i} HTTP/1.1\r\n\r\n").as_bytes(), &canned(b"two"), true, false, b"");
+            memo.remember(format!("GET /{i} HTTP/1.1\r\n\r\n").as_bytes(), canned(b"two"), true, false, b"");
         }
         assert!((0..SLOTS).all(|slot| memo.whole(slot, 100).is_none()));
     }

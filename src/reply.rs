@@ -120,6 +120,16 @@ impl Answer {
         let (head, content) = (self.head.share()?, self.content.share()?);
         Some(Answer { entry: self.entry.clone(), head, content, closes: self.closes })
     }
+
+    /// Every part lives in the entry or in static memory (`share` would
+    /// give one), told without making the copy.
+    pub fn is_shared(&self) -> bool {
+        shared(&self.head, &self.content)
+    }
+}
+
+fn shared(head: &Head, content: &Content) -> bool {
+    head.share().is_some() && content.share().is_some()
 }
 
 pub struct Reply {
@@ -201,7 +211,7 @@ impl Reply {
     /// Every part lives in the entry or in static memory: nothing was built
     /// for this one request.
     pub fn is_shared(&self) -> bool {
-        self.head.share().is_some() && self.content.share().is_some()
+        shared(&self.head, &self.content)
     }
 
     /// The whole response this reply is, when it is one (`of_whole`).
