@@ -280,7 +280,7 @@ size-check:
 # ---- bench (issue 7) -------------------------------------------------------------
 # make bench        mote side by side with nginx, lighttpd, busybox httpd and the hyper
 #                   reference in bench/hyper-ref, with the bare mio loop in bench/bare-ref
-#                   as the floor (~6 min); writes bench/RESULTS.md and
+#                   as the floor (~5.5 min); writes bench/RESULTS.md and
 #                   bench/results.svg. Installs its own tools (apt: wrk nginx-light
 #                   lighttpd busybox strace valgrind qemu-user) and builds what it
 #                   measures: make static, make pi (ARMv6) and both references.
