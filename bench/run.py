@@ -289,6 +289,9 @@ class Server:
         self.runner = runner or []
         self.extra = extra or {}
         self.label = label or kind
+        # The `--access-log` file of a mote variant that logs, removed when it stops.
+        self.access_log = (os.path.join(tmp, f"access-{self.port}.log")
+                           if self.extra.get("access_log") else None)
         self.proc = None
         self.cg = None
 
@@ -304,8 +307,8 @@ class Server:
             cmd = [self.bins["mote"], "--listen", listen]
             if self.extra.get("root", True):
                 cmd += ["--root", self.site]
-            if self.extra.get("access_log"):
-                cmd += ["--access-log", os.path.join(tmp, f"access-{port}.log")]
+            if self.access_log:
+                cmd += ["--access-log", self.access_log]
             return cmd + self.extra.get("args", [])
         if k in ("hyper-ref", "bare-ref"):
             return [self.bins[k], "--listen", listen, "--page", os.path.join(self.site, "index.html")]
@@ -464,10 +467,10 @@ mimetype.assign = ( ".html" => "text/html; charset=utf-8" )
             self.proc.kill()
             self.proc.wait()
         self.err.close()
-        if self.extra.get("access_log"):
+        if self.access_log:
             # Every round's lines: a few hundred MB by the end, on what may be a tmpfs.
             with contextlib.suppress(OSError):
-                os.remove(os.path.join(self.tmp, f"access-{self.port}.log"))
+                os.remove(self.access_log)
         if self.cg and self.cg.path:
             remove_cgroup(self.cg.path)
             CGROUPS.remove(self.cg.path)
