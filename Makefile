@@ -199,7 +199,7 @@ pi-test: tools-qemu
 pi-deploy-test:
 	@.ci/pi-deploy-test.sh
 
-# make ring-test-32  the send ring's unit tests (src/sys.rs) built for 32-bit x86 and run
+# make ring-test-32  the send ring's unit tests (src/sys/uring.rs) built for 32-bit x86 and run
 #                    natively: the ARM builds run under qemu-user, which has no io_uring,
 #                    so this is where the ring's 32-bit layout and arithmetic are tested.
 I686 := i686-unknown-linux-musl
@@ -207,7 +207,7 @@ ring-test-32: tools-cross
 	@rustup target list --installed 2>/dev/null | grep -qx $(I686) || { \
 		echo "installing $(I686) std (rustup)..."; rustup target add $(I686) >/dev/null 2>&1; }
 	@echo "testing the send ring on $(I686) (natively)..."
-	@cargo-zigbuild test -q --release --target $(I686) --bin mote -- sys::tests
+	@cargo-zigbuild test -q --release --target $(I686) -p mote --lib -- sys::uring::tests
 
 # --------------------------------------------------------------------------- size
 # Stripped deliverables give the bytes; cargo-bloat analyses an unstripped twin of

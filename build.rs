@@ -2,28 +2,12 @@
 //! precomputed response parts (200 and 304 heads, entity-tag, body by
 //! `include_bytes!`) into `$OUT_DIR/site.rs`, with gzip and brotli variants
 //! made here when they save at least 10%, so serving the default site
-//! touches no file system and compresses nothing at run time. The heads come
-//! from the same `src/representation.rs` that builds `--root` sites.
+//! touches no file system and compresses nothing at run time. Which files
+//! are served and how their heads read come from the `mote-site` crate
+//! (`src/site/`), the same code that builds `--root` sites.
 
-#[allow(dead_code)]
-#[path = "src/cache.rs"]
-mod cache;
-#[allow(dead_code)]
-#[path = "src/check.rs"]
-mod check;
-#[allow(dead_code)]
-#[path = "src/date.rs"]
-mod date;
-#[allow(dead_code)]
-#[path = "src/mime.rs"]
-mod mime;
-#[allow(dead_code)]
-#[path = "src/representation.rs"]
-mod representation;
-#[allow(dead_code)]
-#[path = "src/walk.rs"]
-mod walk;
-
+use mote_site::walk::{self, Item, Skip};
+use mote_site::{cache, check, mime, representation};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -36,6 +20,7 @@ const KEEP_RATIO: f64 = 0.9;
 fn main() {
     let site = Path::new("static");
     println!("cargo:rerun-if-changed=static");
+    println!("cargo:rerun-if-changed=src/site");
     println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
     // Reproducible builds (https://reproducible-builds.org/specs/source-date-epoch/).
     let source_date: Option<u64> =
@@ -47,8 +32,9 @@ fn main() {
     for finding in report.warnings.iter().chain(&report.errors) {
         println!("cargo:warning=static/: {finding}");
     }
-    let mut files = Vec::new();
-    collect(site, site, &mut files);
+    let mut files = Files::default();
+    walk::walk(site, &mut files).unwrap_or_else(|e| panic!("static/: {e}"));
+    let mut files = files.0;
     files.sort();
 
     let mut newest = 0;
@@ -122,24 +108,22 @@ fn brotli(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Every regular file under `dir`, as (URL path, file path); dotfiles are
-/// skipped exactly as `--root` skips them.
-fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) {
-    let entries = fs::read_dir(dir).unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()));
-    for entry in entries {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        let name = name.to_str().unwrap_or_else(|| panic!("non-UTF-8 name in {}", dir.display()));
-        if name.starts_with('.') {
-            continue;
-        }
-        let path = entry.path();
-        if path.is_dir() {
-            collect(root, &path, files);
-        } else if path.is_file() {
-            let relative = path.strip_prefix(root).unwrap().to_str().unwrap().replace('\\', "/");
-            files.push((format!("/{relative}"), path));
-        }
+/// Every file `walk` serves under `static/`, as (URL path, file path):
+/// exactly what `--root static` would serve.
+#[derive(Default)]
+struct Files(Vec<(String, PathBuf)>);
+
+impl walk::Visitor for Files {
+    fn directory(&mut self, _url: &str, _items: &[Item]) -> Result<(), String> {
+        Ok(())
+    }
+    fn file(&mut self, url: &str, item: &Item, _siblings: &[Item]) -> Result<(), String> {
+        self.0.push((url.to_string(), item.path.clone()));
+        Ok(())
+    }
+    fn skipped(&mut self, _url: &str, _path: &Path, _why: Skip) {}
+    fn unreadable(&mut self, message: String) -> Result<(), String> {
+        Err(message)
     }
 }
 

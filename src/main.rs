@@ -2,61 +2,31 @@
 //!
 //! This file only orders start-up: flags -> logs -> listeners -> chroot and
 //! user -> site -> workers -> signals -> join. The site is loaded after
-//! privileges are dropped, so its files are read as the serving user. Set-up errors print one line naming what is wrong and
-//! exit non-zero (2 for usage, 1 for everything else), so busybox init's
-//! respawn loop shows why on the console instead of spinning silently.
-#![deny(unsafe_code)]
-
-mod auth;
-mod batch;
-mod budget;
-mod cache;
-mod catalog;
-mod check;
-mod clock;
-mod conditional;
-mod config;
-mod conn;
-mod date;
-mod encoding;
-mod identity;
-mod listing;
-mod log;
-mod memo;
-mod mime;
-mod range;
-mod reply;
-mod representation;
-mod request;
-mod response;
-mod server;
-mod signals;
-mod site;
-mod status;
-mod sys;
-mod target;
-mod walk;
-mod whole;
-mod worker;
+//! privileges are dropped, so its files are read as the serving user.
+//! Set-up errors print one line naming what is wrong and exit non-zero (2
+//! for usage, 1 for everything else), so busybox init's respawn loop shows
+//! why on the console instead of spinning silently.
+#![forbid(unsafe_code)]
 
 use std::net::TcpListener;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use auth::Auth;
-use config::{Command, Config};
-use log::AccessLog;
-use server::Shared;
-use walk::error_text;
-use worker::Worker;
+use mote::catalog::embedded;
+use mote::http::auth::Auth;
+use mote::net::shared::Shared;
+use mote::net::worker::{Worker, THREAD_STACK};
+use mote::ops::config::{self, Command, Config};
+use mote::ops::log::{self, AccessLog};
+use mote::ops::{identity, signals};
+use mote::sys;
+use mote_site::check;
+use mote_site::walk::error_text;
 
 /// Descriptors kept back from `--max-conns`' default: listeners, large files
 /// held open, the poll and waker descriptors, and a margin for accept bursts.
 const RESERVED_FDS: u64 = 64;
 const LISTEN_BACKLOG: i32 = 1024;
-/// Stack for each thread: the request path keeps a few KiB on it, the reload
-/// walk a little more per directory level; far below std's 2 MiB default.
-pub const THREAD_STACK: usize = 256 * 1024;
 
 fn main() -> ExitCode {
     let config = match config::parse(std::env::args().skip(1)) {
@@ -165,7 +135,7 @@ fn credentials(config: &Config) -> Result<Option<Vec<Vec<u8>>>, String> {
 /// `mote --check`: the manifest and findings on stdout, exit 1 on errors.
 fn check_site(config: &Config) -> ExitCode {
     let Some(root) = &config.root else {
-        log::stdout_text(&site::manifest(&config.cache_rules));
+        log::stdout_text(&embedded::manifest(&config.cache_rules));
         return ExitCode::SUCCESS;
     };
     let report = check::check(root, &config.cache_rules, true);

@@ -3,7 +3,7 @@
 //! so the loop always ends, and never runs past the buffer.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use mote_fuzz::request::{self, Parse};
+use mote::http::request::{self, Parse};
 
 fuzz_target!(|data: &[u8]| {
     let mut used = 0usize;

@@ -1,7 +1,7 @@
 //! range::parse(value, len): a Partial range lies inside the representation.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use mote_fuzz::range::{self, ByteRange};
+use mote::http::range::{self, ByteRange};
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 8 {

@@ -2,7 +2,7 @@
 //! inside the input and within MAX_HEAD.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use mote_fuzz::request::{self, Parse, MAX_HEAD};
+use mote::http::request::{self, Parse, MAX_HEAD};
 
 fuzz_target!(|data: &[u8]| {
     if let Parse::Complete(req, len) = request::parse(data) {

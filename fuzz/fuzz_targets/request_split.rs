@@ -4,7 +4,7 @@
 //! split across reads never changes what the server does with it.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use mote_fuzz::request::Rejection::{self, *};
+use mote::http::request::Rejection::{self, *};
 use mote_fuzz::{outcome, Outcome};
 
 /// Rejections that may legitimately be decided earlier than the whole:

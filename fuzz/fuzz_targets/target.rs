@@ -5,7 +5,7 @@
 //! the '/' that split guarantees (normalize writes in place and relies on it).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use mote_fuzz::target::{self, Target};
+use mote::http::target::{self, Target};
 
 fuzz_target!(|data: &[u8]| {
     let mut out = Vec::new();

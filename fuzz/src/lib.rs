@@ -1,18 +1,7 @@
-//! mote's pure parsing modules, compiled from ../src as they are, for the
-//! fuzz targets in fuzz_targets/. mote is a binary crate, so they are
-//! included by path; each needs only std, httparse and `crate::request`.
-#![allow(dead_code)]
-// target::normalize returns Result<_, ()> in mote, which is clippy-clean under its own settings.
-#![allow(clippy::result_unit_err)]
+//! What the fuzz targets share: a parse outcome that can be compared across
+//! buffers.
 
-#[path = "../../src/range.rs"]
-pub mod range;
-#[path = "../../src/request.rs"]
-pub mod request;
-#[path = "../../src/target.rs"]
-pub mod target;
-
-use request::{Parse, Request};
+use mote::http::request::{self, Parse, Request};
 
 /// A parse outcome flattened to something comparable across buffers: a
 /// `Request` borrows from its buffer, so it is compared by its Debug text

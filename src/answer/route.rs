@@ -1,0 +1,208 @@
+//! Which response a request gets: method, target, route, preconditions and
+//! range decide among the precomputed parts; nothing here writes or reads.
+//!
+//! The common case — a cached file, no conditions — is a map lookup and an
+//! `Arc` clone: no allocation. Only 206, 301 and 416 build a head, because
+//! they carry per-request numbers or paths.
+#![forbid(unsafe_code)]
+
+use std::sync::Arc;
+
+use crate::answer::canned::{self, Canned};
+use crate::answer::reply::{Answer, Content, Head};
+use crate::catalog::{Catalog, Entry, Resource, Route};
+use crate::http::auth::Auth;
+use crate::http::conditional::{evaluate, if_range_holds, Precondition};
+use crate::http::encoding::{self, Coding};
+use crate::http::range::{self, ByteRange};
+use crate::http::request::{Method, Rejection, Request};
+use crate::http::target::{self, Target};
+use mote_site::representation::NOSNIFF;
+
+/// The answer to a head that could not be accepted; `head_only` when it
+/// still reads as a HEAD request (RFC 9110 §9.3.2: no content then).
+pub fn reject(rejection: Rejection, head_only: bool) -> Answer {
+    let canned = match rejection {
+        Rejection::BadRequest => canned::BAD_REQUEST,
+        Rejection::ContentTooLarge => canned::CONTENT_TOO_LARGE,
+        Rejection::UriTooLong => canned::URI_TOO_LONG,
+        Rejection::HeadTooLarge => canned::HEAD_TOO_LARGE,
+        Rejection::NotImplemented => canned::NOT_IMPLEMENTED,
+        Rejection::VersionNotSupported => canned::VERSION_NOT_SUPPORTED,
+    };
+    canned.answer(head_only)
+}
+
+/// `--status PATH` and the page's renderer.
+pub type StatusPage<'a> = (&'a [u8], &'a dyn Fn() -> Vec<u8>);
+
+/// What requests are answered from.
+pub struct Site<'a> {
+    pub catalog: &'a Catalog,
+    pub status: Option<StatusPage<'a>>,
+    /// `--spa`: extension-less paths that match nothing get `/index.html`.
+    pub spa: bool,
+    pub auth: Option<&'a Auth>,
+}
+
+/// The answer to a request. `path` is scratch space for the decoded path.
+pub fn answer(request: &Request, site: &Site, path: &mut Vec<u8>) -> Answer {
+    let head_only = request.method == Method::Head;
+    let canned = |canned: Canned| canned.answer(head_only);
+    if site.auth.is_some_and(|auth| !auth.allows(request.authorization)) {
+        return canned(canned::UNAUTHORIZED);
+    }
+    // The method first: CONNECT's authority-form target is not malformed,
+    // the method is just not one a static server allows (405 with Allow).
+    if request.method == Method::Other {
+        return canned(canned::METHOD_NOT_ALLOWED);
+    }
+    let Some(target) = target::split(request.target) else {
+        return canned(canned::BAD_REQUEST);
+    };
+    let (raw_path, query) = match (request.method, target) {
+        (Method::Options, _) => {
+            return Answer { entry: None, head: Head::Static(canned::OPTIONS), content: Content::Empty, closes: false }
+        }
+        (_, Target::Asterisk) => return canned(canned::BAD_REQUEST),
+        (_, Target::Path { path, query }) => (path, query),
+    };
+    let Ok(normalized) = target::normalize(raw_path, path) else {
+        return canned(canned::BAD_REQUEST);
+    };
+    // The status path is the owner's choice, dotted or not.
+    if let Some((status_path, render)) = site.status {
+        if path[..] == *status_path {
+            return status_page(render(), head_only);
+        }
+    }
+    let route = if normalized.hidden { None } else { site.catalog.lookup(path) };
+    match route {
+        Some(Route::Directory) => redirect_to_slash(path, query),
+        Some(Route::File(resource)) => file(request, resource, head_only),
+        None => match site.catalog.lookup(b"/") {
+            // RFC-wise a 200 for a made-up path; it is what client-side routers need.
+            Some(Route::File(index)) if site.spa && !normalized.hidden && !has_extension(path) => {
+                file(request, index, head_only)
+            }
+            _ => not_found(site.catalog, head_only),
+        },
+    }
+}
+
+/// The last segment has a dot after its first byte: `app.js`, not `about`.
+fn has_extension(path: &[u8]) -> bool {
+    let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
+    name.iter().skip(1).any(|&b| b == b'.')
+}
+
+/// 404, with the site's own `/404.html` as the body when it has one.
+fn not_found(catalog: &Catalog, head_only: bool) -> Answer {
+    let Some(page) = &catalog.not_found else {
+        return canned::NOT_FOUND.answer(head_only);
+    };
+    let content = if head_only { Content::Empty } else { Content::Entry { start: 0, end: page.len } };
+    Answer { entry: Some(page.clone()), head: Head::EntryOk, content, closes: false }
+}
+
+/// The variant Accept-Encoding picks; preconditions and ranges then apply
+/// to the variant actually sent (its own ETag and length).
+fn file(request: &Request, resource: &Resource, head_only: bool) -> Answer {
+    let entry = match encoding::choose(request.accept_encoding, resource.gzip.is_some(), resource.br.is_some()) {
+        Coding::Br => resource.br.as_ref(),
+        Coding::Gzip => resource.gzip.as_ref(),
+        Coding::Identity => None,
+    };
+    representation(request, entry.unwrap_or(&resource.identity), head_only)
+}
+
+fn representation(request: &Request, entry: &Arc<Entry>, head_only: bool) -> Answer {
+    let conditions = &request.conditions;
+    let (head, content) = match evaluate(conditions, &entry.etag, entry.last_modified) {
+        Precondition::Failed => return canned::PRECONDITION_FAILED.answer(head_only),
+        Precondition::NotModified => (Head::EntryNotModified, Content::Empty),
+        Precondition::Proceed => {
+            let range = match conditions.range {
+                // RFC 9110 §14.2: Range applies to GET only.
+                Some(value) if !head_only && if_range_holds(conditions, &entry.etag, entry.last_modified) => {
+                    range::parse(value, entry.len)
+                }
+                _ => ByteRange::Whole,
+            };
+            match range {
+                ByteRange::Whole => {
+                    let content = if head_only { Content::Empty } else { Content::Entry { start: 0, end: entry.len } };
+                    (Head::EntryOk, content)
+                }
+                ByteRange::Partial { first, last } => {
+                    (Head::Built(partial_head(entry, first, last)), Content::Entry { start: first, end: last + 1 })
+                }
+                ByteRange::Unsatisfiable => {
+                    let head = unsatisfiable_head(entry.len);
+                    return Answer {
+                        entry: None,
+                        head: Head::Built(head),
+                        content: Content::Static(canned::RANGE_NOT_SATISFIABLE.body),
+                        closes: false,
+                    };
+                }
+            }
+        }
+    };
+    Answer { entry: Some(entry.clone()), head, content, closes: false }
+}
+
+/// The `--status` page: plain text, never cached.
+fn status_page(body: Vec<u8>, head_only: bool) -> Answer {
+    let mut head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nCache-Control: no-store\r\n\
+                     Content-Length: "
+        .to_vec();
+    head.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
+    head.extend_from_slice(b"\r\n");
+    head.extend_from_slice(NOSNIFF.as_bytes());
+    let content = if head_only { Content::Empty } else { Content::Built(body.into_boxed_slice()) };
+    Answer { entry: None, head: Head::Built(head.into_boxed_slice()), content, closes: false }
+}
+
+/// RFC 9110 §15.3.7: 206 with Content-Range and the entry's other headers.
+fn partial_head(entry: &Entry, first: u64, last: u64) -> Box<[u8]> {
+    let mut numbers = itoa::Buffer::new();
+    let mut head = Vec::with_capacity(entry.head_ok.len() + 64);
+    head.extend_from_slice(b"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes ");
+    head.extend_from_slice(numbers.format(first).as_bytes());
+    head.push(b'-');
+    head.extend_from_slice(numbers.format(last).as_bytes());
+    head.push(b'/');
+    head.extend_from_slice(numbers.format(entry.len).as_bytes());
+    head.extend_from_slice(b"\r\nContent-Length: ");
+    head.extend_from_slice(numbers.format(last - first + 1).as_bytes());
+    head.extend_from_slice(b"\r\n");
+    head.extend_from_slice(&entry.head_ok[entry.shared_from..]);
+    head.into_boxed_slice()
+}
+
+/// RFC 9110 §15.5.17: 416 says how long the representation is.
+fn unsatisfiable_head(len: u64) -> Box<[u8]> {
+    let canned = canned::RANGE_NOT_SATISFIABLE.head;
+    let mut head = Vec::with_capacity(canned.len() + 40);
+    head.extend_from_slice(canned);
+    head.extend_from_slice(b"Content-Range: bytes */");
+    head.extend_from_slice(itoa::Buffer::new().format(len).as_bytes());
+    head.extend_from_slice(b"\r\n");
+    head.into_boxed_slice()
+}
+
+/// A directory named without its slash: 301 to the slash form, query kept,
+/// so relative links inside its index.html resolve against the directory.
+fn redirect_to_slash(path: &[u8], query: Option<&[u8]>) -> Answer {
+    let mut head = b"HTTP/1.1 301 Moved Permanently\r\nLocation: ".to_vec();
+    target::encode_path(path, &mut head);
+    head.push(b'/');
+    if let Some(query) = query {
+        head.push(b'?');
+        head.extend_from_slice(query);
+    }
+    head.extend_from_slice(b"\r\nContent-Length: 0\r\n");
+    head.extend_from_slice(NOSNIFF.as_bytes());
+    Answer { entry: None, head: Head::Built(head.into_boxed_slice()), content: Content::Empty, closes: false }
+}

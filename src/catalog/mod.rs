@@ -1,0 +1,352 @@
+//! The site as a table: URL path -> finished response parts.
+//!
+//! Everything a request needs is computed here once — heads, entity-tags,
+//! bodies of small files — because on a Pi the CPU, not the disk, is the
+//! bottleneck. Files above `--cache-max` keep only their heads and an open
+//! descriptor, and are streamed with `sendfile`, so memory does not grow with
+//! the size of the site. The walk of `--root` decides what is servable: only
+//! regular files inside the root after resolving symlinks, no dotfiles.
+#![forbid(unsafe_code)]
+
+pub mod embedded;
+pub mod listing;
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fs::{self, File, Metadata};
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::catalog::embedded::{EmbeddedBody, FILES};
+use mote_site::cache::{self, Rule};
+use mote_site::mime;
+use mote_site::representation::{entity_tag, EntityTag, Representation};
+use mote_site::walk::{self, error_text, Item, Skip, Visitor};
+
+/// Largest `/404.html` taken as the 404 body.
+const MAX_NOT_FOUND_PAGE: u64 = 1 << 20;
+/// What a route costs besides its key: the map slot, an Arc and a Resource.
+const ROUTE_BYTES: u64 = 96;
+/// The file at the root whose content is every 404's body.
+const NOT_FOUND_PAGE: &[u8] = b"/404.html";
+
+pub type Bytes = Cow<'static, [u8]>;
+
+/// One servable representation: a file, or a precompressed variant of it.
+pub struct Entry {
+    /// `HTTP/1.1 200 OK`, Content-Length, then the headers every 2xx shares.
+    pub head_ok: Bytes,
+    /// Where the shared headers start in `head_ok` (a 206 reuses them).
+    pub shared_from: usize,
+    pub head_not_modified: Bytes,
+    pub etag: EntityTag,
+    pub last_modified: u64,
+    pub len: u64,
+    pub body: Body,
+}
+
+pub enum Body {
+    Memory(Bytes),
+    /// Opened at load time: a response started before a reload finishes
+    /// from the file it began with.
+    File(File),
+}
+
+/// A file and its precompressed variants (`x.css.gz`, `x.css.br` beside it).
+pub struct Resource {
+    pub identity: Arc<Entry>,
+    pub gzip: Option<Arc<Entry>>,
+    pub br: Option<Arc<Entry>>,
+}
+
+pub enum Route {
+    File(Arc<Resource>),
+    /// A directory named without its trailing slash: 301 to the slash form.
+    Directory,
+}
+
+/// How a site is turned into a catalog.
+pub struct Options<'a> {
+    pub cache_max: u64,
+    pub cache_rules: &'a [Rule],
+    /// Directories without index.html get an HTML listing.
+    pub listing: bool,
+}
+
+pub struct Catalog {
+    /// Ordered, not hashed: std already carries B-tree code, a site's paths
+    /// are few, and lookups cost a handful of byte comparisons.
+    routes: BTreeMap<Box<[u8]>, Route>,
+    /// Memory the catalog holds (heads, cached bodies, route keys), for
+    /// `--max-memory`.
+    pub bytes: u64,
+    /// `/404.html`, re-headed as a 404: the body of every 404 when present.
+    pub not_found: Option<Arc<Entry>>,
+}
+
+impl Catalog {
+    fn empty() -> Catalog {
+        Catalog { routes: BTreeMap::new(), bytes: 0, not_found: None }
+    }
+
+    /// The site compiled in from `static/`. Its heads were built by build.rs
+    /// with the default cache rules; other rules rebuild them here.
+    pub fn embedded(options: &Options) -> Catalog {
+        let mut catalog = Catalog::empty();
+        for file in FILES {
+            let url = std::str::from_utf8(file.path).unwrap_or("/");
+            let rebuild = !options.cache_rules.is_empty();
+            let vary = file.gzip.is_some() || file.br.is_some();
+            let cache_control = cache::for_file(options.cache_rules, url, file.content_type);
+            let entry = |body: &'static EmbeddedBody, coding: Option<&str>| {
+                let content = Body::Memory(Cow::Borrowed(body.bytes));
+                let entry = if rebuild {
+                    let rep = Representation {
+                        content_type: file.content_type,
+                        content_encoding: coding,
+                        vary,
+                        cache_control,
+                        len: body.bytes.len() as u64,
+                        last_modified: file.last_modified,
+                        etag: body.etag,
+                    };
+                    Entry::new(&rep, content)
+                } else {
+                    Entry {
+                        head_ok: Cow::Borrowed(body.head_ok),
+                        shared_from: body.shared_from,
+                        head_not_modified: Cow::Borrowed(body.head_not_modified),
+                        etag: body.etag,
+                        last_modified: file.last_modified,
+                        len: body.bytes.len() as u64,
+                        body: content,
+                    }
+                };
+                Arc::new(entry)
+            };
+            let resource = Resource {
+                identity: entry(&file.identity, None),
+                gzip: file.gzip.as_ref().map(|body| entry(body, Some("gzip"))),
+                br: file.br.as_ref().map(|body| entry(body, Some("br"))),
+            };
+            catalog.add_file(file.path, resource);
+        }
+        catalog.finish();
+        catalog
+    }
+
+    /// Walks `root` and precomputes every servable file.
+    pub fn load(root: &Path, options: &Options) -> Result<Catalog, String> {
+        let mut loader = Loader { options, catalog: Catalog::empty() };
+        walk::walk(root, &mut loader).map_err(|why| format!("--root {why}"))?;
+        loader.catalog.finish();
+        Ok(loader.catalog)
+    }
+
+    pub fn lookup(&self, path: &[u8]) -> Option<&Route> {
+        self.routes.get(path)
+    }
+
+    /// How many files can be served (directory slash forms not counted twice).
+    pub fn file_count(&self) -> usize {
+        self.routes.iter().filter(|(path, route)| matches!(route, Route::File(_)) && !path.ends_with(b"/")).count()
+    }
+
+    /// Adds a file at `url_path` (`/a/b.html`), its parent directories, and,
+    /// for `index.html`, the directory's slash form.
+    fn add_file(&mut self, url_path: &[u8], resource: Resource) {
+        let entries = [Some(&resource.identity), resource.gzip.as_ref(), resource.br.as_ref()];
+        self.bytes += entries.into_iter().flatten().map(|entry| entry.bytes()).sum::<u64>();
+        let resource = Arc::new(resource);
+        let name_at = url_path.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
+        if &url_path[name_at..] == b"index.html" {
+            self.bytes += ROUTE_BYTES + name_at as u64;
+            self.routes.insert(url_path[..name_at].into(), Route::File(resource.clone()));
+        }
+        for (i, _) in url_path.iter().enumerate().filter(|&(i, &b)| b == b'/' && i > 0) {
+            self.add_directory(&url_path[..i]);
+        }
+        self.bytes += ROUTE_BYTES + url_path.len() as u64;
+        self.routes.insert(url_path.into(), Route::File(resource));
+    }
+
+    fn add_directory(&mut self, url_path: &[u8]) {
+        if !self.routes.contains_key(url_path) {
+            self.bytes += ROUTE_BYTES + url_path.len() as u64;
+            self.routes.insert(url_path.into(), Route::Directory);
+        }
+    }
+
+    /// A `/404.html` becomes the body of every 404 (the status stays 404).
+    fn finish(&mut self) {
+        let Some(Route::File(page)) = self.routes.get(NOT_FOUND_PAGE) else {
+            return;
+        };
+        let page = &page.identity;
+        // Held in memory even above --cache-max: it is answered often, and
+        // one page cannot grow with the site.
+        let bytes: Bytes = match &page.body {
+            Body::Memory(bytes) => bytes.clone(),
+            Body::File(file) if page.len <= MAX_NOT_FOUND_PAGE => {
+                let mut bytes = vec![0; page.len as usize];
+                if std::os::unix::fs::FileExt::read_exact_at(file, &mut bytes, 0).is_err() {
+                    return;
+                }
+                Cow::Owned(bytes)
+            }
+            Body::File(_) => return,
+        };
+        let mut head = b"HTTP/1.1 404 Not Found\r\nContent-Length: ".to_vec();
+        head.extend_from_slice(itoa::Buffer::new().format(bytes.len()).as_bytes());
+        head.extend_from_slice(b"\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-cache\r\n");
+        head.extend_from_slice(mote_site::representation::NOSNIFF.as_bytes());
+        self.bytes += (head.len() * 2 + bytes.len()) as u64;
+        self.not_found = Some(Arc::new(Entry {
+            shared_from: head.len(),
+            head_not_modified: Cow::Owned(head.clone()),
+            head_ok: Cow::Owned(head),
+            etag: page.etag,
+            last_modified: page.last_modified,
+            len: bytes.len() as u64,
+            body: Body::Memory(bytes),
+        }));
+    }
+}
+
+impl Entry {
+    /// Memory this entry holds (the embedded site's bytes count too: they
+    /// are resident once served).
+    fn bytes(&self) -> u64 {
+        let body = match &self.body {
+            Body::Memory(bytes) => bytes.len() as u64,
+            Body::File(_) => 0,
+        };
+        (std::mem::size_of::<Entry>() + self.head_ok.len() + self.head_not_modified.len()) as u64 + body
+    }
+
+    /// An entry whose heads are built now from its representation.
+    fn new(rep: &Representation, body: Body) -> Entry {
+        let heads = rep.heads();
+        Entry {
+            head_ok: Cow::Owned(heads.ok),
+            shared_from: heads.shared_from,
+            head_not_modified: Cow::Owned(heads.not_modified),
+            etag: rep.etag,
+            last_modified: rep.last_modified,
+            len: rep.len,
+            body,
+        }
+    }
+
+    /// An in-memory page made at load time (directory listings).
+    pub fn generated(content_type: &str, cache_control: &str, bytes: Vec<u8>) -> Entry {
+        let etag = entity_tag(&bytes);
+        let len = bytes.len() as u64;
+        let rep = Representation {
+            content_type,
+            content_encoding: None,
+            vary: false,
+            cache_control,
+            len,
+            last_modified: 0,
+            etag,
+        };
+        Entry::new(&rep, Body::Memory(Cow::Owned(bytes)))
+    }
+}
+
+/// Builds the catalog from the walk of `--root`.
+struct Loader<'a> {
+    options: &'a Options<'a>,
+    catalog: Catalog,
+}
+
+impl Visitor for Loader<'_> {
+    fn directory(&mut self, url: &str, items: &[Item]) -> Result<(), String> {
+        if !url.is_empty() {
+            self.catalog.add_directory(url.as_bytes());
+        }
+        if self.options.listing && !items.iter().any(|item| item.name == "index.html" && item.meta.is_file()) {
+            let entries: Vec<_> = items.iter().map(|item| (item.name.as_bytes(), &item.meta)).collect();
+            let page = listing::render(url.as_bytes(), &entries);
+            let entry = Entry::generated("text/html; charset=utf-8", cache::REVALIDATE, page);
+            self.catalog.bytes += entry.bytes() + ROUTE_BYTES + url.len() as u64 + 1;
+            let resource = Arc::new(Resource { identity: Arc::new(entry), gzip: None, br: None });
+            self.catalog.routes.insert(format!("{url}/").into_bytes().into(), Route::File(resource));
+        }
+        Ok(())
+    }
+
+    fn file(&mut self, url: &str, item: &Item, siblings: &[Item]) -> Result<(), String> {
+        let resource = self.resource(item, siblings, url)?;
+        self.catalog.add_file(url.as_bytes(), resource);
+        Ok(())
+    }
+
+    fn skipped(&mut self, _url: &str, path: &Path, why: Skip) {
+        if why != Skip::Dotfile {
+            warn(path, why.reason()); // dotfiles are skipped by design, silently
+        }
+    }
+
+    fn unreadable(&mut self, message: String) -> Result<(), String> {
+        Err(message) // a site is served whole or not at all
+    }
+}
+
+impl Loader<'_> {
+    /// A file, with `.gz` / `.br` siblings as its precompressed variants.
+    fn resource(&self, item: &Item, siblings: &[Item], url: &str) -> Result<Resource, String> {
+        let sibling = |suffix: &str| {
+            siblings.iter().find(|s| s.meta.is_file() && s.name.strip_suffix(suffix) == Some(item.name.as_str()))
+        };
+        let (gz, br) = (sibling(".gz"), sibling(".br"));
+        let content_type = mime::content_type(item.name.as_bytes());
+        let vary = gz.is_some() || br.is_some();
+        let cache_control = cache::for_file(self.options.cache_rules, url, content_type);
+        let entry = |found: &Item, coding: Option<&str>| -> Result<Arc<Entry>, String> {
+            self.file(&found.path, &found.meta, content_type, coding, vary, cache_control).map(Arc::new)
+        };
+        Ok(Resource {
+            identity: entry(item, None)?,
+            gzip: gz.map(|found| entry(found, Some("gzip"))).transpose()?,
+            br: br.map(|found| entry(found, Some("br"))).transpose()?,
+        })
+    }
+
+    fn file(
+        &self,
+        path: &Path,
+        meta: &Metadata,
+        content_type: &str,
+        content_encoding: Option<&str>,
+        vary: bool,
+        cache_control: &str,
+    ) -> Result<Entry, String> {
+        let failed = |e: io::Error| format!("{}: {}", path.display(), error_text(&e));
+        let last_modified = u64::try_from(meta.mtime()).unwrap_or(0);
+        let (len, etag, body) = if meta.len() <= self.options.cache_max {
+            let bytes = fs::read(path).map_err(failed)?;
+            (bytes.len() as u64, entity_tag(&bytes), Body::Memory(Cow::Owned(bytes)))
+        } else {
+            // Hashing a large file would make start-up (and reload) read the
+            // whole site from an SD card; identity and mtime change whenever
+            // the content does, which keeps the tag strong in practice.
+            let file = File::open(path).map_err(failed)?;
+            let meta = file.metadata().map_err(failed)?;
+            let mut identity = Vec::with_capacity(40);
+            for n in [meta.len(), meta.ino(), meta.dev(), meta.mtime() as u64, meta.mtime_nsec() as u64] {
+                identity.extend_from_slice(&n.to_le_bytes());
+            }
+            (meta.len(), entity_tag(&identity), Body::File(file))
+        };
+        let rep = Representation { content_type, content_encoding, vary, cache_control, len, last_modified, etag };
+        Ok(Entry::new(&rep, body))
+    }
+}
+
+fn warn(path: &Path, why: &str) {
+    crate::ops::log::stderr_line(format_args!("mote: {}: {why}", path.display()));
+}

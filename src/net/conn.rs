@@ -1,0 +1,573 @@
+//! One client connection: read request heads, queue their replies in order,
+//! write them with as few system calls as possible, and close politely.
+//!
+//! The read buffer is the worker's, not the connection's: a connection keeps
+//! bytes of its own only while a request head is incomplete, and replies of
+//! its own only while the socket is full, so an idle keep-alive connection
+//! holds no buffers at all. Reading stops while too many replies wait to be
+//! written (backpressure), and a connection that must close shuts down its
+//! write side and drains what the client still sends (lingering close), so
+//! the client sees the whole last response instead of a reset. A client that
+//! asked to close, and whose bytes were all read, gets a plain close: with
+//! nothing unread there is no reset, and it sends nothing more.
+#![forbid(unsafe_code)]
+
+use std::io::{self, IoSlice, Read};
+use std::net::{IpAddr, Shutdown};
+use std::sync::Arc;
+
+use mio::net::TcpStream;
+
+use crate::answer::memo::Memo;
+use crate::answer::reply::{self, BodyRef, Connection, Reply};
+use crate::answer::route::{self, Site};
+use crate::answer::whole::Whole;
+use crate::http::request::{self, Parse};
+use crate::net::batch::Batch;
+use crate::net::clock::Clock;
+use crate::net::shared::Stats;
+use crate::ops::log;
+use crate::sys;
+
+/// Replies queued before reading pauses until they are written.
+const MAX_QUEUED_REPLIES: usize = 64;
+/// Slices handed to one `sendmsg`.
+const MAX_IOVECS: usize = 64;
+/// Slices of one reply: head, `--header` lines, tail, body.
+const REPLY_PARTS: usize = 4;
+/// Largest single `sendfile` (fits a 32-bit size_t on the Pi).
+const MAX_SENDFILE: usize = 1 << 30;
+/// How long and how much a closing connection drains (seconds, bytes).
+const LINGER_SECS: u32 = 2;
+const LINGER_BYTES: usize = 256 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Phase {
+    /// Reading requests and writing their replies.
+    Open,
+    /// The last reply is queued. Once it is written the connection closes:
+    /// at once if the client said it sends nothing more and nothing of it is
+    /// left unread (`linger` false), else by a lingering close.
+    Closing { linger: bool },
+    /// Write side shut; reading and discarding until EOF or the linger ends.
+    Draining { discarded: usize },
+}
+
+/// What the current deadline guards against.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Timer {
+    /// Waiting for the first byte of the next request.
+    Idle,
+    /// A request head (or its body) is arriving: slow clients are cut off.
+    Request,
+    /// A reply is stuck in a full socket.
+    Send,
+    Linger,
+}
+
+/// Per-worker settings a connection needs.
+pub struct Limits {
+    pub header_timeout: u32,
+    pub idle_timeout: u32,
+}
+
+/// What a connection borrows from its worker while it runs.
+pub struct Context<'a> {
+    pub site: Site<'a>,
+    pub clock: &'a Clock,
+    pub limits: &'a Limits,
+    /// Replies answered in this turn; they move into the connection only if
+    /// the socket cannot take them now.
+    pub fresh: &'a mut Vec<Reply>,
+    pub path: &'a mut Vec<u8>,
+    pub stopping: bool,
+    /// `--header` lines for every response.
+    pub extra_headers: &'static [u8],
+    pub stats: &'a mut Stats,
+    pub whole: &'a mut Whole,
+    /// Heads answered before, and their answers.
+    pub memo: &'a mut Memo,
+    /// This turn's batched sends, when the kernel offers io_uring.
+    pub batch: Option<&'a mut Batch>,
+    /// The connection's token, for the batch.
+    pub token: usize,
+    /// The worker's access lines, when logging is on.
+    pub access_log: Option<&'a mut log::Lines>,
+}
+
+/// Where an answer came from, for the access log and the memo.
+#[allow(clippy::large_enum_variant)] // lives on the stack for one request, never stored
+enum Source<'b> {
+    /// The head in this memo slot, which keeps its access-line part too.
+    Recalled(usize),
+    /// A parsed head, or `None` for one rejected; `remember`: the head's
+    /// length and a share of its answer, when the memo may keep them.
+    Parsed { request: Option<request::Request<'b>>, remember: Option<(usize, reply::Answer)> },
+}
+
+pub struct Conn {
+    stream: TcpStream,
+    /// For the access log.
+    client: IpAddr,
+    /// An incomplete request head (empty, unallocated, most of the time).
+    partial: Vec<u8>,
+    /// Replies the socket could not take yet, in order.
+    pending: Vec<Reply>,
+    /// Bytes of the first pending reply already written.
+    written: u64,
+    /// Request body bytes still to be read and thrown away.
+    body_left: u64,
+    phase: Phase,
+    timer: Timer,
+    /// In `Clock::now` seconds.
+    pub deadline: u32,
+}
+
+enum Input {
+    /// The socket has no more bytes now.
+    Drained,
+    /// Reading stopped because enough replies are queued.
+    Paused,
+    Eof,
+    Failed,
+}
+
+impl Conn {
+    pub fn new(stream: TcpStream, client: IpAddr, clock: &Clock, limits: &Limits) -> Conn {
+        Conn {
+            stream,
+            client,
+            partial: Vec::new(),
+            pending: Vec::new(),
+            written: 0,
+            body_left: 0,
+            phase: Phase::Open,
+            timer: Timer::Request,
+            deadline: clock.now().saturating_add(limits.header_timeout + 1),
+        }
+    }
+
+    /// Nothing in flight: closing it loses nothing.
+    pub fn is_idle(&self) -> bool {
+        self.phase == Phase::Open && self.partial.is_empty() && self.pending.is_empty() && self.body_left == 0
+    }
+
+    /// Runs the connection as far as the socket allows. `readable` is false
+    /// for a write-only wake-up; `must_drain` says the peer closed its side,
+    /// so reads go on until EOF even after a short read. Returns false when
+    /// the connection is finished.
+    pub fn drive(&mut self, cx: &mut Context, scratch: &mut [u8], readable: bool, must_drain: bool) -> bool {
+        // A write-only wake-up reads only if replies were waiting: reading
+        // may have paused behind them while requests kept arriving.
+        let mut read_now = readable || must_drain || !self.pending.is_empty();
+        loop {
+            let input = if self.phase == Phase::Open && read_now {
+                self.read_and_answer(cx, scratch, must_drain)
+            } else {
+                Input::Drained
+            };
+            read_now = true;
+            let before = self.written;
+            match self.flush(cx.fresh, cx.whole) {
+                Err(_) => return false,
+                Ok(false) => {
+                    if self.timer != Timer::Send || self.written != before {
+                        self.set_timer(Timer::Send, cx);
+                    }
+                    return true;
+                }
+                Ok(true) => {}
+            }
+            match input {
+                Input::Paused => continue,
+                Input::Failed => return false,
+                // The peer sent everything it will and has all our replies:
+                // nothing is left unread, so a plain close loses nothing.
+                Input::Eof => return false,
+                Input::Drained => {}
+            }
+            if let Phase::Closing { linger } = self.phase {
+                // Nothing unread can turn the close into a reset that loses
+                // the reply, and the client sends nothing more.
+                if !linger {
+                    return false;
+                }
+                // RFC 9112 §9.6: close the write side first, then drain.
+                if self.stream.shutdown(Shutdown::Write).is_err() {
+                    return false;
+                }
+                self.phase = Phase::Draining { discarded: 0 };
+                self.set_timer(Timer::Linger, cx);
+            }
+            if let Phase::Draining { .. } = self.phase {
+                return self.drain(scratch);
+            }
+            if cx.stopping && self.is_idle() {
+                return false;
+            }
+            let timer = if self.partial.is_empty() && self.body_left == 0 { Timer::Idle } else { Timer::Request };
+            if timer != self.timer || timer == Timer::Idle {
+                self.set_timer(timer, cx);
+            }
+            return true;
+        }
+    }
+
+    /// Takes back a batched response the socket did not take whole, as if
+    /// its own send had ended with `result`; false when the connection is done.
+    pub fn resume(
+        &mut self,
+        cx: &mut Context,
+        scratch: &mut [u8],
+        whole: Arc<Vec<u8>>,
+        result: io::Result<usize>,
+    ) -> bool {
+        self.pending.push(Reply::of_whole(whole));
+        match result {
+            Ok(0) => false,
+            Ok(n) => {
+                self.written = n as u64;
+                self.drive(cx, scratch, false, false)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.set_timer(Timer::Send, cx);
+                true
+            }
+            // Not submitted: send it now.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => self.drive(cx, scratch, false, false),
+            Err(_) => false,
+        }
+    }
+
+    fn set_timer(&mut self, timer: Timer, cx: &Context) {
+        let secs = match timer {
+            Timer::Request => cx.limits.header_timeout,
+            Timer::Idle | Timer::Send => cx.limits.idle_timeout,
+            Timer::Linger => LINGER_SECS,
+        };
+        self.timer = timer;
+        // `now` is whole seconds; one more makes the timeout a true minimum.
+        self.deadline = cx.clock.now().saturating_add(secs + 1);
+    }
+
+    /// Reads until the socket is drained, answering every complete request.
+    fn read_and_answer(&mut self, cx: &mut Context, scratch: &mut [u8], must_drain: bool) -> Input {
+        let mut filled = self.partial.len();
+        scratch[..filled].copy_from_slice(&self.partial);
+        let mut short_read = false;
+        let input = loop {
+            let used = self.answer(&scratch[..filled], cx, short_read && !must_drain);
+            if used > 0 && used < filled {
+                scratch.copy_within(used..filled, 0);
+            }
+            filled -= used;
+            if self.phase != Phase::Open {
+                // Bytes after the last request, or a socket not known to be
+                // empty, may be followed by more: those need the linger.
+                if filled > 0 || !short_read {
+                    if let Phase::Closing { linger } = &mut self.phase {
+                        *linger = true;
+                    }
+                }
+                filled = 0;
+                break Input::Drained;
+            }
+            if self.pending.len() + cx.fresh.len() >= MAX_QUEUED_REPLIES {
+                break Input::Paused;
+            }
+            // Edge-triggered readiness: a short read means the socket was
+            // emptied, and new bytes will raise a new edge.
+            if short_read && !must_drain {
+                break Input::Drained;
+            }
+            // `answer` leaves less than MAX_HEAD unparsed, so there is room.
+            let space = scratch.len() - filled;
+            match self.stream.read(&mut scratch[filled..]) {
+                Ok(0) => break Input::Eof,
+                Ok(n) => {
+                    filled += n;
+                    short_read = n < space;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Input::Drained,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break Input::Failed,
+            }
+        };
+        if filled == 0 {
+            self.partial = Vec::new();
+        } else {
+            self.partial.clear();
+            self.partial.extend_from_slice(&scratch[..filled]);
+        }
+        input
+    }
+
+    /// Answers every complete request at the front of `input`; returns how
+    /// many bytes were consumed. `last`: no more input is read this turn.
+    fn answer(&mut self, input: &[u8], cx: &mut Context, last: bool) -> usize {
+        let mut used = 0;
+        loop {
+            if self.body_left > 0 {
+                let skip = self.body_left.min((input.len() - used) as u64);
+                used += skip as usize;
+                self.body_left -= skip;
+                if self.body_left > 0 {
+                    return used;
+                }
+            }
+            let full = self.pending.len() + cx.fresh.len() >= MAX_QUEUED_REPLIES;
+            if self.phase != Phase::Open || full || used == input.len() {
+                return used;
+            }
+            let unparsed = &input[used..];
+            let slot = cx.memo.find(unparsed);
+            // Only the first answer of the turn, with nothing waiting before
+            // it, is a kept response: one a full socket holds back stays the
+            // connection's only copy of it (`budget.rs` charges one), and
+            // the rest of a burst is made of shared parts.
+            let first = self.pending.is_empty() && cx.fresh.is_empty() && !cx.stopping;
+            let whole = slot.filter(|_| first).and_then(|at| cx.memo.whole(at, cx.clock.unix()).map(|w| (at, w)));
+            if let Some((at, (kept, head_len))) = whole {
+                count_response(cx.stats, reply::status_of(kept), kept.len() as u64);
+                cx.stats.kept_responses += 1;
+                if let Some(lines) = cx.access_log.as_deref_mut() {
+                    lines.push_kept(self.client, cx.clock.unix(), cx.memo.log_part(at));
+                }
+                used += head_len;
+                // The turn's last request (a short read left nothing unread;
+                // `must_drain` reads on): it can wait for the batch. Until
+                // the worker submits it, before anything else can touch this
+                // connection, the connection looks idle.
+                let lone = last && used == input.len();
+                match cx.batch.as_deref_mut() {
+                    Some(batch) if lone => batch.queue(cx.token, &self.stream, kept),
+                    _ => cx.fresh.push(Reply::of_whole(Arc::clone(kept))),
+                }
+                continue;
+            }
+            // `quiet`: the request asked to close and has no body, so the client
+            // sends nothing after it (RFC 9112 §9.6).
+            let (answer, keep_alive, quiet, http10, source) = match slot
+                .and_then(|at| cx.memo.recall(at).map(|seen| (at, seen)))
+            {
+                // Only heads without a body are remembered.
+                Some((at, seen)) => {
+                    used += seen.head_len;
+                    (seen.answer, seen.keep_alive, !seen.keep_alive, seen.http10, Source::Recalled(at))
+                }
+                None => match request::parse(unparsed) {
+                    Parse::Partial => return used,
+                    Parse::Rejected(rejection) => {
+                        let head_only = request::trim_blank_lines(unparsed).starts_with(b"HEAD ");
+                        let source = Source::Parsed { request: None, remember: None };
+                        (route::reject(rejection, head_only), false, false, false, source)
+                    }
+                    Parse::Complete(request, head_len) => {
+                        let answer = route::answer(&request, &cx.site, cx.path);
+                        used += head_len;
+                        self.body_left = request.body_len;
+                        // A client waiting for 100-continue may never send the
+                        // body it announced: close rather than wait for it.
+                        let keep_alive = request.keep_alive && !request.expects_continue;
+                        let remember = if request.body_len == 0 { answer.share().map(|a| (head_len, a)) } else { None };
+                        let quiet = !request.keep_alive && request.body_len == 0;
+                        let http10 = request.http10;
+                        (answer, keep_alive, quiet, http10, Source::Parsed { request: Some(request), remember })
+                    }
+                },
+            };
+            let connection = if answer.closes || !keep_alive || cx.stopping {
+                self.phase = Phase::Closing { linger: !quiet };
+                Connection::Close
+            } else if http10 {
+                Connection::KeepAlive
+            } else {
+                Connection::Persist
+            };
+            let reply = Reply::new(answer, cx.extra_headers, cx.clock.tail(connection));
+            // Once the worker holds this reply whole, so does the head's slot.
+            if let Some(at) = slot.filter(|_| connection == Connection::Persist) {
+                if let Some(bytes) = cx.whole.held(&reply) {
+                    cx.memo.keep_whole(at, cx.clock.unix(), bytes);
+                }
+            }
+            count_response(cx.stats, reply.status(), reply.total_len());
+            let (lines, client, unix) = (cx.access_log.as_deref_mut(), self.client, cx.clock.unix());
+            match source {
+                Source::Recalled(at) => {
+                    if let Some(lines) = lines {
+                        lines.push_kept(client, unix, cx.memo.log_part(at));
+                    }
+                }
+                Source::Parsed { request, remember } => {
+                    let entry = log::Entry {
+                        request_line: request.as_ref().map(|r| (r.method_token, r.target, r.http10)),
+                        status: reply.status(),
+                        body_bytes: reply.body_len(),
+                        referer: request.as_ref().and_then(|r| r.referer),
+                        user_agent: request.as_ref().and_then(|r| r.user_agent),
+                    };
+                    let part = lines.map_or(&[][..], |lines| lines.push_entry(client, unix, &entry));
+                    if let Some((head_len, answer)) = remember {
+                        cx.memo.remember(&unparsed[..head_len], answer, keep_alive, http10, part);
+                    }
+                }
+            }
+            cx.fresh.push(reply);
+        }
+    }
+
+    /// Writes queued replies; Ok(true) when all are written.
+    fn flush(&mut self, fresh: &mut Vec<Reply>, whole: &mut Whole) -> io::Result<bool> {
+        if !self.pending.is_empty() {
+            self.pending.append(fresh);
+        }
+        let queue = if self.pending.is_empty() { &mut *fresh } else { &mut self.pending };
+        let result = write_queue(&self.stream, queue, &mut self.written, whole);
+        if !fresh.is_empty() {
+            self.pending.append(fresh);
+        }
+        if self.pending.is_empty() && self.pending.capacity() > 0 {
+            self.pending = Vec::new();
+        }
+        result
+    }
+
+    /// Reads and discards until EOF; false when the connection is done.
+    fn drain(&mut self, scratch: &mut [u8]) -> bool {
+        loop {
+            match self.stream.read(scratch) {
+                Ok(0) => return false,
+                Ok(n) => {
+                    let Phase::Draining { discarded } = &mut self.phase else {
+                        return false;
+                    };
+                    *discarded += n;
+                    if *discarded > LINGER_BYTES {
+                        return false;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+/// Counts a response by its status (three digits) and length.
+fn count_response(stats: &mut Stats, status: &[u8], bytes: u64) {
+    stats.requests[usize::from(status[0].saturating_sub(b'1')).min(4)] += 1;
+    stats.bytes_out += bytes;
+}
+
+/// Writes `queue` from `*written` bytes into its first reply until it is
+/// empty (Ok(true)) or the socket is full (Ok(false)). A lone reply the
+/// worker holds whole goes in one `send`; a burst is gathered instead.
+fn write_queue(stream: &TcpStream, queue: &mut Vec<Reply>, written: &mut u64, whole: &mut Whole) -> io::Result<bool> {
+    while !queue.is_empty() {
+        let whole_reply = match queue.as_slice() {
+            [only] if *written == 0 => only.copied().or_else(|| whole.bytes(only)),
+            _ => None,
+        };
+        // Only as many slices as the queue can use are set up: filling all
+        // 64 for a lone reply cost ~390 instructions, 8% of a request.
+        let result = match whole_reply {
+            Some(bytes) => sys::send(stream, bytes.as_slice()),
+            None if queue.len() == 1 => gather(stream, queue, *written, &mut [IoSlice::new(&[]); REPLY_PARTS]),
+            None => gather(stream, queue, *written, &mut [IoSlice::new(&[]); MAX_IOVECS]),
+        };
+        match result {
+            // A file that shrank since it was loaded cannot fill its Content-Length.
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                *written += n as u64;
+                let mut done = 0;
+                while done < queue.len() && queue[done].total_len() <= *written {
+                    *written -= queue[done].total_len();
+                    done += 1;
+                }
+                queue.drain(..done);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+/// One write of the queue's next bytes, gathered into `slices`.
+fn gather<'a>(stream: &TcpStream, queue: &'a [Reply], written: u64, slices: &mut [IoSlice<'a>]) -> io::Result<usize> {
+    match next_write(queue, written, slices) {
+        NextWrite::Slices(count) => sys::send_vectored(stream, &slices[..count]),
+        NextWrite::File { file, offset, len } => {
+            sys::sendfile(stream, file, offset, len.min(MAX_SENDFILE as u64) as usize)
+        }
+    }
+}
+
+enum NextWrite<'a> {
+    /// This many of the slices are filled.
+    Slices(usize),
+    File {
+        file: &'a std::fs::File,
+        offset: u64,
+        len: u64,
+    },
+}
+
+/// The next system call's worth of output: memory parts gathered for one
+/// `sendmsg`, up to the first file body, which goes alone to `sendfile`.
+fn next_write<'a>(queue: &'a [Reply], written: u64, slices: &mut [IoSlice<'a>]) -> NextWrite<'a> {
+    let mut count = 0;
+    let mut skip = written;
+    for reply in queue {
+        for part in [reply.head(), reply.extra(), reply.tail()] {
+            if skip >= part.len() as u64 {
+                skip -= part.len() as u64; // written, or empty
+            } else if count < slices.len() {
+                slices[count] = IoSlice::new(&part[skip as usize..]);
+                skip = 0;
+                count += 1;
+            }
+        }
+        match reply.body() {
+            BodyRef::Memory(bytes) => {
+                if skip >= bytes.len() as u64 {
+                    skip -= bytes.len() as u64;
+                } else if count < slices.len() {
+                    slices[count] = IoSlice::new(&bytes[skip as usize..]);
+                    skip = 0;
+                    count += 1;
+                }
+            }
+            BodyRef::File { file, start, end } => {
+                if count == 0 && skip < end - start {
+                    return NextWrite::File { file, offset: start + skip, len: end - start - skip };
+                }
+                if skip < end - start {
+                    break;
+                }
+                skip -= end - start;
+            }
+        }
+        if count + REPLY_PARTS > slices.len() {
+            break;
+        }
+    }
+    NextWrite::Slices(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An idle connection is its slab slot and nothing else; keep it small
+    /// (the per-connection memory target is 256 bytes).
+    #[test]
+    fn idle_connection_is_small() {
+        let size = std::mem::size_of::<Conn>();
+        assert!(size <= 128, "Conn is {size} bytes");
+    }
+}

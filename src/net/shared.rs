@@ -1,0 +1,138 @@
+//! What the workers share: the configuration, the current catalog (swapped
+//! whole on reload), the stop flag and the count of open connections.
+#![forbid(unsafe_code)]
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use crate::catalog::{Catalog, Options};
+use crate::http::auth::Auth;
+use crate::ops::budget;
+use crate::ops::config::Config;
+use crate::ops::log::AccessLog;
+
+/// One worker's counters. Workers count in plain integers and publish a
+/// copy once a second, so counting costs no atomic operation per request.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Stats {
+    pub connections: u64,
+    /// Requests answered with 1xx..5xx.
+    pub requests: [u64; 5],
+    pub bytes_out: u64,
+    /// Replies handed to the kernel in a turn's batch (io_uring).
+    pub batched_sends: u64,
+    /// Answers that were a whole response the memo kept (no reply built).
+    pub kept_responses: u64,
+    /// Workers with a send ring (each reports 1 or 0).
+    pub rings: u64,
+}
+
+impl Stats {
+    pub fn add(&mut self, other: &Stats) {
+        self.connections += other.connections;
+        for (sum, n) in self.requests.iter_mut().zip(other.requests) {
+            *sum += n;
+        }
+        self.bytes_out += other.bytes_out;
+        self.batched_sends += other.batched_sends;
+        self.kept_responses += other.kept_responses;
+        self.rings += other.rings;
+    }
+}
+
+pub struct Shared {
+    pub config: Config,
+    pub max_conns: usize,
+    /// Connections that fit in `--max-memory` beside the current catalog
+    /// (usize::MAX without a budget); changes on reload.
+    pub memory_conns: AtomicUsize,
+    pub started: Instant,
+    pub access_log: Option<AccessLog>,
+    pub auth: Option<Auth>,
+    /// `--header` lines; leaked once at start-up so replies can point at them.
+    pub extra_headers: &'static [u8],
+    /// Each worker's last published counters.
+    pub stats: Vec<Mutex<Stats>>,
+    pub reloads: AtomicUsize,
+    pub stopping: AtomicBool,
+    pub open_conns: AtomicUsize,
+    /// Set once "cannot accept" has been said, so a flood says it once.
+    pub warned_accept: AtomicBool,
+    /// Bumped after every swap; workers compare it each loop turn, which is a
+    /// plain load, and take the lock only when it changed.
+    pub catalog_version: AtomicUsize,
+    catalog: Mutex<Arc<Catalog>>,
+}
+
+impl Shared {
+    pub fn new(
+        config: Config,
+        catalog: Catalog,
+        max_conns: usize,
+        access_log: Option<AccessLog>,
+        auth: Option<Auth>,
+    ) -> Shared {
+        let workers = config.threads;
+        let extra_headers = Box::leak(config.headers.clone().into_boxed_slice());
+        Shared {
+            auth,
+            extra_headers,
+            config,
+            max_conns,
+            memory_conns: AtomicUsize::new(usize::MAX),
+            started: Instant::now(),
+            access_log,
+            stats: (0..workers).map(|_| Mutex::new(Stats::default())).collect(),
+            reloads: AtomicUsize::new(0),
+            stopping: AtomicBool::new(false),
+            open_conns: AtomicUsize::new(0),
+            warned_accept: AtomicBool::new(false),
+            catalog_version: AtomicUsize::new(0),
+            catalog: Mutex::new(Arc::new(catalog)),
+        }
+    }
+
+    /// The catalog to load: the built-in site or `--root`.
+    /// Also checks it against `--max-memory`: the result carries how many
+    /// connections fit beside it.
+    pub fn load_catalog(config: &Config) -> Result<(Catalog, usize), String> {
+        let options =
+            Options { cache_max: config.cache_max, cache_rules: &config.cache_rules, listing: config.listing };
+        let catalog = match &config.root {
+            Some(root) => Catalog::load(root, &options)?,
+            None => Catalog::embedded(&options),
+        };
+        let conns = match config.max_memory {
+            Some(budget) => budget::connections(budget, catalog.bytes, config.threads)?,
+            None => usize::MAX,
+        };
+        Ok((catalog, conns))
+    }
+
+    /// The connection limit now: the flag's (or descriptors') and the budget's.
+    pub fn conn_limit(&self) -> usize {
+        self.max_conns.min(self.memory_conns.load(Ordering::Relaxed))
+    }
+
+    pub fn catalog(&self) -> (Arc<Catalog>, usize) {
+        let catalog = self.catalog.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        (catalog.clone(), self.catalog_version.load(Ordering::Acquire))
+    }
+
+    /// Requests see the old site or the new one, never a mix: the swap is
+    /// one pointer under the lock.
+    pub fn swap_catalog(&self, new: Catalog, memory_conns: usize) {
+        self.memory_conns.store(memory_conns, Ordering::Relaxed);
+        let mut catalog = self.catalog.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *catalog = Arc::new(new);
+        self.catalog_version.fetch_add(1, Ordering::Release);
+        self.reloads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn publish_stats(&self, worker: usize, stats: &Stats) {
+        if let Some(slot) = self.stats.get(worker) {
+            *slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = *stats;
+        }
+    }
+}

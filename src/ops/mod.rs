@@ -1,0 +1,11 @@
+//! Running mote on a small box: flags, signals (stop, reload, reopen logs),
+//! the error and access logs, the `--status` page, `--user` ids and the
+//! `--max-memory` budget. Nothing here is on a request's path but the log.
+#![forbid(unsafe_code)]
+
+pub mod budget;
+pub mod config;
+pub mod identity;
+pub mod log;
+pub mod signals;
+pub mod status;

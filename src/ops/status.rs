@@ -1,0 +1,43 @@
+//! The opt-in `--status PATH` page: a few counters in plain text, for a
+//! person with curl or a monitoring script. Figures from other workers are
+//! at most a second old (they publish once a second).
+#![forbid(unsafe_code)]
+
+use std::sync::atomic::Ordering;
+
+use crate::net::shared::{Shared, Stats};
+use crate::sys;
+
+pub fn render(shared: &Shared, own: usize, own_stats: &Stats) -> Vec<u8> {
+    let mut stats = Stats::default();
+    for (worker, slot) in shared.stats.iter().enumerate() {
+        if worker == own {
+            stats.add(own_stats);
+        } else {
+            stats.add(&slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        }
+    }
+    let mut page = Vec::with_capacity(256);
+    let mut line = |name: &str, value: u64| {
+        page.extend_from_slice(name.as_bytes());
+        page.extend_from_slice(b": ");
+        page.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+        page.push(b'\n');
+    };
+    line("uptime_seconds", shared.started.elapsed().as_secs());
+    line("connections_open", shared.open_conns.load(Ordering::Relaxed) as u64);
+    line("connections_total", stats.connections);
+    for (class, count) in
+        ["requests_1xx", "requests_2xx", "requests_3xx", "requests_4xx", "requests_5xx"].into_iter().zip(stats.requests)
+    {
+        line(class, count);
+    }
+    line("bytes_out", stats.bytes_out);
+    line("batched_sends", stats.batched_sends);
+    line("kept_responses", stats.kept_responses);
+    line("io_uring_workers", stats.rings);
+    line("reloads", shared.reloads.load(Ordering::Relaxed) as u64);
+    line("rss_bytes", sys::resident_bytes().unwrap_or(0));
+    line("workers", shared.stats.len() as u64);
+    page
+}

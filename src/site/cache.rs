@@ -1,0 +1,116 @@
+//! Cache-Control by rule, decided once per file when the catalog is built.
+//!
+//! The defaults are what a front-end developer expects: HTML is revalidated
+//! on every use (`no-cache`, cheap with content ETags), files whose name
+//! carries a content hash (`app.3f9a2c1b.js`, Vite's `index-BdU3x9Ab.js`,
+//! anything under SvelteKit's `/_app/immutable/`) are cached for a year as
+//! `immutable`, and everything else for an hour. `--cache-control GLOB=VALUE`
+//! rules come first, in the order given.
+
+pub const REVALIDATE: &str = "no-cache";
+pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+pub const MODEST: &str = "public, max-age=3600";
+
+/// One `--cache-control GLOB=VALUE`: a GLOB starting with `/` matches the
+/// URL path, any other the file name; `*` matches within a path segment,
+/// `**` across segments; an empty VALUE (or `none`) sends no header.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub glob: String,
+    pub value: String,
+}
+
+impl Rule {
+    pub fn parse(text: &str) -> Option<Rule> {
+        let (glob, value) = text.split_once('=')?;
+        let value = if value == "none" { "" } else { value };
+        let valid_value = value.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b));
+        if glob.is_empty() || !valid_value {
+            return None;
+        }
+        Some(Rule { glob: glob.to_string(), value: value.trim().to_string() })
+    }
+}
+
+/// The Cache-Control value for a file (empty for none).
+pub fn for_file<'a>(rules: &'a [Rule], url_path: &str, content_type: &str) -> &'a str {
+    let name = url_path.rsplit('/').next().unwrap_or(url_path);
+    let matches = |rule: &&Rule| {
+        let subject = if rule.glob.starts_with('/') { url_path } else { name };
+        glob_matches(rule.glob.as_bytes(), subject.as_bytes())
+    };
+    if let Some(rule) = rules.iter().find(matches) {
+        return &rule.value;
+    }
+    if content_type.starts_with("text/html") {
+        REVALIDATE
+    } else if url_path.contains("/_app/immutable/") || has_content_hash(url_path) {
+        IMMUTABLE
+    } else {
+        MODEST
+    }
+}
+
+/// A dot- or dash-separated part of the file name (not its first part or its
+/// extension) of 8 or more letters and digits, with at least one of each.
+fn has_content_hash(url_path: &str) -> bool {
+    let name = url_path.rsplit('/').next().unwrap_or(url_path);
+    let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
+    stem.split(['.', '-', '_']).skip(1).any(|part| {
+        part.len() >= 8
+            && part.bytes().all(|b| b.is_ascii_alphanumeric())
+            && part.bytes().any(|b| b.is_ascii_digit())
+            && part.bytes().any(|b| b.is_ascii_alphabetic())
+    })
+}
+
+fn glob_matches(glob: &[u8], path: &[u8]) -> bool {
+    match glob {
+        [] => path.is_empty(),
+        [b'*', b'*', rest @ ..] => (0..=path.len()).any(|i| glob_matches(rest, &path[i..])),
+        [b'*', rest @ ..] => {
+            let segment = path.iter().position(|&b| b == b'/').unwrap_or(path.len());
+            (0..=segment).any(|i| glob_matches(rest, &path[i..]))
+        }
+        [first, rest @ ..] => path.first() == Some(first) && glob_matches(rest, &path[1..]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_rules() {
+        let rows: &[(&str, &str, &str)] = &[
+            ("/index.html", "text/html; charset=utf-8", REVALIDATE),
+            ("/blog/post.html", "text/html; charset=utf-8", REVALIDATE),
+            ("/app.3f9a2c1b.js", "text/javascript; charset=utf-8", IMMUTABLE),
+            ("/assets/index-BdU3x9Ab.js", "text/javascript; charset=utf-8", IMMUTABLE),
+            ("/_app/immutable/chunks/x.js", "text/javascript; charset=utf-8", IMMUTABLE),
+            ("/style.css", "text/css; charset=utf-8", MODEST),
+            ("/jquery-1.12.4.min.js", "text/javascript; charset=utf-8", MODEST),
+            ("/report-20240101.pdf", "application/pdf", MODEST),
+            ("/a3f9a2c1b.js", "text/javascript; charset=utf-8", MODEST), // first part is the name
+        ];
+        for (path, mime, want) in rows {
+            assert_eq!(for_file(&[], path, mime), *want, "{path}");
+        }
+    }
+
+    #[test]
+    fn user_rules_come_first() {
+        let rules = [
+            Rule::parse("/media/**=public, max-age=600").unwrap(),
+            Rule::parse("/docs/*=no-store").unwrap(),
+            Rule::parse("*.json=none").unwrap(),
+        ];
+        assert_eq!(for_file(&rules, "/media/a/b.mp4", "video/mp4"), "public, max-age=600");
+        assert_eq!(for_file(&rules, "/docs/a.html", "text/html; charset=utf-8"), "no-store");
+        assert_eq!(for_file(&rules, "/docs/a/b.html", "text/html; charset=utf-8"), REVALIDATE); // * stays in a segment
+        assert_eq!(for_file(&rules, "/data.json", "application/json"), "");
+        assert_eq!(for_file(&rules, "/sub/data.json", "application/json"), ""); // a name glob matches anywhere
+        assert!(Rule::parse("no-equals").is_none());
+        assert!(Rule::parse("/x=bad\nvalue").is_none());
+    }
+}

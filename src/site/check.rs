@@ -1,0 +1,173 @@
+//! `mote --check`: lints a site before it is deployed and prints its
+//! manifest — every file with its size, type, precompressed variants and
+//! cache rule — then warnings for what would surprise its owner once served,
+//! and errors for what stops it being served at all (exit status 1).
+//!
+//! It walks the site with the same `walk.rs` the catalog is built from, so
+//! the manifest is exactly what is served. Shared with `build.rs` (through
+//! `#[path]`, std only), which runs it on `static/` at build time.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+
+use crate::cache::{self, Rule};
+use crate::mime;
+use crate::walk::{error_text, walk, Item, Skip, Visitor};
+
+/// Compressible files at least this big deserve a `.gz` / `.br` beside them.
+const WORTH_COMPRESSING: u64 = 1024;
+
+#[derive(Default)]
+pub struct Report {
+    /// One line per servable file.
+    pub manifest: Vec<String>,
+    pub warnings: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+impl Report {
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for line in &self.manifest {
+            let _ = writeln!(out, "{line}");
+        }
+        for warning in &self.warnings {
+            let _ = writeln!(out, "warning: {warning}");
+        }
+        for error in &self.errors {
+            let _ = writeln!(out, "error: {error}");
+        }
+        let _ = writeln!(
+            out,
+            "{} files, {} warnings, {} errors",
+            self.manifest.len(),
+            self.warnings.len(),
+            self.errors.len()
+        );
+        out
+    }
+}
+
+/// `variants_on_disk`: whether `.gz`/`.br` files are expected beside large
+/// text files (not for `static/`, whose variants build.rs makes).
+pub fn check(root: &Path, rules: &[Rule], variants_on_disk: bool) -> Report {
+    let mut lint = Lint { rules, variants_on_disk, report: Report::default() };
+    if let Err(why) = walk(root, &mut lint) {
+        lint.report.errors.push(why);
+    }
+    lint.report
+}
+
+struct Lint<'a> {
+    rules: &'a [Rule],
+    variants_on_disk: bool,
+    report: Report,
+}
+
+impl Visitor for Lint<'_> {
+    fn directory(&mut self, url: &str, items: &[Item]) -> Result<(), String> {
+        if url.is_empty() && !items.iter().any(|item| item.name == "index.html" && item.meta.is_file()) {
+            self.report.warnings.push("no index.html at the root: / will be 404".into());
+        }
+        Ok(())
+    }
+
+    fn file(&mut self, url: &str, item: &Item, siblings: &[Item]) -> Result<(), String> {
+        if let Err(e) = fs::File::open(&item.path) {
+            self.report.errors.push(format!("{}: {}", item.path.display(), error_text(&e)));
+            return Ok(());
+        }
+        let meta = &item.meta;
+        let content_type = mime::content_type(item.name.as_bytes());
+        let mut variants = Vec::new();
+        for (suffix, coding) in [(".gz", "gzip"), (".br", "br")] {
+            let Some(variant) =
+                siblings.iter().find(|s| s.meta.is_file() && s.name.strip_suffix(suffix) == Some(&item.name))
+            else {
+                continue;
+            };
+            variants.push(coding);
+            if variant.meta.len() >= meta.len() {
+                self.report
+                    .warnings
+                    .push(format!("{url}{suffix}: not smaller than {url}; clients get the bigger file"));
+            }
+            if let (Ok(v), Ok(o)) = (variant.meta.modified(), meta.modified()) {
+                if v < o {
+                    self.report.warnings.push(format!("{url}{suffix}: older than {url}; is it stale?"));
+                }
+            }
+        }
+        if mime::known_type(item.name.as_bytes()).is_none() {
+            self.report.warnings.push(format!("{url}: unknown type, served as {}", mime::FALLBACK));
+        }
+        if self.variants_on_disk && variants.is_empty() && meta.len() >= WORTH_COMPRESSING && compressible(content_type)
+        {
+            self.report
+                .warnings
+                .push(format!("{url}: {} bytes of {content_type} with no .gz or .br beside it", meta.len()));
+        }
+        let cache_control = cache::for_file(self.rules, url, content_type);
+        self.report.manifest.push(manifest_line(url, meta.len(), content_type, &variants, cache_control));
+        Ok(())
+    }
+
+    fn skipped(&mut self, url: &str, _path: &Path, why: Skip) {
+        self.report.warnings.push(format!("{url}: {}", why.reason()));
+    }
+
+    fn unreadable(&mut self, message: String) -> Result<(), String> {
+        self.report.errors.push(message);
+        Ok(())
+    }
+}
+
+/// One manifest row: URL, bytes, type, variants, Cache-Control (`-` for none).
+pub fn manifest_line(url: &str, len: u64, content_type: &str, variants: &[&str], cache_control: &str) -> String {
+    let variants = if variants.is_empty() { "-".to_string() } else { variants.join(",") };
+    let cache_control = if cache_control.is_empty() { "-" } else { cache_control };
+    format!("{url}\t{len}\t{content_type}\t{variants}\t{cache_control}")
+}
+
+fn compressible(content_type: &str) -> bool {
+    content_type.starts_with("text/")
+        || ["json", "javascript", "xml", "svg", "wasm"].iter().any(|kind| content_type.contains(kind))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_what_would_surprise() {
+        let root = std::env::temp_dir().join(format!("mote-check-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        fs::create_dir_all(root.join("sub")).unwrap();
+        fs::write(root.join("app.js"), "x".repeat(4000)).unwrap();
+        fs::write(root.join("style.css"), "y".repeat(4000)).unwrap();
+        fs::write(root.join("style.css.gz"), "z".repeat(5000)).unwrap();
+        fs::write(root.join("data.weird"), "w").unwrap();
+        fs::write(root.join(".env"), "secret").unwrap();
+        fs::write(root.join("sub/index.html"), "<p>").unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", root.join("escape")).unwrap();
+        let report = check(&root, &[], true);
+        let text = report.render();
+        fs::remove_dir_all(&root).unwrap();
+        let expect = [
+            "warning: no index.html at the root",
+            "warning: /app.js: 4000 bytes of text/javascript; charset=utf-8 with no .gz or .br",
+            "warning: /style.css.gz: not smaller than /style.css",
+            "warning: /data.weird: unknown type",
+            "warning: /.env: dotfile, never served",
+            "warning: /escape: symlink leads outside the root",
+            "/style.css\t4000\ttext/css; charset=utf-8\tgzip\tpublic, max-age=3600",
+            "/sub/index.html\t3\ttext/html; charset=utf-8\t-\tno-cache",
+        ];
+        for line in expect {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
+        assert!(report.errors.is_empty(), "{text}");
+        assert!(check(Path::new("/nonexistent-mote-root"), &[], true).errors[0].contains("/nonexistent-mote-root"));
+    }
+}

@@ -1,0 +1,167 @@
+//! The one definition of what under a site's root can be served: regular
+//! files and directories, reached by UTF-8 names without control bytes or a
+//! leading dot, inside the root after resolving symlinks, without loops.
+//!
+//! The catalog builds responses from this walk and `mote --check` reports
+//! from it (as does build.rs for `static/`, through `#[path]`, so std only):
+//! the manifest a person checks is exactly what gets served.
+
+use std::fs::{self, Metadata};
+use std::path::{Path, PathBuf};
+
+/// How deep a site may nest; deeper directories are refused, which also ends
+/// any symlink loop the ancestor check would not.
+pub const MAX_DEPTH: usize = 32;
+
+/// A servable name in a directory.
+pub struct Item {
+    pub name: String,
+    /// Where it really is (symlinks resolved).
+    pub path: PathBuf,
+    pub meta: Metadata,
+}
+
+/// Why a name is not served.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Skip {
+    Dotfile,
+    NotUtf8,
+    ControlBytes,
+    OutsideRoot,
+    Dangling,
+    NotRegular,
+    Loop,
+}
+
+impl Skip {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Skip::Dotfile => "dotfile, never served",
+            Skip::NotUtf8 => "name is not UTF-8, so no URL can reach it; skipped",
+            Skip::ControlBytes => "control characters in the name, so no URL can reach it; skipped",
+            Skip::OutsideRoot => "symlink leads outside the root; skipped",
+            Skip::Dangling => "dangling symlink; skipped",
+            Skip::NotRegular => "not a regular file or directory; skipped",
+            Skip::Loop => "symlink loops back to a parent directory; skipped",
+        }
+    }
+}
+
+/// What a walk reports, in order: a directory (with its servable items)
+/// before its files, its files before its subdirectories.
+pub trait Visitor {
+    /// `url` is the directory's URL path without a trailing slash ("" for the root).
+    fn directory(&mut self, url: &str, items: &[Item]) -> Result<(), String>;
+    /// `url` is the file's URL path; `siblings` are the items beside it.
+    fn file(&mut self, url: &str, item: &Item, siblings: &[Item]) -> Result<(), String>;
+    fn skipped(&mut self, url: &str, path: &Path, why: Skip);
+    /// Something could not be read: `Err` ends the walk, `Ok` goes on.
+    fn unreadable(&mut self, message: String) -> Result<(), String>;
+}
+
+/// Walks `root` (which must be a directory) and reports to `visitor`
+/// (dynamically: one copy of the walk serves both visitors).
+pub fn walk(root: &Path, visitor: &mut dyn Visitor) -> Result<(), String> {
+    let canonical = fs::canonicalize(root).map_err(|e| format!("{}: {}", root.display(), error_text(&e)))?;
+    if !canonical.is_dir() {
+        return Err(format!("{}: not a directory", root.display()));
+    }
+    let mut walk = Walk { root: canonical.clone(), ancestors: vec![canonical.clone()] };
+    walk.directory(&canonical, "", visitor)
+}
+
+struct Walk {
+    root: PathBuf,
+    /// Canonical directories from the root down to the one being walked.
+    ancestors: Vec<PathBuf>,
+}
+
+impl Walk {
+    fn directory(&mut self, dir: &Path, url: &str, visitor: &mut dyn Visitor) -> Result<(), String> {
+        if self.ancestors.len() > MAX_DEPTH {
+            return visitor.unreadable(format!("{}: directories nest deeper than {MAX_DEPTH}", dir.display()));
+        }
+        let listing = match fs::read_dir(dir) {
+            Ok(listing) => listing,
+            Err(e) => return visitor.unreadable(format!("{}: {}", dir.display(), error_text(&e))),
+        };
+        let mut names = Vec::new();
+        for entry in listing {
+            match entry {
+                Ok(entry) => names.push(entry.file_name()),
+                Err(e) => visitor.unreadable(format!("{}: {}", dir.display(), error_text(&e)))?,
+            }
+        }
+        names.sort_unstable(); // names in a directory are unique
+        let mut items = Vec::new();
+        for name in names {
+            let path = dir.join(&name);
+            let Some(name) = name.to_str() else {
+                visitor.skipped(&format!("{url}/{}", name.to_string_lossy()), &path, Skip::NotUtf8);
+                continue;
+            };
+            let item_url = format!("{url}/{name}");
+            let skip = if name.starts_with('.') {
+                Some(Skip::Dotfile)
+            } else if name.chars().any(char::is_control) {
+                Some(Skip::ControlBytes)
+            } else {
+                None
+            };
+            if let Some(why) = skip {
+                visitor.skipped(&item_url, &path, why);
+                continue;
+            }
+            match self.resolve(&path) {
+                Ok(Ok((target, meta))) => items.push(Item { name: name.to_string(), path: target, meta }),
+                Ok(Err(why)) => visitor.skipped(&item_url, &path, why),
+                Err(message) => visitor.unreadable(message)?,
+            }
+        }
+        visitor.directory(url, &items)?;
+        for item in items.iter().filter(|item| item.meta.is_file()) {
+            visitor.file(&format!("{url}/{}", item.name), item, &items)?;
+        }
+        for item in items.iter().filter(|item| item.meta.is_dir()) {
+            let item_url = format!("{url}/{}", item.name);
+            if self.ancestors.contains(&item.path) {
+                visitor.skipped(&item_url, &item.path, Skip::Loop);
+                continue;
+            }
+            self.ancestors.push(item.path.clone());
+            let result = self.directory(&item.path, &item_url, visitor);
+            self.ancestors.pop();
+            result?;
+        }
+        Ok(())
+    }
+
+    /// Resolves symlinks: the target and its metadata, or why it is skipped.
+    fn resolve(&self, path: &Path) -> Result<Result<(PathBuf, Metadata), Skip>, String> {
+        let failed = |e: std::io::Error| format!("{}: {}", path.display(), error_text(&e));
+        let link = fs::symlink_metadata(path).map_err(failed)?;
+        let target = if link.file_type().is_symlink() {
+            match fs::canonicalize(path) {
+                Ok(target) if target.starts_with(&self.root) => target,
+                Ok(_) => return Ok(Err(Skip::OutsideRoot)),
+                Err(_) => return Ok(Err(Skip::Dangling)),
+            }
+        } else {
+            path.to_path_buf()
+        };
+        let meta = fs::metadata(&target).map_err(failed)?;
+        if !meta.is_file() && !meta.is_dir() {
+            return Ok(Err(Skip::NotRegular)); // sockets, FIFOs, devices
+        }
+        Ok(Ok((target, meta)))
+    }
+}
+
+/// `No such file or directory` without Rust's ` (os error 2)` suffix.
+pub fn error_text(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    match text.find(" (os error") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}

@@ -1,0 +1,23 @@
+//! The system calls std does not offer, each behind a safe function, split by
+//! subject. The only `unsafe` code in mote lives here, and every block says
+//! why it is sound (clippy denies an undocumented one).
+// The one module allowed to use `unsafe` (lib.rs denies it crate-wide).
+#![allow(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+
+mod net;
+mod process;
+mod signal;
+mod thread;
+mod timer;
+mod uring;
+// See unwind.rs for when the stubs replace the real unwinder.
+#[cfg(all(stub_unwinder, not(test), any(panic = "abort", panic = "immediate-abort")))]
+mod unwind;
+
+pub use net::{listen, send, send_vectored, sendfile};
+pub use process::{become_user, chroot, online_cpus, open_append_at, raise_file_limit, resident_bytes};
+pub use signal::{block_signals, wait_signal, SignalFd, SIGHUP, SIGINT, SIGNALS, SIGTERM, SIGUSR1};
+pub use thread::{spawn, Thread};
+pub use timer::TimerFd;
+pub use uring::{SendRing, ShortSend};

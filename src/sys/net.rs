@@ -1,0 +1,123 @@
+//! Sockets: listening with the options a server wants, and sends that skip
+//! std's layers (`sendmsg`, `send`, `sendfile`).
+
+use std::io;
+use std::mem;
+use std::net::{SocketAddr, TcpListener};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+/// A non-blocking listening socket with SO_REUSEADDR, TCP_NODELAY, a deep backlog, and
+/// IPV6_V6ONLY for IPv6 so `[::]:80` and `0.0.0.0:80` can both be listened on.
+pub fn listen(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
+    let family = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+    // SAFETY: socket() has no memory arguments; the result is checked.
+    let fd = unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh descriptor that nothing else owns.
+    let socket = unsafe { OwnedFd::from_raw_fd(fd) };
+    set_flag(&socket, libc::SOL_SOCKET, libc::SO_REUSEADDR)?;
+    if addr.is_ipv6() {
+        set_flag(&socket, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY)?;
+    }
+    // Accepted sockets inherit it, saving a setsockopt per connection: each
+    // response leaves in one writev, so Nagle would only add delay.
+    set_flag(&socket, libc::IPPROTO_TCP, libc::TCP_NODELAY)?;
+    let (storage, len) = socket_address(addr);
+    // SAFETY: storage is a valid sockaddr of `len` bytes for this family.
+    if unsafe { libc::bind(fd, (&storage as *const libc::sockaddr_storage).cast(), len) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: plain call on an owned descriptor.
+    if unsafe { libc::listen(fd, backlog) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(TcpListener::from(socket))
+}
+
+fn set_flag(socket: &OwnedFd, level: i32, name: i32) -> io::Result<()> {
+    let one: libc::c_int = 1;
+    // SAFETY: the option value points at a live c_int of the size given.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            level,
+            name,
+            (&one as *const libc::c_int).cast(),
+            mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn socket_address(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: sockaddr_storage is plain data for which all-zero is valid.
+    let mut storage: libc::sockaddr_storage = unsafe { mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(v4) => {
+            // SAFETY: sockaddr_storage is large and aligned enough for sockaddr_in.
+            let sin = unsafe { &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_port = v4.port().to_be();
+            sin.sin_addr = libc::in_addr { s_addr: u32::from_ne_bytes(v4.ip().octets()) };
+            mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(v6) => {
+            // SAFETY: sockaddr_storage is large and aligned enough for sockaddr_in6.
+            let sin6 = unsafe { &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_port = v6.port().to_be();
+            sin6.sin6_addr = libc::in6_addr { s6_addr: v6.ip().octets() };
+            sin6.sin6_flowinfo = v6.flowinfo();
+            sin6.sin6_scope_id = v6.scope_id();
+            mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (storage, len as libc::socklen_t)
+}
+
+/// Copies up to `count` bytes of `file` from `offset` to `socket` in the
+/// kernel. The file's own offset is not used, so many connections can share
+/// one descriptor.
+pub fn sendfile(socket: &impl AsRawFd, file: &impl AsRawFd, offset: u64, count: usize) -> io::Result<usize> {
+    let mut off = offset as libc::off_t;
+    // SAFETY: both descriptors are open for the duration of the call and
+    // `off` is a live off_t the kernel updates.
+    let sent = unsafe { libc::sendfile(socket.as_raw_fd(), file.as_raw_fd(), &mut off, count) };
+    byte_count(sent)
+}
+
+/// Sends `parts` on a connected socket in one call, like `writev` but through
+/// `sendmsg`: a socket write that skips the file layer (`vfs_writev`, its checks and
+/// its notifications), which is what `writev` on a socket goes through first.
+pub fn send_vectored(socket: &impl AsRawFd, parts: &[io::IoSlice<'_>]) -> io::Result<usize> {
+    // SAFETY: an all-zero msghdr is valid (no name, no control data). IoSlice is
+    // ABI-compatible with iovec on Unix, and `parts` outlives the call.
+    let sent = unsafe {
+        let mut message: libc::msghdr = mem::zeroed();
+        message.msg_iov = parts.as_ptr() as *mut libc::iovec;
+        message.msg_iovlen = parts.len() as _;
+        libc::sendmsg(socket.as_raw_fd(), &message, libc::MSG_NOSIGNAL)
+    };
+    byte_count(sent)
+}
+
+/// Sends `bytes` on a connected socket: the one-buffer form of
+/// `send_vectored`, without the message header and iovec the kernel copies in.
+pub fn send(socket: &impl AsRawFd, bytes: &[u8]) -> io::Result<usize> {
+    // SAFETY: `bytes` is valid for reads of its length during the call.
+    let sent = unsafe { libc::send(socket.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), libc::MSG_NOSIGNAL) };
+    byte_count(sent)
+}
+
+/// A byte-count result (`ssize_t`) as the count or the error it signals.
+fn byte_count(result: libc::ssize_t) -> io::Result<usize> {
+    if result < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(result as usize)
+}
