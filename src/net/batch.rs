@@ -38,23 +38,19 @@ pub struct Batch {
     ring: SendRing,
     /// Each queued send, in order: its connection's token, socket and bytes.
     queued: Vec<(usize, RawFd, Arc<Vec<u8>>)>,
-    /// Sends of this turn that fell short, by token.
-    unfinished: Vec<Unfinished>,
+    /// Sends of this turn that fell short, each with its connection's token
+    /// in place of the ring's index.
+    short_sends: Vec<ShortSend>,
     /// Sends that went through the ring since the last `submit`.
     through_ring: u64,
 }
-
-/// A queued reply the socket did not take whole: a `sys::ShortSend` with its
-/// connection's token in place of its index: the token, the bytes of the whole
-/// response, and how its send ended.
-pub type Unfinished = ShortSend;
 
 impl Batch {
     /// A batch on an io_uring of its own, or the kernel's reason for none.
     pub fn new() -> io::Result<Batch> {
         let ring = SendRing::new(RING_ENTRIES)?;
         let queued = Vec::with_capacity(RING_ENTRIES as usize);
-        Ok(Batch { ring, queued, unfinished: Vec::new(), through_ring: 0 })
+        Ok(Batch { ring, queued, short_sends: Vec::new(), through_ring: 0 })
     }
 
     /// Queues the whole response `bytes` for `stream`.
@@ -66,10 +62,10 @@ impl Batch {
     }
 
     /// Sends everything queued; the responses of this turn not sent whole
-    /// land in `unfinished`. Returns how many sends went through the ring.
-    pub fn submit(&mut self, unfinished: &mut Vec<Unfinished>) -> u64 {
+    /// land in `short_sends`. Returns how many sends went through the ring.
+    pub fn submit(&mut self, short_sends: &mut Vec<ShortSend>) -> u64 {
         self.flush();
-        unfinished.append(&mut self.unfinished);
+        short_sends.append(&mut self.short_sends);
         std::mem::take(&mut self.through_ring)
     }
 
@@ -78,7 +74,7 @@ impl Batch {
             // A lone send costs a system call either way; the plain one is cheaper.
             let result = sys::send(fd, bytes);
             if !matches!(result, Ok(n) if n == bytes.len()) {
-                self.unfinished.push((*token, Arc::clone(bytes), result));
+                self.short_sends.push((*token, Arc::clone(bytes), result));
             }
         } else if !self.queued.is_empty() {
             for (token, fd, bytes) in &self.queued {
@@ -88,12 +84,12 @@ impl Batch {
                 if self.ring.send(fd, bytes) {
                     self.through_ring += 1;
                 } else {
-                    self.unfinished.push((*token, Arc::clone(bytes), Err(io::ErrorKind::Interrupted.into())));
+                    self.short_sends.push((*token, Arc::clone(bytes), Err(io::ErrorKind::Interrupted.into())));
                 }
             }
-            let first = self.unfinished.len();
-            self.ring.submit(&mut self.unfinished);
-            for short in &mut self.unfinished[first..] {
+            let first = self.short_sends.len();
+            self.ring.submit(&mut self.short_sends);
+            for short in &mut self.short_sends[first..] {
                 short.0 = self.queued[short.0].0; // index -> token
             }
         }

@@ -19,10 +19,10 @@ use std::sync::Arc;
 use mio::net::TcpStream;
 
 use crate::answer::memo::Memo;
-use crate::answer::reply::{self, BodyRef, Connection, Reply};
+use crate::answer::reply::{self, Answer, BodyRef, Connection, Reply};
 use crate::answer::route::{self, Site};
 use crate::answer::whole::Whole;
-use crate::http::request::{self, Parse};
+use crate::http::request::{self, Parse, Request};
 use crate::net::batch::Batch;
 use crate::net::clock::Clock;
 use crate::net::shared::Stats;
@@ -78,7 +78,7 @@ pub struct Context<'a> {
     pub limits: &'a Limits,
     /// Replies answered in this turn; they move into the connection only if
     /// the socket cannot take them now.
-    pub fresh: &'a mut Vec<Reply>,
+    pub replies: &'a mut Vec<Reply>,
     pub path: &'a mut Vec<u8>,
     pub stopping: bool,
     /// `--header` lines for every response.
@@ -95,14 +95,49 @@ pub struct Context<'a> {
     pub access_log: Option<&'a mut log::Lines>,
 }
 
+/// What a head said about the connection it came on.
+#[derive(Clone, Copy)]
+struct Framing {
+    /// Another request may follow this one.
+    keep_alive: bool,
+    /// The client asked to close and sent no body, so it sends nothing after
+    /// this request (RFC 9112 §9.6): a plain close loses nothing.
+    quiet: bool,
+    /// HTTP/1.0: keep-alive must be confirmed in the reply.
+    http10: bool,
+}
+
+/// A head at the front of the input, answered.
+struct Answered<'b> {
+    answer: Answer,
+    /// Bytes of input the head took (none for a rejected one: the
+    /// connection closes after it).
+    head_len: usize,
+    /// Bytes of body that follow the head, to be read and thrown away.
+    body_len: u64,
+    framing: Framing,
+    source: Source<'b>,
+}
+
 /// Where an answer came from, for the access log and the memo.
 #[allow(clippy::large_enum_variant)] // lives on the stack for one request, never stored
 enum Source<'b> {
     /// The head in this memo slot, which keeps its access-line part too.
     Recalled(usize),
-    /// A parsed head, or `None` for one rejected; `remember`: the head's
-    /// length and a share of its answer, when the memo may keep them.
-    Parsed { request: Option<request::Request<'b>>, remember: Option<(usize, reply::Answer)> },
+    /// A head that could not be accepted.
+    Rejected,
+    /// A parsed head; `remember` is a share of its answer when the memo may
+    /// keep it.
+    Parsed { request: Request<'b>, remember: Option<Answer> },
+}
+
+impl<'b> Source<'b> {
+    fn request(&self) -> Option<&Request<'b>> {
+        match self {
+            Source::Parsed { request, .. } => Some(request),
+            Source::Recalled(_) | Source::Rejected => None,
+        }
+    }
 }
 
 pub struct Conn {
@@ -112,8 +147,8 @@ pub struct Conn {
     /// An incomplete request head (empty, unallocated, most of the time).
     partial: Vec<u8>,
     /// Replies the socket could not take yet, in order.
-    pending: Vec<Reply>,
-    /// Bytes of the first pending reply already written.
+    backlog: Vec<Reply>,
+    /// Bytes of the first reply in the backlog already written.
     written: u64,
     /// Request body bytes still to be read and thrown away.
     body_left: u64,
@@ -138,7 +173,7 @@ impl Conn {
             stream,
             client,
             partial: Vec::new(),
-            pending: Vec::new(),
+            backlog: Vec::new(),
             written: 0,
             body_left: 0,
             phase: Phase::Open,
@@ -149,7 +184,7 @@ impl Conn {
 
     /// Nothing in flight: closing it loses nothing.
     pub fn is_idle(&self) -> bool {
-        self.phase == Phase::Open && self.partial.is_empty() && self.pending.is_empty() && self.body_left == 0
+        self.phase == Phase::Open && self.partial.is_empty() && self.backlog.is_empty() && self.body_left == 0
     }
 
     /// Runs the connection as far as the socket allows. `readable` is false
@@ -159,7 +194,7 @@ impl Conn {
     pub fn drive(&mut self, cx: &mut Context, scratch: &mut [u8], readable: bool, must_drain: bool) -> bool {
         // A write-only wake-up reads only if replies were waiting: reading
         // may have paused behind them while requests kept arriving.
-        let mut read_now = readable || must_drain || !self.pending.is_empty();
+        let mut read_now = readable || must_drain || !self.backlog.is_empty();
         loop {
             let input = if self.phase == Phase::Open && read_now {
                 self.read_and_answer(cx, scratch, must_drain)
@@ -168,7 +203,7 @@ impl Conn {
             };
             read_now = true;
             let before = self.written;
-            match self.flush(cx.fresh, cx.whole) {
+            match self.flush(cx.replies, cx.whole) {
                 Err(_) => return false,
                 Ok(false) => {
                     if self.timer != Timer::Send || self.written != before {
@@ -222,7 +257,7 @@ impl Conn {
         whole: Arc<Vec<u8>>,
         result: io::Result<usize>,
     ) -> bool {
-        self.pending.push(Reply::of_whole(whole));
+        self.backlog.push(Reply::of_whole(whole));
         match result {
             Ok(0) => false,
             Ok(n) => {
@@ -272,7 +307,7 @@ impl Conn {
                 filled = 0;
                 break Input::Drained;
             }
-            if self.pending.len() + cx.fresh.len() >= MAX_QUEUED_REPLIES {
+            if self.backlog.len() + cx.replies.len() >= MAX_QUEUED_REPLIES {
                 break Input::Paused;
             }
             // Edge-triggered readiness: a short read means the socket was
@@ -307,128 +342,126 @@ impl Conn {
     fn answer(&mut self, input: &[u8], cx: &mut Context, last: bool) -> usize {
         let mut used = 0;
         loop {
-            if self.body_left > 0 {
-                let skip = self.body_left.min((input.len() - used) as u64);
-                used += skip as usize;
-                self.body_left -= skip;
-                if self.body_left > 0 {
-                    return used;
-                }
-            }
-            let full = self.pending.len() + cx.fresh.len() >= MAX_QUEUED_REPLIES;
-            if self.phase != Phase::Open || full || used == input.len() {
+            used += self.skip_body(input.len() - used);
+            let full = self.backlog.len() + cx.replies.len() >= MAX_QUEUED_REPLIES;
+            if self.body_left > 0 || self.phase != Phase::Open || full || used == input.len() {
                 return used;
             }
             let unparsed = &input[used..];
             let slot = cx.memo.find(unparsed);
-            // Only the first answer of the turn, with nothing waiting before
-            // it, is a kept response: one a full socket holds back stays the
-            // connection's only copy of it (`budget.rs` charges one), and
-            // the rest of a burst is made of shared parts.
-            let first = self.pending.is_empty() && cx.fresh.is_empty() && !cx.stopping;
-            let whole = slot.filter(|_| first).and_then(|at| cx.memo.whole(at, cx.clock.unix()).map(|w| (at, w)));
-            if let Some((at, (kept, head_len))) = whole {
-                count_response(cx.stats, reply::status_of(kept), kept.len() as u64);
-                cx.stats.kept_responses += 1;
-                if let Some(lines) = cx.access_log.as_deref_mut() {
-                    lines.push_kept(self.client, cx.clock.unix(), cx.memo.log_part(at));
-                }
+            if let Some(head_len) = slot.and_then(|at| self.send_whole(cx, at, unparsed.len(), last)) {
                 used += head_len;
-                // The turn's last request (a short read left nothing unread;
-                // `must_drain` reads on): it can wait for the batch. Until
-                // the worker submits it, before anything else can touch this
-                // connection, the connection looks idle.
-                let lone = last && used == input.len();
-                match cx.batch.as_deref_mut() {
-                    Some(batch) if lone => batch.queue(cx.token, &self.stream, kept),
-                    _ => cx.fresh.push(Reply::of_whole(Arc::clone(kept))),
-                }
                 continue;
             }
-            // `quiet`: the request asked to close and has no body, so the client
-            // sends nothing after it (RFC 9112 §9.6).
-            let (answer, keep_alive, quiet, http10, source) = match slot
-                .and_then(|at| cx.memo.recall(at).map(|seen| (at, seen)))
-            {
-                // Only heads without a body are remembered.
-                Some((at, seen)) => {
-                    used += seen.head_len;
-                    (seen.answer, seen.keep_alive, !seen.keep_alive, seen.http10, Source::Recalled(at))
-                }
-                None => match request::parse(unparsed) {
-                    Parse::Partial => return used,
-                    Parse::Rejected(rejection) => {
-                        let head_only = request::trim_blank_lines(unparsed).starts_with(b"HEAD ");
-                        let source = Source::Parsed { request: None, remember: None };
-                        (route::reject(rejection, head_only), false, false, false, source)
-                    }
-                    Parse::Complete(request, head_len) => {
-                        let answer = route::answer(&request, &cx.site, cx.path);
-                        used += head_len;
-                        self.body_left = request.body_len;
-                        // A client waiting for 100-continue may never send the
-                        // body it announced: close rather than wait for it.
-                        let keep_alive = request.keep_alive && !request.expects_continue;
-                        let remember = if request.body_len == 0 { answer.share().map(|a| (head_len, a)) } else { None };
-                        let quiet = !request.keep_alive && request.body_len == 0;
-                        let http10 = request.http10;
-                        (answer, keep_alive, quiet, http10, Source::Parsed { request: Some(request), remember })
-                    }
-                },
+            let Some(answered) = answer_head(unparsed, slot, cx) else {
+                return used; // the head is not complete yet
             };
-            let connection = if answer.closes || !keep_alive || cx.stopping {
-                self.phase = Phase::Closing { linger: !quiet };
-                Connection::Close
-            } else if http10 {
-                Connection::KeepAlive
-            } else {
-                Connection::Persist
+            used += answered.head_len;
+            self.body_left = answered.body_len;
+            self.queue_reply(&unparsed[..answered.head_len], answered, slot, cx);
+        }
+    }
+
+    /// Throws away what is left of a request body from the `available`
+    /// bytes at the front of the input; returns how many bytes that was.
+    fn skip_body(&mut self, available: usize) -> usize {
+        let skip = self.body_left.min(available as u64);
+        self.body_left -= skip;
+        skip as usize
+    }
+
+    /// Sends the whole response the memo keeps for the head in `slot`, when
+    /// it carries this second's Date and nothing waits before it; returns
+    /// the head's length. `input_len`: bytes from the head on.
+    fn send_whole(&mut self, cx: &mut Context, slot: usize, input_len: usize, last: bool) -> Option<usize> {
+        // Only the first answer of the turn, with nothing waiting before it,
+        // is a whole response: one a full socket holds back stays the
+        // connection's only copy of it (`budget.rs` charges one), and the
+        // rest of a burst is made of shared parts.
+        if !self.backlog.is_empty() || !cx.replies.is_empty() || cx.stopping {
+            return None;
+        }
+        let (whole, head_len) = cx.memo.whole(slot, cx.clock.unix())?;
+        count_response(cx.stats, reply::status_of(whole), whole.len() as u64);
+        cx.stats.kept_responses += 1;
+        if let Some(lines) = cx.access_log.as_deref_mut() {
+            lines.push_recalled(self.client, cx.clock.unix(), cx.memo.log_part(slot));
+        }
+        // The turn's last request (a short read left nothing unread;
+        // `must_drain` reads on) can wait for the batch. Until the worker
+        // submits it, before anything else can touch this connection, the
+        // connection looks idle.
+        let lone = last && head_len == input_len;
+        match cx.batch.as_deref_mut() {
+            Some(batch) if lone => batch.queue(cx.token, &self.stream, whole),
+            _ => cx.replies.push(Reply::of_whole(Arc::clone(whole))),
+        }
+        Some(head_len)
+    }
+
+    /// Frames `answered` for this connection, counts and logs it, lets the
+    /// memo keep what it may, and queues the reply. `head`: the head's bytes.
+    // Kept out of line, as is `answer_head`: a parsed head costs thousands of
+    // instructions anyway, and the loop a repeated head takes stays small.
+    #[inline(never)]
+    fn queue_reply(&mut self, head: &[u8], answered: Answered, slot: Option<usize>, cx: &mut Context) {
+        let Answered { answer, framing, source, .. } = answered;
+        let connection = self.connection(answer.closes, framing, cx.stopping);
+        let reply = Reply::new(answer, cx.extra_headers, cx.clock.tail(connection));
+        // Once the worker holds this reply whole, so does the head's slot.
+        if let Some(at) = slot.filter(|_| connection == Connection::Persist) {
+            if let Some(bytes) = cx.whole.held(&reply) {
+                cx.memo.keep_whole(at, cx.clock.unix(), bytes);
+            }
+        }
+        count_response(cx.stats, reply.status(), reply.total_len());
+        let (lines, client, unix) = (cx.access_log.as_deref_mut(), self.client, cx.clock.unix());
+        if let Source::Recalled(at) = source {
+            if let Some(lines) = lines {
+                lines.push_recalled(client, unix, cx.memo.log_part(at));
+            }
+        } else {
+            let request = source.request();
+            let entry = log::Entry {
+                request_line: request.map(|r| (r.method_token, r.target, r.http10)),
+                status: reply.status(),
+                body_bytes: reply.body_len(),
+                referer: request.and_then(|r| r.referer),
+                user_agent: request.and_then(|r| r.user_agent),
             };
-            let reply = Reply::new(answer, cx.extra_headers, cx.clock.tail(connection));
-            // Once the worker holds this reply whole, so does the head's slot.
-            if let Some(at) = slot.filter(|_| connection == Connection::Persist) {
-                if let Some(bytes) = cx.whole.held(&reply) {
-                    cx.memo.keep_whole(at, cx.clock.unix(), bytes);
-                }
+            let part = lines.map_or(&[][..], |lines| lines.push_entry(client, unix, &entry));
+            if let Source::Parsed { remember: Some(answer), .. } = source {
+                cx.memo.remember(head, answer, framing.keep_alive, framing.http10, part);
             }
-            count_response(cx.stats, reply.status(), reply.total_len());
-            let (lines, client, unix) = (cx.access_log.as_deref_mut(), self.client, cx.clock.unix());
-            match source {
-                Source::Recalled(at) => {
-                    if let Some(lines) = lines {
-                        lines.push_kept(client, unix, cx.memo.log_part(at));
-                    }
-                }
-                Source::Parsed { request, remember } => {
-                    let entry = log::Entry {
-                        request_line: request.as_ref().map(|r| (r.method_token, r.target, r.http10)),
-                        status: reply.status(),
-                        body_bytes: reply.body_len(),
-                        referer: request.as_ref().and_then(|r| r.referer),
-                        user_agent: request.as_ref().and_then(|r| r.user_agent),
-                    };
-                    let part = lines.map_or(&[][..], |lines| lines.push_entry(client, unix, &entry));
-                    if let Some((head_len, answer)) = remember {
-                        cx.memo.remember(&unparsed[..head_len], answer, keep_alive, http10, part);
-                    }
-                }
-            }
-            cx.fresh.push(reply);
+        }
+        cx.replies.push(reply);
+    }
+
+    /// The Connection header a reply carries; one after which the
+    /// connection closes moves it to `Closing`.
+    fn connection(&mut self, closes: bool, framing: Framing, stopping: bool) -> Connection {
+        if closes || !framing.keep_alive || stopping {
+            self.phase = Phase::Closing { linger: !framing.quiet };
+            Connection::Close
+        } else if framing.http10 {
+            Connection::KeepAlive
+        } else {
+            Connection::Persist
         }
     }
 
     /// Writes queued replies; Ok(true) when all are written.
-    fn flush(&mut self, fresh: &mut Vec<Reply>, whole: &mut Whole) -> io::Result<bool> {
-        if !self.pending.is_empty() {
-            self.pending.append(fresh);
+    fn flush(&mut self, replies: &mut Vec<Reply>, whole: &mut Whole) -> io::Result<bool> {
+        if !self.backlog.is_empty() {
+            self.backlog.append(replies);
         }
-        let queue = if self.pending.is_empty() { &mut *fresh } else { &mut self.pending };
+        let queue = if self.backlog.is_empty() { &mut *replies } else { &mut self.backlog };
         let result = write_queue(&self.stream, queue, &mut self.written, whole);
-        if !fresh.is_empty() {
-            self.pending.append(fresh);
+        if !replies.is_empty() {
+            self.backlog.append(replies);
         }
-        if self.pending.is_empty() && self.pending.capacity() > 0 {
-            self.pending = Vec::new();
+        if self.backlog.is_empty() && self.backlog.capacity() > 0 {
+            self.backlog = Vec::new();
         }
         result
     }
@@ -451,6 +484,40 @@ impl Conn {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return false,
             }
+        }
+    }
+}
+
+/// The answer to the head at the front of `input`: recalled from the memo's
+/// `slot`, or parsed and routed; None while the head is incomplete.
+#[inline(never)]
+fn answer_head<'b>(input: &'b [u8], slot: Option<usize>, cx: &mut Context) -> Option<Answered<'b>> {
+    if let Some((at, seen)) = slot.and_then(|at| cx.memo.recall(at).map(|seen| (at, seen))) {
+        // Only heads without a body are remembered.
+        let framing = Framing { keep_alive: seen.keep_alive, quiet: !seen.keep_alive, http10: seen.http10 };
+        let source = Source::Recalled(at);
+        return Some(Answered { answer: seen.answer, head_len: seen.head_len, body_len: 0, framing, source });
+    }
+    match request::parse(input) {
+        Parse::Partial => None,
+        Parse::Rejected(rejection) => {
+            let head_only = request::trim_blank_lines(input).starts_with(b"HEAD ");
+            let answer = route::reject(rejection, head_only);
+            let framing = Framing { keep_alive: false, quiet: false, http10: false };
+            Some(Answered { answer, head_len: 0, body_len: 0, framing, source: Source::Rejected })
+        }
+        Parse::Complete(request, head_len) => {
+            let answer = route::answer(&request, &cx.site, cx.path);
+            let framing = Framing {
+                // A client waiting for 100-continue may never send the body
+                // it announced: close rather than wait for it.
+                keep_alive: request.keep_alive && !request.expects_continue,
+                quiet: !request.keep_alive && request.body_len == 0,
+                http10: request.http10,
+            };
+            let remember = if request.body_len == 0 { answer.share() } else { None };
+            let body_len = request.body_len;
+            Some(Answered { answer, head_len, body_len, framing, source: Source::Parsed { request, remember } })
         }
     }
 }

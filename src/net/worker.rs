@@ -24,13 +24,13 @@ use crate::answer::reply::{Connection, Reply};
 use crate::answer::route::Site;
 use crate::answer::whole::Whole;
 use crate::catalog::Catalog;
-use crate::net::batch::{Batch, Unfinished};
+use crate::net::batch::Batch;
 use crate::net::clock::Clock;
 use crate::net::conn::{Conn, Context, Limits};
 use crate::net::shared::{Shared, Stats};
 use crate::ops::log;
 use crate::ops::status;
-use crate::sys;
+use crate::sys::{self, ShortSend};
 
 /// The worker's read buffer: a few request heads' worth.
 /// Stack for each thread: the request path keeps a few KiB on it, the reload
@@ -75,7 +75,7 @@ pub struct Worker {
     signals: Option<(sys::SignalFd, Arc<Waker>)>,
     limits: Limits,
     scratch: Box<[u8]>,
-    fresh: Vec<Reply>,
+    replies: Vec<Reply>,
     path: Vec<u8>,
     accept_paused_until: Option<Instant>,
     stop_deadline: Option<u32>,
@@ -85,7 +85,7 @@ pub struct Worker {
     memo: Memo,
     /// The turn's batched sends; None without io_uring (or with --io-uring off).
     batch: Option<Batch>,
-    unfinished: Vec<Unfinished>,
+    short_sends: Vec<ShortSend>,
     /// Access lines not yet written (only allocated when logging is on).
     access_lines: Option<log::Lines>,
 }
@@ -128,7 +128,7 @@ impl Worker {
             signals: None,
             limits,
             scratch: vec![0; READ_BUFFER].into_boxed_slice(),
-            fresh: Vec::new(),
+            replies: Vec::new(),
             path: Vec::new(),
             accept_paused_until: None,
             stop_deadline: None,
@@ -137,7 +137,7 @@ impl Worker {
             whole: Whole::default(),
             memo: Memo::default(),
             batch: None,
-            unfinished: Vec::new(),
+            short_sends: Vec::new(),
             access_lines: shared.access_log.as_ref().map(|_| log::Lines::new()),
             shared,
         };
@@ -328,18 +328,18 @@ impl Worker {
         let Some(batch) = self.batch.as_mut() else {
             return;
         };
-        self.stats.batched_sends += batch.submit(&mut self.unfinished);
-        if self.unfinished.is_empty() {
+        self.stats.batched_sends += batch.submit(&mut self.short_sends);
+        if self.short_sends.is_empty() {
             return;
         }
-        let mut unfinished = std::mem::take(&mut self.unfinished);
-        for (token, whole, result) in unfinished.drain(..) {
+        let mut short_sends = std::mem::take(&mut self.short_sends);
+        for (token, whole, result) in short_sends.drain(..) {
             let index = token & INDEX_MASK;
             if self.slots[index].generation == token >> INDEX_BITS {
                 self.with_conn(index, false, |conn, cx, scratch| conn.resume(cx, scratch, whole, result));
             }
         }
-        self.unfinished = unfinished;
+        self.short_sends = short_sends;
     }
 
     /// Runs `step` on connection `index` with the worker's context; closes
@@ -372,7 +372,7 @@ impl Worker {
             },
             clock: &self.clock,
             limits: &self.limits,
-            fresh: &mut self.fresh,
+            replies: &mut self.replies,
             path: &mut self.path,
             stopping: self.stop_deadline.is_some(),
             extra_headers: shared.extra_headers,

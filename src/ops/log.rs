@@ -183,7 +183,7 @@ pub struct Entry<'a> {
 /// A line is the client and the second (its prefix), then what the request
 /// was and got (its entry part). The prefix is built again only when the
 /// client or the second differs from the line before; an entry part the
-/// memo kept for a repeated head is copied as it is (`push_kept`).
+/// memo kept for a repeated head is copied as it is (`push_recalled`).
 pub struct Lines {
     bytes: Vec<u8>,
     /// `IP - - [time] ` for `prefix_of`.
@@ -221,7 +221,7 @@ impl Lines {
     }
 
     /// A line for a repeated head: `part` is what `push_entry` returned for it.
-    pub fn push_kept(&mut self, client: std::net::IpAddr, unix_time: u64, part: &[u8]) {
+    pub fn push_recalled(&mut self, client: std::net::IpAddr, unix_time: u64, part: &[u8]) {
         self.push_prefix(client, unix_time);
         self.bytes.extend_from_slice(part);
     }
@@ -346,7 +346,7 @@ mod tests {
         let mut lines = Lines::new();
         let part = lines.push_entry("10.0.0.1".parse().unwrap(), 60, &entry).to_vec();
         for (client, unix_time) in [("10.0.0.1", 60), ("10.0.0.1", 61), ("10.0.0.2", 61), ("10.0.0.1", 61)] {
-            lines.push_kept(client.parse().unwrap(), unix_time, &part);
+            lines.push_recalled(client.parse().unwrap(), unix_time, &part);
         }
         let expected: String =
             [("10.0.0.1", 60), ("10.0.0.1", 60), ("10.0.0.1", 61), ("10.0.0.2", 61), ("10.0.0.1", 61)]
