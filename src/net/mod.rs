@@ -6,5 +6,6 @@
 pub mod batch;
 pub mod clock;
 pub mod conn;
+pub mod send;
 pub mod shared;
 pub mod worker;
