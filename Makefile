@@ -108,17 +108,34 @@ SCP_LEGACY := $(shell scp -O 2>&1 | grep -qi 'illegal option\|unknown option' ||
 	tools-cross tools-bloat tools-qemu
 
 help:
-	@echo "make run             build (release) and serve the embedded site on 127.0.0.1:8080"
-	@echo "make test            run every test (unit + integration)"
-	@echo "make pi              static ARM binary: target/$(PI_TARGET)/release/mote"
-	@echo "                     PI_TARGET=armv7-unknown-linux-musleabihf | aarch64-unknown-linux-musl"
-	@echo "                     TINY=1  smaller std (optimize_for_size, panic=immediate-abort)"
-	@echo "                     PI=user@host [PI_DIR=/usr/local/bin PI_PORT=22 PI_SSH_OPTS=... PI_RESTART=1]"
-	@echo "make static          static x86_64 binary, std rebuilt as for make pi (TINY=1 works too)"
-	@echo "make size            cargo-bloat reports + budgets into size-report/"
-	@echo "make pi-test         integration tests against the ARMv6 binary under qemu-arm"
-	@echo "make pi-deploy-test  'make pi PI=...' against a throwaway local sshd"
-	@echo "make ring-test-32    the io_uring send ring's unit tests on 32-bit x86, natively"
+	@echo "Start here:"
+	@echo "  make run             build (release) and serve the built-in site on http://127.0.0.1:8080/"
+	@echo "  make test            every test: unit tests and the integration suite against the release binary"
+	@echo "Build:"
+	@echo "  make pi              static ARM binary: $(PI_BIN)"
+	@echo "                       PI_TARGET=armv7-unknown-linux-musleabihf | aarch64-unknown-linux-musl"
+	@echo "                       TINY=1  smaller std (optimize_for_size, panic=immediate-abort)"
+	@echo "                       PI=user@host [PI_DIR=/usr/local/bin PI_PORT=22 PI_SSH_OPTS=... PI_RESTART=1]"
+	@echo "  make static          static x86_64 binary, std rebuilt as for make pi (TINY=1 works too)"
+	@echo "Check:"
+	@echo "  make pi-test         the integration suite against the ARMv6 binary under qemu-arm"
+	@echo "  make pi-deploy-test  'make pi PI=...' against a throwaway local sshd"
+	@echo "  make ring-test-32    the io_uring send ring's unit tests on 32-bit x86, natively"
+	@echo "  make size            cargo-bloat reports and sizes for each target into size-report/"
+	@echo "  make size-check      the two ARMv6 binaries against their size budgets (CI)"
+	@echo "  make fuzz            every cargo-fuzz target for FUZZ_SECONDS (default 60) each"
+	@echo "  make fuzz-smoke      the same, 10 s per target (CI)"
+	@echo "  make stress          siege, 1000 users for STRESS_SECONDS (default 60) against mote"
+	@echo "  make soak            SOAK_SECONDS (default 600) of mixed requests; RSS must stay flat"
+	@echo "Measure:"
+	@echo "  make bench           mote side by side with nginx, lighttpd, busybox httpd and a hyper"
+	@echo "                       server (~6 min); writes bench/RESULTS.md and bench/results.svg"
+	@echo "  make bench-smoke     the same harness in under a minute (CI): fails only if it breaks"
+	@echo "Tools (the targets above install what they need themselves):"
+	@echo "  make tools-cross     zig, cargo-zigbuild and rust-src, for the static builds"
+	@echo "  make tools-bloat     cargo-bloat, for make size"
+	@echo "  make tools-qemu      qemu-user, for make pi-test"
+	@echo "  make tools-fuzz      cargo-fuzz, for make fuzz"
 
 run:
 	@echo "building mote (release)..."
@@ -277,7 +294,7 @@ size-check:
 		*) echo "size-check: ARMv6 $$1 $$size bytes > budget $$3: OVER BUDGET"; over=1;; esac; fi; \
 	done; [ $$over -eq 0 ]
 
-# ---- bench (issue 7) -------------------------------------------------------------
+# ------------------------------------------------------------------------ bench
 # make bench        mote side by side with nginx, lighttpd, busybox httpd and the hyper
 #                   reference in bench/hyper-ref, with the bare mio loop in bench/bare-ref
 #                   as the floor (~5.5 min); writes bench/RESULTS.md and
@@ -291,9 +308,8 @@ bench:
 	@python3 bench/run.py
 bench-smoke:
 	@python3 bench/run.py --smoke
-# ---- end bench (issue 7) ---------------------------------------------------------
 
-# ---- hardening (issue 8) ---------------------------------------------------------
+# -------------------------------------------------------------------- hardening
 # make fuzz         every cargo-fuzz target in fuzz/ for FUZZ_SECONDS (default 60) each;
 #                   stable toolchain with RUSTC_BOOTSTRAP=1; installs cargo-fuzz.
 #                   Crashes land in fuzz/artifacts/<target>/ and fail the run. request and
@@ -343,4 +359,3 @@ soak:
 	@echo "building mote (release)..."
 	@cargo build --release -q
 	@python3 .ci/soak.py --bin $(TARGET_DIR)/release/mote --seconds $(SOAK_SECONDS)
-# ---- end hardening (issue 8) -----------------------------------------------------

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""make soak (issue 8, item 8): mixed requests against mote for a long time while
+"""make soak: mixed requests against mote for a long time while
 its RSS is sampled; passes if RSS stays flat and every response is right.
 
 The load, from several client threads: GET, HEAD, single ranges (and unsatisfiable

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make stress (issue 8, item 8): siege with 1000 concurrent users against mote on
+# make stress: siege with 1000 concurrent users against mote on
 # loopback for STRESS_SECONDS (60), then for STRESS_ARM_SECONDS (20) against the ARMv6
 # build under qemu-arm when ARM_BIN exists. Fails unless every run has 0 failed
 # transactions. Prints siege's figures for each run.
