@@ -104,7 +104,7 @@ endef
 # The legacy scp protocol (-O) also works against dropbear, which has no sftp-server.
 SCP_LEGACY := $(shell scp -O 2>&1 | grep -qi 'illegal option\|unknown option' || echo -O)
 
-.PHONY: help run test pi static size size-check pi-test pi-deploy-test ring-test-32 \
+.PHONY: help run test lint pi static size size-check pi-test pi-deploy-test ring-test-32 \
 	tools-cross tools-bloat tools-qemu
 
 help:
@@ -121,6 +121,7 @@ help:
 	@echo "  make pi-test         the integration suite against the ARMv6 binary under qemu-arm"
 	@echo "  make pi-deploy-test  'make pi PI=...' against a throwaway local sshd"
 	@echo "  make ring-test-32    the io_uring send ring's unit tests on 32-bit x86, natively"
+	@echo "  make lint            rustfmt and clippy (warnings are errors; sys/ must document unsafe)"
 	@echo "  make size            cargo-bloat reports and sizes for each target into size-report/"
 	@echo "  make size-check      the two ARMv6 binaries against their size budgets (CI)"
 	@echo "  make fuzz            every cargo-fuzz target for FUZZ_SECONDS (default 60) each"
@@ -154,6 +155,16 @@ test:
 	@cargo build --release -q
 	@echo "testing target/release/mote (cargo test)..."
 	@MOTE_BIN=$(abspath $(TARGET_DIR))/release/mote cargo test -q --no-fail-fast
+
+# The code as STYLE asks: formatted, and clippy-clean with warnings as errors, which
+# also holds sys/ to a SAFETY comment on every unsafe block.
+lint:
+	@rustup component list --installed 2>/dev/null | grep -q '^clippy' || { \
+		echo "installing clippy and rustfmt (rustup)..."; rustup component add clippy rustfmt >/dev/null 2>&1; }
+	@echo "checking formatting (cargo fmt)..."
+	@cargo fmt --all -- --check
+	@echo "checking lints (cargo clippy)..."
+	@cargo clippy -q --workspace --all-targets -- -D warnings
 
 # ------------------------------------------------------------------------ tools
 tools-cross:
