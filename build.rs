@@ -84,8 +84,8 @@ fn main() {
     }
     out.push_str("];\n");
     // A clock earlier than the newest file built in cannot be right (see
-    // clock.rs); derived from the files, not the build's own clock, so the
-    // binary stays reproducible.
+    // src/net/clock.rs); derived from the files, not the build's own clock,
+    // so the binary stays reproducible.
     writeln!(out, "pub const BUILD_TIME: u64 = {};", source_date.unwrap_or(0).max(newest)).unwrap();
     fs::write(out_dir.join("site.rs"), out).unwrap();
 }

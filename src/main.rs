@@ -102,7 +102,7 @@ fn serve(config: Config) -> Result<(), String> {
         let bound = listener.local_addr().map_err(|e| format!("listener: {}", error_text(&e)))?;
         log::notice(&format!("listening on http://{bound}"));
     }
-    // One worker is the process's only thread (signals.rs says why), unless
+    // One worker is the process's only thread (ops/signals.rs says why), unless
     // signalfd is refused (a seccomp filter): then a thread waits for them.
     if let ([worker], [waker]) = (&mut workers[..], &wakers[..]) {
         if worker.own_signals(waker.clone()).is_ok() {

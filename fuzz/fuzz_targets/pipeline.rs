@@ -1,5 +1,5 @@
-//! Many requests in one buffer, consumed the way conn.rs does it: parse a
-//! head, skip its Content-Length body, go on. Consumption strictly advances,
+//! Many requests in one buffer, consumed the way `net/conn.rs` does it: parse
+//! a head, skip its Content-Length body, go on. Consumption strictly advances,
 //! so the loop always ends, and never runs past the buffer.
 #![no_main]
 use libfuzzer_sys::fuzz_target;

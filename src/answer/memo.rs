@@ -16,18 +16,18 @@
 //! a repeat within that second costs no reply to build, only the bytes
 //! handed on.
 //!
-//! Measured with callgrind, one keep-alive connection: 3,986 → 2,245
-//! instructions per request (`--io-uring off`) for the answers, 1,853 →
-//! 1,112 (the default) for the whole responses. Four slots, replaced oldest
-//! first: more distinct heads in rotation than that miss every time, at the
-//! cost of a copy of each head, well under what parsing it costs. Emptied
-//! whenever the catalog is swapped.
+//! Parsing strictly is most of the user-space work of serving a cached file,
+//! and on a Pi that work is what limits the request rate, so a repeat that
+//! skips it, and with a whole response builds nothing, costs a fraction of a
+//! parsed head (instructions per request: bench/RESULTS.md). Four slots,
+//! replaced oldest first: more distinct heads in rotation than that miss
+//! every time, at the cost of a copy of each head, well under what parsing
+//! it costs. Emptied whenever the catalog is swapped.
 //!
 //! With `--access-log`, a slot also keeps its access line's entry part
 //! (request line, status, bytes, Referer, User-Agent: all fixed by the head
-//! and its answer), so a repeat is logged without being parsed: 6,880 → ~980
-//! instructions per request (callgrind, the default, 10 keep-alive
-//! connections), against ~810 without it (each ±10 between runs).
+//! and its answer), so a repeat is logged without being parsed, and logging
+//! is no reason to give up the memo.
 #![forbid(unsafe_code)]
 
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! From a request to the bytes of its response: `route` picks the answer
-//! (precomputed parts of the catalog, or a canned one), `reply` adds the
+//! (precomputed parts of the catalog, or a `canned` one), `reply` adds the
 //! `--header` lines and the tail, and a worker's `memo` and `whole` copies
-//! let a repeated request skip most of that work.
+//! let a repeated head skip most of that work.
 #![forbid(unsafe_code)]
 
 pub mod canned;

@@ -1,10 +1,11 @@
-//! A reply is the list of precomputed parts one response is written from:
-//! a head (canned, the file's, or built for a 206/301/416), a tail (Date,
-//! Connection, the empty line) and a body (a slice of the file).
+//! A reply is an answer made writable, the list of parts one response is
+//! written from: a head (canned, the entry's, or built for a 206/301/416),
+//! the `--header` lines, a tail (Date, Connection, the empty line) and a body
+//! (a slice of the entry's body, a static text, or a page built for it).
 //!
-//! Replies point into the catalog instead of copying it, so a pipelined
-//! burst of answers becomes one gathered `sendmsg` over shared bytes, and holding the
-//! entry's `Arc` keeps a file's bytes alive across a reload until written.
+//! Replies point into the catalog instead of copying it, so a pipelined burst
+//! of answers becomes one gathered `sendmsg` over shared bytes, and holding
+//! the entry's `Arc` keeps a file's bytes alive across a reload until written.
 #![forbid(unsafe_code)]
 
 use std::fs::File;

@@ -2,10 +2,9 @@
 //! again and again (head, `--header` lines, tail and body in one buffer), so
 //! a keep-alive answer leaves in one `send` instead of a `sendmsg` over four
 //! parts. The kernel's `sendmsg` copies in a message header and an iovec
-//! array and walks it; for a 6 KB page that was about 3% of the server's CPU
-//! per request, more than everything mote does in user space to parse the
-//! request. Measured side by side (10 interleaved rounds, c=50): 10.21 →
-//! 9.38 µs per request.
+//! array and walks it on every call; for a small page that walk costs more
+//! than everything mote does in user space to parse the request, and on a
+//! Pi the CPU is what runs out first (CPU per request: bench/RESULTS.md).
 //!
 //! A copy is made on the second ask for the same response, so files fetched
 //! once never cost one, and remade when the tail changes (the Date, once a
@@ -41,7 +40,7 @@ struct Slot {
     /// `key` names them.
     entry: Option<Arc<Entry>>,
     /// Shared with the memo's slot for the head it answers (`memo.rs`), with
-    /// a queued send (`batch.rs`) until it completes, and with the rest of
+    /// a queued send (`net/batch.rs`) until it completes, and with the rest of
     /// one the socket did not take (`Reply::of_whole`) until that is written;
     /// a copy remade meanwhile gets a buffer of its own.
     bytes: Arc<Vec<u8>>,
@@ -76,8 +75,8 @@ impl Whole {
             slot.entry = reply.entry().cloned();
             slot.key = key;
             if Arc::get_mut(&mut slot.bytes).is_none() {
-                // Still held (by the memo, a queued send, a pending reply): a
-                // buffer of its own, sized once.
+                // Still held (by the memo, a queued send, a connection's
+                // backlog): a buffer of its own, sized once.
                 slot.bytes = Arc::new(Vec::with_capacity(reply.total_len() as usize));
             }
             let bytes = Arc::get_mut(&mut slot.bytes)?;

@@ -1,4 +1,6 @@
-//! The site as a table: URL path -> finished response parts.
+//! The site as a table: URL path -> finished response parts, built from
+//! `--root` or from the site compiled in (`embedded`), with `--listing` pages
+//! (`listing`) for directories without an index.
 //!
 //! Everything a request needs is computed here once — heads, entity-tags,
 //! bodies of small files — because on a Pi the CPU, not the disk, is the

@@ -4,12 +4,13 @@
 //! costs a read and a write; the reads cannot be saved (readiness is all
 //! epoll gives), but the writes of a whole turn can go in one system call. A
 //! connection whose one request of the turn has a whole response kept by the
-//! memo (`memo.rs`) queues that response here instead of sending it; after the
-//! turn's last event the worker submits the batch, and only a send the socket
-//! did not take whole goes back to its connection, which carries on from there
-//! as after a short write. Measured with `strace -c` at c=50 (make bench): 2.04
-//! → 1.07 system calls per request, with `--access-log` on too. Other answers
-//! (pipelined bursts, heads the memo does not keep) go plainly.
+//! memo (`answer/memo.rs`) queues that response here instead of sending it;
+//! after the turn's last event the worker submits the batch, and only a send
+//! the socket did not take whole (a short send) goes back to its connection,
+//! which carries on from there. That leaves about one system call per
+//! keep-alive request instead of two, with `--access-log` on too
+//! (bench/RESULTS.md: "System calls per request"). Other answers (pipelined
+//! bursts, heads the memo does not keep) go plainly.
 //!
 //! Nothing is in flight between turns (`sys::SendRing` waits for every send it
 //! submits), so no connection can close, and no descriptor be reused, under

@@ -1,15 +1,15 @@
-//! One client connection: read request heads, queue their replies in order,
-//! write them with as few system calls as possible, and close politely.
+//! One client connection: read request heads, queue their replies in order
+//! (`send.rs` writes them), and close politely.
 //!
 //! The read buffer is the worker's, not the connection's: a connection keeps
 //! bytes of its own only while a request head is incomplete, and replies of
-//! its own only while the socket is full, so an idle keep-alive connection
-//! holds no buffers at all. Reading stops while too many replies wait to be
-//! written (backpressure), and a connection that must close shuts down its
-//! write side and drains what the client still sends (lingering close), so
-//! the client sees the whole last response instead of a reset. A client that
-//! asked to close, and whose bytes were all read, gets a plain close: with
-//! nothing unread there is no reset, and it sends nothing more.
+//! its own (its backlog) only while the socket is full, so an idle keep-alive
+//! connection holds no buffers at all. Reading stops while too many replies
+//! wait to be written (backpressure), and a connection that must close shuts
+//! down its write side and drains what the client still sends (lingering
+//! close), so the client sees the whole last response instead of a reset. A
+//! client that asked to close, and whose bytes were all read, gets a plain
+//! close: with nothing unread there is no reset, and it sends nothing more.
 #![forbid(unsafe_code)]
 
 use std::io::{self, Read};
@@ -370,7 +370,7 @@ impl Conn {
     fn send_whole(&mut self, cx: &mut Context, slot: usize, input_len: usize, last: bool) -> Option<usize> {
         // Only the first answer of the turn, with nothing waiting before it,
         // is a whole response: one a full socket holds back stays the
-        // connection's only copy of it (`budget.rs` charges one), and the
+        // connection's only copy of it (`ops/budget.rs` charges one), and the
         // rest of a burst is made of shared parts.
         if !self.backlog.is_empty() || !cx.replies.is_empty() || cx.stopping {
             return None;
@@ -395,8 +395,8 @@ impl Conn {
 
     /// Frames `answered` for this connection, counts and logs it, lets the
     /// memo keep what it may, and queues the reply. `head`: the head's bytes.
-    // Kept out of line, as is `answer_head`: a parsed head costs thousands of
-    // instructions anyway, and the loop a repeated head takes stays small.
+    // Kept out of line, as is `answer_head`: a parsed head costs far more than
+    // the call anyway, and the loop a recalled head takes stays small.
     #[inline(never)]
     fn queue_reply(&mut self, head: &[u8], answered: Answered, slot: Option<usize>, cx: &mut Context) {
         let Answered { answer, framing, source, .. } = answered;

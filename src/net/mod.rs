@@ -1,6 +1,6 @@
-//! The event loop: a worker per thread waits on its sockets, runs each ready
-//! connection as far as the socket allows, and hands a turn's sends to the
-//! kernel together. What the workers share lives in `shared`.
+//! The event loop: a `worker` per thread runs each ready `conn` as far as its socket
+//! allows, writing its replies (`send`) or batching a turn's whole responses (`batch`);
+//! `clock` keeps time and the Date line, and `shared` is what the workers share.
 #![forbid(unsafe_code)]
 
 pub mod batch;

@@ -1,5 +1,6 @@
 //! What the workers share: the configuration, the current catalog (swapped
-//! whole on reload), the stop flag and the count of open connections.
+//! whole on reload), the stop flag, the count of open connections and each
+//! worker's published counters.
 #![forbid(unsafe_code)]
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -2,9 +2,10 @@
 //! a slab, and a once-a-second sweep for deadlines.
 //!
 //! The loop is the whole scheduler: wait, read the clock, run every ready
-//! connection as far as its socket allows, sweep. Tokens carry a generation
-//! beside the slab index, so an event for a connection that closed earlier in
-//! the same batch can never reach the connection that reused its slot.
+//! connection as far as its socket allows, submit the turn's batch, sweep.
+//! Tokens carry a generation beside the slab index, so an event for a
+//! connection that closed earlier in the same turn can never reach the
+//! connection that reused its slot.
 #![forbid(unsafe_code)]
 
 use std::io::{self, Write};
@@ -353,7 +354,7 @@ impl Worker {
         };
         let (shared, id) = (&*self.shared, self.id);
         // The page shows this worker's counters as they are now; they are
-        // copied (76 instructions) only when there is a page to show them on.
+        // copied only when there is a page to show them on, not per request.
         let render;
         let status_path = match shared.config.status.as_deref() {
             Some(path) => {

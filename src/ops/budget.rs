@@ -20,7 +20,7 @@ pub const PER_WORKER_BYTES: u64 = 64 * 1024
     + crate::net::batch::WORKER_BYTES;
 /// A connection's worst case: slot, a whole head, a queue of replies, and
 /// one whole response held back by a full socket (a kept one, or the rest of
-/// a batched send) that its copy in `whole.rs` may no longer share.
+/// a batched send) that its copy in `answer/whole.rs` may no longer share.
 pub const PER_CONNECTION_BYTES: u64 = 256 + MAX_HEAD as u64 + 64 * 160 + crate::answer::whole::MAX_BYTES as u64;
 /// A budget must leave room for at least this many connections.
 pub const MIN_CONNECTIONS: u64 = 16;

@@ -1,6 +1,6 @@
-//! Running mote on a small box: flags, signals (stop, reload, reopen logs),
-//! the error and access logs, the `--status` page, `--user` ids and the
-//! `--max-memory` budget. Nothing here is on a request's path but the log.
+//! Running mote on a small box: flags, signals (stop, reload, reopen logs), the error
+//! and access logs, the `--status` page, `--user` ids and the `--max-memory` budget.
+//! Only the access log and the status page are on a request's path.
 #![forbid(unsafe_code)]
 
 pub mod budget;

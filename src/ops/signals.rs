@@ -6,8 +6,8 @@
 //! With one worker (the default) its own loop reads them from a signalfd,
 //! and the process is that one thread: the kernel then skips the atomic
 //! reference count on every descriptor a system call uses, which a second
-//! thread forces on every recv and send (1.7% of the CPU per request, in
-//! paired rounds side by side). With more workers a thread of their own waits
+//! thread forces on every recv and send, a cost paid per request on a CPU
+//! that has none to spare. With more workers a thread of their own waits
 //! for them (`sigwait`).
 #![forbid(unsafe_code)]
 

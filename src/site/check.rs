@@ -4,8 +4,8 @@
 //! and errors for what stops it being served at all (exit status 1).
 //!
 //! It walks the site with the same `walk.rs` the catalog is built from, so
-//! the manifest is exactly what is served. Shared with `build.rs` (through
-//! `#[path]`, std only), which runs it on `static/` at build time.
+//! the manifest is exactly what is served. `build.rs` runs it too, through
+//! the `mote-site` crate, on `static/` at build time.
 
 use std::fmt::Write as _;
 use std::fs;

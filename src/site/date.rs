@@ -1,8 +1,9 @@
 //! HTTP dates (RFC 9110 §5.6.7): formatting IMF-fixdate and parsing all three
 //! historic formats, without a calendar crate.
 //!
-//! Shared with `build.rs` (through `#[path]`), so it uses nothing but `core`:
-//! the embedded site's Last-Modified is formatted at compile time by this code.
+//! Part of the `mote-site` crate, so `build.rs` formats the embedded site's
+//! Last-Modified at compile time with this same code. It needs nothing but
+//! `core`.
 
 /// Length of an IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
 pub const IMF_FIXDATE_LEN: usize = 29;

@@ -3,11 +3,11 @@
 //! heads (`representation`, with `date`), and the lint over all of it
 //! (`check`, `mote --check`).
 //!
-//! A crate of its own, std only, because two programs build sites with it:
-//! `build.rs` turns `static/` into the embedded site at compile time, and the
-//! server turns `--root` into its catalog at start-up and on reload. One
-//! definition means the built-in site and a served directory get the same
-//! bytes for the same file.
+//! A crate of its own (std and `itoa`, nothing else) because two programs
+//! build sites with it: `build.rs` turns `static/` into the embedded site at
+//! compile time, and the server turns `--root` into its catalog at start-up
+//! and on reload. One definition means the built-in site and a served
+//! directory get the same bytes for the same file.
 #![forbid(unsafe_code)]
 
 pub mod cache;

@@ -1,8 +1,9 @@
 //! File extension -> Content-Type, for what static sites actually contain.
 //!
-//! Shared with `build.rs` (through `#[path]`): the embedded site's types are
-//! chosen at compile time by the same table that serves `--root`. Text types
-//! carry `charset=utf-8` so browsers never guess (and nosniff forbids them to).
+//! Part of the `mote-site` crate, which `build.rs` shares: the embedded site's
+//! types are chosen at compile time by the same table that serves `--root`.
+//! Text types carry `charset=utf-8` so browsers never guess (and nosniff
+//! forbids them to).
 
 /// The type for files whose extension is unknown: browsers download it.
 pub const FALLBACK: &str = "application/octet-stream";

@@ -1,10 +1,10 @@
 //! The precomputed head of one file: status line and representation headers
 //! (RFC 9110 §8), built once per file so serving it is copying bytes.
 //!
-//! Shared with `build.rs` (through `#[path]`): the embedded site's heads are
-//! built at compile time by exactly this code, `--root` sites at start-up.
-//! A head ends after its last header line; the per-request tail (Date,
-//! Connection, the empty line) follows it in the same `sendmsg`.
+//! Part of the `mote-site` crate, which `build.rs` shares: the embedded site's
+//! heads are built at compile time by exactly this code, `--root` sites at
+//! start-up. A head ends after its last header line; the per-response tail
+//! (Date, Connection, the empty line) follows it in the same write.
 
 use crate::date::format_imf_fixdate;
 

@@ -3,7 +3,7 @@
 //! leading dot, inside the root after resolving symlinks, without loops.
 //!
 //! The catalog builds responses from this walk and `mote --check` reports
-//! from it (as does build.rs for `static/`, through `#[path]`, so std only):
+//! from it, as `build.rs` does for `static/` through the `mote-site` crate:
 //! the manifest a person checks is exactly what gets served.
 
 use std::fs::{self, Metadata};

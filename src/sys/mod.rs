@@ -1,6 +1,6 @@
-//! The system calls std does not offer, each behind a safe function, split by
-//! subject. The only `unsafe` code in mote lives here, and every block says
-//! why it is sound (clippy denies an undocumented one).
+//! The system calls std does not offer, each behind a safe function, split by subject
+//! (sockets, process, signals, threads, timer, io_uring, unwinder stubs). The only
+//! `unsafe` code in mote: each block says why it is sound; clippy denies one that does not.
 // The one module allowed to use `unsafe` (lib.rs denies it crate-wide).
 #![allow(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]

@@ -1,5 +1,9 @@
 //! Sockets: listening with the options a server wants, and sends that skip
 //! std's layers (`sendmsg`, `send`, `sendfile`).
+//!
+//! std writes to a socket with `write` and `writev`, which pass through the
+//! kernel's file layer before reaching the socket; the socket calls here go
+//! to it directly, on the path every response takes.
 
 use std::io;
 use std::mem;
@@ -22,7 +26,7 @@ pub fn listen(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
         set_flag(&socket, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY)?;
     }
     // Accepted sockets inherit it, saving a setsockopt per connection: each
-    // response leaves in one writev, so Nagle would only add delay.
+    // write hands over whole replies, so Nagle would only add delay.
     set_flag(&socket, libc::IPPROTO_TCP, libc::TCP_NODELAY)?;
     let (storage, len) = socket_address(addr);
     // SAFETY: storage is a valid sockaddr of `len` bytes for this family.

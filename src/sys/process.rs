@@ -1,5 +1,9 @@
 //! The process itself: its file limit, memory, cores, and the privileges it
 //! gives up after binding (chroot, user and groups).
+//!
+//! Each is a call or two that std does not offer, or offers with more than
+//! mote needs (`available_parallelism` parses cgroups), so here each is the
+//! bare call behind a safe function.
 
 use std::io;
 use std::mem;

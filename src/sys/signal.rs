@@ -1,5 +1,6 @@
 //! Signals taken synchronously: blocked in every thread, then read from a
-//! signalfd or waited for, so no code ever runs in a handler.
+//! signalfd or waited for, so no code ever runs in a handler. What each
+//! signal does, and which thread takes them, is `ops/signals.rs`'s to say.
 
 use std::io;
 use std::mem;

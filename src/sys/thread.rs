@@ -1,4 +1,10 @@
-//! Threads started with a bare pthread_create and a small stack.
+//! Threads started with a bare pthread_create and a small stack: the workers,
+//! the signal thread beside several workers, and a reload's thread.
+//!
+//! std's thread Builder also brings a stack-overflow guard handler, spawn
+//! hooks, a per-closure copy of its start code and a thread-naming path
+//! through musl's snprintf: kilobytes of code a Pi's small binary carries for
+//! threads that need none of it (the saving is in size-report/README.md).
 
 use std::io;
 use std::mem;
@@ -13,10 +19,7 @@ struct Start {
 }
 
 /// Runs `body` on a new thread with a `stack`-byte stack, named `name` for `ps -T`
-/// and `top -H` (15 bytes at most). A bare pthread_create: std's thread Builder also
-/// brings a stack-overflow guard handler, spawn hooks, a per-closure copy of its start
-/// code and a thread-naming path through musl's snprintf — 12 KB of the ARMv6 binary for
-/// two threads that live as long as the process.
+/// and `top -H` (15 bytes at most).
 pub fn spawn(name: &'static std::ffi::CStr, stack: usize, body: Box<dyn FnOnce() + Send>) -> io::Result<Thread> {
     extern "C" fn start(arg: *mut libc::c_void) -> *mut libc::c_void {
         // SAFETY: `arg` is the Box<Start> that `spawn` leaked for this thread alone.

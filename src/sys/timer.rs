@@ -1,12 +1,16 @@
-//! A timer the event loop polls like a socket (timerfd).
+//! A timer the event loop polls like a socket (timerfd), for the work that
+//! comes once a second: the Date line, deadlines, flushing access lines.
+//!
+//! With it, `epoll_wait` never takes a timeout. A timeout costs the kernel a
+//! clock read and a timer set and cancelled on every call, so a busy loop pays
+//! it on every turn, where the timerfd, set to the next second, costs one call
+//! a second; on a Pi that per-call kernel work is CPU the requests do not get
+//! (CPU per request: bench/RESULTS.md).
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-/// A one-shot timer the event loop waits on like a socket (timerfd), so its
-/// `epoll_wait` never takes a timeout: a timeout costs the kernel a clock read
-/// and a timer set and cancelled on every call, about 1% of the CPU per request
-/// at c=50 (bench/RESULTS.md), where this costs one call a second.
+/// A one-shot timer the event loop waits on like a socket.
 pub struct TimerFd(OwnedFd);
 
 impl TimerFd {

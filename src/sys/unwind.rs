@@ -4,12 +4,13 @@
 //! tables name `__aeabi_unwind_cpp_pr0/1`. Defined here, they keep libunwind,
 //! and with it printf, which its debug logging brought in, out of the builds
 //! that rebuild std from source (`--cfg stub_unwinder`, set by the Makefile
-//! for `make pi` and `make static`): -12.4 KB on the tiny ARMv6 build, -34 KB
-//! on x86_64. Rustup's prebuilt std carries its own copy of libunwind, which
-//! these would clash with, so a plain cargo build keeps the real unwinder, as
-//! does a build that can unwind (tests, panic=unwind). The ones that abort are
-//! reached only by unwinding, which such a build never does;
-//! `_Unwind_Backtrace`, which a panic message's backtrace asks, reports no frames.
+//! for `make pi` and `make static`), code a binary sized for a Pi would carry
+//! for nothing (what it saves is in size-report/README.md). Rustup's prebuilt
+//! std carries its own copy of libunwind, which these would clash with, so a
+//! plain cargo build keeps the real unwinder, as does a build that can unwind
+//! (tests, panic=unwind). The ones that abort are reached only by unwinding,
+//! which such a build never does; `_Unwind_Backtrace`, which a panic
+//! message's backtrace asks, reports no frames.
 
 /// `_URC_END_OF_STACK`: the backtrace has no more frames.
 const END_OF_STACK: i32 = 5;

@@ -1,4 +1,10 @@
-//! The io_uring ring that sends a turn's replies in one system call.
+//! The io_uring ring that sends a turn's replies in one system call
+//! (`net/batch.rs` decides what goes in it).
+//!
+//! It does sends and nothing else, each with MSG_DONTWAIT, so every send is
+//! complete when `submit` returns: no buffer, socket or descriptor has to be
+//! kept alive between turns. The ring is mapped and driven by hand from
+//! linux/io_uring.h, with only the fields a send and a cancel use.
 
 use std::io;
 use std::mem;
