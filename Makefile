@@ -235,7 +235,7 @@ ring-test-32: tools-cross
 	@rustup target list --installed 2>/dev/null | grep -qx $(I686) || { \
 		echo "installing $(I686) std (rustup)..."; rustup target add $(I686) >/dev/null 2>&1; }
 	@echo "testing the send ring on $(I686) (natively)..."
-	@cargo-zigbuild test -q --release --target $(I686) -p mote --lib -- sys::uring::tests
+	@cargo-zigbuild test -q --release --target $(I686) --bin mote -- sys::uring::tests
 
 # --------------------------------------------------------------------------- size
 # Stripped deliverables give the bytes; cargo-bloat analyses an unstripped twin of

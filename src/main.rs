@@ -6,22 +6,33 @@
 //! Set-up errors print one line naming what is wrong and exit non-zero (2
 //! for usage, 1 for everything else), so busybox init's respawn loop shows
 //! why on the console instead of spinning silently.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
+
+// The layers, in the order a request meets them: `net/` reads it, `http/`
+// says what it means, `answer/` picks its response from `catalog/`. `ops/`
+// runs the process and `sys/` holds the only unsafe code. What a file
+// becomes (type, cache rule, heads) is the `mote-site` crate in `site/`,
+// which build.rs shares.
+mod answer;
+mod catalog;
+mod http;
+mod net;
+mod ops;
+mod sys;
 
 use std::net::TcpListener;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use mote::catalog::embedded;
-use mote::http::auth::Auth;
-use mote::net::shared::Shared;
-use mote::net::worker::{Worker, THREAD_STACK};
-use mote::ops::config::{self, Command, Config};
-use mote::ops::log::{self, AccessLog};
-use mote::ops::{identity, signals};
-use mote::sys;
+use catalog::embedded;
+use http::auth::Auth;
 use mote_site::check;
 use mote_site::walk::error_text;
+use net::shared::Shared;
+use net::worker::{Worker, THREAD_STACK};
+use ops::config::{self, Command, Config};
+use ops::log::{self, AccessLog};
+use ops::{identity, signals};
 
 /// Descriptors kept back from `--max-conns`' default: listeners, large files
 /// held open, the poll and waker descriptors, and a margin for accept bursts.

@@ -36,8 +36,9 @@ pub fn reject(rejection: Rejection, head_only: bool) -> Answer {
 /// `--status PATH` and the page's renderer.
 pub type StatusPage<'a> = (&'a [u8], &'a dyn Fn() -> Vec<u8>);
 
-/// What requests are answered from.
-pub struct Site<'a> {
+/// What a request is routed by: the catalog, and the settings that decide
+/// answers outside it.
+pub struct Router<'a> {
     pub catalog: &'a Catalog,
     pub status: Option<StatusPage<'a>>,
     /// `--spa`: extension-less paths that match nothing get `/index.html`.
@@ -46,10 +47,10 @@ pub struct Site<'a> {
 }
 
 /// The answer to a request. `path` is scratch space for the decoded path.
-pub fn answer(request: &Request, site: &Site, path: &mut Vec<u8>) -> Answer {
+pub fn answer(request: &Request, router: &Router, path: &mut Vec<u8>) -> Answer {
     let head_only = request.method == Method::Head;
     let canned = |canned: Canned| canned.answer(head_only);
-    if site.auth.is_some_and(|auth| !auth.allows(request.authorization)) {
+    if router.auth.is_some_and(|auth| !auth.allows(request.authorization)) {
         return canned(canned::UNAUTHORIZED);
     }
     // The method first: CONNECT's authority-form target is not malformed,
@@ -71,21 +72,21 @@ pub fn answer(request: &Request, site: &Site, path: &mut Vec<u8>) -> Answer {
         return canned(canned::BAD_REQUEST);
     };
     // The status path is the owner's choice, dotted or not.
-    if let Some((status_path, render)) = site.status {
+    if let Some((status_path, render)) = router.status {
         if path[..] == *status_path {
             return status_page(render(), head_only);
         }
     }
-    let route = if normalized.hidden { None } else { site.catalog.lookup(path) };
+    let route = if normalized.hidden { None } else { router.catalog.lookup(path) };
     match route {
         Some(Route::Directory) => redirect_to_slash(path, query),
         Some(Route::File(resource)) => file(request, resource, head_only),
-        None => match site.catalog.lookup(b"/") {
+        None => match router.catalog.lookup(b"/") {
             // RFC-wise a 200 for a made-up path; it is what client-side routers need.
-            Some(Route::File(index)) if site.spa && !normalized.hidden && !has_extension(path) => {
+            Some(Route::File(index)) if router.spa && !normalized.hidden && !has_extension(path) => {
                 file(request, index, head_only)
             }
-            _ => not_found(site.catalog, head_only),
+            _ => not_found(router.catalog, head_only),
         },
     }
 }

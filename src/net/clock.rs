@@ -23,12 +23,6 @@ pub struct Clock {
     tails: [Tail; 3],
 }
 
-impl Default for Clock {
-    fn default() -> Clock {
-        Clock::new()
-    }
-}
-
 impl Clock {
     pub fn new() -> Clock {
         let blank = Tail::new(b"", Connection::Persist);

@@ -20,7 +20,7 @@ use mio::net::TcpStream;
 
 use crate::answer::memo::Memo;
 use crate::answer::reply::{self, Answer, Connection, Reply};
-use crate::answer::route::{self, Site};
+use crate::answer::route::{self, Router};
 use crate::answer::whole::Whole;
 use crate::http::request::{self, Parse, Request};
 use crate::net::batch::Batch;
@@ -67,7 +67,7 @@ pub struct Limits {
 
 /// What a connection borrows from its worker while it runs.
 pub struct Context<'a> {
-    pub site: Site<'a>,
+    pub router: Router<'a>,
     pub clock: &'a Clock,
     pub limits: &'a Limits,
     /// Replies answered in this turn; they move into the connection only if
@@ -501,7 +501,7 @@ fn answer_head<'b>(input: &'b [u8], slot: Option<usize>, cx: &mut Context) -> Op
             Some(Answered { answer, head_len: 0, body_len: 0, framing, source: Source::Rejected })
         }
         Parse::Complete(request, head_len) => {
-            let answer = route::answer(&request, &cx.site, cx.path);
+            let answer = route::answer(&request, &cx.router, cx.path);
             let framing = Framing {
                 // A client waiting for 100-continue may never send the body
                 // it announced: close rather than wait for it.

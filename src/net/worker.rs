@@ -22,7 +22,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use crate::answer::canned;
 use crate::answer::memo::Memo;
 use crate::answer::reply::{Connection, Reply};
-use crate::answer::route::Site;
+use crate::answer::route::Router;
 use crate::answer::whole::Whole;
 use crate::catalog::Catalog;
 use crate::net::batch::Batch;
@@ -365,7 +365,7 @@ impl Worker {
             None => None,
         };
         let mut cx = Context {
-            site: Site {
+            router: Router {
                 catalog: &self.catalog,
                 status: status_path,
                 spa: shared.config.spa,

@@ -191,12 +191,6 @@ pub struct Lines {
     prefix_of: Option<(std::net::IpAddr, u64)>,
 }
 
-impl Default for Lines {
-    fn default() -> Lines {
-        Lines::new()
-    }
-}
-
 impl Lines {
     pub fn new() -> Lines {
         Lines { bytes: Vec::with_capacity(FLUSH_BYTES), prefix: Vec::new(), prefix_of: None }

@@ -17,7 +17,7 @@ mod unwind;
 
 pub use net::{listen, send, send_vectored, sendfile};
 pub use process::{become_user, chroot, online_cpus, open_append_at, raise_file_limit, resident_bytes};
-pub use signal::{block_signals, wait_signal, SignalFd, SIGHUP, SIGINT, SIGNALS, SIGTERM, SIGUSR1};
-pub use thread::{spawn, Thread};
+pub use signal::{block_signals, wait_signal, SignalFd, SIGHUP, SIGINT, SIGTERM, SIGUSR1};
+pub use thread::spawn;
 pub use timer::TimerFd;
 pub use uring::{SendRing, ShortSend};
