@@ -1,11 +1,12 @@
 //! Batched sends (src/batch.rs): with `--io-uring auto` a worker hands the
 //! keep-alive answers of one event-loop turn to the kernel in one io_uring
 //! submission (the whole responses the memo keeps for repeated heads, so
-//! `batched_sends` also counts answers that came from a kept response). The batch must be invisible to clients: every answer byte for
-//! byte what a plain send gives, in order, and a socket that fills up mid-batch
-//! still gets the rest of its answer later. The system calls are watched to
-//! show the batch is really used where the kernel offers io_uring, and not
-//! used with `--io-uring off` or where it does not (qemu-user, old kernels).
+//! `batched_sends` also counts answers that came from a kept response). The
+//! batch must be invisible to clients: every answer byte for byte what a plain
+//! send gives, in order, and a socket that fills up mid-batch still gets the
+//! rest of its answer later. The system calls are watched to show the batch is
+//! really used where the kernel offers io_uring, and not used with
+//! `--io-uring off` or where it does not (qemu-user, old kernels).
 
 mod common;
 

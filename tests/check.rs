@@ -1,5 +1,5 @@
-//! `mote --check` (issue 6 item 9): the manifest and findings a person reads
-//! before a deploy, and that the manifest is exactly what the server serves.
+//! `mote --check`: the manifest and findings a person reads before a deploy,
+//! and that the manifest is exactly what the server serves.
 mod common;
 
 use common::*;

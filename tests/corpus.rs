@@ -1,4 +1,6 @@
-//! Malformed and hostile request corpus (issue 8, item 1).
+//! Malformed and hostile request corpus: requests a strict server must
+//! refuse, or answer with exactly the responses the row allows, kept as
+//! data so adding a case is adding a row.
 //!
 //! Every row of `tests/data/requests.tsv` is sent, as raw bytes on a fresh
 //! connection, to ONE real `mote` process started for this file. Whatever

@@ -1,5 +1,5 @@
-//! Inputs found by the fuzz targets in fuzz/ (issue 8, item 2), fed to the
-//! real binary over a socket. Each test names the target and what it found.
+//! Inputs found by the fuzz targets in fuzz/, fed to the real binary over a
+//! socket. Each test names the target and what it found.
 
 mod common;
 use common::*;

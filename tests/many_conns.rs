@@ -1,6 +1,6 @@
-//! Many connections (issue 8, item 4): 10 000 concurrent keep-alive
-//! connections are all served, and over `--max-conns` extra connections get
-//! a 503 with `Retry-After` and a close while the admitted ones keep working.
+//! Many connections: 10 000 concurrent keep-alive connections are all served,
+//! and over `--max-conns` extra connections get a 503 with `Retry-After` and a
+//! close while the admitted ones keep working.
 
 mod common;
 use common::*;

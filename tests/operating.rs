@@ -1,5 +1,5 @@
-//! Operating mote (issue 5 and issue 8 items 6): the --status page, syslog
-//! through a socket the test owns, --chroot, --max-memory and --threads.
+//! Operating mote: the --status page, syslog through a socket the test owns,
+//! --chroot, --max-memory and --threads.
 mod common;
 
 use std::os::unix::net::UnixDatagram;

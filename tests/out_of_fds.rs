@@ -1,7 +1,6 @@
-//! Out of file descriptors (issue 8, item 5): under `ulimit -n 64` with
-//! hundreds of connection attempts, mote does not spin (its CPU time is
-//! measured while accept fails), does not crash, and serves normally again
-//! once descriptors are free.
+//! Out of file descriptors: under `ulimit -n 64` with hundreds of connection
+//! attempts, mote does not spin (its CPU time is measured while accept fails),
+//! does not crash, and serves normally again once descriptors are free.
 
 mod common;
 use common::*;

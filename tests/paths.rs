@@ -1,10 +1,10 @@
-//! Paths (issue 8, item 7): nothing outside the root is ever served. A
-//! secret file lies beside the root; the root holds symlinks to it, to a
-//! directory beside the root and to the root's parent. Every trick below —
-//! dot segments, percent-encoding single and double, encoded separators,
-//! backslashes, overlong UTF-8, NUL, absolute-form and Host games — gets a
-//! 400 or a 404, and the secret's bytes appear in no response, with or
-//! without --spa, --listing and --cache-max 0, and after a reload.
+//! Paths: nothing outside the root is ever served. A secret file lies beside
+//! the root; the root holds symlinks to it, to a directory beside the root and
+//! to the root's parent. Every trick below — dot segments, percent-encoding
+//! single and double, encoded separators, backslashes, overlong UTF-8, NUL,
+//! absolute-form and Host games — gets a 400 or a 404, and the secret's bytes
+//! appear in no response, with or without --spa, --listing and --cache-max 0,
+//! and after a reload.
 
 mod common;
 use common::*;

@@ -1,7 +1,7 @@
-//! Slow and stuck clients (issue 8, item 3): a slowloris crowd is cut off by
-//! the header timeout while a normal client keeps its latency; a client that
-//! never reads is cut off by the send timeout with bounded memory; clients
-//! that reset or half-close mid-response never disturb another transfer.
+//! Slow and stuck clients: a slowloris crowd is cut off by the header timeout
+//! while a normal client keeps its latency; a client that never reads is cut
+//! off by the send timeout with bounded memory; clients that reset or
+//! half-close mid-response never disturb another transfer.
 //!
 //! The tests in this file take a lock so that none of them measures while
 //! another loads the machine.
