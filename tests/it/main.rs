@@ -1,0 +1,43 @@
+//! mote's integration tests: the real binary on `127.0.0.1:0`, raw bytes
+//! over real sockets, one module per concern, sharing `common`.
+//!
+//! They are one crate rather than a crate per file because each crate
+//! compiles `common` and links the test harness again; one crate is built
+//! once. Run one module with `cargo test --test it keepalive::`.
+
+mod common;
+
+mod auth;
+mod batch;
+mod browser;
+mod cache_control;
+mod check;
+mod cli;
+mod clients;
+mod clock;
+mod conditional;
+mod corpus;
+mod embedded;
+mod extra_headers;
+mod framing;
+mod fuzz_regressions;
+mod harness;
+mod headers;
+mod host;
+mod init;
+mod keepalive;
+mod limits;
+mod listing;
+mod many_conns;
+mod memo;
+mod methods;
+mod operating;
+mod out_of_fds;
+mod paths;
+mod ranges;
+mod slow_clients;
+mod spa;
+mod targets;
+mod variants;
+mod versions;
+mod whole;
