@@ -1,4 +1,4 @@
-//! Batched sends (src/batch.rs): with `--io-uring auto` a worker hands the
+//! Batched sends (src/net/batch.rs): with `--io-uring auto` a worker hands the
 //! keep-alive answers of one event-loop turn to the kernel in one io_uring
 //! submission (the whole responses the memo keeps for repeated heads, so
 //! `batched_sends` also counts answers that came from a kept response). The

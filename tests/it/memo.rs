@@ -1,4 +1,4 @@
-//! Remembered heads (src/memo.rs): a worker answers a head it has seen
+//! Remembered heads (src/answer/memo.rs): a worker answers a head it has seen
 //! before without parsing it again. That must never show: a head one byte
 //! apart gets its own answer, every repeat is what a fresh parse gives, the
 //! access log still has a line per request, and more distinct heads than

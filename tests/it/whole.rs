@@ -1,4 +1,4 @@
-//! Whole responses (src/whole.rs): a worker keeps one-buffer copies of the
+//! Whole responses (src/answer/whole.rs): a worker keeps one-buffer copies of the
 //! small responses it sends repeatedly and writes them with one `send`.
 //! The copies must be invisible: every repeat is byte for byte what the
 //! gathered path sends (apart from the Date), the Date still moves with the
