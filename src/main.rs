@@ -29,7 +29,7 @@ use http::auth::Auth;
 use mote_site::check;
 use mote_site::walk::error_text;
 use net::shared::Shared;
-use net::worker::{Worker, THREAD_STACK};
+use net::worker::Worker;
 use ops::config::{self, Command, Config};
 use ops::log::{self, AccessLog};
 use ops::{identity, signals};
@@ -124,7 +124,7 @@ fn serve(config: Config) -> Result<(), String> {
     signals::spawn(shared, wakers).map_err(|e| format!("cannot start the signal thread: {e}"))?;
     let handles: Vec<_> = workers
         .into_iter()
-        .map(|worker| sys::spawn(c"worker", THREAD_STACK, Box::new(move || worker.run())))
+        .map(|worker| sys::spawn(c"worker", Box::new(move || worker.run())))
         .collect::<Result<_, _>>()
         .map_err(|e| format!("cannot start a worker thread: {e}"))?;
     for handle in handles {

@@ -8,7 +8,7 @@
 //! heads whose answers are made only of shared parts (nothing built for one
 //! request), and a head that matches one of them byte for byte skips
 //! parsing, routing and the catalog lookup; its reply is made from the kept
-//! answer, with this second's Date and the connection's own framing.
+//! answer, with this second's Date and the connection's own `Connection` header.
 //!
 //! A head whose answer keeps an HTTP/1.1 connection open without a
 //! Connection header is answered the same way on every connection, so its

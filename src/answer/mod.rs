@@ -1,11 +1,12 @@
-//! From a request to the bytes of its response: `route` picks the answer
-//! (precomputed parts of the catalog, or a `canned` one), `reply` adds the
-//! `--header` lines and the tail, and a worker's `memo` and `whole` copies
-//! let a repeated head skip most of that work.
+//! From a head to the bytes of its response: `head` recalls or parses it,
+//! the `router` picks the answer (precomputed parts of the catalog, or a
+//! `canned` one), `reply` adds the `--header` lines and the tail, and a
+//! worker's `memo` and `whole` copies let a repeated head skip most of that.
 #![forbid(unsafe_code)]
 
 pub mod canned;
+pub mod head;
 pub mod memo;
 pub mod reply;
-pub mod route;
+pub mod router;
 pub mod whole;

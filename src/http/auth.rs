@@ -6,7 +6,7 @@
 //! much of a password was right. Base64 is decoded here by hand (RFC 4648 §4).
 #![forbid(unsafe_code)]
 
-use crate::http::request::trim;
+use super::request::trim;
 
 pub struct Auth {
     /// `user:password` pairs, as the client encodes them.

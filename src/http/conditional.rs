@@ -5,7 +5,7 @@
 //! clock is wrong; dates are only the fallback the RFC asks for.
 #![forbid(unsafe_code)]
 
-use crate::http::request::{trim, Conditions};
+use super::request::{trim, Conditions};
 use mote_site::date::parse_http_date;
 
 #[derive(Debug, PartialEq)]

@@ -7,7 +7,7 @@
 //! and even then a 406 would help no one).
 #![forbid(unsafe_code)]
 
-use crate::http::request::trim;
+use super::request::trim;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Coding {

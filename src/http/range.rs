@@ -27,7 +27,7 @@ pub fn parse(value: &[u8], len: u64) -> ByteRange {
     if set.contains(&b',') {
         return ByteRange::Whole;
     }
-    let spec = crate::http::request::trim(set);
+    let spec = super::request::trim(set);
     let Some(dash) = spec.iter().position(|&b| b == b'-') else {
         return ByteRange::Whole;
     };

@@ -304,7 +304,7 @@ fn is_valid_host(value: &[u8]) -> bool {
     } else {
         let colon = value.iter().position(|&b| b == b':').unwrap_or(value.len());
         let host = &value[..colon];
-        const REG_NAME: [bool; 256] = crate::http::target::byte_class(b"!$&'()*+,;=%");
+        const REG_NAME: [bool; 256] = super::target::byte_class(b"!$&'()*+,;=%");
         let reg_name = |b: &u8| REG_NAME[usize::from(*b)];
         if !host.iter().all(reg_name) {
             return false;

@@ -18,11 +18,11 @@ use std::sync::Arc;
 
 use mio::net::TcpStream;
 
+use crate::answer::head::{self, Answered, Persistence, Source};
 use crate::answer::memo::Memo;
-use crate::answer::reply::{self, Answer, Connection, Reply};
-use crate::answer::route::{self, Router};
+use crate::answer::reply::{self, Connection, Reply};
+use crate::answer::router::Router;
 use crate::answer::whole::Whole;
-use crate::http::request::{self, Parse, Request};
 use crate::net::batch::Batch;
 use crate::net::clock::Clock;
 use crate::net::send;
@@ -87,51 +87,6 @@ pub struct Context<'a> {
     pub token: usize,
     /// The worker's access lines, when logging is on.
     pub access_log: Option<&'a mut log::Lines>,
-}
-
-/// What a head said about the connection it came on.
-#[derive(Clone, Copy)]
-struct Framing {
-    /// Another request may follow this one.
-    keep_alive: bool,
-    /// The client asked to close and sent no body, so it sends nothing after
-    /// this request (RFC 9112 §9.6): a plain close loses nothing.
-    quiet: bool,
-    /// HTTP/1.0: keep-alive must be confirmed in the reply.
-    http10: bool,
-}
-
-/// A head at the front of the input, answered.
-struct Answered<'b> {
-    answer: Answer,
-    /// Bytes of input the head took (none for a rejected one: the
-    /// connection closes after it).
-    head_len: usize,
-    /// Bytes of body that follow the head, to be read and thrown away.
-    body_len: u64,
-    framing: Framing,
-    source: Source<'b>,
-}
-
-/// Where an answer came from, for the access log and the memo.
-#[allow(clippy::large_enum_variant)] // lives on the stack for one request, never stored
-enum Source<'b> {
-    /// The head in this memo slot, which keeps its access-line part too.
-    Recalled(usize),
-    /// A head that could not be accepted.
-    Rejected,
-    /// A parsed head; `remember` is a share of its answer when the memo may
-    /// keep it.
-    Parsed { request: Request<'b>, remember: Option<Answer> },
-}
-
-impl<'b> Source<'b> {
-    fn request(&self) -> Option<&Request<'b>> {
-        match self {
-            Source::Parsed { request, .. } => Some(request),
-            Source::Recalled(_) | Source::Rejected => None,
-        }
-    }
 }
 
 pub struct Conn {
@@ -343,11 +298,11 @@ impl Conn {
             }
             let unparsed = &input[used..];
             let slot = cx.memo.find(unparsed);
-            if let Some(head_len) = slot.and_then(|at| self.send_whole(cx, at, unparsed.len(), last)) {
+            if let Some(head_len) = slot.and_then(|at| self.queue_whole(cx, at, unparsed.len(), last)) {
                 used += head_len;
                 continue;
             }
-            let Some(answered) = answer_head(unparsed, slot, cx) else {
+            let Some(answered) = head::answer(unparsed, slot, cx.memo, &cx.router, cx.path) else {
                 return used; // the head is not complete yet
             };
             used += answered.head_len;
@@ -364,10 +319,11 @@ impl Conn {
         skip as usize
     }
 
-    /// Sends the whole response the memo keeps for the head in `slot`, when
-    /// it carries this second's Date and nothing waits before it; returns
-    /// the head's length. `input_len`: bytes from the head on.
-    fn send_whole(&mut self, cx: &mut Context, slot: usize, input_len: usize, last: bool) -> Option<usize> {
+    /// Queues the whole response the memo keeps for the head in `slot` (in
+    /// the turn's batch, or as a reply), when it carries this second's Date
+    /// and nothing waits before it; returns the head's length. `input_len`:
+    /// bytes from the head on.
+    fn queue_whole(&mut self, cx: &mut Context, slot: usize, input_len: usize, last: bool) -> Option<usize> {
         // Only the first answer of the turn, with nothing waiting before it,
         // is a whole response: one a full socket holds back stays the
         // connection's only copy of it (`ops/budget.rs` charges one), and the
@@ -377,7 +333,7 @@ impl Conn {
         }
         let (whole, head_len) = cx.memo.whole(slot, cx.clock.unix())?;
         count_response(cx.stats, reply::status_of(whole), whole.len() as u64);
-        cx.stats.kept_responses += 1;
+        cx.stats.whole_responses += 1;
         if let Some(lines) = cx.access_log.as_deref_mut() {
             lines.push_recalled(self.client, cx.clock.unix(), cx.memo.log_part(slot));
         }
@@ -395,12 +351,12 @@ impl Conn {
 
     /// Frames `answered` for this connection, counts and logs it, lets the
     /// memo keep what it may, and queues the reply. `head`: the head's bytes.
-    // Kept out of line, as is `answer_head`: a parsed head costs far more than
+    // Kept out of line, as is `head::answer`: a parsed head costs far more than
     // the call anyway, and the loop a recalled head takes stays small.
     #[inline(never)]
     fn queue_reply(&mut self, head: &[u8], answered: Answered, slot: Option<usize>, cx: &mut Context) {
-        let Answered { answer, framing, source, .. } = answered;
-        let connection = self.connection(answer.closes, framing, cx.stopping);
+        let Answered { answer, persistence, source, .. } = answered;
+        let connection = self.connection(answer.closes, persistence, cx.stopping);
         let reply = Reply::new(answer, cx.extra_headers, cx.clock.tail(connection));
         // Once the worker holds this reply whole, so does the head's slot.
         if let Some(at) = slot.filter(|_| connection == Connection::Persist) {
@@ -425,7 +381,7 @@ impl Conn {
             };
             let part = lines.map_or(&[][..], |lines| lines.push_entry(client, unix, &entry));
             if let Source::Parsed { remember: Some(answer), .. } = source {
-                cx.memo.remember(head, answer, framing.keep_alive, framing.http10, part);
+                cx.memo.remember(head, answer, persistence.keep_alive, persistence.http10, part);
             }
         }
         cx.replies.push(reply);
@@ -433,11 +389,11 @@ impl Conn {
 
     /// The Connection header a reply carries; one after which the
     /// connection closes moves it to `Closing`.
-    fn connection(&mut self, closes: bool, framing: Framing, stopping: bool) -> Connection {
-        if closes || !framing.keep_alive || stopping {
-            self.phase = Phase::Closing { linger: !framing.quiet };
+    fn connection(&mut self, closes: bool, persistence: Persistence, stopping: bool) -> Connection {
+        if closes || !persistence.keep_alive || stopping {
+            self.phase = Phase::Closing { linger: !persistence.quiet };
             Connection::Close
-        } else if framing.http10 {
+        } else if persistence.http10 {
             Connection::KeepAlive
         } else {
             Connection::Persist
@@ -478,40 +434,6 @@ impl Conn {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return false,
             }
-        }
-    }
-}
-
-/// The answer to the head at the front of `input`: recalled from the memo's
-/// `slot`, or parsed and routed; None while the head is incomplete.
-#[inline(never)]
-fn answer_head<'b>(input: &'b [u8], slot: Option<usize>, cx: &mut Context) -> Option<Answered<'b>> {
-    if let Some((at, seen)) = slot.and_then(|at| cx.memo.recall(at).map(|seen| (at, seen))) {
-        // Only heads without a body are remembered.
-        let framing = Framing { keep_alive: seen.keep_alive, quiet: !seen.keep_alive, http10: seen.http10 };
-        let source = Source::Recalled(at);
-        return Some(Answered { answer: seen.answer, head_len: seen.head_len, body_len: 0, framing, source });
-    }
-    match request::parse(input) {
-        Parse::Partial => None,
-        Parse::Rejected(rejection) => {
-            let head_only = request::trim_blank_lines(input).starts_with(b"HEAD ");
-            let answer = route::reject(rejection, head_only);
-            let framing = Framing { keep_alive: false, quiet: false, http10: false };
-            Some(Answered { answer, head_len: 0, body_len: 0, framing, source: Source::Rejected })
-        }
-        Parse::Complete(request, head_len) => {
-            let answer = route::answer(&request, &cx.router, cx.path);
-            let framing = Framing {
-                // A client waiting for 100-continue may never send the body
-                // it announced: close rather than wait for it.
-                keep_alive: request.keep_alive && !request.expects_continue,
-                quiet: !request.keep_alive && request.body_len == 0,
-                http10: request.http10,
-            };
-            let remember = if request.body_len == 0 { answer.share() } else { None };
-            let body_len = request.body_len;
-            Some(Answered { answer, head_len, body_len, framing, source: Source::Parsed { request, remember } })
         }
     }
 }

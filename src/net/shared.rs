@@ -23,8 +23,8 @@ pub struct Stats {
     pub bytes_out: u64,
     /// Replies handed to the kernel in a turn's batch (io_uring).
     pub batched_sends: u64,
-    /// Answers that were a whole response the memo kept (no reply built).
-    pub kept_responses: u64,
+    /// Answers that were a whole response the memo holds (no reply built).
+    pub whole_responses: u64,
     /// Workers with a send ring (each reports 1 or 0).
     pub rings: u64,
 }
@@ -37,7 +37,7 @@ impl Stats {
         }
         self.bytes_out += other.bytes_out;
         self.batched_sends += other.batched_sends;
-        self.kept_responses += other.kept_responses;
+        self.whole_responses += other.whole_responses;
         self.rings += other.rings;
     }
 }

@@ -22,7 +22,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use crate::answer::canned;
 use crate::answer::memo::Memo;
 use crate::answer::reply::{Connection, Reply};
-use crate::answer::route::Router;
+use crate::answer::router::Router;
 use crate::answer::whole::Whole;
 use crate::catalog::Catalog;
 use crate::net::batch::Batch;
@@ -34,9 +34,6 @@ use crate::ops::status;
 use crate::sys::{self, ShortSend};
 
 /// The worker's read buffer: a few request heads' worth.
-/// Stack for each thread: the request path keeps a few KiB on it, the reload
-/// walk a little more per directory level; far below std's 2 MiB default.
-pub const THREAD_STACK: usize = 256 * 1024;
 const READ_BUFFER: usize = 32 * 1024;
 /// How long accepting pauses when the process is out of descriptors.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);

@@ -329,7 +329,7 @@ mod tests {
     /// A kept part and a prefix built once are the same bytes as a line
     /// built from scratch; a new client or second gets a new prefix.
     #[test]
-    fn kept_parts_and_prefixes_make_the_same_lines() {
+    fn recalled_parts_and_prefixes_make_the_same_lines() {
         let entry = Entry {
             request_line: Some((b"HEAD", b"/", true)),
             status: b"304",

@@ -25,7 +25,7 @@ pub fn spawn(shared: Arc<Shared>, wakers: Vec<Arc<Waker>>) -> std::io::Result<()
         act(sys::wait_signal(), &shared, &wakers);
     };
     // Never joined: it waits for signals until the process exits.
-    sys::spawn(c"signals", crate::net::worker::THREAD_STACK, Box::new(body))?;
+    sys::spawn(c"signals", Box::new(body))?;
     Ok(())
 }
 
@@ -69,7 +69,7 @@ pub fn act(signal: i32, shared: &Arc<Shared>, wakers: &[Arc<Waker>]) {
                 }
                 RELOAD.store(RUNNING, Ordering::Release);
             };
-            match sys::spawn(c"reload", crate::net::worker::THREAD_STACK, Box::new(body)) {
+            match sys::spawn(c"reload", Box::new(body)) {
                 Ok(thread) => thread.detach(),
                 Err(e) => {
                     RELOAD.store(IDLE, Ordering::Release);

@@ -34,7 +34,8 @@ pub fn render(shared: &Shared, own: usize, own_stats: &Stats) -> Vec<u8> {
     }
     line("bytes_out", stats.bytes_out);
     line("batched_sends", stats.batched_sends);
-    line("kept_responses", stats.kept_responses);
+    // The key predates the word "whole response"; monitoring scripts read it.
+    line("kept_responses", stats.whole_responses);
     line("io_uring_workers", stats.rings);
     line("reloads", shared.reloads.load(Ordering::Relaxed) as u64);
     line("rss_bytes", sys::resident_bytes().unwrap_or(0));

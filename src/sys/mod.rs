@@ -1,7 +1,7 @@
 //! The system calls std does not offer, each behind a safe function, split by subject
 //! (sockets, process, signals, threads, timer, io_uring, unwinder stubs). The only
 //! `unsafe` code in mote: each block says why it is sound; clippy denies one that does not.
-// The one module allowed to use `unsafe` (lib.rs denies it crate-wide).
+// The one module allowed to use `unsafe` (main.rs denies it crate-wide).
 #![allow(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 

@@ -9,6 +9,10 @@
 use std::io;
 use std::mem;
 
+/// Stack for each thread: the request path keeps a few KiB on it, the reload
+/// walk a little more per directory level; far below std's 2 MiB default.
+const STACK: usize = 256 * 1024;
+
 /// A thread started by `spawn`; `join` waits for it to end.
 pub struct Thread(libc::pthread_t);
 
@@ -18,9 +22,9 @@ struct Start {
     body: Box<dyn FnOnce() + Send>,
 }
 
-/// Runs `body` on a new thread with a `stack`-byte stack, named `name` for `ps -T`
-/// and `top -H` (15 bytes at most).
-pub fn spawn(name: &'static std::ffi::CStr, stack: usize, body: Box<dyn FnOnce() + Send>) -> io::Result<Thread> {
+/// Runs `body` on a new thread with a small stack (`STACK`), named `name` for
+/// `ps -T` and `top -H` (15 bytes at most).
+pub fn spawn(name: &'static std::ffi::CStr, body: Box<dyn FnOnce() + Send>) -> io::Result<Thread> {
     extern "C" fn start(arg: *mut libc::c_void) -> *mut libc::c_void {
         // SAFETY: `arg` is the Box<Start> that `spawn` leaked for this thread alone.
         let start = unsafe { Box::from_raw(arg.cast::<Start>()) };
@@ -37,7 +41,7 @@ pub fn spawn(name: &'static std::ffi::CStr, stack: usize, body: Box<dyn FnOnce()
     unsafe {
         let mut attr = mem::MaybeUninit::<libc::pthread_attr_t>::uninit();
         libc::pthread_attr_init(attr.as_mut_ptr());
-        libc::pthread_attr_setstacksize(attr.as_mut_ptr(), stack);
+        libc::pthread_attr_setstacksize(attr.as_mut_ptr(), STACK);
         let rc = libc::pthread_create(thread.as_mut_ptr(), attr.as_ptr(), start, arg);
         libc::pthread_attr_destroy(attr.as_mut_ptr());
         if rc != 0 {

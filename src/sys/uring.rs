@@ -252,10 +252,10 @@ impl SendRing {
     }
 
     /// Submits every queued send. The ones that did not send all their bytes
-    /// land in `unfinished` with their index (in queueing order), buffer and
+    /// land in `short_sends` with their index (in queueing order), buffer and
     /// result: the bytes sent, WouldBlock for a full socket, Interrupted for a
     /// send the kernel did not take (the caller sends it directly), or the error.
-    pub fn submit(&mut self, unfinished: &mut Vec<ShortSend>) {
+    pub fn submit(&mut self, short_sends: &mut Vec<ShortSend>) {
         let queued = self.held.len();
         if queued == 0 {
             return;
@@ -276,11 +276,11 @@ impl SendRing {
             }
             for index in submitted..queued {
                 if let Some(bytes) = self.held[index].take() {
-                    unfinished.push((index, bytes, Err(io::ErrorKind::Interrupted.into())));
+                    short_sends.push((index, bytes, Err(io::ErrorKind::Interrupted.into())));
                 }
             }
         }
-        self.reap(unfinished);
+        self.reap(short_sends);
         if self.held.iter().any(Option::is_some) {
             // A send the kernel parked instead of failing it with EAGAIN (one that
             // ignores MSG_DONTWAIT): cancel it and wait, so nothing outlives the turn.
@@ -300,10 +300,10 @@ impl SendRing {
                     break;
                 }
             }
-            self.reap(unfinished);
+            self.reap(short_sends);
             while cancels == 0 && self.held.iter().any(Option::is_some) {
                 let _ = self.enter(0, 1);
-                self.reap(unfinished);
+                self.reap(short_sends);
             }
             if self.held.iter().any(Option::is_some) {
                 // The kernel took no cancel: the sends may still read their
@@ -342,8 +342,8 @@ impl SendRing {
     }
 
     /// Takes the completions the kernel has posted; sends that fell short go
-    /// to `unfinished`.
-    fn reap(&mut self, unfinished: &mut Vec<ShortSend>) {
+    /// to `short_sends`.
+    fn reap(&mut self, short_sends: &mut Vec<ShortSend>) {
         // SAFETY: the kernel writes the entries before the tail (Acquire pairs with
         // its release); only this ring moves the head.
         unsafe {
@@ -361,7 +361,7 @@ impl SendRing {
                         e => Err(io::Error::from_raw_os_error(-e)),
                     };
                     if !matches!(result, Ok(n) if n == bytes.len()) {
-                        unfinished.push((index, bytes, result));
+                        short_sends.push((index, bytes, result));
                     }
                 }
                 head = head.wrapping_add(1);
@@ -406,9 +406,9 @@ mod tests {
     }
 
     fn submit(ring: &mut SendRing) -> Vec<(usize, usize, io::ErrorKind)> {
-        let mut unfinished = Vec::new();
-        ring.submit(&mut unfinished);
-        unfinished
+        let mut short_sends = Vec::new();
+        ring.submit(&mut short_sends);
+        short_sends
             .into_iter()
             .map(|(i, b, r)| (i, b.len(), r.map_or_else(|e| e.kind(), |_| io::ErrorKind::Other)))
             .collect()
