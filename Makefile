@@ -51,20 +51,19 @@ STATIC_BIN := $(OUT_DIR)/$(X86)/release/mote
 # ------------------------------------------------------------------- build recipes
 # $(call rustflags,CPU,IMMEDIATE_ABORT) and $(call zflags,STD_FEATURES): the TINY
 # settings are separate so `make size` can say what each one buys.
+# What each setting saves is measured in size-report/README.md.
 # std is always built without its default `backtrace` feature: the binary is stripped,
-# so the symbolizer it pulls in (gimli, addr2line, miniz: ~150 KiB on ARMv6 with
-# libunwind; with sys.rs's unwinder stubs the symbolizer is left as dead code, 1.8 KB
-# on ARMv6) could not name a single frame anyway. Panics still print their message
-# unless TINY=1.
-# -Zlocation-detail=none drops the file:line strings of every panic site (-12.5 KB on
-# ARMv6) and -Zfmt-debug=none compiles `{:?}` formatting to nothing (-12.6 KB): a panic
-# in the shipped binary still prints its message, without the source position; mote
-# itself never formats with Debug outside its tests, which run the host build.
+# so the symbolizer it pulls in (gimli, addr2line, miniz) could not name a single frame
+# anyway. Panics still print their message unless TINY=1.
+# -Zlocation-detail=none drops the file:line strings of every panic site and
+# -Zfmt-debug=none compiles `{:?}` formatting to nothing: a panic in the shipped binary
+# still prints its message, without the source position; mote itself never formats
+# with Debug outside its tests, which run the host build.
 # -C force-unwind-tables=no: nothing unwinds (panic=abort), so Rust code needs no
-# unwind-table entries (-3.3 KB of .ARM.exidx on ARMv6).
-# --cfg stub_unwinder: sys.rs defines the unwinder's entry points as stubs, which keeps
-# libunwind and the printf its logging needs out of the link (-12.4 KB on tiny ARMv6,
-# -34 KB on x86_64); only with std rebuilt, as rustup's prebuilt std brings its own.
+# unwind-table entries.
+# --cfg stub_unwinder: src/sys/unwind.rs defines the unwinder's entry points as stubs,
+# which keeps libunwind and the printf its logging needs out of the link; only with std
+# rebuilt, as rustup's prebuilt std brings its own.
 rustflags = -C link-self-contained=no --cfg stub_unwinder$(if $(1), -C target-cpu=$(1)) -Zlocation-detail=none -Zfmt-debug=none -C force-unwind-tables=no$(if $(2), -Zunstable-options -Cpanic=immediate-abort)
 zflags    = -Zbuild-std=std,panic_abort -Zbuild-std-features=$(1)
 # $(call cross_build,TRIPLE,CPU,TARGET_DIR,STD_FEATURES,IMMEDIATE_ABORT,THUMB)
@@ -159,7 +158,8 @@ test:
 # The code as STYLE asks: formatted, and clippy-clean with warnings as errors, which
 # also holds sys/ to a SAFETY comment on every unsafe block.
 lint:
-	@rustup component list --installed 2>/dev/null | grep -q '^clippy' || { \
+	@installed=$$(rustup component list --installed 2>/dev/null); \
+	echo "$$installed" | grep -q '^clippy' && echo "$$installed" | grep -q '^rustfmt' || { \
 		echo "installing clippy and rustfmt (rustup)..."; rustup component add clippy rustfmt >/dev/null 2>&1; }
 	@echo "checking formatting (cargo fmt)..."
 	@cargo fmt --all -- --check
@@ -308,7 +308,7 @@ size-check:
 # ------------------------------------------------------------------------ bench
 # make bench        mote side by side with nginx, lighttpd, busybox httpd and the hyper
 #                   reference in bench/hyper-ref, with the bare mio loop in bench/bare-ref
-#                   as the floor (~5.5 min); writes bench/RESULTS.md and
+#                   as the floor (~6 min); writes bench/RESULTS.md and
 #                   bench/results.svg. Installs its own tools (apt: wrk nginx-light
 #                   lighttpd busybox strace valgrind qemu-user) and builds what it
 #                   measures: make static, make pi (ARMv6) and both references.

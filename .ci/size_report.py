@@ -121,7 +121,7 @@ def main(argv):
         " the ARM default build, but qemu's cost per instruction is not a Pi's: on the"
         " hardware Thumb-1 code is expected to be somewhat slower, which is the tiny trade.",
         "- all cross builds: `-C force-unwind-tables=no` (nothing unwinds; -3.3 KB of"
-        " `.ARM.exidx` on ARMv6), `--cfg stub_unwinder` (`sys.rs` stubs the unwinder's entry"
+        " `.ARM.exidx` on ARMv6), `--cfg stub_unwinder` (`src/sys/unwind.rs` stubs the unwinder's entry"
         " points, so libunwind and the printf its logging uses stay out: -12.4 KB on tiny"
         " ARMv6, -34 KB on x86_64) and threads started with pthread_create (`sys::spawn`)"
         " instead of std's thread Builder (-12 KB on ARMv6).",

@@ -1085,7 +1085,7 @@ TRIED = [
      "sent with one send() from a per-worker copy (-4%: the kernel's msghdr and iovec import "
      "was ~3% of a request), only the iovecs a write can use set up (-390 instructions), "
      "already-normal paths not re-normalised (-370 instructions), heads seen before answered "
-     "from a per-worker memo without parsing or routing (src/memo.rs; 3,986 -> 2,245 "
+     "from a per-worker memo without parsing or routing (src/answer/memo.rs; 3,986 -> 2,245 "
      "instructions), a timerfd at each second instead of a timeout on every epoll_wait "
      "(-2% in paired runs), one worker being the process's only thread, so the kernel skips "
      "the atomic descriptor reference of a shared descriptor table on every recv and send "
@@ -1122,7 +1122,7 @@ TRIED = [
      "io_uring disabled, --io-uring off) one read and one write per request is the floor for a "
      "readiness-based server answering one request at a time; the rest is epoll_wait and "
      "connection set-up inside the traced window. With it, a turn's writes leave in one "
-     "io_uring_enter (src/batch.rs)."),
+     "io_uring_enter (src/net/batch.rs)."),
     ("concurrency: CPU/request added", "the added CPU per request at 10,000 connections is "
      "mostly connection set-up and tear-down inside the run (see the connection-per-request "
      "table: every server pays tens of µs per connection, and a connection carries only ten "

@@ -1,4 +1,4 @@
-// Headless Chromium against a running mote (run by tests/browser.rs).
+// Headless Chromium against a running mote (run by tests/it/browser.rs).
 //
 //   node check.mjs BASE_URL SCREENSHOT.png [--app] [--access-log FILE]
 //
@@ -8,7 +8,7 @@
 // reload fetched: the no-cache HTML must be revalidated (304 from mote) and
 // the immutable assets taken from the cache without reaching the server,
 // which the access log (--access-log) confirms. Prints one JSON object on
-// the last line of stdout; tests/browser.rs makes the assertions.
+// the last line of stdout; tests/it/browser.rs makes the assertions.
 
 import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync, readFileSync, existsSync, statSync } from 'node:fs';
