@@ -24,8 +24,8 @@ fn manifest_and_warnings_for_a_real_site() {
     assert_eq!(code, 0, "{text}");
     for line in [
         "/index.html\t20\ttext/html; charset=utf-8\t-\tno-cache",
-        "/app.3f9a2c1b.js\t5000\ttext/javascript; charset=utf-8\t-\tpublic, max-age=31536000, immutable",
-        "/style.css\t3000\ttext/css; charset=utf-8\tgzip\tpublic, max-age=3600",
+        "/app.3f9a2c1b.js\t5000\ttext/javascript; charset=utf-8\t-\tmax-age=31536000, immutable",
+        "/style.css\t3000\ttext/css; charset=utf-8\tgzip\tmax-age=3600",
         "/sub/page.html\t7\ttext/html; charset=utf-8\t-\tno-cache",
         "warning: /app.3f9a2c1b.js: 5000 bytes of text/javascript; charset=utf-8 with no .gz or .br beside it",
         "warning: /style.css.gz: not smaller than /style.css",

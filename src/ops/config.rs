@@ -220,7 +220,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
             "--cache-control" => {
                 let text = value()?;
                 let rule = Rule::parse(&text)
-                    .ok_or_else(|| invalid(&flag, &text, "GLOB=VALUE, like '/assets/**=public, max-age=600'"))?;
+                    .ok_or_else(|| invalid(&flag, &text, "GLOB=VALUE, like '/assets/**=max-age=600'"))?;
                 config.cache_rules.push(rule);
             }
             "--header" => {

@@ -5,11 +5,17 @@
 //! carries a content hash (`app.3f9a2c1b.js`, Vite's `index-BdU3x9Ab.js`,
 //! anything under SvelteKit's `/_app/immutable/`) are cached for a year as
 //! `immutable`, and everything else for an hour. `--cache-control GLOB=VALUE`
-//! rules come first, in the order given.
+//! rules come first, in the order given, and their values are sent as given.
+//!
+//! The defaults say no `public`: a 200 with `max-age` may already be stored
+//! by any cache (RFC 9111 §3), so `public` would add nothing but a linter's
+//! complaint. It only matters for a response to an authenticated request,
+//! which a shared cache must not reuse unless told `public` (§3.5): exactly
+//! what `--auth` must never say.
 
 pub const REVALIDATE: &str = "no-cache";
-pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
-pub const MODEST: &str = "public, max-age=3600";
+pub const IMMUTABLE: &str = "max-age=31536000, immutable";
+pub const MODEST: &str = "max-age=3600";
 
 /// One `--cache-control GLOB=VALUE`: a GLOB starting with `/` matches the
 /// URL path, any other the file name; `*` matches within a path segment,

@@ -161,7 +161,7 @@ mod tests {
             "warning: /data.weird: unknown type",
             "warning: /.env: dotfile, never served",
             "warning: /escape: symlink leads outside the root",
-            "/style.css\t4000\ttext/css; charset=utf-8\tgzip\tpublic, max-age=3600",
+            "/style.css\t4000\ttext/css; charset=utf-8\tgzip\tmax-age=3600",
             "/sub/index.html\t3\ttext/html; charset=utf-8\t-\tno-cache",
         ];
         for line in expect {
