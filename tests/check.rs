@@ -84,3 +84,20 @@ fn built_in_site_manifest() {
     assert!(status.success());
     assert!(out.contains("/index.html\t") && out.contains("gzip,br") && out.contains("files (built in)"), "{out}");
 }
+
+/// Given the --auth it serves with, the cache column says what credentials
+/// get: `private`.
+#[test]
+fn the_manifest_follows_auth() {
+    let dir = TempDir::new("check-auth");
+    dir.write("index.html", "<p>home");
+    dir.write("style.css", "body{}");
+    let root = dir.path().to_str().unwrap();
+    let (status, out, err) = run_to_exit(&["--check", "--root", root, "--auth", "pi:raspberry"]);
+    assert!(status.success(), "{err}");
+    assert!(out.contains("/index.html\t7\ttext/html; charset=utf-8\t-\tprivate, no-cache\n"), "{out}");
+    assert!(out.contains("/style.css\t6\ttext/css; charset=utf-8\t-\tprivate, max-age=3600\n"), "{out}");
+    let (status, out, err) = run_to_exit(&["--check", "--auth", "pi:raspberry"]);
+    assert!(status.success(), "{err}");
+    assert!(out.contains("\tprivate, no-cache\n") && !out.contains("\tno-cache\n"), "{out}");
+}

@@ -98,8 +98,12 @@ impl Shared {
     /// Also checks it against `--max-memory`: the result carries how many
     /// connections fit beside it.
     pub fn load_catalog(config: &Config) -> Result<(Catalog, usize), String> {
-        let options =
-            Options { cache_max: config.cache_max, cache_rules: &config.cache_rules, listing: config.listing };
+        let options = Options {
+            cache_max: config.cache_max,
+            cache_rules: &config.cache_rules,
+            audience: config.audience(),
+            listing: config.listing,
+        };
         let catalog = match &config.root {
             Some(root) => Catalog::load(root, &options)?,
             None => Catalog::embedded(&options),

@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 
-use mote_site::cache::Rule;
+use mote_site::cache::{Audience, Rule};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -68,7 +68,8 @@ Flags:
   --listing              list directories that have no index.html
   --header 'NAME: VALUE' add a header to every response (CSP, HSTS, ...);
                          repeatable
-  --auth USER:PASS       require HTTP Basic authentication
+  --auth USER:PASS       require HTTP Basic authentication; responses then say
+                         Cache-Control: private
   --auth-file FILE       the same, with user:password lines from FILE (keeps
                          secrets out of ps)
   --io-uring auto|off    auto: each event-loop turn hands its keep-alive
@@ -116,6 +117,18 @@ pub struct Config {
     pub max_memory: Option<u64>,
     /// `--io-uring auto`: batch sends through io_uring where the kernel allows.
     pub io_uring: bool,
+}
+
+impl Config {
+    /// Who the site's responses are for: with `--auth` or `--auth-file`
+    /// every request needs a credential (an empty file is refused).
+    pub fn audience(&self) -> Audience {
+        if self.auth.is_empty() && self.auth_file.is_none() {
+            Audience::Anyone
+        } else {
+            Audience::Authenticated
+        }
+    }
 }
 
 /// What the command line asks for.
