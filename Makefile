@@ -150,6 +150,11 @@ test:
 	@command -v npm >/dev/null || { $(call need_apt,node:nodejs npm:npm); }
 	@[ -d tests/browser/node_modules/playwright-core ] || { \
 		echo "installing playwright-core (npm ci)..."; cd tests/browser && npm ci --silent --no-audit --no-fund; }
+	@python3 -c 'import prometheus_client' 2>/dev/null || { \
+		echo "installing prometheus-client (pip)..."; \
+		python3 -m pip install -q prometheus-client 2>/dev/null || \
+		python3 -m pip install -q --break-system-packages prometheus-client; \
+		command -v pyenv >/dev/null && pyenv rehash || true; }
 	@echo "building mote (release)..."
 	@cargo build --release -q
 	@echo "testing target/release/mote (cargo test)..."

@@ -28,7 +28,7 @@ fn main() {
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
 
     // The same lint `mote --check` runs, so a problem shows at build time.
-    let report = check::check(site, &[], false);
+    let report = check::check(site, &[], cache::Audience::Anyone, false);
     for finding in report.warnings.iter().chain(&report.errors) {
         println!("cargo:warning=static/: {finding}");
     }
@@ -47,13 +47,13 @@ fn main() {
         let gzip = keep(&body, gzip(&body));
         let br = keep(&body, brotli(&body));
         let vary = gzip.is_some() || br.is_some();
-        let cache_control = cache::for_file(&[], url_path, content_type);
+        let cache_control = cache::for_file(&[], url_path, content_type, cache::Audience::Anyone);
         let variant = |bytes: &[u8], coding: Option<&str>, name: &str| -> String {
             let rep = representation::Representation {
                 content_type,
                 content_encoding: coding,
                 vary,
-                cache_control,
+                cache_control: &cache_control,
                 len: bytes.len() as u64,
                 last_modified,
                 etag: representation::entity_tag(bytes),

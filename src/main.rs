@@ -76,6 +76,9 @@ fn serve(config: Config) -> Result<(), String> {
     let identity = config.user.as_deref().map(identity::resolve).transpose()?;
     let access_log = config.access_log.as_deref().map(AccessLog::open).transpose()?;
     let auth = credentials(&config)?.map(Auth::new);
+    if auth.is_some() {
+        warn_public_rules(&config);
+    }
     let file_limit = sys::raise_file_limit();
     // Under a small limit (ulimit -n 64) keep half for connections rather than one.
     let max_conns =
@@ -143,13 +146,27 @@ fn credentials(config: &Config) -> Result<Option<Vec<Vec<u8>>>, String> {
     Ok((!credentials.is_empty()).then_some(credentials))
 }
 
+/// Under `--auth`, a `--cache-control` rule that says `public` is sent as
+/// given, but RFC 9111 §3.5 then lets a shared cache hand the protected
+/// files it matches to anyone: one line each, and mote still starts.
+fn warn_public_rules(config: &Config) {
+    for rule in config.cache_rules.iter().filter(|rule| rule.says_public()) {
+        log::error(&format!(
+            "warning: --cache-control '{}={}' says public: shared caches may give the files it matches \
+             to clients without credentials",
+            rule.glob.as_bytes().escape_ascii(),
+            rule.value
+        ));
+    }
+}
+
 /// `mote --check`: the manifest and findings on stdout, exit 1 on errors.
 fn check_site(config: &Config) -> ExitCode {
     let Some(root) = &config.root else {
-        log::stdout_text(&embedded::manifest(&config.cache_rules));
+        log::stdout_text(&embedded::manifest(&config.cache_rules, config.audience()));
         return ExitCode::SUCCESS;
     };
-    let report = check::check(root, &config.cache_rules, true);
+    let report = check::check(root, &config.cache_rules, config.audience(), true);
     log::stdout_text(&report.render());
     if report.errors.is_empty() {
         ExitCode::SUCCESS

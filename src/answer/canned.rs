@@ -41,13 +41,18 @@ macro_rules! canned {
 }
 
 canned!(BAD_REQUEST, "400", "Bad Request", "16", true);
+// RFC 9111 §3 and §4.2.2: a 401 is not heuristically cacheable, so a
+// conforming cache keeps one only when told a freshness; `no-store` makes
+// sure none is kept, because a cache key ignores Authorization and a stored
+// 401 could be replayed to a request that now carries credentials.
 canned!(
     UNAUTHORIZED,
     "401",
     "Unauthorized",
     "17",
     false,
-    "WWW-Authenticate: Basic realm=\"mote\", charset=\"UTF-8\"\r\n"
+    "WWW-Authenticate: Basic realm=\"mote\", charset=\"UTF-8\"\r\n",
+    "Cache-Control: no-store\r\n"
 );
 canned!(NOT_FOUND, "404", "Not Found", "14", false);
 canned!(METHOD_NOT_ALLOWED, "405", "Method Not Allowed", "23", false, "Allow: GET, HEAD, OPTIONS\r\n");

@@ -33,14 +33,32 @@ pub fn reject(rejection: Rejection, head_only: bool) -> Answer {
     canned.answer(head_only)
 }
 
-/// `--status PATH` and the page's renderer.
-pub type StatusPage<'a> = (&'a [u8], &'a dyn Fn() -> Vec<u8>);
+/// Which counters a page shows, and in which form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counters {
+    /// `--status`: plain text for a person.
+    Status,
+    /// `--metrics`: the Prometheus text format.
+    Metrics,
+}
+
+/// A page of counters, made afresh for each request; its path and type are
+/// fixed at start-up.
+pub struct Page {
+    pub path: Box<[u8]>,
+    pub content_type: &'static str,
+    pub counters: Counters,
+}
+
+/// The pages that are switched on, and what renders a page's body.
+pub type Pages<'a> = (&'a [Page], &'a dyn Fn(Counters) -> Vec<u8>);
 
 /// What a request is routed by: the catalog, and the settings that decide
 /// answers outside it.
 pub struct Router<'a> {
     pub catalog: &'a Catalog,
-    pub status: Option<StatusPage<'a>>,
+    /// None without `--status` and `--metrics`.
+    pub pages: Option<Pages<'a>>,
     /// `--spa`: extension-less paths that match nothing get `/index.html`.
     pub spa: bool,
     pub auth: Option<&'a Auth>,
@@ -71,10 +89,10 @@ pub fn answer(request: &Request, router: &Router, path: &mut Vec<u8>) -> Answer 
     let Ok(normalized) = target::normalize(raw_path, path) else {
         return canned(canned::BAD_REQUEST);
     };
-    // The status path is the owner's choice, dotted or not.
-    if let Some((status_path, render)) = router.status {
-        if path[..] == *status_path {
-            return status_page(render(), head_only);
+    // The pages' paths are the owner's choice, dotted or not.
+    if let Some((pages, render)) = router.pages {
+        if let Some(page) = pages.iter().find(|page| path[..] == *page.path) {
+            return counters(page, render(page.counters), head_only);
         }
     }
     let route = if normalized.hidden { None } else { router.catalog.lookup(path) };
@@ -153,16 +171,22 @@ fn representation(request: &Request, entry: &Arc<Entry>, head_only: bool) -> Ans
     Answer { entry: Some(entry.clone()), head, content, closes: false }
 }
 
-/// The `--status` page: plain text, never cached.
-fn status_page(body: Vec<u8>, head_only: bool) -> Answer {
-    let mut head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nCache-Control: no-store\r\n\
-                     Content-Length: "
-        .to_vec();
-    head.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
-    head.extend_from_slice(b"\r\n");
-    head.extend_from_slice(NOSNIFF.as_bytes());
+/// A page of counters: never cached, since it is out of date a second later.
+/// Its head and body are each one allocation of their exact size.
+fn counters(page: &Page, body: Vec<u8>, head_only: bool) -> Answer {
+    let mut length = itoa::Buffer::new();
+    let length = length.format(body.len()).as_bytes();
+    let parts: [&[u8]; 6] = [
+        b"HTTP/1.1 200 OK\r\nContent-Type: ",
+        page.content_type.as_bytes(),
+        b"\r\nCache-Control: no-store\r\nContent-Length: ",
+        length,
+        b"\r\n",
+        NOSNIFF.as_bytes(),
+    ];
+    let head: Box<[u8]> = parts.concat().into_boxed_slice();
     let content = if head_only { Content::Empty } else { Content::Built(body.into_boxed_slice()) };
-    Answer { entry: None, head: Head::Built(head.into_boxed_slice()), content, closes: false }
+    Answer { entry: None, head: Head::Built(head), content, closes: false }
 }
 
 /// RFC 9110 §15.3.7: 206 with Content-Range and the entry's other headers.

@@ -30,7 +30,7 @@ pub struct EmbeddedBody {
 include!(concat!(env!("OUT_DIR"), "/site.rs"));
 
 /// The built-in site in `--check`'s manifest format.
-pub fn manifest(rules: &[mote_site::cache::Rule]) -> String {
+pub fn manifest(rules: &[mote_site::cache::Rule], audience: mote_site::cache::Audience) -> String {
     let mut out = String::new();
     for file in FILES {
         let url = std::str::from_utf8(file.path).unwrap_or("?");
@@ -38,9 +38,9 @@ pub fn manifest(rules: &[mote_site::cache::Rule]) -> String {
             .iter()
             .filter_map(|&(name, present)| present.then_some(name))
             .collect();
-        let cache_control = mote_site::cache::for_file(rules, url, file.content_type);
+        let cache_control = mote_site::cache::for_file(rules, url, file.content_type, audience);
         let len = file.identity.bytes.len() as u64;
-        out.push_str(&mote_site::check::manifest_line(url, len, file.content_type, &variants, cache_control));
+        out.push_str(&mote_site::check::manifest_line(url, len, file.content_type, &variants, &cache_control));
         out.push('\n');
     }
     out.push_str(&format!("{} files (built in), 0 warnings, 0 errors\n", FILES.len()));

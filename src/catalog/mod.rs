@@ -22,7 +22,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::catalog::embedded::{EmbeddedBody, FILES};
-use mote_site::cache::{self, Rule};
+use mote_site::cache::{self, Audience, Rule};
 use mote_site::mime;
 use mote_site::representation::{entity_tag, EntityTag, Representation};
 use mote_site::walk::{self, error_text, Item, Skip, Visitor};
@@ -73,6 +73,9 @@ pub enum Route {
 pub struct Options<'a> {
     pub cache_max: u64,
     pub cache_rules: &'a [Rule],
+    /// `--auth`: every head is built `private`, so no shared cache keeps a
+    /// protected response.
+    pub audience: Audience,
     /// Directories without index.html get an HTML listing.
     pub listing: bool,
 }
@@ -94,14 +97,15 @@ impl Catalog {
     }
 
     /// The site compiled in from `static/`. Its heads were built by build.rs
-    /// with the default cache rules; other rules rebuild them here.
+    /// with the default cache rules for anyone; other rules, or `--auth`,
+    /// rebuild them here with the same code.
     pub fn embedded(options: &Options) -> Catalog {
         let mut catalog = Catalog::empty();
+        let rebuild = !options.cache_rules.is_empty() || options.audience != Audience::Anyone;
         for file in FILES {
             let url = std::str::from_utf8(file.path).unwrap_or("/");
-            let rebuild = !options.cache_rules.is_empty();
             let vary = file.gzip.is_some() || file.br.is_some();
-            let cache_control = cache::for_file(options.cache_rules, url, file.content_type);
+            let cache_control = cache::for_file(options.cache_rules, url, file.content_type, options.audience);
             let entry = |body: &'static EmbeddedBody, coding: Option<&str>| {
                 let content = Body::Memory(Cow::Borrowed(body.bytes));
                 let entry = if rebuild {
@@ -109,7 +113,7 @@ impl Catalog {
                         content_type: file.content_type,
                         content_encoding: coding,
                         vary,
-                        cache_control,
+                        cache_control: &cache_control,
                         len: body.bytes.len() as u64,
                         last_modified: file.last_modified,
                         etag: body.etag,
@@ -135,7 +139,7 @@ impl Catalog {
             };
             catalog.add_file(file.path, resource);
         }
-        catalog.finish();
+        catalog.finish(options.audience);
         catalog
     }
 
@@ -143,7 +147,7 @@ impl Catalog {
     pub fn load(root: &Path, options: &Options) -> Result<Catalog, String> {
         let mut loader = Loader { options, catalog: Catalog::empty() };
         walk::walk(root, &mut loader).map_err(|why| format!("--root {why}"))?;
-        loader.catalog.finish();
+        loader.catalog.finish(options.audience);
         Ok(loader.catalog)
     }
 
@@ -182,7 +186,7 @@ impl Catalog {
     }
 
     /// A `/404.html` becomes the body of every 404 (the status stays 404).
-    fn finish(&mut self) {
+    fn finish(&mut self, audience: Audience) {
         let Some(Route::File(page)) = self.routes.get(NOT_FOUND_PAGE) else {
             return;
         };
@@ -202,7 +206,9 @@ impl Catalog {
         };
         let mut head = b"HTTP/1.1 404 Not Found\r\nContent-Length: ".to_vec();
         head.extend_from_slice(itoa::Buffer::new().format(bytes.len()).as_bytes());
-        head.extend_from_slice(b"\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-cache\r\n");
+        head.extend_from_slice(b"\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: ");
+        head.extend_from_slice(cache::for_page(audience).as_bytes());
+        head.extend_from_slice(b"\r\n");
         head.extend_from_slice(mote_site::representation::NOSNIFF.as_bytes());
         self.bytes += (head.len() * 2 + bytes.len()) as u64;
         self.not_found = Some(Arc::new(Entry {
@@ -273,7 +279,7 @@ impl Visitor for Loader<'_> {
         if self.options.listing && !items.iter().any(|item| item.name == "index.html" && item.meta.is_file()) {
             let entries: Vec<_> = items.iter().map(|item| (item.name.as_bytes(), &item.meta)).collect();
             let page = listing::render(url.as_bytes(), &entries);
-            let entry = Entry::generated("text/html; charset=utf-8", cache::REVALIDATE, page);
+            let entry = Entry::generated("text/html; charset=utf-8", &cache::for_page(self.options.audience), page);
             self.catalog.bytes += entry.bytes() + ROUTE_BYTES + url.len() as u64 + 1;
             let resource = Arc::new(Resource { identity: Arc::new(entry), gzip: None, br: None });
             self.catalog.routes.insert(format!("{url}/").into_bytes().into(), Route::File(resource));
@@ -307,9 +313,9 @@ impl Loader<'_> {
         let (gz, br) = (sibling(".gz"), sibling(".br"));
         let content_type = mime::content_type(item.name.as_bytes());
         let vary = gz.is_some() || br.is_some();
-        let cache_control = cache::for_file(self.options.cache_rules, url, content_type);
+        let cache_control = cache::for_file(self.options.cache_rules, url, content_type, self.options.audience);
         let entry = |found: &Item, coding: Option<&str>| -> Result<Arc<Entry>, String> {
-            self.file(&found.path, &found.meta, content_type, coding, vary, cache_control).map(Arc::new)
+            self.file(&found.path, &found.meta, content_type, coding, vary, &cache_control).map(Arc::new)
         };
         Ok(Resource {
             identity: entry(item, None)?,

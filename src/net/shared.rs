@@ -3,15 +3,18 @@
 //! worker's published counters.
 #![forbid(unsafe_code)]
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use crate::answer::router::{Counters, Page};
+use crate::catalog::embedded::BUILD_TIME;
 use crate::catalog::{Catalog, Options};
 use crate::http::auth::Auth;
 use crate::ops::budget;
 use crate::ops::config::Config;
 use crate::ops::log::AccessLog;
+use crate::ops::{metrics, status};
 
 /// One worker's counters. Workers count in plain integers and publish a
 /// copy once a second, so counting costs no atomic operation per request.
@@ -49,8 +52,12 @@ pub struct Shared {
     /// (usize::MAX without a budget); changes on reload.
     pub memory_conns: AtomicUsize,
     pub started: Instant,
+    /// The wall clock at `started`, in unix seconds; 0 while unknown.
+    start_unix: AtomicU64,
     pub access_log: Option<AccessLog>,
     pub auth: Option<Auth>,
+    /// `--status` and `--metrics`, when given.
+    pub pages: Vec<Page>,
     /// `--header` lines; leaked once at start-up so replies can point at them.
     pub extra_headers: &'static [u8],
     /// Each worker's last published counters.
@@ -76,13 +83,25 @@ impl Shared {
     ) -> Shared {
         let workers = config.threads;
         let extra_headers = Box::leak(config.headers.clone().into_boxed_slice());
+        let pages = [
+            (&config.status, status::CONTENT_TYPE, Counters::Status),
+            (&config.metrics, metrics::CONTENT_TYPE, Counters::Metrics),
+        ];
+        let pages = pages
+            .into_iter()
+            .filter_map(|(path, content_type, counters)| {
+                Some(Page { path: path.as_deref()?.as_bytes().into(), content_type, counters })
+            })
+            .collect();
         Shared {
+            pages,
             auth,
             extra_headers,
             config,
             max_conns,
             memory_conns: AtomicUsize::new(usize::MAX),
             started: Instant::now(),
+            start_unix: AtomicU64::new(plausible_unix_now().unwrap_or(0)),
             access_log,
             stats: (0..workers).map(|_| Mutex::new(Stats::default())).collect(),
             reloads: AtomicUsize::new(0),
@@ -98,8 +117,12 @@ impl Shared {
     /// Also checks it against `--max-memory`: the result carries how many
     /// connections fit beside it.
     pub fn load_catalog(config: &Config) -> Result<(Catalog, usize), String> {
-        let options =
-            Options { cache_max: config.cache_max, cache_rules: &config.cache_rules, listing: config.listing };
+        let options = Options {
+            cache_max: config.cache_max,
+            cache_rules: &config.cache_rules,
+            audience: config.audience(),
+            listing: config.listing,
+        };
         let catalog = match &config.root {
             Some(root) => Catalog::load(root, &options)?,
             None => Catalog::embedded(&options),
@@ -131,9 +154,32 @@ impl Shared {
         self.reloads.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// When the process started, in unix seconds: the wall clock then, or,
+    /// when it could not be trusted (a Pi without a clock starts in 1970
+    /// until NTP runs), worked out from the first trusted reading since and
+    /// kept, so every later answer is the same. None until the clock is set.
+    pub fn start_time(&self) -> Option<u64> {
+        let known = self.start_unix.load(Ordering::Relaxed);
+        if known != 0 {
+            return Some(known);
+        }
+        let start = plausible_unix_now()?.saturating_sub(self.started.elapsed().as_secs());
+        match self.start_unix.compare_exchange(0, start, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => Some(start),
+            Err(first) => Some(first),
+        }
+    }
+
     pub fn publish_stats(&self, worker: usize, stats: &Stats) {
         if let Some(slot) = self.stats.get(worker) {
             *slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = *stats;
         }
     }
+}
+
+/// The wall clock in unix seconds, unless it reads earlier than the newest
+/// file built into this binary (as the Date line judges it, net/clock.rs).
+fn plausible_unix_now() -> Option<u64> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
+    (now >= BUILD_TIME).then_some(now)
 }

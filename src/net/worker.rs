@@ -22,7 +22,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use crate::answer::canned;
 use crate::answer::memo::Memo;
 use crate::answer::reply::{Connection, Reply};
-use crate::answer::router::Router;
+use crate::answer::router::{Counters, Router};
 use crate::answer::whole::Whole;
 use crate::catalog::Catalog;
 use crate::net::batch::Batch;
@@ -30,7 +30,7 @@ use crate::net::clock::Clock;
 use crate::net::conn::{Conn, Context, Limits};
 use crate::net::shared::{Shared, Stats};
 use crate::ops::log;
-use crate::ops::status;
+use crate::ops::{metrics, status};
 use crate::sys::{self, ShortSend};
 
 /// The worker's read buffer: a few request heads' worth.
@@ -350,24 +350,21 @@ impl Worker {
             return;
         };
         let (shared, id) = (&*self.shared, self.id);
-        // The page shows this worker's counters as they are now; they are
+        // The pages show this worker's counters as they are now; they are
         // copied only when there is a page to show them on, not per request.
-        let render;
-        let status_path = match shared.config.status.as_deref() {
-            Some(path) => {
-                let own_stats = self.stats;
-                render = move || status::render(shared, id, &own_stats);
-                Some((path.as_bytes(), &render as &dyn Fn() -> Vec<u8>))
-            }
-            None => None,
+        let (own_stats, render);
+        let pages = if shared.pages.is_empty() {
+            None
+        } else {
+            own_stats = self.stats;
+            render = |counters| match counters {
+                Counters::Status => status::render(shared, id, &own_stats),
+                Counters::Metrics => metrics::render(shared, id, &own_stats),
+            };
+            Some((&shared.pages[..], &render as &dyn Fn(Counters) -> Vec<u8>))
         };
         let mut cx = Context {
-            router: Router {
-                catalog: &self.catalog,
-                status: status_path,
-                spa: shared.config.spa,
-                auth: shared.auth.as_ref(),
-            },
+            router: Router { catalog: &self.catalog, pages, spa: shared.config.spa, auth: shared.auth.as_ref() },
             clock: &self.clock,
             limits: &self.limits,
             replies: &mut self.replies,

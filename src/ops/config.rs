@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 
-use mote_site::cache::Rule;
+use mote_site::cache::{Audience, Rule};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -56,6 +56,8 @@ Flags:
                          then a path inside DIR
   --status PATH          serve a plain-text page of counters at PATH, e.g.
                          /.mote-status (default: none)
+  --metrics PATH         serve the same counters for Prometheus (text format
+                         0.0.4) at PATH, e.g. /metrics (default: none)
   --cache-control GLOB=VALUE
                          Cache-Control for files matching GLOB (a URL path if
                          it starts with /, else a file name; * within a
@@ -68,7 +70,8 @@ Flags:
   --listing              list directories that have no index.html
   --header 'NAME: VALUE' add a header to every response (CSP, HSTS, ...);
                          repeatable
-  --auth USER:PASS       require HTTP Basic authentication
+  --auth USER:PASS       require HTTP Basic authentication; responses then say
+                         Cache-Control: private
   --auth-file FILE       the same, with user:password lines from FILE (keeps
                          secrets out of ps)
   --io-uring auto|off    auto: each event-loop turn hands its keep-alive
@@ -104,6 +107,8 @@ pub struct Config {
     pub chroot: Option<PathBuf>,
     /// URL path of the status page.
     pub status: Option<String>,
+    /// URL path of the Prometheus metrics.
+    pub metrics: Option<String>,
     pub cache_rules: Vec<Rule>,
     pub spa: bool,
     pub listing: bool,
@@ -116,6 +121,18 @@ pub struct Config {
     pub max_memory: Option<u64>,
     /// `--io-uring auto`: batch sends through io_uring where the kernel allows.
     pub io_uring: bool,
+}
+
+impl Config {
+    /// Who the site's responses are for: with `--auth` or `--auth-file`
+    /// every request needs a credential (an empty file is refused).
+    pub fn audience(&self) -> Audience {
+        if self.auth.is_empty() && self.auth_file.is_none() {
+            Audience::Anyone
+        } else {
+            Audience::Authenticated
+        }
+    }
 }
 
 /// What the command line asks for.
@@ -147,6 +164,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
         user: None,
         chroot: None,
         status: None,
+        metrics: None,
         cache_rules: Vec::new(),
         spa: false,
         listing: false,
@@ -220,7 +238,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
             "--cache-control" => {
                 let text = value()?;
                 let rule = Rule::parse(&text)
-                    .ok_or_else(|| invalid(&flag, &text, "GLOB=VALUE, like '/assets/**=public, max-age=600'"))?;
+                    .ok_or_else(|| invalid(&flag, &text, "GLOB=VALUE, like '/assets/**=max-age=600'"))?;
                 config.cache_rules.push(rule);
             }
             "--header" => {
@@ -238,14 +256,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
             "--auth-file" => config.auth_file = Some(non_empty(&flag, value()?, "a file of user:password lines")?),
             "--user" => config.user = Some(non_empty(&flag, value()?, "a user name or uid")?),
             "--chroot" => config.chroot = Some(PathBuf::from(non_empty(&flag, value()?, "a directory")?)),
-            "--status" => {
-                let text = value()?;
-                let plain = |b: u8| b.is_ascii_alphanumeric() || b"/-._~".contains(&b);
-                if !text.starts_with('/') || text.contains("//") || !text.bytes().all(plain) {
-                    return Err(invalid(&flag, &text, "a URL path such as /.mote-status"));
-                }
-                config.status = Some(text);
-            }
+            "--status" => config.status = Some(page_path(&flag, value()?, "/.mote-status")?),
+            "--metrics" => config.metrics = Some(page_path(&flag, value()?, "/metrics")?),
             _ if flag.starts_with('-') => {
                 return Err(UsageError(format!("unknown flag {} (mote --help lists them)", printable(&flag))))
             }
@@ -255,6 +267,11 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
                     printable(&arg)
                 )))
             }
+        }
+    }
+    if let (Some(status), Some(metrics)) = (&config.status, &config.metrics) {
+        if status == metrics {
+            return Err(UsageError(format!("--metrics: {metrics} is already the --status path; give each its own")));
         }
     }
     if config.listen.is_empty() {
@@ -344,6 +361,18 @@ fn bytes(flag: &str, text: &str, min: u64) -> Result<u64, UsageError> {
     }
 }
 
+/// The path of a page mote makes itself (`--status`, `--metrics`): plain
+/// characters and no dot segments, so a request's normalised path can
+/// equal it.
+fn page_path(flag: &str, text: String, example: &str) -> Result<String, UsageError> {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b"/-._~".contains(&b);
+    let dot_segment = text.split('/').any(|segment| segment == "." || segment == "..");
+    if !text.starts_with('/') || text.contains("//") || dot_segment || !text.bytes().all(plain) {
+        return Err(invalid(flag, &text, &format!("a URL path such as {example}")));
+    }
+    Ok(text)
+}
+
 fn non_empty(flag: &str, text: String, expected: &str) -> Result<String, UsageError> {
     if text.is_empty() {
         return Err(invalid(flag, &text, expected));
@@ -420,6 +449,11 @@ mod tests {
             ("--header=Vary:x", "--header: invalid value 'Vary:x'"),
             ("--status status", "--status: invalid value 'status'"),
             ("--status /a%20b", "--status: invalid value '/a%20b'"),
+            ("--metrics metrics", "--metrics: invalid value 'metrics'"),
+            ("--metrics=/a//b", "--metrics: invalid value '/a//b'"),
+            ("--metrics /a/../metrics", "--metrics: invalid value '/a/../metrics'"),
+            ("--status /.", "--status: invalid value '/.'"),
+            ("--status /m --metrics /m", "--metrics: /m is already the --status path"),
             ("--user=", "--user: invalid value ''"),
             ("--syslog=", "--syslog: invalid value ''"),
             ("--header X", "--header: invalid value 'X'"),

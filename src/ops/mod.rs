@@ -1,11 +1,12 @@
 //! Running mote on a small box: flags, signals (stop, reload, reopen logs), the error
-//! and access logs, the `--status` page, `--user` ids and the `--max-memory` budget.
-//! Only the access log and the status page are on a request's path.
+//! and access logs, the `--status` page and `--metrics`, `--user` ids and the
+//! `--max-memory` budget. Only the access log and those two pages are on a request's path.
 #![forbid(unsafe_code)]
 
 pub mod budget;
 pub mod config;
 pub mod identity;
 pub mod log;
+pub mod metrics;
 pub mod signals;
 pub mod status;

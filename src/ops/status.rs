@@ -8,15 +8,23 @@ use std::sync::atomic::Ordering;
 use crate::net::shared::{Shared, Stats};
 use crate::sys;
 
-pub fn render(shared: &Shared, own: usize, own_stats: &Stats) -> Vec<u8> {
+pub const CONTENT_TYPE: &str = "text/plain; charset=utf-8";
+
+/// Every worker's counters added up: this worker's as they are now, the
+/// others' as last published. This worker publishes its own first, so
+/// totals read by any worker only grow: a counter that went back would look
+/// like a restart to whatever computes rates from it.
+pub fn totals(shared: &Shared, own: usize, own_stats: &Stats) -> Stats {
+    shared.publish_stats(own, own_stats);
     let mut stats = Stats::default();
-    for (worker, slot) in shared.stats.iter().enumerate() {
-        if worker == own {
-            stats.add(own_stats);
-        } else {
-            stats.add(&slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
-        }
+    for slot in &shared.stats {
+        stats.add(&slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
     }
+    stats
+}
+
+pub fn render(shared: &Shared, own: usize, own_stats: &Stats) -> Vec<u8> {
+    let stats = totals(shared, own, own_stats);
     let mut page = Vec::with_capacity(256);
     let mut line = |name: &str, value: u64| {
         page.extend_from_slice(name.as_bytes());

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
 
-use crate::cache::{self, Rule};
+use crate::cache::{self, Audience, Rule};
 use crate::mime;
 use crate::walk::{error_text, walk, Item, Skip, Visitor};
 
@@ -51,8 +51,8 @@ impl Report {
 
 /// `variants_on_disk`: whether `.gz`/`.br` files are expected beside large
 /// text files (not for `static/`, whose variants build.rs makes).
-pub fn check(root: &Path, rules: &[Rule], variants_on_disk: bool) -> Report {
-    let mut lint = Lint { rules, variants_on_disk, report: Report::default() };
+pub fn check(root: &Path, rules: &[Rule], audience: Audience, variants_on_disk: bool) -> Report {
+    let mut lint = Lint { rules, audience, variants_on_disk, report: Report::default() };
     if let Err(why) = walk(root, &mut lint) {
         lint.report.errors.push(why);
     }
@@ -61,6 +61,7 @@ pub fn check(root: &Path, rules: &[Rule], variants_on_disk: bool) -> Report {
 
 struct Lint<'a> {
     rules: &'a [Rule],
+    audience: Audience,
     variants_on_disk: bool,
     report: Report,
 }
@@ -108,8 +109,8 @@ impl Visitor for Lint<'_> {
                 .warnings
                 .push(format!("{url}: {} bytes of {content_type} with no .gz or .br beside it", meta.len()));
         }
-        let cache_control = cache::for_file(self.rules, url, content_type);
-        self.report.manifest.push(manifest_line(url, meta.len(), content_type, &variants, cache_control));
+        let cache_control = cache::for_file(self.rules, url, content_type, self.audience);
+        self.report.manifest.push(manifest_line(url, meta.len(), content_type, &variants, &cache_control));
         Ok(())
     }
 
@@ -151,7 +152,7 @@ mod tests {
         fs::write(root.join(".env"), "secret").unwrap();
         fs::write(root.join("sub/index.html"), "<p>").unwrap();
         std::os::unix::fs::symlink("/etc/hostname", root.join("escape")).unwrap();
-        let report = check(&root, &[], true);
+        let report = check(&root, &[], Audience::Anyone, true);
         let text = report.render();
         fs::remove_dir_all(&root).unwrap();
         let expect = [
@@ -161,13 +162,14 @@ mod tests {
             "warning: /data.weird: unknown type",
             "warning: /.env: dotfile, never served",
             "warning: /escape: symlink leads outside the root",
-            "/style.css\t4000\ttext/css; charset=utf-8\tgzip\tpublic, max-age=3600",
+            "/style.css\t4000\ttext/css; charset=utf-8\tgzip\tmax-age=3600",
             "/sub/index.html\t3\ttext/html; charset=utf-8\t-\tno-cache",
         ];
         for line in expect {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
         assert!(report.errors.is_empty(), "{text}");
-        assert!(check(Path::new("/nonexistent-mote-root"), &[], true).errors[0].contains("/nonexistent-mote-root"));
+        assert!(check(Path::new("/nonexistent-mote-root"), &[], Audience::Anyone, true).errors[0]
+            .contains("/nonexistent-mote-root"));
     }
 }

@@ -1,9 +1,12 @@
 //! Basic authentication (RFC 7617): `--auth USER:PASS` and `--auth-file
-//! FILE`. Every response needs credentials; 401 carries the challenge;
-//! errors name the file but never print a password.
+//! FILE`. Every response needs credentials; 401 carries the challenge and
+//! is never stored; what credentials get is `private` (RFC 9111 §3.5), on
+//! `--root` sites and the built-in one, after a reload too; errors name the
+//! file but never print a password.
 
 use crate::common::*;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 const CHALLENGE: &str = "Basic realm=\"mote\", charset=\"UTF-8\"";
 
@@ -208,4 +211,166 @@ fn passwords_never_appear_in_output() {
     let server = site.serve(&["--auth", "pi:Hunter2Secret"]);
     server.get("/").assert_status(401);
     assert!(!server.stderr().contains("Hunter2"), "{}", server.stderr());
+}
+
+/// A site with every kind of response a credential can get: HTML, an asset,
+/// a hashed asset with a gzip variant, a file above --cache-max (sendfile),
+/// a listing, the site's 404 page, and files under user rules.
+fn protected_site() -> Site {
+    let site = Site::empty();
+    site.write("index.html", INDEX_HTML);
+    site.write("style.css", STYLE_CSS);
+    site.write("app.3f9a2c1b.js", "console.log('hashed');\n".repeat(50));
+    site.write("app.3f9a2c1b.js.gz", gzip_bytes("console.log('hashed');\n".repeat(50).as_bytes()));
+    site.write("big.bin", large_bytes(64 * 1024));
+    site.write("404.html", "<!doctype html>NOT-HERE\n");
+    site.write("files/a.txt", LETTERS);
+    site.write("short/a.txt", "short\n");
+    site.write("plain/a.txt", "plain\n");
+    site
+}
+
+const PROTECTED_FLAGS: &[&str] =
+    &["--cache-max", "16K", "--listing", "--cache-control", "/short/*=max-age=60", "--cache-control", "/plain/*=none"];
+
+/// A request, its status, and its Cache-Control under --auth and without.
+type Row = (String, u16, Option<&'static str>, Option<&'static str>);
+
+fn private_rows(tag: &str, gz_tag: &str) -> Vec<Row> {
+    vec![
+        (req("GET", "/", &[]), 200, Some("private, no-cache"), Some("no-cache")),
+        (req("HEAD", "/index.html", &[]), 200, Some("private, no-cache"), Some("no-cache")),
+        (req("GET", "/style.css", &[]), 200, Some("private, max-age=3600"), Some("max-age=3600")),
+        (
+            req("GET", "/app.3f9a2c1b.js", &[]),
+            200,
+            Some("private, max-age=31536000, immutable"),
+            Some("max-age=31536000, immutable"),
+        ),
+        (
+            req("GET", "/app.3f9a2c1b.js", &["Accept-Encoding: gzip"]),
+            200,
+            Some("private, max-age=31536000, immutable"),
+            Some("max-age=31536000, immutable"),
+        ),
+        (
+            req("GET", "/app.3f9a2c1b.js", &["Accept-Encoding: gzip", &format!("If-None-Match: {gz_tag}")]),
+            304,
+            Some("private, max-age=31536000, immutable"),
+            Some("max-age=31536000, immutable"),
+        ),
+        (
+            req("GET", "/style.css", &[&format!("If-None-Match: {tag}")]),
+            304,
+            Some("private, max-age=3600"),
+            Some("max-age=3600"),
+        ),
+        (req("GET", "/style.css", &["Range: bytes=0-3"]), 206, Some("private, max-age=3600"), Some("max-age=3600")),
+        (req("GET", "/big.bin", &[]), 200, Some("private, max-age=3600"), Some("max-age=3600")),
+        (req("GET", "/big.bin", &["Range: bytes=10-19"]), 206, Some("private, max-age=3600"), Some("max-age=3600")),
+        (req("GET", "/files/", &[]), 200, Some("private, no-cache"), Some("no-cache")),
+        (req("GET", "/missing", &[]), 404, Some("private, no-cache"), Some("no-cache")),
+        (req("GET", "/short/a.txt", &[]), 200, Some("private, max-age=60"), Some("max-age=60")),
+        (req("GET", "/plain/a.txt", &[]), 200, None, None),
+    ]
+}
+
+/// Adds the credentials line to a request made by `req`.
+fn with_credentials(raw: &str, credentials: &str) -> String {
+    raw.replacen("\r\n", &format!("\r\n{credentials}\r\n"), 1)
+}
+
+/// RFC 9111 §3.5: a shared cache may hand a response to an authenticated
+/// request to others only when it says `public` (or s-maxage,
+/// must-revalidate); mote says `private` on every file response instead,
+/// keeping max-age and immutable, and `no-store` on the 401.
+#[test]
+fn responses_to_credentials_are_private() {
+    let site = protected_site();
+    let ok = basic("pi:raspberry");
+    let mut flags = PROTECTED_FLAGS.to_vec();
+    flags.extend(["--auth", "pi:raspberry"]);
+    let server = site.serve(&flags);
+    let open = site.serve(PROTECTED_FLAGS);
+    let tag = open.get("/style.css").must("etag").to_string();
+    let gz_tag = open.request(req("GET", "/app.3f9a2c1b.js", &["Accept-Encoding: gzip"])).must("etag").to_string();
+    // Twice each: the second is answered from the memo or a whole response.
+    for round in 0..2 {
+        for (raw, status, private, anyone) in private_rows(&tag, &gz_tag) {
+            for (server, with_auth, want) in [(&server, true, private), (&open, false, anyone)] {
+                let what = format!("round {round}, --auth {with_auth}: {}", raw.lines().next().unwrap());
+                let r = server.request(if with_auth { with_credentials(&raw, &ok) } else { raw.clone() });
+                assert_eq!(r.status, status, "{what}:\n{}", r.raw_head);
+                let got = r.header_all("cache-control");
+                assert_eq!(got, want.into_iter().collect::<Vec<_>>(), "{what}:\n{}", r.raw_head);
+            }
+        }
+    }
+    // The 401 is stored by no cache.
+    for path in ["/", "/style.css", "/missing"] {
+        let r = server.get(path);
+        assert_401(&r, path);
+        assert_eq!(r.header_all("cache-control"), ["no-store"], "{path}:\n{}", r.raw_head);
+    }
+}
+
+/// The built-in site's heads are built without --auth at compile time; with
+/// it they are rebuilt private at start-up, variants and 304s included.
+#[test]
+fn the_built_in_site_is_private_too() {
+    let ok = basic("pi:raspberry");
+    let server = Server::start(&["--auth", "pi:raspberry"]);
+    for (path, want) in [("/", "private, no-cache"), ("/style.css", "private, max-age=3600")] {
+        for coding in ["identity", "gzip", "br"] {
+            let encoding = format!("Accept-Encoding: {coding}");
+            let r = server.request(req("GET", path, &[&ok, &encoding]));
+            r.assert_status(200).assert_header("cache-control", want);
+            let tag = r.must("etag").to_string();
+            let r = server.request(req("GET", path, &[&ok, &encoding, &format!("If-None-Match: {tag}")]));
+            r.assert_status(304).assert_header("cache-control", want);
+        }
+    }
+    server.get("/style.css").assert_status(401).assert_header("cache-control", "no-store");
+    // Without --auth the compiled heads are served as they are.
+    Server::start(&[]).get("/style.css").assert_status(200).assert_header("cache-control", "max-age=3600");
+}
+
+/// A reload builds the new catalog for the same audience.
+#[test]
+fn a_reload_stays_private() {
+    let site = protected_site();
+    let ok = basic("pi:raspberry");
+    let server = site.serve(&["--auth", "pi:raspberry"]);
+    server.request(req("GET", "/style.css", &[&ok])).assert_header("cache-control", "private, max-age=3600");
+    site.write("style.css", "body{color:#456}\n");
+    server.signal("HUP");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server.stderr().contains("reloaded") {
+        assert!(Instant::now() < deadline, "no reload:\n{}", server.stderr());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let r = server.request(req("GET", "/style.css", &[&ok]));
+    assert_eq!(r.text(), "body{color:#456}\n");
+    r.assert_header("cache-control", "private, max-age=3600");
+}
+
+/// A rule that says `public` is the owner's choice and is sent as given,
+/// but under --auth it gets one warning line naming it.
+#[test]
+fn a_public_rule_under_auth_is_warned_about() {
+    let site = protected_site();
+    let rules = ["--cache-control", "/files/*=public, max-age=600", "--cache-control", "*.css=max-age=5"];
+    let mut flags = rules.to_vec();
+    flags.extend(["--auth", "pi:raspberry"]);
+    let server = site.serve(&flags);
+    let warnings: Vec<String> =
+        server.stderr().lines().filter(|line| line.contains("warning")).map(String::from).collect();
+    assert_eq!(warnings.len(), 1, "{}", server.stderr());
+    assert!(warnings[0].contains("--cache-control '/files/*=public, max-age=600'"), "{}", warnings[0]);
+    let ok = basic("pi:raspberry");
+    server.request(req("GET", "/files/a.txt", &[&ok])).assert_header("cache-control", "public, max-age=600");
+    server.request(req("GET", "/style.css", &[&ok])).assert_header("cache-control", "private, max-age=5");
+    // Without --auth, `public` is nothing to warn about.
+    let server = site.serve(&rules);
+    assert!(!server.stderr().contains("warning"), "{}", server.stderr());
 }

@@ -7,8 +7,8 @@
 use crate::common::*;
 
 const NO_CACHE: &str = "no-cache";
-const IMMUTABLE: &str = "public, max-age=31536000, immutable";
-const MODEST: &str = "public, max-age=3600";
+const IMMUTABLE: &str = "max-age=31536000, immutable";
+const MODEST: &str = "max-age=3600";
 
 fn app_site() -> Site {
     let s = Site::empty();

@@ -23,8 +23,8 @@ fn manifest_and_warnings_for_a_real_site() {
     assert_eq!(code, 0, "{text}");
     for line in [
         "/index.html\t20\ttext/html; charset=utf-8\t-\tno-cache",
-        "/app.3f9a2c1b.js\t5000\ttext/javascript; charset=utf-8\t-\tpublic, max-age=31536000, immutable",
-        "/style.css\t3000\ttext/css; charset=utf-8\tgzip\tpublic, max-age=3600",
+        "/app.3f9a2c1b.js\t5000\ttext/javascript; charset=utf-8\t-\tmax-age=31536000, immutable",
+        "/style.css\t3000\ttext/css; charset=utf-8\tgzip\tmax-age=3600",
         "/sub/page.html\t7\ttext/html; charset=utf-8\t-\tno-cache",
         "warning: /app.3f9a2c1b.js: 5000 bytes of text/javascript; charset=utf-8 with no .gz or .br beside it",
         "warning: /style.css.gz: not smaller than /style.css",
@@ -82,4 +82,21 @@ fn built_in_site_manifest() {
     let (status, out, _) = run_to_exit(&["--check"]);
     assert!(status.success());
     assert!(out.contains("/index.html\t") && out.contains("gzip,br") && out.contains("files (built in)"), "{out}");
+}
+
+/// Given the --auth it serves with, the cache column says what credentials
+/// get: `private`.
+#[test]
+fn the_manifest_follows_auth() {
+    let dir = TempDir::new("check-auth");
+    dir.write("index.html", "<p>home");
+    dir.write("style.css", "body{}");
+    let root = dir.path().to_str().unwrap();
+    let (status, out, err) = run_to_exit(&["--check", "--root", root, "--auth", "pi:raspberry"]);
+    assert!(status.success(), "{err}");
+    assert!(out.contains("/index.html\t7\ttext/html; charset=utf-8\t-\tprivate, no-cache\n"), "{out}");
+    assert!(out.contains("/style.css\t6\ttext/css; charset=utf-8\t-\tprivate, max-age=3600\n"), "{out}");
+    let (status, out, err) = run_to_exit(&["--check", "--auth", "pi:raspberry"]);
+    assert!(status.success(), "{err}");
+    assert!(out.contains("\tprivate, no-cache\n") && !out.contains("\tno-cache\n"), "{out}");
 }

@@ -31,6 +31,7 @@ mod listing;
 mod many_conns;
 mod memo;
 mod methods;
+mod metrics;
 mod operating;
 mod out_of_fds;
 mod paths;

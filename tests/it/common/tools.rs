@@ -17,14 +17,28 @@ pub fn tool_missing(tool: &str) -> bool {
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
+    missing(found, &format!("`{tool}`"))
+}
+
+/// Like `tool_missing`, for a python3 module (`prometheus_client`).
+pub fn python_module_missing(module: &str) -> bool {
+    let found = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    missing(found, &format!("python3's `{module}`"))
+}
+
+fn missing(found: bool, what: &str) -> bool {
     if found {
         return false;
     }
     if std::env::var_os("MOTE_ALLOW_MISSING_TOOLS").is_some() {
-        eprintln!("SKIPPED: `{tool}` is not installed (MOTE_ALLOW_MISSING_TOOLS is set)");
+        eprintln!("SKIPPED: {what} is not installed (MOTE_ALLOW_MISSING_TOOLS is set)");
         return true;
     }
-    panic!("`{tool}` is required by this test; install it or set MOTE_ALLOW_MISSING_TOOLS=1");
+    panic!("{what} is required by this test; install it (make test does) or set MOTE_ALLOW_MISSING_TOOLS=1");
 }
 
 /// Runs `python3 -c script` with `input` on stdin and returns its stdout;
