@@ -7,9 +7,12 @@
 //! bottleneck. Files above `--cache-max` keep only their heads and an open
 //! descriptor, and are streamed with `sendfile`, so memory does not grow with
 //! the size of the site. The walk of `--root` decides what is servable: only
-//! regular files inside the root after resolving symlinks, no dotfiles.
+//! regular files inside the root after resolving symlinks, no dotfiles but
+//! `/.well-known/`. ACME challenges not yet loaded are the one thing read
+//! from disk when asked for (`challenge`).
 #![forbid(unsafe_code)]
 
+pub mod challenge;
 pub mod embedded;
 pub mod listing;
 
@@ -21,6 +24,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::catalog::challenge::Challenges;
 use crate::catalog::embedded::{EmbeddedBody, FILES};
 use mote_site::cache::{self, Rule};
 use mote_site::mime;
@@ -86,11 +90,13 @@ pub struct Catalog {
     pub bytes: u64,
     /// `/404.html`, re-headed as a 404: the body of every 404 when present.
     pub not_found: Option<Arc<Entry>>,
+    /// Where ACME challenges are read from: `--root` only.
+    challenges: Option<Challenges>,
 }
 
 impl Catalog {
     fn empty() -> Catalog {
-        Catalog { routes: BTreeMap::new(), bytes: 0, not_found: None }
+        Catalog { routes: BTreeMap::new(), bytes: 0, not_found: None, challenges: None }
     }
 
     /// The site compiled in from `static/`. Its heads were built by build.rs
@@ -143,12 +149,21 @@ impl Catalog {
     pub fn load(root: &Path, options: &Options) -> Result<Catalog, String> {
         let mut loader = Loader { options, catalog: Catalog::empty() };
         walk::walk(root, &mut loader).map_err(|why| format!("--root {why}"))?;
+        let canonical = fs::canonicalize(root).map_err(|e| format!("--root {}: {}", root.display(), error_text(&e)))?;
+        loader.catalog.challenges = Some(Challenges::new(canonical, options.cache_rules));
         loader.catalog.finish();
         Ok(loader.catalog)
     }
 
     pub fn lookup(&self, path: &[u8]) -> Option<&Route> {
         self.routes.get(path)
+    }
+
+    /// The ACME challenge `path` asks for (`challenge::token`), read from
+    /// disk now: for a token written since the site was loaded.
+    pub fn challenge(&self, path: &[u8]) -> Option<Resource> {
+        let entry = self.challenges.as_ref()?.read(challenge::token(path)?)?;
+        Some(Resource { identity: Arc::new(entry), gzip: None, br: None })
     }
 
     /// How many files can be served (directory slash forms not counted twice).

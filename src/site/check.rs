@@ -1,7 +1,8 @@
 //! `mote --check`: lints a site before it is deployed and prints its
 //! manifest — every file with its size, type, precompressed variants and
 //! cache rule — then warnings for what would surprise its owner once served,
-//! and errors for what stops it being served at all (exit status 1).
+//! errors for what stops it being served at all (exit status 1), and notes
+//! on what is served by other rules (what `/.well-known/` holds).
 //!
 //! It walks the site with the same `walk.rs` the catalog is built from, so
 //! the manifest is exactly what is served. `build.rs` runs it too, through
@@ -13,7 +14,7 @@ use std::path::Path;
 
 use crate::cache::{self, Rule};
 use crate::mime;
-use crate::walk::{error_text, walk, Item, Skip, Visitor};
+use crate::walk::{self, error_text, walk, Item, Skip, Visitor};
 
 /// Compressible files at least this big deserve a `.gz` / `.br` beside them.
 const WORTH_COMPRESSING: u64 = 1024;
@@ -24,6 +25,8 @@ pub struct Report {
     pub manifest: Vec<String>,
     pub warnings: Vec<String>,
     pub errors: Vec<String>,
+    /// Lines that are neither: what is served by rules of its own.
+    pub notes: Vec<String>,
 }
 
 impl Report {
@@ -37,6 +40,9 @@ impl Report {
         }
         for error in &self.errors {
             let _ = writeln!(out, "error: {error}");
+        }
+        for note in &self.notes {
+            let _ = writeln!(out, "{note}");
         }
         let _ = writeln!(
             out,
@@ -52,9 +58,22 @@ impl Report {
 /// `variants_on_disk`: whether `.gz`/`.br` files are expected beside large
 /// text files (not for `static/`, whose variants build.rs makes).
 pub fn check(root: &Path, rules: &[Rule], variants_on_disk: bool) -> Report {
-    let mut lint = Lint { rules, variants_on_disk, report: Report::default() };
+    let mut lint = Lint { rules, variants_on_disk, report: Report::default(), well_known: Vec::new(), challenges: 0 };
     if let Err(why) = walk(root, &mut lint) {
         lint.report.errors.push(why);
+    }
+    if !lint.well_known.is_empty() || lint.challenges > 0 {
+        let mut held = lint.well_known.join(", ");
+        if lint.challenges > 0 {
+            let s = if lint.challenges == 1 { "" } else { "s" };
+            let _ = write!(
+                held,
+                "{}acme-challenge/ ({} file{s})",
+                if held.is_empty() { "" } else { ", " },
+                lint.challenges
+            );
+        }
+        lint.report.notes.push(format!("well-known: /.well-known/ holds {held}"));
     }
     lint.report
 }
@@ -63,6 +82,9 @@ struct Lint<'a> {
     rules: &'a [Rule],
     variants_on_disk: bool,
     report: Report,
+    /// Files under `/.well-known/` (but ACME challenges, only counted).
+    well_known: Vec<String>,
+    challenges: usize,
 }
 
 impl Visitor for Lint<'_> {
@@ -99,7 +121,15 @@ impl Visitor for Lint<'_> {
                 }
             }
         }
-        if mime::known_type(item.name.as_bytes()).is_none() {
+        let below_well_known = walk::well_known(url.as_bytes()).map(|below| String::from_utf8_lossy(&below[1..]));
+        // Challenges come and go, and are right as application/octet-stream.
+        let challenge = below_well_known.as_ref().is_some_and(|below| below.starts_with("acme-challenge/"));
+        match below_well_known {
+            Some(_) if challenge => self.challenges += 1,
+            Some(below) => self.well_known.push(below.into_owned()),
+            None => {}
+        }
+        if mime::known_type(item.name.as_bytes()).is_none() && !challenge {
             self.report.warnings.push(format!("{url}: unknown type, served as {}", mime::FALLBACK));
         }
         if self.variants_on_disk && variants.is_empty() && meta.len() >= WORTH_COMPRESSING && compressible(content_type)

@@ -1,6 +1,8 @@
 //! The one definition of what under a site's root can be served: regular
 //! files and directories, reached by UTF-8 names without control bytes or a
 //! leading dot, inside the root after resolving symlinks, without loops.
+//! The one dotted name served is `.well-known` at the root (RFC 8615), whose
+//! own dotfiles stay hidden; `hidden` says the same of a request's path.
 //!
 //! The catalog builds responses from this walk and `mote --check` reports
 //! from it, as `build.rs` does for `static/` through the `mote-site` crate:
@@ -12,6 +14,10 @@ use std::path::{Path, PathBuf};
 /// How deep a site may nest; deeper directories are refused, which also ends
 /// any symlink loop the ancestor check would not.
 pub const MAX_DEPTH: usize = 32;
+
+/// The one dot-directory served, at the root only: RFC 8615's well-known
+/// URIs (ACME challenges, security.txt, assetlinks.json, ...).
+pub const WELL_KNOWN: &[u8] = b"/.well-known";
 
 /// A servable name in a directory.
 pub struct Item {
@@ -101,7 +107,7 @@ impl Walk {
                 continue;
             };
             let item_url = format!("{url}/{name}");
-            let skip = if name.starts_with('.') {
+            let skip = if hidden(item_url.as_bytes()) {
                 Some(Skip::Dotfile)
             } else if name.chars().any(char::is_control) {
                 Some(Skip::ControlBytes)
@@ -157,11 +163,54 @@ impl Walk {
     }
 }
 
+/// Whether a URL path (decoded and normalised: `/a/b`) names something never
+/// served: a segment starts with a dot, other than `.well-known` at the root.
+/// The walk skips such names, and requests for them are answered 404.
+pub fn hidden(url_path: &[u8]) -> bool {
+    let below = well_known(url_path).unwrap_or(url_path);
+    below.windows(2).any(|pair| pair == b"/.")
+}
+
+/// The part of a URL path below `/.well-known` (`/security.txt`, or empty
+/// for the directory itself), when it is there.
+pub fn well_known(url_path: &[u8]) -> Option<&[u8]> {
+    url_path.strip_prefix(WELL_KNOWN).filter(|below| below.is_empty() || below[0] == b'/')
+}
+
 /// `No such file or directory` without Rust's ` (os error 2)` suffix.
 pub fn error_text(error: &std::io::Error) -> String {
     let text = error.to_string();
     match text.find(" (os error") {
         Some(at) => text[..at].to_string(),
         None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hides_dotted_segments_but_well_known() {
+        let rows: &[(&str, bool)] = &[
+            ("/", false),
+            ("/index.html", false),
+            ("/.git/config", true),
+            ("/.env", true),
+            ("/a/.hidden", true),
+            ("/.well-known", false), // RFC 8615 §3
+            ("/.well-known/", false),
+            ("/.well-known/security.txt", false),
+            ("/.well-known/acme-challenge/abc_-1", false),
+            ("/.well-known/.secret", true), // a dotfile inside it stays hidden
+            ("/.well-known/a/.b/c", true),
+            ("/.well-knownx/y", true), // only the exact name
+            ("/.WELL-KNOWN/y", true),
+            ("/a/.well-known/y", true), // at the root only
+            ("/a.b/c..d", false),
+        ];
+        for &(path, want) in rows {
+            assert_eq!(hidden(path.as_bytes()), want, "{path:?}");
+        }
     }
 }
