@@ -77,7 +77,9 @@ Flags:
                          (default auto)
   --check                lint the site (--root, or the built-in one) and print
                          its manifest: files, sizes, types, variants, cache
-                         rules, warnings; exit 1 on errors
+                         rules, then errors, warnings and notes, a finding
+                         seen often as one summary line; exit 1 on errors
+  -v, --verbose          with --check: every finding on its own line
   --help                 print this help and exit
   --version              print the version and exit
 
@@ -116,6 +118,8 @@ pub struct Config {
     pub max_memory: Option<u64>,
     /// `--io-uring auto`: batch sends through io_uring where the kernel allows.
     pub io_uring: bool,
+    /// `--verbose`: `--check` prints every finding on its own line.
+    pub verbose: bool,
 }
 
 /// What the command line asks for.
@@ -155,6 +159,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
         auth_file: None,
         max_memory: None,
         io_uring: true,
+        verbose: false,
     };
     let mut check = false;
     let mut args = args.into_iter();
@@ -214,9 +219,12 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
                 };
             }
             "--check" if inline.is_none() => check = true,
+            "--verbose" | "-v" if inline.is_none() => config.verbose = true,
             "--spa" if inline.is_none() => config.spa = true,
             "--listing" if inline.is_none() => config.listing = true,
-            "--spa" | "--listing" | "--check" => return Err(UsageError(format!("{flag} takes no value"))),
+            "--spa" | "--listing" | "--check" | "--verbose" => {
+                return Err(UsageError(format!("{flag} takes no value")))
+            }
             "--cache-control" => {
                 let text = value()?;
                 let rule = Rule::parse(&text)
@@ -256,6 +264,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
                 )))
             }
         }
+    }
+    if config.verbose && !check {
+        return Err(UsageError("--verbose goes with --check: it lists every finding".into()));
     }
     if config.listen.is_empty() {
         config.listen.push(DEFAULT_LISTEN.parse().expect("default address parses"));
@@ -429,6 +440,8 @@ mod tests {
             ("--cache-control nope", "--cache-control: invalid value 'nope'"),
             ("--auth nocolon", "--auth: invalid value '<hidden>'"),
             ("--spa=1", "--spa takes no value"),
+            ("--verbose=1 --check", "--verbose takes no value"),
+            ("-v", "--verbose goes with --check"),
             ("--max-memory 12Q", "--max-memory: invalid value '12Q'"),
             ("--max-memory 0", "--max-memory: invalid value '0'"),
             ("stray", "unexpected argument 'stray'"),
@@ -441,5 +454,6 @@ mod tests {
         }
         assert!(matches!(parse_line("--help"), Ok(Command::Help)));
         assert!(matches!(parse_line("--version"), Ok(Command::Version)));
+        assert!(matches!(parse_line("--check -v"), Ok(Command::Check(Config { verbose: true, .. }))));
     }
 }
