@@ -8,7 +8,6 @@ mod common;
 
 use common::*;
 use std::fs;
-use std::io::Read;
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -314,37 +313,14 @@ fn lego_obtains_a_certificate_through_motes_webroot() {
         &file("pebble.log"),
     );
     wait_for_port(acme, &file("pebble.log"));
-    let mut lego = Command::new("lego")
-        .env("LEGO_CA_CERTIFICATES", file("ca-cert.pem"))
+    let mut lego = Command::new("lego");
+    lego.env("LEGO_CA_CERTIFICATES", file("ca-cert.pem"))
         .args(["--server", &format!("https://127.0.0.1:{acme}/dir"), "--accept-tos", "--email", "pi@mote.test"])
         .args(["--domains", "mote.test", "--http", "--http.webroot", &site.root_str()])
         .arg("--path")
         .arg(file("lego"))
-        .arg("run")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("lego");
-    let mut stderr = lego.stderr.take().unwrap();
-    let reader = thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(status) = lego.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = lego.kill();
-            let _ = lego.wait();
-            panic!("lego did not finish within 120 s");
-        }
-        thread::sleep(Duration::from_millis(100));
-    };
-    let output = reader.join().unwrap(); // lego logs on stderr
+        .arg("run");
+    let (status, _, output) = output_within(lego, Duration::from_secs(120)); // lego logs on stderr
     let pebble_log = fs::read_to_string(file("pebble.log")).unwrap_or_default();
     assert!(status.success(), "lego failed:\n{output}\npebble:\n{pebble_log}\nmote:\n{}", srv.stderr());
     let certificate = fs::read_to_string(file("lego/certificates/mote.test.crt")).expect("lego saved no certificate");
