@@ -24,7 +24,7 @@ use mote_site::mime;
 use mote_site::representation::{entity_tag, Representation};
 
 /// Where challenges live, below the root.
-pub const PREFIX: &[u8] = b"/.well-known/acme-challenge/";
+pub const PREFIX: &str = "/.well-known/acme-challenge/";
 /// A key authorization is a token, a dot and a key thumbprint: under 200
 /// bytes. Anything much bigger is not one, and is not read per request.
 const MAX_BYTES: u64 = 4096;
@@ -36,7 +36,7 @@ const MAX_TOKEN: usize = 255;
 /// challenge's: `PREFIX`, then one name of the base64url alphabet (RFC 8555
 /// §8.3: no dots, no slashes, nothing to decode).
 pub fn token(path: &[u8]) -> Option<&str> {
-    let token = path.strip_prefix(PREFIX)?;
+    let token = path.strip_prefix(PREFIX.as_bytes())?;
     let base64url = |b: &u8| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_';
     if token.is_empty() || token.len() > MAX_TOKEN || !token.iter().all(base64url) {
         return None;
@@ -59,7 +59,7 @@ impl Challenges {
     /// The file for `token` as it is on disk now, with heads built as the
     /// load builds every file's; None when there is none to serve.
     pub fn read(&self, token: &str) -> Option<Entry> {
-        let path = fs::canonicalize(self.root.join(".well-known/acme-challenge").join(token)).ok()?;
+        let path = fs::canonicalize(self.root.join(&PREFIX[1..]).join(token)).ok()?;
         if !path.starts_with(&self.root) {
             return None;
         }
@@ -76,7 +76,7 @@ impl Challenges {
             return None; // grew while read
         }
         let content_type = mime::content_type(token.as_bytes());
-        let url = format!("{}{token}", std::str::from_utf8(PREFIX).unwrap_or_default());
+        let url = format!("{PREFIX}{token}");
         let rep = Representation {
             content_type,
             content_encoding: None,
