@@ -155,7 +155,11 @@ fn challenges_are_read_only_from_inside_the_root() {
 fn challenges_need_no_credentials_under_auth() {
     let site = well_known_site();
     site.write(&format!(".well-known/acme-challenge/{TOKEN}"), KEY_AUTHORIZATION);
+    site.write("404.html", "PRIVATE-NOT-FOUND-PAGE");
     let srv = site.serve(&["--auth", "user:pass"]);
+    let r = srv.get(&challenge_path("missing"));
+    r.assert_status(404);
+    assert!(!r.text().contains("PRIVATE"), "the site's 404 page leaked: {}", r.text());
     let r = srv.get(&challenge_path(TOKEN));
     r.assert_status(200);
     assert_eq!(r.text(), KEY_AUTHORIZATION);

@@ -86,13 +86,12 @@ pub fn answer(request: &Request, router: &Router, path: &mut Vec<u8>) -> Answer 
     match route {
         Some(Route::Directory) => redirect_to_slash(path, query),
         Some(Route::File(resource)) => file(request, resource, head_only),
-        None if challenge::token(path).is_some() => {
-            let answer = match router.catalog.challenge(path) {
-                Some(resource) => file(request, &resource, head_only),
-                None => not_found(router.catalog, head_only),
-            };
-            unremembered(answer)
-        }
+        // Not the site's 404 page: without credentials (see above) it
+        // would show a page of the site.
+        None if challenge::token(path).is_some() => match router.catalog.challenge(path) {
+            Some(resource) => unremembered(file(request, &resource, head_only)),
+            None => unremembered(canned::NOT_FOUND.answer(head_only)),
+        },
         None => match router.catalog.lookup(b"/") {
             // RFC-wise a 200 for a made-up path; it is what client-side routers
             // need. Well-known URIs are read by programs: they get their 404.
