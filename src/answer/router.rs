@@ -1,5 +1,6 @@
 //! Which response a request gets: method, target, route, preconditions and
-//! range decide among the precomputed parts; nothing here writes or reads.
+//! range decide among the precomputed parts; nothing here writes, and only
+//! an ACME challenge the catalog does not hold is read (`catalog/challenge`).
 //!
 //! The common case — a cached file, no conditions — is a map lookup and an
 //! `Arc` clone: no allocation. Only 206, 301 and 416 build a head, because
@@ -10,7 +11,7 @@ use std::sync::Arc;
 
 use crate::answer::canned::{self, Canned};
 use crate::answer::reply::{Answer, Content, Head};
-use crate::catalog::{Catalog, Entry, Resource, Route};
+use crate::catalog::{challenge, Catalog, Entry, Resource, Route};
 use crate::http::auth::Auth;
 use crate::http::conditional::{evaluate, if_range_holds, Precondition};
 use crate::http::encoding::{self, Coding};
@@ -18,6 +19,7 @@ use crate::http::range::{self, ByteRange};
 use crate::http::request::{Method, Rejection, Request};
 use crate::http::target::{self, Target};
 use mote_site::representation::NOSNIFF;
+use mote_site::walk;
 
 /// The answer to a head that could not be accepted; `head_only` when it
 /// still reads as a HEAD request (RFC 9110 §9.3.2: no content then).
@@ -68,7 +70,10 @@ pub struct Router<'a> {
 pub fn answer(request: &Request, router: &Router, path: &mut Vec<u8>) -> Answer {
     let head_only = request.method == Method::Head;
     let canned = |canned: Canned| canned.answer(head_only);
-    if router.auth.is_some_and(|auth| !auth.allows(request.authorization)) {
+    // A CA cannot send credentials, and a challenge's content is public by
+    // design (RFC 8555 §8.3): its exact origin-form path is let through.
+    if router.auth.is_some_and(|auth| !auth.allows(request.authorization)) && challenge::token(request.target).is_none()
+    {
         return canned(canned::UNAUTHORIZED);
     }
     // The method first: CONNECT's authority-form target is not malformed,
@@ -99,14 +104,37 @@ pub fn answer(request: &Request, router: &Router, path: &mut Vec<u8>) -> Answer 
     match route {
         Some(Route::Directory) => redirect_to_slash(path, query),
         Some(Route::File(resource)) => file(request, resource, head_only),
+        // Not the site's 404 page: without credentials (see above) it
+        // would show a page of the site.
+        None if challenge::token(path).is_some() => match router.catalog.challenge(path) {
+            Some(resource) => unremembered(file(request, &resource, head_only)),
+            None => unremembered(canned::NOT_FOUND.answer(head_only)),
+        },
         None => match router.catalog.lookup(b"/") {
-            // RFC-wise a 200 for a made-up path; it is what client-side routers need.
-            Some(Route::File(index)) if router.spa && !normalized.hidden && !has_extension(path) => {
+            // RFC-wise a 200 for a made-up path; it is what client-side routers
+            // need. Well-known URIs are read by programs: they get their 404.
+            Some(Route::File(index))
+                if router.spa && !normalized.hidden && !has_extension(path) && walk::well_known(path).is_none() =>
+            {
                 file(request, index, head_only)
             }
             _ => not_found(router.catalog, head_only),
         },
     }
+}
+
+/// An answer that holds for this moment only (a challenge read from disk, or
+/// its absence): its head is copied out, so that neither the memo nor the
+/// whole-response copies keep it, as they keep nothing built for one request.
+fn unremembered(mut answer: Answer) -> Answer {
+    let head: Box<[u8]> = match (&answer.head, &answer.entry) {
+        (Head::Static(bytes), _) => Box::from(*bytes),
+        (Head::EntryOk, Some(entry)) => Box::from(&entry.head_ok[..]),
+        (Head::EntryNotModified, Some(entry)) => Box::from(&entry.head_not_modified[..]),
+        _ => return answer,
+    };
+    answer.head = Head::Built(head);
+    answer
 }
 
 /// The last segment has a dot after its first byte: `app.js`, not `about`.
@@ -132,7 +160,11 @@ fn file(request: &Request, resource: &Resource, head_only: bool) -> Answer {
         Coding::Gzip => resource.gzip.as_ref(),
         Coding::Identity => None,
     };
-    representation(request, entry.unwrap_or(&resource.identity), head_only)
+    match entry.or(resource.identity.as_ref()) {
+        Some(entry) => representation(request, entry, head_only),
+        // Only variants on disk, none acceptable: mote never decompresses.
+        None => canned::NOT_FOUND_VARYING.answer(head_only),
+    }
 }
 
 fn representation(request: &Request, entry: &Arc<Entry>, head_only: bool) -> Answer {

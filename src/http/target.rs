@@ -19,7 +19,8 @@ pub enum Target<'a> {
 /// What normalisation learned besides the path itself.
 #[derive(Debug, PartialEq)]
 pub struct Normalized {
-    /// Some segment starts with a dot (`/.git/config`): never served.
+    /// Some segment starts with a dot (`/.git/config`), other than
+    /// `/.well-known` at the root: never served (the site walk's own rule).
     pub hidden: bool,
 }
 
@@ -143,8 +144,7 @@ fn remove_dot_segments(buf: &mut Vec<u8>) -> Normalized {
     if write == 0 || trailing_slash {
         buf.push(b'/');
     }
-    let hidden = buf.windows(2).any(|w| w == b"/.");
-    Normalized { hidden }
+    Normalized { hidden: mote_site::walk::hidden(buf) }
 }
 
 /// Percent-encodes a normalised path for a Location header.
@@ -247,6 +247,12 @@ mod tests {
             ("/.git/config", Ok(("/.git/config", true))), // dotfiles are hidden
             ("/a/.hidden", Ok(("/a/.hidden", true))),
             ("/a/%2ehidden", Ok(("/a/.hidden", true))),
+            ("/.well-known/security.txt", Ok(("/.well-known/security.txt", false))), // RFC 8615
+            ("/.well-known/.secret", Ok(("/.well-known/.secret", true))),
+            ("/.well-known/../.git/config", Ok(("/.git/config", true))), // hidden after removal
+            ("/%2ewell-known/..%2f.git", Ok(("/.git", true))),
+            ("/%2Ewell-known/acme-challenge/x", Ok(("/.well-known/acme-challenge/x", false))),
+            ("/a/.well-known/x", Ok(("/a/.well-known/x", true))), // at the root only
             ("/a/b.c", Ok(("/a/b.c", false))),
             ("/a%zz", Err(Malformed)),                   // bad escape
             ("/a%2", Err(Malformed)),                    // truncated escape

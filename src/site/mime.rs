@@ -99,16 +99,33 @@ const TABLE: &[(&str, &str)] = &[
     ("ics", "text/calendar; charset=utf-8"),
 ];
 
-/// The Content-Type for a file name, by its last extension (case-insensitive).
+/// Names whose type their extension cannot tell: Apple fetches
+/// `/.well-known/apple-app-site-association` as JSON, and it has none.
+const NAMES: &[(&str, &str)] = &[("apple-app-site-association", "application/json")];
+
+/// The Content-Type for a file name (or a URL path: its last segment counts),
+/// by its whole name for the few in `NAMES`, else by its last extension
+/// (case-insensitive).
 pub fn content_type(file_name: &[u8]) -> &'static str {
     known_type(file_name).unwrap_or(FALLBACK)
 }
 
-/// The type when the extension is in the table.
+/// The type when the name or the extension is in a table.
 pub fn known_type(file_name: &[u8]) -> Option<&'static str> {
+    let file_name = file_name.rsplit(|&b| b == b'/').next().unwrap_or(file_name);
+    if let Some(&(_, mime)) = NAMES.iter().find(|(name, _)| name.as_bytes() == file_name) {
+        return Some(mime);
+    }
     let dot = file_name.iter().rposition(|&b| b == b'.')?;
     let ext = &file_name[dot + 1..];
     TABLE.iter().find(|(known, _)| known.as_bytes().eq_ignore_ascii_case(ext)).map(|&(_, mime)| mime)
+}
+
+/// Whether content of this type shrinks when compressed: text, and the
+/// structured formats written as text.
+pub fn compressible(content_type: &str) -> bool {
+    content_type.starts_with("text/")
+        || ["json", "javascript", "xml", "svg", "wasm"].iter().any(|kind| content_type.contains(kind))
 }
 
 #[cfg(test)]
@@ -129,6 +146,11 @@ mod tests {
             ("README", FALLBACK),
             ("trailing.", FALLBACK),
             ("archive.unknownext", FALLBACK),
+            ("apple-app-site-association", "application/json"), // by name, no extension
+            ("/.well-known/apple-app-site-association", "application/json"),
+            ("/v1.2/README", FALLBACK), // a dotted directory is no extension
+            ("/.well-known/assetlinks.json", "application/json"),
+            ("/.well-known/security.txt", "text/plain; charset=utf-8"),
         ];
         for &(name, mime) in rows {
             assert_eq!(content_type(name.as_bytes()), mime, "{name}");

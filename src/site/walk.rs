@@ -1,6 +1,8 @@
 //! The one definition of what under a site's root can be served: regular
 //! files and directories, reached by UTF-8 names without control bytes or a
 //! leading dot, inside the root after resolving symlinks, without loops.
+//! The one dotted name served is `.well-known` at the root (RFC 8615), whose
+//! own dotfiles stay hidden; `hidden` says the same of a request's path.
 //!
 //! The catalog builds responses from this walk and `mote --check` reports
 //! from it, as `build.rs` does for `static/` through the `mote-site` crate:
@@ -9,9 +11,19 @@
 use std::fs::{self, Metadata};
 use std::path::{Path, PathBuf};
 
+use crate::mime;
+
 /// How deep a site may nest; deeper directories are refused, which also ends
 /// any symlink loop the ancestor check would not.
 pub const MAX_DEPTH: usize = 32;
+
+/// The one dot-directory served, at the root only: RFC 8615's well-known
+/// URIs (ACME challenges, security.txt, assetlinks.json, ...).
+pub const WELL_KNOWN: &[u8] = b"/.well-known";
+
+/// Precompressed variants, by the suffix their file adds to the original's
+/// name (`app.js.gz`), and their Content-Encoding.
+pub const VARIANTS: [(&str, &str); 2] = [(".gz", "gzip"), (".br", "br")];
 
 /// A servable name in a directory.
 pub struct Item {
@@ -43,6 +55,19 @@ impl Skip {
             Skip::Dangling => "dangling symlink; skipped",
             Skip::NotRegular => "not a regular file or directory; skipped",
             Skip::Loop => "symlink loops back to a parent directory; skipped",
+        }
+    }
+
+    /// The reason said of many paths at once (`mote --check`'s summaries).
+    pub fn kind(self) -> &'static str {
+        match self {
+            Skip::Dotfile => "are dotfiles, never served",
+            Skip::NotUtf8 => "have names that are not UTF-8; skipped",
+            Skip::ControlBytes => "have control characters in their names; skipped",
+            Skip::OutsideRoot => "are symlinks leading outside the root; skipped",
+            Skip::Dangling => "are dangling symlinks; skipped",
+            Skip::NotRegular => "are not regular files or directories; skipped",
+            Skip::Loop => "are symlinks looping back to a parent directory; skipped",
         }
     }
 }
@@ -101,7 +126,7 @@ impl Walk {
                 continue;
             };
             let item_url = format!("{url}/{name}");
-            let skip = if name.starts_with('.') {
+            let skip = if hidden(item_url.as_bytes()) {
                 Some(Skip::Dotfile)
             } else if name.chars().any(char::is_control) {
                 Some(Skip::ControlBytes)
@@ -157,11 +182,78 @@ impl Walk {
     }
 }
 
+/// The file among `siblings` that is `name`'s variant with `suffix`
+/// (`app.js.gz` for `app.js` and `.gz`).
+pub fn variant<'a>(siblings: &'a [Item], name: &str, suffix: &str) -> Option<&'a Item> {
+    siblings.iter().find(|sibling| sibling.meta.is_file() && sibling.name.strip_suffix(suffix) == Some(name))
+}
+
+/// Names that only precompressed variants stand for, sorted: `only.js` when
+/// `only.js.gz` or `only.js.br` is a file in `items` and `only.js` is not
+/// there at all (Debian's doc trees ship `changelog.html.gz` alone). Only
+/// for compressible types: `release.tar.gz` alone is a tarball, not a
+/// variant of a `release.tar`.
+pub fn orphans(items: &[Item]) -> Vec<&str> {
+    let mut names: Vec<&str> = items
+        .iter()
+        .filter(|item| item.meta.is_file())
+        .filter_map(|item| VARIANTS.iter().find_map(|(suffix, _)| item.name.strip_suffix(suffix)))
+        .filter(|name| !name.is_empty() && !items.iter().any(|item| item.name == *name))
+        .filter(|name| mime::compressible(mime::content_type(name.as_bytes())))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+/// Whether a URL path (decoded and normalised: `/a/b`) names something never
+/// served: a segment starts with a dot, other than `.well-known` at the root.
+/// The walk skips such names, and requests for them are answered 404.
+pub fn hidden(url_path: &[u8]) -> bool {
+    let below = well_known(url_path).unwrap_or(url_path);
+    below.windows(2).any(|pair| pair == b"/.")
+}
+
+/// The part of a URL path below `/.well-known` (`/security.txt`, or empty
+/// for the directory itself), when it is there.
+pub fn well_known(url_path: &[u8]) -> Option<&[u8]> {
+    url_path.strip_prefix(WELL_KNOWN).filter(|below| below.is_empty() || below[0] == b'/')
+}
+
 /// `No such file or directory` without Rust's ` (os error 2)` suffix.
 pub fn error_text(error: &std::io::Error) -> String {
     let text = error.to_string();
     match text.find(" (os error") {
         Some(at) => text[..at].to_string(),
         None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hides_dotted_segments_but_well_known() {
+        let rows: &[(&str, bool)] = &[
+            ("/", false),
+            ("/index.html", false),
+            ("/.git/config", true),
+            ("/.env", true),
+            ("/a/.hidden", true),
+            ("/.well-known", false), // RFC 8615 §3
+            ("/.well-known/", false),
+            ("/.well-known/security.txt", false),
+            ("/.well-known/acme-challenge/abc_-1", false),
+            ("/.well-known/.secret", true), // a dotfile inside it stays hidden
+            ("/.well-known/a/.b/c", true),
+            ("/.well-knownx/y", true), // only the exact name
+            ("/.WELL-KNOWN/y", true),
+            ("/a/.well-known/y", true), // at the root only
+            ("/a.b/c..d", false),
+        ];
+        for &(path, want) in rows {
+            assert_eq!(hidden(path.as_bytes()), want, "{path:?}");
+        }
     }
 }

@@ -100,3 +100,126 @@ fn the_manifest_follows_auth() {
     assert!(status.success(), "{err}");
     assert!(out.contains("\tprivate, no-cache\n") && !out.contains("\tno-cache\n"), "{out}");
 }
+
+/// `n` bytes as `mote --check` prints sizes.
+fn human(n: u64) -> String {
+    if n < 1024 {
+        return format!("{n} bytes");
+    }
+    let (mut size, mut unit) = (n as f64 / 1024.0, 0);
+    while size >= 1024.0 && unit < 2 {
+        size /= 1024.0;
+        unit += 1;
+    }
+    format!("{size:.1} {}", ["KiB", "MiB", "GiB"][unit])
+}
+
+/// Bytes `program args FILE` writes for each of `files`, in all.
+fn compressed_size(program: &str, args: &[&str], files: &[std::path::PathBuf]) -> u64 {
+    let mut total = 0;
+    for file in files {
+        let out = std::process::Command::new(program).args(args).arg(file).output().expect(program);
+        assert!(out.status.success(), "{program} {file:?}");
+        total += out.stdout.len() as u64;
+    }
+    total
+}
+
+/// A page of `n`-specific HTML, well over 1 KiB and compressible.
+fn page(n: usize) -> String {
+    (0..60)
+        .map(|i| format!("<p class=\"row-{i}\">page {n}, paragraph {i}: {}</p>\n", "lorem ipsum ".repeat(n % 5 + 1)))
+        .collect()
+}
+
+/// A finding seen often is one line (with what fixing it takes), a rare one
+/// stays a line of its own, errors come first, and `-v` lists everything.
+#[test]
+fn repeated_findings_become_one_summary_line() {
+    if tool_missing("gzip") || tool_missing("brotli") {
+        return;
+    }
+    let dir = TempDir::new("check-summary");
+    dir.write("index.html", "<p>home");
+    let mut pages = Vec::new();
+    for n in 0..12 {
+        pages.push(dir.write(&format!("docs/page{n:02}.html"), page(n)));
+    }
+    for n in 0..5 {
+        dir.write(&format!("data/blob{n}.weird"), "?");
+    }
+    dir.symlink("/etc/hostname", "outside");
+    let deep = (0..40).map(|_| "d").collect::<Vec<_>>().join("/");
+    dir.write(&format!("{deep}/x.txt"), "deep");
+
+    let (code, text) = lint(dir.path());
+    assert_eq!(code, 1, "an error still exits 1:\n{text}");
+    let first = |needle: &str| text.find(needle).unwrap_or_else(|| panic!("no {needle:?} in:\n{text}"));
+    assert!(first("error: ") < first("warning: "), "errors first:\n{text}");
+    assert!(text.contains("directories nest deeper than 32"), "{text}");
+    assert!(!text.contains("bytes of text/html"), "one line per page:\n{text}");
+    assert!(text.contains("warning: /outside: symlink leads outside the root; skipped\n"), "{text}");
+    assert!(
+        text.contains(
+            "warning: 5 paths have an unknown type, served as application/octet-stream: \
+             /data/blob0.weird, /data/blob1.weird, /data/blob2.weird, ... (--check -v lists them)"
+        ),
+        "{text}"
+    );
+    let total: u64 = pages.iter().map(|p| std::fs::metadata(p).unwrap().len()).sum();
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines.iter().position(|l| l.contains("with no .gz or .br beside them")).expect(&text);
+    assert_eq!(
+        lines[at],
+        format!("warning: 12 files of text over 1 KiB ({}) with no .gz or .br beside them", human(total))
+    );
+    // Few enough to compress them all: the figures are measured, and exact.
+    let gzip_saves = total - compressed_size("gzip", &["-9", "-c"], &pages);
+    let brotli_saves = total - compressed_size("brotli", &["-c"], &pages);
+    let share = |saved: u64| format!("{:.0}%", saved as f64 * 100.0 / total as f64);
+    assert_eq!(
+        lines[at + 1],
+        format!(
+            "  gzip -9 would save {} ({}, measured on all of them), brotli would save {} ({}, measured on all of them); \
+             to make them:",
+            human(gzip_saves),
+            share(gzip_saves),
+            human(brotli_saves),
+            share(brotli_saves)
+        )
+    );
+    assert!(text.ends_with("18 files, 18 warnings, 1 errors\n"), "every finding is counted:\n{text}");
+
+    // The command it gives makes the variants, and the warning goes away.
+    let command = lines[at + 2].trim_start();
+    assert!(command.starts_with("find ") && command.contains("-name '*.html'"), "{command}");
+    let ran = std::process::Command::new("sh").arg("-c").arg(command).output().expect("sh");
+    assert!(ran.status.success(), "{command}: {}", String::from_utf8_lossy(&ran.stderr));
+    let (_, after) = lint(dir.path());
+    assert!(!after.contains("no .gz or .br"), "{after}");
+    assert!(after.contains("/docs/page00.html\t") && after.contains("gzip,br"), "{after}");
+}
+
+#[test]
+fn verbose_lists_every_finding() {
+    let dir = TempDir::new("check-verbose");
+    dir.write("index.html", "<p>home");
+    for n in 0..6 {
+        dir.write(&format!("blob{n}.weird"), "?");
+        dir.write(&format!("page{n}.html"), page(n));
+    }
+    let (status, out, err) = run_to_exit(&["--check", "-v", "--root", dir.path().to_str().unwrap()]);
+    assert!(status.success(), "{out}{err}");
+    for n in 0..6 {
+        assert!(
+            out.contains(&format!("warning: /blob{n}.weird: unknown type, served as application/octet-stream\n")),
+            "{out}"
+        );
+        assert!(out.contains(&format!("warning: /page{n}.html: ")), "{out}");
+    }
+    assert!(!out.contains("-v lists them") && !out.contains("beside them"), "{out}");
+    assert!(out.ends_with("13 files, 12 warnings, 0 errors\n"), "{out}");
+    let (status, _, err) = run_to_exit(&["-v", "--root", dir.path().to_str().unwrap()]);
+    assert_eq!(status.code(), Some(2), "-v without --check is a usage error");
+    assert!(err.contains("--verbose goes with --check"), "{err}");
+}

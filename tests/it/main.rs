@@ -41,4 +41,5 @@ mod spa;
 mod targets;
 mod variants;
 mod versions;
+mod well_known;
 mod whole;

@@ -117,7 +117,7 @@ fn dot_segments_are_404_even_when_the_file_exists() {
         "/.hidden",
         "/.git/config",
         "/.git/",
-        "/.well-known/security.txt",
+        "/.well-known/../.git/config", // served .well-known is no way out
         "/a/.secret/x.txt",
         "/%2ehidden",
         "/%2egit/config",

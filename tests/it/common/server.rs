@@ -48,12 +48,18 @@ fn prefixed<'a>(mut prefix: impl Iterator<Item = &'a str>) -> Command {
 /// Runs mote to completion (for flags that exit: --help, bad values, ...),
 /// killing it if it is still running after `START_TIMEOUT`.
 pub fn run_to_exit(args: &[&str]) -> (ExitStatus, String, String) {
-    let mut child = command(args)
+    output_within(command(args), START_TIMEOUT)
+}
+
+/// Runs `cmd` to completion with its stdout and stderr captured; kills it
+/// and panics if it is still running after `limit`.
+pub fn output_within(mut cmd: Command, limit: Duration) -> (ExitStatus, String, String) {
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot spawn {}: {e}", bin()));
+        .unwrap_or_else(|e| panic!("cannot spawn {cmd:?}: {e}"));
     let mut out = child.stdout.take().unwrap();
     let mut err = child.stderr.take().unwrap();
     let out_t = thread::spawn(move || {
@@ -66,10 +72,10 @@ pub fn run_to_exit(args: &[&str]) -> (ExitStatus, String, String) {
         let _ = err.read_to_end(&mut s);
         s
     });
-    let status = wait_with_timeout(&mut child, START_TIMEOUT).unwrap_or_else(|| {
+    let status = wait_with_timeout(&mut child, limit).unwrap_or_else(|| {
         let _ = child.kill();
         let _ = child.wait();
-        panic!("mote {args:?} did not exit within {START_TIMEOUT:?}");
+        panic!("{cmd:?} did not exit within {limit:?}");
     });
     let out = String::from_utf8_lossy(&out_t.join().unwrap()).into_owned();
     let err = String::from_utf8_lossy(&err_t.join().unwrap()).into_owned();
