@@ -3,7 +3,7 @@
 //! worker's published counters.
 #![forbid(unsafe_code)]
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -52,8 +52,10 @@ pub struct Shared {
     /// (usize::MAX without a budget); changes on reload.
     pub memory_conns: AtomicUsize,
     pub started: Instant,
-    /// The wall clock at `started`, in unix seconds; 0 while unknown.
-    start_unix: AtomicU64,
+    /// The wall clock at `started`, in unix seconds; 0 while unknown. A
+    /// mutex, not an atomic: the Pi 1's Thumb code has no 64-bit atomics,
+    /// and it is read once a scrape.
+    start_unix: Mutex<u64>,
     pub access_log: Option<AccessLog>,
     pub auth: Option<Auth>,
     /// `--status` and `--metrics`, when given.
@@ -101,7 +103,7 @@ impl Shared {
             max_conns,
             memory_conns: AtomicUsize::new(usize::MAX),
             started: Instant::now(),
-            start_unix: AtomicU64::new(plausible_unix_now().unwrap_or(0)),
+            start_unix: Mutex::new(plausible_unix_now().unwrap_or(0)),
             access_log,
             stats: (0..workers).map(|_| Mutex::new(Stats::default())).collect(),
             reloads: AtomicUsize::new(0),
@@ -159,15 +161,11 @@ impl Shared {
     /// until NTP runs), worked out from the first trusted reading since and
     /// kept, so every later answer is the same. None until the clock is set.
     pub fn start_time(&self) -> Option<u64> {
-        let known = self.start_unix.load(Ordering::Relaxed);
-        if known != 0 {
-            return Some(known);
+        let mut known = self.start_unix.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if *known == 0 {
+            *known = plausible_unix_now()?.saturating_sub(self.started.elapsed().as_secs());
         }
-        let start = plausible_unix_now()?.saturating_sub(self.started.elapsed().as_secs());
-        match self.start_unix.compare_exchange(0, start, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => Some(start),
-            Err(first) => Some(first),
-        }
+        Some(*known)
     }
 
     pub fn publish_stats(&self, worker: usize, stats: &Stats) {
