@@ -29,8 +29,7 @@ fn main() {
 
     // The same lint `mote --check` runs, so a problem shows at build time.
     let report = check::check(site, &[], cache::Audience::Anyone, false);
-    let findings = report.warnings.iter().map(|warning| &warning.line).chain(&report.errors);
-    for finding in findings {
+    for finding in report.warnings.iter().chain(&report.errors) {
         println!("cargo:warning=static/: {finding}");
     }
     let mut files = Files::default();

@@ -167,7 +167,7 @@ fn check_site(config: &Config) -> ExitCode {
         return ExitCode::SUCCESS;
     };
     let report = check::check(root, &config.cache_rules, config.audience(), true);
-    log::stdout_text(&report.render(config.verbose));
+    log::stdout_text(&report.render());
     if report.errors.is_empty() {
         ExitCode::SUCCESS
     } else {

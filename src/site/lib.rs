@@ -1,8 +1,7 @@
 //! What a site's files become: which files under a root are served (`walk`),
 //! their types (`mime`), their Cache-Control (`cache`), their precomputed
 //! heads (`representation`, with `date`), and the lint over all of it
-//! (`check`, `mote --check`, with `compression` for what variants would
-//! save).
+//! (`check`, `mote --check`).
 //!
 //! A crate of its own (std and `itoa`, nothing else) because two programs
 //! build sites with it: `build.rs` turns `static/` into the embedded site at
@@ -13,7 +12,6 @@
 
 pub mod cache;
 pub mod check;
-pub mod compression;
 pub mod date;
 pub mod mime;
 pub mod representation;

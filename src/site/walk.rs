@@ -57,19 +57,6 @@ impl Skip {
             Skip::Loop => "symlink loops back to a parent directory; skipped",
         }
     }
-
-    /// The reason said of many paths at once (`mote --check`'s summaries).
-    pub fn kind(self) -> &'static str {
-        match self {
-            Skip::Dotfile => "are dotfiles, never served",
-            Skip::NotUtf8 => "have names that are not UTF-8; skipped",
-            Skip::ControlBytes => "have control characters in their names; skipped",
-            Skip::OutsideRoot => "are symlinks leading outside the root; skipped",
-            Skip::Dangling => "are dangling symlinks; skipped",
-            Skip::NotRegular => "are not regular files or directories; skipped",
-            Skip::Loop => "are symlinks looping back to a parent directory; skipped",
-        }
-    }
 }
 
 /// What a walk reports, in order: a directory (with its servable items)
