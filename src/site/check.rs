@@ -42,7 +42,7 @@ impl Report {
             let _ = writeln!(out, "error: {error}");
         }
         for note in &self.notes {
-            let _ = writeln!(out, "note: {note}");
+            let _ = writeln!(out, "{note}");
         }
         let _ = writeln!(
             out,
@@ -74,7 +74,7 @@ pub fn check(root: &Path, rules: &[Rule], audience: Audience, variants_on_disk: 
                 lint.challenges
             );
         }
-        lint.report.notes.push(format!("/.well-known/ holds {held}"));
+        lint.report.notes.push(format!("well-known: /.well-known/ holds {held}"));
     }
     lint.report
 }
@@ -94,19 +94,6 @@ impl Visitor for Lint<'_> {
         if url.is_empty() && !items.iter().any(|item| item.name == "index.html" && item.meta.is_file()) {
             self.report.warnings.push("no index.html at the root: / will be 404".into());
         }
-        for name in walk::orphans(items) {
-            let found: Vec<(&str, &str)> = walk::VARIANTS
-                .iter()
-                .filter_map(|&(suffix, coding)| walk::variant(items, name, suffix).map(|v| (v.name.as_str(), coding)))
-                .collect();
-            let files: Vec<&str> = found.iter().map(|&(file, _)| file).collect();
-            let codings: Vec<&str> = found.iter().map(|&(_, coding)| coding).collect();
-            self.report.notes.push(format!(
-                "{url}/{name}: only {} on disk: served to clients that accept {}, 404 to others",
-                files.join(" and "),
-                codings.join(" or ")
-            ));
-        }
         Ok(())
     }
 
@@ -118,8 +105,10 @@ impl Visitor for Lint<'_> {
         let meta = &item.meta;
         let content_type = mime::content_type(item.name.as_bytes());
         let mut variants = Vec::new();
-        for (suffix, coding) in walk::VARIANTS {
-            let Some(variant) = walk::variant(siblings, &item.name, suffix) else {
+        for (suffix, coding) in [(".gz", "gzip"), (".br", "br")] {
+            let Some(variant) =
+                siblings.iter().find(|s| s.meta.is_file() && s.name.strip_suffix(suffix) == Some(&item.name))
+            else {
                 continue;
             };
             variants.push(coding);
@@ -145,10 +134,7 @@ impl Visitor for Lint<'_> {
         if mime::known_type(item.name.as_bytes()).is_none() && !challenge {
             self.report.warnings.push(format!("{url}: unknown type, served as {}", mime::FALLBACK));
         }
-        if self.variants_on_disk
-            && variants.is_empty()
-            && meta.len() >= WORTH_COMPRESSING
-            && mime::compressible(content_type)
+        if self.variants_on_disk && variants.is_empty() && meta.len() >= WORTH_COMPRESSING && compressible(content_type)
         {
             self.report
                 .warnings
@@ -174,6 +160,11 @@ pub fn manifest_line(url: &str, len: u64, content_type: &str, variants: &[&str],
     let variants = if variants.is_empty() { "-".to_string() } else { variants.join(",") };
     let cache_control = if cache_control.is_empty() { "-" } else { cache_control };
     format!("{url}\t{len}\t{content_type}\t{variants}\t{cache_control}")
+}
+
+fn compressible(content_type: &str) -> bool {
+    content_type.starts_with("text/")
+        || ["json", "javascript", "xml", "svg", "wasm"].iter().any(|kind| content_type.contains(kind))
 }
 
 #[cfg(test)]

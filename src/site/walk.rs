@@ -11,8 +11,6 @@
 use std::fs::{self, Metadata};
 use std::path::{Path, PathBuf};
 
-use crate::mime;
-
 /// How deep a site may nest; deeper directories are refused, which also ends
 /// any symlink loop the ancestor check would not.
 pub const MAX_DEPTH: usize = 32;
@@ -20,10 +18,6 @@ pub const MAX_DEPTH: usize = 32;
 /// The one dot-directory served, at the root only: RFC 8615's well-known
 /// URIs (ACME challenges, security.txt, assetlinks.json, ...).
 pub const WELL_KNOWN: &[u8] = b"/.well-known";
-
-/// Precompressed variants, by the suffix their file adds to the original's
-/// name (`app.js.gz`), and their Content-Encoding.
-pub const VARIANTS: [(&str, &str); 2] = [(".gz", "gzip"), (".br", "br")];
 
 /// A servable name in a directory.
 pub struct Item {
@@ -167,30 +161,6 @@ impl Walk {
         }
         Ok(Ok((target, meta)))
     }
-}
-
-/// The file among `siblings` that is `name`'s variant with `suffix`
-/// (`app.js.gz` for `app.js` and `.gz`).
-pub fn variant<'a>(siblings: &'a [Item], name: &str, suffix: &str) -> Option<&'a Item> {
-    siblings.iter().find(|sibling| sibling.meta.is_file() && sibling.name.strip_suffix(suffix) == Some(name))
-}
-
-/// Names that only precompressed variants stand for, sorted: `only.js` when
-/// `only.js.gz` or `only.js.br` is a file in `items` and `only.js` is not
-/// there at all (Debian's doc trees ship `changelog.html.gz` alone). Only
-/// for compressible types: `release.tar.gz` alone is a tarball, not a
-/// variant of a `release.tar`.
-pub fn orphans(items: &[Item]) -> Vec<&str> {
-    let mut names: Vec<&str> = items
-        .iter()
-        .filter(|item| item.meta.is_file())
-        .filter_map(|item| VARIANTS.iter().find_map(|(suffix, _)| item.name.strip_suffix(suffix)))
-        .filter(|name| !name.is_empty() && !items.iter().any(|item| item.name == *name))
-        .filter(|name| mime::compressible(mime::content_type(name.as_bytes())))
-        .collect();
-    names.sort_unstable();
-    names.dedup();
-    names
 }
 
 /// Whether a URL path (decoded and normalised: `/a/b`) names something never
