@@ -122,7 +122,8 @@ help:
 	@echo "  make pi-deploy-test  'make pi PI=...' against a throwaway local sshd"
 	@echo "  make ring-test-32    the io_uring send ring's unit tests on 32-bit x86, natively"
 	@echo "  make lint            rustfmt and clippy (warnings are errors; sys/ must document unsafe)"
-	@echo "  make size            cargo-bloat reports and sizes for each target into size-report/"
+	@echo "  make size            print cargo-bloat's crate and function tables for each target,"
+	@echo "                       then write them and the sizes into size-report/"
 	@echo "  make size-check      the two ARMv6 binaries against their size budgets (CI)"
 	@echo "  make fuzz            every cargo-fuzz target for FUZZ_SECONDS (default 60) each"
 	@echo "  make fuzz-smoke      the same, 10 s per target (CI)"
@@ -252,12 +253,15 @@ upper = $(shell echo '$(1)' | tr 'a-z-' 'A-Z_')
 bloat_cross = $(call zig_cc_env,$(1),$(2),$(4)) CARGO_TARGET_DIR=$(3) cargo bloat --release \
 	-Z build-std=std,panic_abort $(call target_arg,$(1),$(3),$(call thumb,$(1),$(4))) \
 	-Z build-std-features=$(if $(4),$(TINY_FEATURES))
-# $(call bloat_pair,NAME,COMMAND): crates + 30 biggest functions into size-report/.
+# $(call bloat_pair,NAME,COMMAND): crates + 30 biggest functions into size-report/,
+# and both tables on stdout.
 define bloat_pair
 echo "size: cargo-bloat $(1)..."; \
 $(2) --crates -n 0 > $(SIZE_DIR)/$(1).crates.txt 2> $(TARGET_DIR)/bloat-$(1).log && \
 $(2) -n 30 > $(SIZE_DIR)/$(1).functions.txt 2>> $(TARGET_DIR)/bloat-$(1).log || \
-{ cat $(TARGET_DIR)/bloat-$(1).log; exit 1; }
+{ cat $(TARGET_DIR)/bloat-$(1).log; exit 1; }; \
+echo; echo "== $(1): .text by crate ($(SIZE_DIR)/$(1).crates.txt)"; cat $(SIZE_DIR)/$(1).crates.txt; \
+echo; echo "== $(1): the 30 biggest functions ($(SIZE_DIR)/$(1).functions.txt)"; cat $(SIZE_DIR)/$(1).functions.txt; echo
 endef
 
 size: tools-cross tools-bloat
