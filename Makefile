@@ -117,6 +117,8 @@ help:
 	@echo "                       TINY=1  smaller std (optimize_for_size, panic=immediate-abort)"
 	@echo "                       PI=user@host [PI_DIR=/usr/local/bin PI_PORT=22 PI_SSH_OPTS=... PI_RESTART=1]"
 	@echo "  make static          static x86_64 binary, std rebuilt as for make pi (TINY=1 works too)"
+	@echo "  make image           OCI image FROM scratch, only the static binary, for amd64, arm64,"
+	@echo "                       arm/v6 and arm/v7 under one index: $(IMAGE_DIR)/mote.tar and oci/"
 	@echo "Check:"
 	@echo "  make pi-test         the integration suite against the ARMv6 binary under qemu-arm"
 	@echo "  make pi-deploy-test  'make pi PI=...' against a throwaway local sshd"
@@ -308,6 +310,30 @@ size-check:
 		else case " $(SIZE_WARN_ONLY) " in *" $$1 "*) echo "size-check: ARMv6 $$1 $$size bytes > budget $$3: OVER BUDGET (warning only)";; \
 		*) echo "size-check: ARMv6 $$1 $$size bytes > budget $$3: OVER BUDGET"; over=1;; esac; fi; \
 	done; [ $$over -eq 0 ]
+
+# ------------------------------------------------------------------------ image
+# make image       an OCI image FROM scratch for containers (Docker, podman, Kubernetes,
+#                  ECS): one layer holding only the static binary, run as user 65532 on
+#                  port 8080. One image per platform under one index: linux/amd64 (make
+#                  static), linux/arm64, linux/arm/v6 and linux/arm/v7 (make pi). Written
+#                  as an OCI layout (target/image/oci) and an oci-archive
+#                  (target/image/mote.tar, for `podman load -i`), tagged mote:VERSION.
+#                  buildah (apt) builds it without a daemon; TINY=1 packs the tiny builds.
+.PHONY: image
+IMAGE_DIR       := $(TARGET_DIR)/image
+IMAGE_VERSION   := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+ARM64           := aarch64-unknown-linux-musl
+ARMV7           := armv7-unknown-linux-musleabihf
+IMAGE_PLATFORMS  = linux/amd64=$(STATIC_BIN) linux/arm64=$(OUT_DIR)/$(ARM64)/release/mote \
+	linux/arm/v6=$(OUT_DIR)/$(ARMV6)/release/mote linux/arm/v7=$(OUT_DIR)/$(ARMV7)/release/mote
+
+image:
+	@$(call need_apt,buildah:buildah)
+	@$(MAKE) --no-print-directory static
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARM64) PI_CPU=$(PI_CPU_$(ARM64))
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6))
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV7) PI_CPU=$(PI_CPU_$(ARMV7))
+	@.ci/image.sh $(IMAGE_DIR) $(IMAGE_VERSION) $(IMAGE_PLATFORMS)
 
 # ------------------------------------------------------------------------ bench
 # make bench        mote side by side with nginx, lighttpd, busybox httpd and the hyper
