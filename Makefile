@@ -122,6 +122,7 @@ help:
 	@echo "Check:"
 	@echo "  make pi-test         the integration suite against the ARMv6 binary under qemu-arm"
 	@echo "  make pi-deploy-test  'make pi PI=...' against a throwaway local sshd"
+	@echo "  make image-test      make image, then run it with podman: serve, stop on SIGTERM/SIGINT as PID 1"
 	@echo "  make ring-test-32    the io_uring send ring's unit tests on 32-bit x86, natively"
 	@echo "  make lint            rustfmt and clippy (warnings are errors; sys/ must document unsafe)"
 	@echo "  make size            print cargo-bloat's crate and function tables for each target,"
@@ -319,7 +320,12 @@ size-check:
 #                  as an OCI layout (target/image/oci) and an oci-archive
 #                  (target/image/mote.tar, for `podman load -i`), tagged mote:VERSION.
 #                  buildah (apt) builds it without a daemon; TINY=1 packs the tiny builds.
-.PHONY: image
+# make image-test  make image; then checks that each platform's layer is exactly its
+#                  binary and runs the host's image with podman (apt: podman runc):
+#                  the built-in site and a --root volume through a published port, a
+#                  reload on SIGHUP, and a graceful stop with exit 0 on SIGTERM and
+#                  SIGINT as PID 1.
+.PHONY: image image-test
 IMAGE_DIR       := $(TARGET_DIR)/image
 IMAGE_VERSION   := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 ARM64           := aarch64-unknown-linux-musl
@@ -334,6 +340,10 @@ image:
 	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6))
 	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV7) PI_CPU=$(PI_CPU_$(ARMV7))
 	@.ci/image.sh $(IMAGE_DIR) $(IMAGE_VERSION) $(IMAGE_PLATFORMS)
+
+image-test: image
+	@$(call need_apt,podman:podman runc:runc curl:curl nsenter:util-linux)
+	@python3 .ci/image_test.py $(IMAGE_DIR) $(IMAGE_VERSION) $(IMAGE_PLATFORMS)
 
 # ------------------------------------------------------------------------ bench
 # make bench        mote side by side with nginx, lighttpd, busybox httpd and the hyper
