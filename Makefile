@@ -116,12 +116,16 @@ help:
 	@echo "                       TINY=1  smaller std (optimize_for_size, panic=immediate-abort)"
 	@echo "                       PI=user@host [PI_DIR=/usr/local/bin PI_PORT=22 PI_SSH_OPTS=... PI_RESTART=1]"
 	@echo "  make static          static x86_64 binary, std rebuilt as for make pi (TINY=1 works too)"
+	@echo "  make image           OCI image FROM scratch, only the static binary, for amd64, arm64,"
+	@echo "                       arm/v6 and arm/v7 under one index: $(IMAGE_DIR)/mote.tar and oci/"
 	@echo "Check:"
 	@echo "  make pi-test         the integration suite against the ARMv6 binary under qemu-arm"
 	@echo "  make pi-deploy-test  'make pi PI=...' against a throwaway local sshd"
+	@echo "  make image-test      make image, then run it with podman: serve, stop on SIGTERM/SIGINT as PID 1"
 	@echo "  make ring-test-32    the io_uring send ring's unit tests on 32-bit x86, natively"
 	@echo "  make lint            rustfmt and clippy (warnings are errors; sys/ must document unsafe)"
-	@echo "  make size            cargo-bloat reports and sizes for each target into size-report/"
+	@echo "  make size            print cargo-bloat's crate and function tables for each target,"
+	@echo "                       then write them and the sizes into size-report/"
 	@echo "  make size-check      the two ARMv6 binaries against their size budgets (CI)"
 	@echo "  make fuzz            every cargo-fuzz target for FUZZ_SECONDS (default 60) each"
 	@echo "  make fuzz-smoke      the same, 10 s per target (CI)"
@@ -258,12 +262,15 @@ upper = $(shell echo '$(1)' | tr 'a-z-' 'A-Z_')
 bloat_cross = $(call zig_cc_env,$(1),$(2),$(4)) CARGO_TARGET_DIR=$(3) cargo bloat --release \
 	-Z build-std=std,panic_abort $(call target_arg,$(1),$(3),$(call thumb,$(1),$(4))) \
 	-Z build-std-features=$(if $(4),$(TINY_FEATURES))
-# $(call bloat_pair,NAME,COMMAND): crates + 30 biggest functions into size-report/.
+# $(call bloat_pair,NAME,COMMAND): crates + 30 biggest functions into size-report/,
+# and both tables on stdout.
 define bloat_pair
 echo "size: cargo-bloat $(1)..."; \
 $(2) --crates -n 0 > $(SIZE_DIR)/$(1).crates.txt 2> $(TARGET_DIR)/bloat-$(1).log && \
 $(2) -n 30 > $(SIZE_DIR)/$(1).functions.txt 2>> $(TARGET_DIR)/bloat-$(1).log || \
-{ cat $(TARGET_DIR)/bloat-$(1).log; exit 1; }
+{ cat $(TARGET_DIR)/bloat-$(1).log; exit 1; }; \
+echo; echo "== $(1): .text by crate ($(SIZE_DIR)/$(1).crates.txt)"; cat $(SIZE_DIR)/$(1).crates.txt; \
+echo; echo "== $(1): the 30 biggest functions ($(SIZE_DIR)/$(1).functions.txt)"; cat $(SIZE_DIR)/$(1).functions.txt; echo
 endef
 
 size: tools-cross tools-bloat
@@ -310,6 +317,39 @@ size-check:
 		else case " $(SIZE_WARN_ONLY) " in *" $$1 "*) echo "size-check: ARMv6 $$1 $$size bytes > budget $$3: OVER BUDGET (warning only)";; \
 		*) echo "size-check: ARMv6 $$1 $$size bytes > budget $$3: OVER BUDGET"; over=1;; esac; fi; \
 	done; [ $$over -eq 0 ]
+
+# ------------------------------------------------------------------------ image
+# make image       an OCI image FROM scratch for containers (Docker, podman, Kubernetes,
+#                  ECS): one layer holding only the static binary, run as user 65532 on
+#                  port 8080. One image per platform under one index: linux/amd64 (make
+#                  static), linux/arm64, linux/arm/v6 and linux/arm/v7 (make pi). Written
+#                  as an OCI layout (target/image/oci) and an oci-archive
+#                  (target/image/mote.tar, for `podman load -i`), tagged mote:VERSION.
+#                  buildah (apt) builds it without a daemon; TINY=1 packs the tiny builds.
+# make image-test  make image; then checks that each platform's layer is exactly its
+#                  binary and runs the host's image with podman (apt: podman runc):
+#                  the built-in site and a --root volume through a published port, a
+#                  reload on SIGHUP, and a graceful stop with exit 0 on SIGTERM and
+#                  SIGINT as PID 1.
+.PHONY: image image-test
+IMAGE_DIR       := $(TARGET_DIR)/image
+IMAGE_VERSION   := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+ARM64           := aarch64-unknown-linux-musl
+ARMV7           := armv7-unknown-linux-musleabihf
+IMAGE_PLATFORMS  = linux/amd64=$(STATIC_BIN) linux/arm64=$(OUT_DIR)/$(ARM64)/release/mote \
+	linux/arm/v6=$(OUT_DIR)/$(ARMV6)/release/mote linux/arm/v7=$(OUT_DIR)/$(ARMV7)/release/mote
+
+image:
+	@$(call need_apt,buildah:buildah)
+	@$(MAKE) --no-print-directory static
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARM64) PI_CPU=$(PI_CPU_$(ARM64))
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6))
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV7) PI_CPU=$(PI_CPU_$(ARMV7))
+	@.ci/image.sh $(IMAGE_DIR) $(IMAGE_VERSION) $(IMAGE_PLATFORMS)
+
+image-test: image
+	@$(call need_apt,podman:podman runc:runc curl:curl nsenter:util-linux)
+	@python3 .ci/image_test.py $(IMAGE_DIR) $(IMAGE_VERSION) $(IMAGE_PLATFORMS)
 
 # ------------------------------------------------------------------------ bench
 # make bench        mote side by side with nginx, lighttpd, busybox httpd and the hyper
