@@ -38,9 +38,18 @@ PI_SSH_OPTS ?=
 PI_RESTART  ?=
 TINY        ?=
 override TINY := $(filter-out 0,$(TINY))
+# TLS=1: HTTPS built in (the `tls` feature: rustls with ring). Off by default,
+# so the default binary and its dependencies stay as they are.
+TLS         ?=
+override TLS := $(filter-out 0,$(TLS))
+FEATURES    := $(if $(TLS),--features tls)
+# ring compiles C and assembly: for a cross build cc-rs is pointed at zig for
+# that target, as the linker is (cargo-zigbuild does this itself).
+tls_cc_env = $(if $(TLS),CC_$(subst -,_,$(1))="$(CURDIR)/.ci/zig-cc" AR_$(subst -,_,$(1))="$(CURDIR)/.ci/zig-ar" \
+	MOTE_ZIG_TARGET=$(ZIG_TARGET_$(1)) MOTE_ZIG_CPU=$(subst -,_,$(2)))
 
 # Where a static build goes (make pi, make static), and the std features it rebuilds with.
-OUT_DIR      := $(if $(TINY),$(TINY_DIR),$(TARGET_DIR))
+OUT_DIR      := $(if $(TLS),$(TARGET_DIR)/tls,$(TARGET_DIR))$(if $(TINY),/tiny)
 STD_FEATURES  = $(if $(TINY),$(TINY_FEATURES))
 PI_BIN     := $(OUT_DIR)/$(PI_TARGET)/release/mote
 ARMV6      := arm-unknown-linux-musleabihf
@@ -73,9 +82,9 @@ zflags    = -Zbuild-std=std,panic_abort -Zbuild-std-features=$(1)
 # is plain cargo with zig cc as the linker (.ci/zig-cc; cargo-zigbuild takes triples only).
 cross_build = $(if $(6),$(call thumb_build,$(1),$(2),$(3),$(4),$(5)),\
 	RUSTFLAGS="$(call rustflags,$(2),$(5))" RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$(3) \
-	cargo zigbuild -q --release --target $(1) $(call zflags,$(4)))
-thumb_build = $(call zig_cc_env,$(1),$(2),$(5)) CARGO_TARGET_DIR=$(3) \
-	cargo build -q --release $(call target_arg,$(1),$(3),1) $(call zflags,$(4))
+	cargo zigbuild -q --release $(FEATURES) --target $(1) $(call zflags,$(4)))
+thumb_build = $(call zig_cc_env,$(1),$(2),$(5)) $(call tls_cc_env,$(1),$(2)) CARGO_TARGET_DIR=$(3) \
+	cargo build -q --release $(FEATURES) $(call target_arg,$(1),$(3),1) $(call zflags,$(4))
 # $(call zig_cc_env,TRIPLE,CPU,IMMEDIATE_ABORT): the environment for plain cargo (or
 # cargo-bloat) linking with zig cc, as cargo-zigbuild's own wrapper would.
 zig_cc_env = CARGO_TARGET_$(call upper,$(1))_LINKER=$(CURDIR)/.ci/zig-cc MOTE_ZIG_TARGET=$(ZIG_TARGET_$(1)) \
@@ -110,6 +119,7 @@ help:
 	@echo "Start here:"
 	@echo "  make run             build (release) and serve the built-in site on http://127.0.0.1:8080/"
 	@echo "  make test            every test: unit tests and the integration suite against the release binary"
+	@echo "  TLS=1                with HTTPS built in (make run, test, pi, static): docs/https.md"
 	@echo "Build:"
 	@echo "  make pi              static ARM binary: $(PI_BIN)"
 	@echo "                       PI_TARGET=armv7-unknown-linux-musleabihf | aarch64-unknown-linux-musl"
@@ -126,7 +136,7 @@ help:
 	@echo "  make lint            rustfmt and clippy (warnings are errors; sys/ must document unsafe)"
 	@echo "  make size            print cargo-bloat's crate and function tables for each target,"
 	@echo "                       then write them and the sizes into size-report/"
-	@echo "  make size-check      the two ARMv6 binaries against their size budgets (CI)"
+	@echo "  make size-check      the ARMv6 binaries (default, TINY, TLS, both) against their size budgets (CI)"
 	@echo "  make fuzz            every cargo-fuzz target for FUZZ_SECONDS (default 60) each"
 	@echo "  make fuzz-smoke      the same, 10 s per target (CI)"
 	@echo "  make stress          siege, 1000 users for STRESS_SECONDS (default 60) against mote"
@@ -141,11 +151,24 @@ help:
 	@echo "  make tools-qemu      qemu-user, for make pi-test"
 	@echo "  make tools-fuzz      cargo-fuzz, for make fuzz"
 
+# With TLS=1, HTTPS on 127.0.0.1:8443 too, with a self-signed certificate made
+# for the purpose under target/ (curl -k, or trust target/run-tls/cert.pem).
+RUN_TLS_DIR := $(TARGET_DIR)/run-tls
 run:
-	@echo "building mote (release)..."
-	@cargo build --release -q
+	@echo "building mote (release$(if $(TLS), TLS))..."
+	@cargo build --release -q $(FEATURES)
+ifneq ($(TLS),)
+	@[ -f $(RUN_TLS_DIR)/key.pem ] || { mkdir -p $(RUN_TLS_DIR) && \
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 -subj /CN=localhost \
+		-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout $(RUN_TLS_DIR)/key.pem \
+		-out $(RUN_TLS_DIR)/cert.pem 2>/dev/null; }
+	@echo "mote: serving the embedded site at http://127.0.0.1:8080/ and https://127.0.0.1:8443/"
+	@exec $(TARGET_DIR)/release/mote --listen 127.0.0.1:8080 --listen-tls 127.0.0.1:8443 \
+		--tls-cert $(RUN_TLS_DIR)/cert.pem --tls-key $(RUN_TLS_DIR)/key.pem
+else
 	@echo "mote: serving the embedded site at http://127.0.0.1:8080/"
 	@exec $(TARGET_DIR)/release/mote --listen 127.0.0.1:8080
+endif
 
 # The release binary is what the integration tests run (MOTE_BIN); the test code
 # itself builds in the fast dev profile, with overflow checks on for the unit tests.
@@ -160,10 +183,11 @@ test:
 		python3 -m pip install -q prometheus-client 2>/dev/null || \
 		python3 -m pip install -q --break-system-packages prometheus-client; \
 		command -v pyenv >/dev/null && pyenv rehash || true; }
-	@echo "building mote (release)..."
-	@cargo build --release -q
-	@echo "testing target/release/mote (cargo test)..."
-	@MOTE_BIN=$(abspath $(TARGET_DIR))/release/mote cargo test -q --no-fail-fast
+	@$(if $(TLS),$(call need_apt,openssl:openssl))
+	@echo "building mote (release$(if $(TLS), TLS))..."
+	@cargo build --release -q $(FEATURES)
+	@echo "testing target/release/mote$(if $(TLS), with TLS) (cargo test)..."
+	@MOTE_BIN=$(abspath $(TARGET_DIR))/release/mote cargo test -q --no-fail-fast $(FEATURES)
 
 # The code as STYLE asks: formatted, and clippy-clean with warnings as errors, which
 # also holds sys/ to a SAFETY comment on every unsafe block.
@@ -175,6 +199,8 @@ lint:
 	@cargo fmt --all -- --check
 	@echo "checking lints (cargo clippy)..."
 	@cargo clippy -q --workspace --all-targets -- -D warnings
+	@echo "checking lints with TLS (cargo clippy --features tls)..."
+	@cargo clippy -q --workspace --all-targets --features tls -- -D warnings
 
 # ------------------------------------------------------------------------ tools
 tools-cross:
@@ -229,10 +255,11 @@ static: tools-cross
 
 # ------------------------------------------------------------------- tests on ARM
 pi-test: tools-qemu
-	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=$(TINY)
+	@$(if $(TLS),$(call need_apt,openssl:openssl))
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=$(TINY) TLS=$(TLS)
 	@echo "testing $(OUT_DIR)/$(ARMV6)/release/mote under qemu-arm -cpu arm1176..."
 	@MOTE_BIN=$(abspath $(OUT_DIR))/$(ARMV6)/release/mote MOTE_RUNNER="qemu-arm -cpu arm1176" \
-		cargo test -q --no-fail-fast --test '*'
+		cargo test -q --no-fail-fast $(FEATURES) --test '*'
 
 pi-deploy-test:
 	@.ci/pi-deploy-test.sh
@@ -256,6 +283,9 @@ BLOAT_DIR  := $(TARGET_DIR)/bloat
 STEPS_DIR  := $(TARGET_DIR)/size-steps
 BUDGET_ARMV6      := 262144
 BUDGET_ARMV6_TINY := 163840
+BUDGET_ARMV6_TLS      := 589824
+BUDGET_ARMV6_TLS_TINY := 458752
+TLS_DIR           := $(TARGET_DIR)/tls
 upper = $(shell echo '$(1)' | tr 'a-z-' 'A-Z_')
 # $(call bloat_cross,TRIPLE,CPU,TARGET_DIR,TINY): the same flags (and Thumb spec) as the
 # deliverable, so the attribution is of the same code.
@@ -305,13 +335,17 @@ size: tools-cross tools-bloat
 		--step "both, ARM code|$(STEPS_DIR)/arm/$(ARMV6)/release/mote" \
 		--step "both + Thumb code (TINY=1)|$(TINY_DIR)/$(ARMV6)/release/mote"
 
-# size-check: the two ARMv6 deliverables against their budgets, without the
+# size-check: the ARMv6 deliverables (default, TINY=1, TLS=1, both) against their budgets, without the
 # cargo-bloat reports (what CI runs; `make size` is the full report).
 # SIZE_WARN_ONLY="tiny" (profile names) reports those over budget without failing.
 size-check:
-	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=
-	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=1
-	@over=0; for spec in "default $(ARMV6_BIN) $(BUDGET_ARMV6)" "tiny $(TINY_DIR)/$(ARMV6)/release/mote $(BUDGET_ARMV6_TINY)"; do \
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY= TLS=
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=1 TLS=
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY= TLS=1
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=1 TLS=1
+	@over=0; for spec in "default $(ARMV6_BIN) $(BUDGET_ARMV6)" "tiny $(TINY_DIR)/$(ARMV6)/release/mote $(BUDGET_ARMV6_TINY)" \
+		"tls $(TLS_DIR)/$(ARMV6)/release/mote $(BUDGET_ARMV6_TLS)" \
+		"tls-tiny $(TLS_DIR)/tiny/$(ARMV6)/release/mote $(BUDGET_ARMV6_TLS_TINY)"; do \
 		set -- $$spec; size=$$(stat -c %s $$2); \
 		if [ $$size -le $$3 ]; then echo "size-check: ARMv6 $$1 $$size bytes <= budget $$3: ok"; \
 		else case " $(SIZE_WARN_ONLY) " in *" $$1 "*) echo "size-check: ARMv6 $$1 $$size bytes > budget $$3: OVER BUDGET (warning only)";; \

@@ -48,7 +48,12 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Ok(Command::Version) => {
-            log::stdout_text(concat!("mote ", env!("CARGO_PKG_VERSION"), "\n"));
+            // The build's options follow the version: tests and scripts ask it.
+            log::stdout_text(if cfg!(feature = "tls") {
+                concat!("mote ", env!("CARGO_PKG_VERSION"), " (TLS)\n")
+            } else {
+                concat!("mote ", env!("CARGO_PKG_VERSION"), "\n")
+            });
             return ExitCode::SUCCESS;
         }
         Err(config::UsageError(message)) => {
@@ -79,13 +84,16 @@ fn serve(config: Config) -> Result<(), String> {
     if auth.is_some() {
         warn_public_rules(&config);
     }
+    // Opened and judged while the key is still readable.
+    #[cfg(feature = "tls")]
+    let https = https(&config)?;
     let file_limit = sys::raise_file_limit();
     // Under a small limit (ulimit -n 64) keep half for connections rather than one.
     let max_conns =
         config.max_conns.unwrap_or_else(|| file_limit.saturating_sub(RESERVED_FDS).max(file_limit / 2).max(1) as usize);
 
     let mut listeners = Vec::new();
-    for &addr in &config.listen {
+    for &addr in config.listen.iter().chain(&config.listen_tls) {
         let listener = sys::listen(addr, LISTEN_BACKLOG)
             .map_err(|e| format!("cannot listen on {addr}: {}", error_text(&e).to_ascii_lowercase()))?;
         listeners.push(listener);
@@ -100,7 +108,19 @@ fn serve(config: Config) -> Result<(), String> {
     let (catalog, memory_conns) = Shared::load_catalog(&config)?;
 
     let threads = config.threads;
-    let shared = Arc::new(Shared::new(config, catalog, max_conns, access_log, auth));
+    let plain = config.listen.len();
+    #[allow(unused_mut)]
+    let mut shared = Shared::new(config, catalog, max_conns, access_log, auth);
+    #[cfg(feature = "tls")]
+    {
+        shared.https = https;
+        // The first HTTPS listener's port, as bound (port 0 picks one).
+        if shared.config.https_redirect {
+            let first = listeners.get(plain).map(TcpListener::local_addr).transpose();
+            shared.redirect_port = first.map_err(|e| format!("listener: {}", error_text(&e)))?.map(|a| a.port());
+        }
+    }
+    let shared = Arc::new(shared);
     shared.memory_conns.store(memory_conns, std::sync::atomic::Ordering::Relaxed);
     let mut workers = Vec::new();
     let mut wakers = Vec::new();
@@ -112,9 +132,10 @@ fn serve(config: Config) -> Result<(), String> {
         workers.push(worker);
         wakers.push(waker);
     }
-    for listener in listeners {
+    for (i, listener) in listeners.iter().enumerate() {
         let bound = listener.local_addr().map_err(|e| format!("listener: {}", error_text(&e)))?;
-        log::notice(&format!("listening on http://{bound}"));
+        let scheme = if i < plain { "http" } else { "https" };
+        log::notice(&format!("listening on {scheme}://{bound}"));
     }
     // One worker is the process's only thread (ops/signals.rs says why), unless
     // signalfd is refused (a seccomp filter): then a thread waits for them.
@@ -134,6 +155,21 @@ fn serve(config: Config) -> Result<(), String> {
         handle.join();
     }
     Ok(())
+}
+
+/// The HTTPS server, when asked for: `--tls-cert` and `--tls-key` opened
+/// (and kept open for reloads) and judged before privileges drop.
+#[cfg(feature = "tls")]
+fn https(config: &Config) -> Result<Option<(net::tls::Server, ops::certs::Material)>, String> {
+    let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) else {
+        return Ok(None);
+    };
+    let material = ops::certs::Material::open(cert, key)?;
+    let loaded = material.load(net::shared::plausible_unix_now())?;
+    if let Some(warning) = &loaded.warning {
+        log::error(warning);
+    }
+    Ok(Some((net::tls::Server::new(loaded.key)?, material)))
 }
 
 /// `--auth` and `--auth-file` together; read before any chroot.

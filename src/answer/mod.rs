@@ -7,6 +7,8 @@
 pub mod canned;
 pub mod head;
 pub mod memo;
+#[cfg(feature = "tls")]
+pub mod redirect;
 pub mod reply;
 pub mod router;
 pub mod whole;

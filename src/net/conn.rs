@@ -27,6 +27,8 @@ use crate::net::batch::Batch;
 use crate::net::clock::Clock;
 use crate::net::send;
 use crate::net::shared::Stats;
+#[cfg(feature = "tls")]
+use crate::net::tls;
 use crate::ops::log;
 
 /// Replies queued before reading pauses until they are written.
@@ -87,6 +89,9 @@ pub struct Context<'a> {
     pub token: usize,
     /// The worker's access lines, when logging is on.
     pub access_log: Option<&'a mut log::Lines>,
+    /// `--https-redirect`: the HTTPS port plain connections send clients to.
+    #[cfg(feature = "tls")]
+    pub redirect_port: Option<u16>,
 }
 
 pub struct Conn {
@@ -105,6 +110,12 @@ pub struct Conn {
     timer: Timer,
     /// In `Clock::now` seconds.
     pub deadline: u32,
+    /// The TLS state of a connection to an HTTPS listener.
+    #[cfg(feature = "tls")]
+    tls: Option<Box<rustls::ServerConnection>>,
+    /// `--https-redirect` on a plain listener.
+    #[cfg(feature = "tls")]
+    redirect: bool,
 }
 
 enum Input {
@@ -128,7 +139,55 @@ impl Conn {
             phase: Phase::Open,
             timer: Timer::Request,
             deadline: clock.now().saturating_add(limits.header_timeout + 1),
+            #[cfg(feature = "tls")]
+            tls: None,
+            #[cfg(feature = "tls")]
+            redirect: false,
         }
+    }
+
+    /// This connection speaks TLS; `--header-timeout` covers the handshake.
+    #[cfg(feature = "tls")]
+    pub fn set_tls(&mut self, session: Box<rustls::ServerConnection>) {
+        self.tls = Some(session);
+    }
+
+    /// Requests on this plain connection are sent to HTTPS.
+    #[cfg(feature = "tls")]
+    pub fn set_redirect(&mut self) {
+        self.redirect = true;
+    }
+
+    /// A TLS handshake is under way (the worker caps how many).
+    #[cfg(feature = "tls")]
+    pub fn handshaking(&self) -> bool {
+        self.tls.as_ref().is_some_and(|tls| tls.is_handshaking())
+    }
+
+    #[cfg(not(feature = "tls"))]
+    fn handshaking(&self) -> bool {
+        false
+    }
+
+    /// Reads what the client sent: from the socket, or decrypted by TLS.
+    #[inline(always)]
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &mut self.tls {
+            return tls::read(tls, &self.stream, buf);
+        }
+        self.stream.read(buf)
+    }
+
+    /// Whether a read shorter than asked emptied the socket: not over TLS,
+    /// where bytes may wait inside a record already read.
+    #[inline(always)]
+    fn short_read_drains(&self) -> bool {
+        #[cfg(feature = "tls")]
+        if self.tls.is_some() {
+            return false;
+        }
+        true
     }
 
     /// Nothing in flight: closing it loses nothing.
@@ -171,6 +230,10 @@ impl Conn {
                 Input::Drained => {}
             }
             if let Phase::Closing { linger } = self.phase {
+                #[cfg(feature = "tls")]
+                if let Some(tls) = &mut self.tls {
+                    tls::close_notify(tls, &self.stream);
+                }
                 // Nothing unread can turn the close into a reset that loses
                 // the reply, and the client sends nothing more.
                 if !linger {
@@ -189,7 +252,8 @@ impl Conn {
             if cx.stopping && self.is_idle() {
                 return false;
             }
-            let timer = if self.partial.is_empty() && self.body_left == 0 { Timer::Idle } else { Timer::Request };
+            let waiting = self.partial.is_empty() && self.body_left == 0 && !self.handshaking();
+            let timer = if waiting { Timer::Idle } else { Timer::Request };
             if timer != self.timer || timer == Timer::Idle {
                 self.set_timer(timer, cx);
             }
@@ -266,11 +330,11 @@ impl Conn {
             }
             // `answer` leaves less than MAX_HEAD unparsed, so there is room.
             let space = scratch.len() - filled;
-            match self.stream.read(&mut scratch[filled..]) {
+            match self.read(&mut scratch[filled..]) {
                 Ok(0) => break Input::Eof,
                 Ok(n) => {
                     filled += n;
-                    short_read = n < space;
+                    short_read = n < space && self.short_read_drains();
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Input::Drained,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -297,6 +361,9 @@ impl Conn {
                 return used;
             }
             let unparsed = &input[used..];
+            #[cfg(feature = "tls")]
+            let slot = if self.redirect { None } else { cx.memo.find(unparsed) };
+            #[cfg(not(feature = "tls"))]
             let slot = cx.memo.find(unparsed);
             if let Some(head_len) = slot.and_then(|at| self.queue_whole(cx, at, unparsed.len(), last)) {
                 used += head_len;
@@ -304,6 +371,11 @@ impl Conn {
             }
             let Some(answered) = head::answer(unparsed, slot, cx.memo, &cx.router, cx.path) else {
                 return used; // the head is not complete yet
+            };
+            #[cfg(feature = "tls")]
+            let answered = match cx.redirect_port.filter(|_| self.redirect) {
+                Some(port) => crate::answer::redirect::apply(answered, unparsed, port),
+                None => answered,
             };
             used += answered.head_len;
             self.body_left = answered.body_len;
@@ -406,6 +478,12 @@ impl Conn {
             self.backlog.append(replies);
         }
         let queue = if self.backlog.is_empty() { &mut *replies } else { &mut self.backlog };
+        #[cfg(feature = "tls")]
+        let result = match &mut self.tls {
+            Some(tls) => tls::write_queue(tls, &self.stream, queue, &mut self.written),
+            None => send::write_queue(&self.stream, queue, &mut self.written, whole),
+        };
+        #[cfg(not(feature = "tls"))]
         let result = send::write_queue(&self.stream, queue, &mut self.written, whole);
         if !replies.is_empty() {
             self.backlog.append(replies);

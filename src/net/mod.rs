@@ -8,4 +8,6 @@ pub mod clock;
 pub mod conn;
 pub mod send;
 pub mod shared;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod worker;

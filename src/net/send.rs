@@ -45,21 +45,26 @@ pub fn write_queue(
         match result {
             // A file that shrank since it was loaded cannot fill its Content-Length.
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => {
-                *written += n as u64;
-                let mut done = 0;
-                while done < queue.len() && queue[done].total_len() <= *written {
-                    *written -= queue[done].total_len();
-                    done += 1;
-                }
-                queue.drain(..done);
-            }
+            Ok(n) => advance(queue, written, n),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }
     Ok(true)
+}
+
+/// Counts `n` more bytes of the queue written, dropping the replies that
+/// are now written whole.
+#[inline(always)]
+pub fn advance(queue: &mut Vec<Reply>, written: &mut u64, n: usize) {
+    *written += n as u64;
+    let mut done = 0;
+    while done < queue.len() && queue[done].total_len() <= *written {
+        *written -= queue[done].total_len();
+        done += 1;
+    }
+    queue.drain(..done);
 }
 
 /// One write of the queue's next bytes, gathered into `slices`.

@@ -73,6 +73,12 @@ pub struct Shared {
     /// plain load, and take the lock only when it changed.
     pub catalog_version: AtomicUsize,
     catalog: Mutex<Arc<Catalog>>,
+    /// The HTTPS server and the files its certificate and key come from.
+    #[cfg(feature = "tls")]
+    pub https: Option<(crate::net::tls::Server, crate::ops::certs::Material)>,
+    /// `--https-redirect`: the port plain listeners send clients to.
+    #[cfg(feature = "tls")]
+    pub redirect_port: Option<u16>,
 }
 
 impl Shared {
@@ -112,6 +118,10 @@ impl Shared {
             warned_accept: AtomicBool::new(false),
             catalog_version: AtomicUsize::new(0),
             catalog: Mutex::new(Arc::new(catalog)),
+            #[cfg(feature = "tls")]
+            https: None,
+            #[cfg(feature = "tls")]
+            redirect_port: None,
         }
     }
 
@@ -130,7 +140,7 @@ impl Shared {
             None => Catalog::embedded(&options),
         };
         let conns = match config.max_memory {
-            Some(budget) => budget::connections(budget, catalog.bytes, config.threads)?,
+            Some(budget) => budget::connections(budget, catalog.bytes, config.threads, !config.listen_tls.is_empty())?,
             None => usize::MAX,
         };
         Ok((catalog, conns))
@@ -177,7 +187,7 @@ impl Shared {
 
 /// The wall clock in unix seconds, unless it reads earlier than the newest
 /// file built into this binary (as the Date line judges it, net/clock.rs).
-fn plausible_unix_now() -> Option<u64> {
+pub fn plausible_unix_now() -> Option<u64> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
     (now >= BUILD_TIME).then_some(now)
 }

@@ -46,6 +46,11 @@ const WAKER: Token = Token(usize::MAX);
 const TIMER: Token = Token(usize::MAX - 1);
 const SIGNALS: Token = Token(usize::MAX - 2);
 const LISTENER_BASE: usize = usize::MAX - 2 - crate::ops::config::MAX_LISTEN;
+/// TLS handshakes a worker runs at once; connections beyond are closed as
+/// they come, so a flood of hellos cannot take a small CPU from the clients
+/// it is already serving.
+#[cfg(feature = "tls")]
+const MAX_HANDSHAKES: usize = 64;
 
 struct Slot {
     generation: usize,
@@ -86,6 +91,12 @@ pub struct Worker {
     short_sends: Vec<ShortSend>,
     /// Access lines not yet written (only allocated when logging is on).
     access_lines: Option<log::Lines>,
+    /// Listeners from this index on are HTTPS (`--listen-tls`).
+    #[cfg(feature = "tls")]
+    tls_from: usize,
+    /// Connections of this worker in a TLS handshake.
+    #[cfg(feature = "tls")]
+    handshakes: usize,
 }
 
 impl Worker {
@@ -137,6 +148,10 @@ impl Worker {
             batch: None,
             short_sends: Vec::new(),
             access_lines: shared.access_log.as_ref().map(|_| log::Lines::new()),
+            #[cfg(feature = "tls")]
+            tls_from: shared.config.listen.len(),
+            #[cfg(feature = "tls")]
+            handshakes: 0,
             shared,
         };
         Ok((worker, waker))
@@ -271,18 +286,47 @@ impl Worker {
                     return;
                 }
             };
+            #[cfg(feature = "tls")]
+            let session = match self.shared.https.as_ref().filter(|_| listener >= self.tls_from) {
+                // Dropped: closed at once, with nothing written.
+                Some(_) if self.handshakes >= MAX_HANDSHAKES => continue,
+                Some((server, _)) => match server.session() {
+                    Some(session) => Some(session),
+                    None => continue,
+                },
+                None => None,
+            };
             let max = self.shared.conn_limit();
             if self.shared.open_conns.fetch_add(1, Ordering::Relaxed) >= max {
                 self.shared.open_conns.fetch_sub(1, Ordering::Relaxed);
+                #[cfg(feature = "tls")]
+                if session.is_some() {
+                    continue; // a plain 503 means nothing to a TLS client
+                }
                 refuse(stream, &self.clock, self.shared.extra_headers);
                 continue;
             }
             self.shared.warned_accept.store(false, Ordering::Relaxed);
+            #[cfg(feature = "tls")]
+            let inserted = self.insert(stream, client);
+            #[cfg(not(feature = "tls"))]
             self.insert(stream, client);
+            #[cfg(feature = "tls")]
+            if let Some(conn) = inserted.and_then(|index| self.slots[index].conn.as_mut()) {
+                match (session, self.shared.redirect_port) {
+                    (Some(session), _) => {
+                        conn.set_tls(session);
+                        self.handshakes += 1;
+                    }
+                    (None, Some(_)) => conn.set_redirect(),
+                    (None, None) => {}
+                }
+            }
         }
     }
 
-    fn insert(&mut self, mut stream: mio::net::TcpStream, client: std::net::IpAddr) {
+    /// Adds a connection; returns its slab index.
+    fn insert(&mut self, mut stream: mio::net::TcpStream, client: std::net::IpAddr) -> Option<usize> {
         let index = match self.free.pop() {
             Some(index) => index,
             None => {
@@ -296,11 +340,12 @@ impl Worker {
         if self.poll.registry().register(&mut stream, token, Interest::READABLE | Interest::WRITABLE).is_err() {
             self.free.push(index);
             self.shared.open_conns.fetch_sub(1, Ordering::Relaxed);
-            return;
+            return None;
         }
         slot.conn = Some(Conn::new(stream, client, &self.clock, &self.limits));
         self.open += 1;
         self.stats.connections += 1;
+        Some(index)
     }
 
     fn ready(&mut self, token: Token, event: &Event) {
@@ -377,15 +422,29 @@ impl Worker {
             batch: if batch { self.batch.as_mut() } else { None },
             token,
             access_log: self.access_lines.as_mut(),
+            #[cfg(feature = "tls")]
+            redirect_port: shared.redirect_port,
         };
-        if !step(conn, &mut cx, &mut self.scratch) {
+        #[cfg(feature = "tls")]
+        let handshaking = conn.handshaking();
+        let alive = step(conn, &mut cx, &mut self.scratch);
+        #[cfg(feature = "tls")]
+        if alive && handshaking && !conn.handshaking() {
+            self.handshakes -= 1;
+        }
+        if !alive {
             self.close(index);
         }
     }
 
     fn close(&mut self, index: usize) {
         // Closing the descriptor removes it from the poll: no deregister call.
-        if self.slots[index].conn.take().is_some() {
+        #[allow(unused_variables)]
+        if let Some(conn) = self.slots[index].conn.take() {
+            #[cfg(feature = "tls")]
+            if conn.handshaking() {
+                self.handshakes -= 1;
+            }
             self.free.push(index);
             self.open -= 1;
             self.shared.open_conns.fetch_sub(1, Ordering::Relaxed);

@@ -22,21 +22,26 @@ pub const PER_WORKER_BYTES: u64 = 64 * 1024
 /// one whole response held back by a full socket (a kept one, or the rest of
 /// a batched send) that its copy in `answer/whole.rs` may no longer share.
 pub const PER_CONNECTION_BYTES: u64 = 256 + MAX_HEAD as u64 + 64 * 160 + crate::answer::whole::MAX_BYTES as u64;
+/// What a connection to an HTTPS listener holds beside: rustls' state, a
+/// record being read and one being written, each up to 16 KiB and a header.
+pub const TLS_CONNECTION_BYTES: u64 = 48 * 1024;
 /// A budget must leave room for at least this many connections.
 pub const MIN_CONNECTIONS: u64 = 16;
 
 /// How many connections fit beside a catalog of `catalog_bytes`, or why the
-/// site does not fit at all.
-pub fn connections(max_memory: u64, catalog_bytes: u64, workers: usize) -> Result<usize, String> {
+/// site does not fit at all. With HTTPS listeners (`tls`) every connection
+/// is charged as one over TLS.
+pub fn connections(max_memory: u64, catalog_bytes: u64, workers: usize, tls: bool) -> Result<usize, String> {
     let fixed = BASE_BYTES + PER_WORKER_BYTES * workers as u64;
-    let needed = fixed + catalog_bytes + MIN_CONNECTIONS * PER_CONNECTION_BYTES;
+    let per_connection = PER_CONNECTION_BYTES + if tls { TLS_CONNECTION_BYTES } else { 0 };
+    let needed = fixed + catalog_bytes + MIN_CONNECTIONS * per_connection;
     if needed > max_memory {
         return Err(format!(
             "--max-memory {max_memory}: the site needs {catalog_bytes} bytes in memory, and with the server itself and \
              room for {MIN_CONNECTIONS} connections that is {needed}; raise --max-memory or lower --cache-max"
         ));
     }
-    Ok(((max_memory - fixed - catalog_bytes) / PER_CONNECTION_BYTES).min(usize::MAX as u64) as usize)
+    Ok(((max_memory - fixed - catalog_bytes) / per_connection).min(usize::MAX as u64) as usize)
 }
 
 #[cfg(test)]
@@ -47,9 +52,11 @@ mod tests {
     fn divides_the_budget() {
         let one_conn = PER_CONNECTION_BYTES;
         let fixed = BASE_BYTES + PER_WORKER_BYTES;
-        assert_eq!(connections(fixed + 100 + 20 * one_conn, 100, 1), Ok(20));
-        assert!(connections(fixed + 100 + 15 * one_conn, 100, 1).unwrap_err().contains("--max-memory"));
+        assert_eq!(connections(fixed + 100 + 20 * one_conn, 100, 1, false), Ok(20));
+        assert!(connections(fixed + 100 + 15 * one_conn, 100, 1, false).unwrap_err().contains("--max-memory"));
         // ~42 KiB each at worst: a gigabyte still holds over 20,000.
-        assert!(connections(1_000_000_000, 0, 2).unwrap() > 20_000);
+        assert!(connections(1_000_000_000, 0, 2, false).unwrap() > 20_000);
+        let tls_conn = one_conn + TLS_CONNECTION_BYTES;
+        assert_eq!(connections(fixed + 100 + 20 * tls_conn, 100, 1, true), Ok(20));
     }
 }

@@ -31,6 +31,12 @@ Without --root, mote serves the site built into it.
 Flags:
   --listen ADDR          address to listen on, IPv4 or [IPv6]:port; repeatable, up to 64
                          (default 0.0.0.0:8080)
+  --listen-tls ADDR      address to serve HTTPS on, as --listen; repeatable
+                         (needs --tls-cert and --tls-key; default: none)
+  --tls-cert FILE        the certificate chain for HTTPS, PEM, leaf first
+  --tls-key FILE         its private key, PEM (ECDSA P-256 or P-384)
+  --https-redirect       plain listeners answer 308 to the same URL on https,
+                         except /.well-known/acme-challenge/
   --root DIR             serve the files under DIR (default: the built-in site)
   --threads N|auto       event-loop threads; auto = one per core (default 1)
   --max-conns N          most open connections; more get 503
@@ -84,13 +90,20 @@ Flags:
   --help                 print this help and exit
   --version              print the version and exit
 
-Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads --root;
+Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads --root and the
+TLS certificate and key;
 SIGUSR1 reopens the access log file.
 ";
 
 #[derive(Debug)]
 pub struct Config {
     pub listen: Vec<SocketAddr>,
+    /// HTTPS listeners.
+    pub listen_tls: Vec<SocketAddr>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Plain listeners send every request but ACME's challenges to https.
+    pub https_redirect: bool,
     pub root: Option<PathBuf>,
     pub threads: usize,
     /// `None`: derived from the open-file limit at start-up.
@@ -152,6 +165,10 @@ pub struct UsageError(pub String);
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageError> {
     let mut config = Config {
         listen: Vec::new(),
+        listen_tls: Vec::new(),
+        tls_cert: None,
+        tls_key: None,
+        https_redirect: false,
         root: None,
         threads: 1,
         max_conns: None,
@@ -187,16 +204,23 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
         match flag.as_str() {
             "--help" | "-h" => return Ok(Command::Help),
             "--version" | "-V" => return Ok(Command::Version),
-            "--listen" => {
+            "--listen" | "--listen-tls" => {
                 let text = value()?;
                 let addr = text
                     .parse()
                     .map_err(|_| invalid(&flag, &text, "an address with a port, like 0.0.0.0:8080 or [::]:8080"))?;
-                if config.listen.len() == MAX_LISTEN {
+                if config.listen.len() + config.listen_tls.len() == MAX_LISTEN {
                     return Err(UsageError(format!("{flag}: at most {MAX_LISTEN} addresses")));
                 }
-                config.listen.push(addr);
+                if flag == "--listen" {
+                    config.listen.push(addr);
+                } else {
+                    config.listen_tls.push(addr);
+                }
             }
+            "--tls-cert" => config.tls_cert = Some(PathBuf::from(non_empty(&flag, value()?, "a PEM file")?)),
+            "--tls-key" => config.tls_key = Some(PathBuf::from(non_empty(&flag, value()?, "a PEM file")?)),
+            "--https-redirect" if inline.is_none() => config.https_redirect = true,
             "--root" => {
                 let text = value()?;
                 if text.is_empty() {
@@ -234,7 +258,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
             "--check" if inline.is_none() => check = true,
             "--spa" if inline.is_none() => config.spa = true,
             "--listing" if inline.is_none() => config.listing = true,
-            "--spa" | "--listing" | "--check" => return Err(UsageError(format!("{flag} takes no value"))),
+            "--spa" | "--listing" | "--check" | "--https-redirect" => {
+                return Err(UsageError(format!("{flag} takes no value")))
+            }
             "--cache-control" => {
                 let text = value()?;
                 let rule = Rule::parse(&text)
@@ -274,10 +300,35 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
             return Err(UsageError(format!("--metrics: {metrics} is already the --status path; give each its own")));
         }
     }
-    if config.listen.is_empty() {
+    check_tls(&config)?;
+    if config.listen.is_empty() && config.listen_tls.is_empty() {
         config.listen.push(DEFAULT_LISTEN.parse().expect("default address parses"));
     }
     Ok(if check { Command::Check(config) } else { Command::Serve(config) })
+}
+
+/// The HTTPS flags come as a set, and only in a build that has TLS.
+fn check_tls(config: &Config) -> Result<(), UsageError> {
+    let given = [
+        ("--listen-tls", !config.listen_tls.is_empty()),
+        ("--tls-cert", config.tls_cert.is_some()),
+        ("--tls-key", config.tls_key.is_some()),
+        ("--https-redirect", config.https_redirect),
+    ];
+    let Some((first, _)) = given.iter().find(|(_, given)| *given) else {
+        return Ok(());
+    };
+    if !cfg!(feature = "tls") {
+        return Err(UsageError(format!("{first}: mote was built without TLS (make TLS=1)")));
+    }
+    for (flag, needed) in [("--listen-tls", given[0].1), ("--tls-cert", given[1].1), ("--tls-key", given[2].1)] {
+        if !needed {
+            return Err(UsageError(format!(
+                "{first} needs {flag} (HTTPS takes --listen-tls, --tls-cert and --tls-key)"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Control characters in the echoed value are escaped: an error stays one

@@ -4,6 +4,8 @@
 #![forbid(unsafe_code)]
 
 pub mod budget;
+#[cfg(feature = "tls")]
+pub mod certs;
 pub mod config;
 pub mod identity;
 pub mod log;

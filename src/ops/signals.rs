@@ -89,8 +89,14 @@ fn wake(wakers: &[Arc<Waker>]) {
 
 /// Builds the new catalog here, then swaps it in; a failure keeps the old site.
 fn reload(shared: &Shared) {
+    #[cfg(feature = "tls")]
+    let https = reload_tls(shared);
+    #[cfg(not(feature = "tls"))]
+    let https = false;
     let Some(root) = &shared.config.root else {
-        log::error("SIGHUP: serving the built-in site, nothing to reload");
+        if !https {
+            log::error("SIGHUP: serving the built-in site, nothing to reload");
+        }
         return;
     };
     match Shared::load_catalog(&shared.config) {
@@ -101,4 +107,24 @@ fn reload(shared: &Shared) {
         }
         Err(why) => log::error(&format!("reload failed, still serving the previous site: {why}")),
     }
+}
+
+/// Reads the certificate and key again; new handshakes get the new pair, a
+/// failure keeps the old. False without HTTPS.
+#[cfg(feature = "tls")]
+fn reload_tls(shared: &Shared) -> bool {
+    let Some((server, material)) = &shared.https else {
+        return false;
+    };
+    match material.load(crate::net::shared::plausible_unix_now()) {
+        Ok(loaded) => {
+            server.swap(loaded.key);
+            log::error("reloaded the TLS certificate and key");
+            if let Some(warning) = loaded.warning {
+                log::error(&warning);
+            }
+        }
+        Err(why) => log::error(&format!("TLS reload failed, still using the previous certificate: {why}")),
+    }
+    true
 }

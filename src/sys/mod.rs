@@ -17,6 +17,8 @@ mod unwind;
 
 pub use net::{listen, send, send_vectored, sendfile};
 pub use process::{become_user, chroot, online_cpus, open_append_at, raise_file_limit, resident_bytes};
+#[cfg(feature = "tls")]
+pub use process::{fill_random, open_read_at};
 pub use signal::{block_signals, wait_signal, SignalFd, SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 pub use thread::spawn;
 pub use timer::TimerFd;

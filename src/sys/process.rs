@@ -73,16 +73,48 @@ pub fn become_user(uid: u32, gid: u32) -> io::Result<()> {
 /// Opens (creating, mode 0644) `name` inside the directory `dir` for
 /// appending: works after a chroot as long as `dir` was opened before it.
 pub fn open_append_at(dir: &std::fs::File, name: &std::ffi::OsStr) -> io::Result<std::fs::File> {
+    open_at(dir, name, libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT)
+}
+
+#[cfg(feature = "tls")]
+/// Opens `name` inside the directory `dir` for reading, as `open_append_at`
+/// does for writing.
+pub fn open_read_at(dir: &std::fs::File, name: &std::ffi::OsStr) -> io::Result<std::fs::File> {
+    open_at(dir, name, libc::O_RDONLY)
+}
+
+fn open_at(dir: &std::fs::File, name: &std::ffi::OsStr, flags: libc::c_int) -> io::Result<std::fs::File> {
     use std::os::unix::ffi::OsStrExt;
     let name = std::ffi::CString::new(name.as_bytes()).map_err(|_| io::ErrorKind::InvalidInput)?;
-    let flags = libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC;
     // SAFETY: name is NUL-terminated and outlives the call; dir is open.
-    let fd = unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags, 0o644 as libc::c_uint) };
+    let fd = unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags | libc::O_CLOEXEC, 0o644 as libc::c_uint) };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: fd is a fresh descriptor that nothing else owns.
     Ok(std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+}
+
+#[cfg(feature = "tls")]
+/// Fills `buf` from the kernel's random pool (getrandom(2), which waits
+/// only until the pool was first seeded).
+pub fn fill_random(buf: &mut [u8]) -> io::Result<()> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let rest = &mut buf[filled..];
+        // SAFETY: the pointer and length describe `rest`, which is writable.
+        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
+        match n {
+            n if n > 0 => filled += n as usize,
+            _ => {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Cores online (for `--threads auto`): one sysconf call instead of std's

@@ -39,6 +39,7 @@ mod ranges;
 mod slow_clients;
 mod spa;
 mod targets;
+mod tls;
 mod variants;
 mod versions;
 mod well_known;

@@ -256,8 +256,10 @@ impl Drop for Server {
 
 /// `args` with `--listen 127.0.0.1:0` in front unless they name a listener,
 /// and how many `listening on` lines the server will then print.
+/// HTTPS listeners (`--listen-tls`) count as listeners too; their
+/// addresses follow the plain ones.
 fn with_listen<'a>(args: &[&'a str]) -> (Vec<&'a str>, usize) {
-    let listeners = args.iter().filter(|a| **a == "--listen").count();
+    let listeners = args.iter().filter(|a| **a == "--listen" || **a == "--listen-tls").count();
     let mut all: Vec<&str> = Vec::new();
     if listeners == 0 {
         all.extend(["--listen", "127.0.0.1:0"]);
@@ -267,7 +269,8 @@ fn with_listen<'a>(args: &[&'a str]) -> (Vec<&'a str>, usize) {
 }
 
 fn parse_listening(line: &str) -> Option<SocketAddr> {
-    let rest = &line[line.find("listening on http://")? + "listening on http://".len()..];
+    let at = line.find("listening on ")? + "listening on ".len();
+    let rest = line[at..].strip_prefix("http://").or_else(|| line[at..].strip_prefix("https://"))?;
     let addr = rest.split_whitespace().next()?.trim_end_matches('/');
     addr.parse().ok()
 }

@@ -1,0 +1,449 @@
+//! HTTPS (`make TLS=1`): real clients (curl, python's ssl, openssl
+//! s_client) against certificates the tests make with openssl, the HTTP
+//! suite's core over TLS, hostile handshakes, reloads and bad material.
+//!
+//! A binary built without TLS (its `--version` does not say TLS) skips
+//! these with a message, and must refuse the flags instead.
+
+use crate::common::*;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+/// Whether the binary under test has TLS; says so when it does not.
+fn has_tls() -> bool {
+    let (_, out, _) = run_to_exit(&["--version"]);
+    let tls = out.contains("(TLS)");
+    if !tls {
+        eprintln!("skipping: {} was built without TLS (make test TLS=1 runs this)", bin());
+    }
+    tls
+}
+
+fn run(program: &str, args: &[&str], dir: &Path) -> Output {
+    let out = Command::new(program).args(args).current_dir(dir).output().unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// A test CA and certificates it signs, all ECDSA P-256, in a temp dir.
+struct Pki {
+    dir: TempDir,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        let pki = Pki { dir: TempDir::new("pki") };
+        let dir = pki.dir.path();
+        run("openssl", &["ecparam", "-genkey", "-name", "prime256v1", "-noout", "-out", "ca.key"], dir);
+        run(
+            "openssl",
+            &["req", "-x509", "-new", "-key", "ca.key", "-subj", "/CN=mote test CA", "-days", "2", "-out", "ca.pem"],
+            dir,
+        );
+        pki
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn ca(&self) -> String {
+        self.path("ca.pem").to_str().unwrap().to_string()
+    }
+
+    /// `NAME.pem` and `NAME.key` for localhost and 127.0.0.1, valid for
+    /// `days` (-1: ended yesterday).
+    fn leaf(&self, name: &str, common_name: &str, days: i32) -> (String, String) {
+        let dir = self.dir.path();
+        let key = format!("{name}.key");
+        let (csr, cert) = (format!("{name}.csr"), format!("{name}.pem"));
+        run("openssl", &["ecparam", "-genkey", "-name", "prime256v1", "-noout", "-out", &key], dir);
+        run("openssl", &["req", "-new", "-key", &key, "-subj", &format!("/CN={common_name}"), "-out", &csr], dir);
+        std::fs::write(self.path("ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n").unwrap();
+        let days = days.to_string();
+        run(
+            "openssl",
+            &["x509", "-req", "-in", &csr, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", &days]
+                .iter()
+                .chain(&["-extfile", "ext", "-out", &cert])
+                .copied()
+                .collect::<Vec<_>>(),
+            dir,
+        );
+        (self.path(&cert).to_str().unwrap().to_string(), self.path(&key).to_str().unwrap().to_string())
+    }
+}
+
+/// mote with one plain and one HTTPS listener on `site` (or the built-in
+/// site), with `extra` flags.
+fn serve(cert: &str, key: &str, root: Option<&Site>, extra: &[&str]) -> Server {
+    let mut args = vec!["--listen", "127.0.0.1:0", "--listen-tls", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key];
+    let root_str = root.map(Site::root_str);
+    if let Some(root) = &root_str {
+        args.extend(["--root", root]);
+    }
+    args.extend_from_slice(extra);
+    Server::start(&args)
+}
+
+fn https_port(server: &Server) -> String {
+    server.addrs()[1].port().to_string()
+}
+
+fn curl(server: &Server, ca: &str, args: &[&str], path: &str) -> Output {
+    let port = https_port(server);
+    let resolve = format!("localhost:{port}:127.0.0.1");
+    let url = format!("https://localhost:{port}{path}");
+    Command::new("curl")
+        .args(["-sS", "--max-time", "20", "--cacert", ca, "--resolve", &resolve])
+        .args(args)
+        .arg(&url)
+        .output()
+        .expect("run curl")
+}
+
+/// Sends `raw` in one write over TLS (python's ssl, verifying against
+/// `ca`), reads until the server closes, and returns the bytes.
+fn tls_exchange(server: &Server, ca: &str, raw: &[u8]) -> Vec<u8> {
+    const SCRIPT: &str = r#"
+import socket, ssl, sys
+port, ca = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context(cafile=ca)
+raw = sys.stdin.buffer.read()
+with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
+    with ctx.wrap_socket(s, server_hostname="localhost") as t:
+        t.sendall(raw)
+        out = b""
+        while True:
+            chunk = t.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+sys.stdout.buffer.write(out)
+"#;
+    let mut child = Command::new("python3")
+        .args(["-c", SCRIPT, &https_port(server), ca])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run python3");
+    child.stdin.take().unwrap().write_all(raw).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "python ssl: {}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+/// `openssl s_client` with `args`, sending a GET that closes and reading
+/// to the end (so TLS 1.3 session tickets, sent after the handshake, are
+/// seen); its whole output.
+fn s_client(server: &Server, args: &[&str]) -> String {
+    let connect = format!("127.0.0.1:{}", https_port(server));
+    let mut child = Command::new("openssl")
+        .args(["s_client", "-ign_eof", "-connect", &connect])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run openssl");
+    let _ = child.stdin.take().unwrap().write_all(closing_get("/").as_bytes());
+    let out = child.wait_with_output().unwrap();
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+fn wait_for_stderr(server: &Server, text: &str) {
+    for _ in 0..200 {
+        if server.stderr().contains(text) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("no '{text}' on stderr:\n{}", server.stderr());
+}
+
+#[test]
+fn without_tls_the_flags_are_refused() {
+    let (_, out, _) = run_to_exit(&["--version"]);
+    if out.contains("(TLS)") {
+        return; // the build has TLS: the other tests here cover it
+    }
+    let (status, _, err) = run_to_exit(&["--listen-tls", "127.0.0.1:0", "--tls-cert", "c.pem", "--tls-key", "k.pem"]);
+    assert_eq!(status.code(), Some(2));
+    assert!(err.contains("mote was built without TLS (make TLS=1)"), "{err}");
+}
+
+#[test]
+fn curl_over_tls_1_2_and_1_3_gets_the_plain_bytes() {
+    if !has_tls() || tool_missing("curl") || tool_missing("openssl") {
+        return;
+    }
+    let pki = Pki::new();
+    let (cert, key) = pki.leaf("leaf", "localhost", 2);
+    let site = Site::standard();
+    let server = serve(&cert, &key, Some(&site), &[]);
+    let plain = server.get("/style.css");
+    for version in [&["--tlsv1.3"][..], &["--tlsv1.2", "--tls-max", "1.2"]] {
+        let args = [version, &["-w", "\n%{http_code} %{http_version}"]].concat();
+        let out = curl(&server, &pki.ca(), &args, "/style.css");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "curl {version:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(text.rsplit_once('\n').unwrap(), (plain.text().as_str(), "200 1.1"), "{version:?}");
+    }
+}
+
+#[test]
+fn python_keeps_one_connection_for_several_requests() {
+    if !has_tls() || tool_missing("openssl") {
+        return;
+    }
+    let pki = Pki::new();
+    let (cert, key) = pki.leaf("leaf", "localhost", 2);
+    let server = serve(&cert, &key, None, &[]);
+    let script = r#"
+import http.client, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+conn = http.client.HTTPSConnection("localhost", int(sys.argv[1]), context=ctx, timeout=20)
+socks = set()
+for path in ["/", "/", "/nope", "/"]:
+    conn.request("GET", path)
+    r = conn.getresponse()
+    r.read()
+    socks.add(id(conn.sock))
+    print(r.status, conn.sock.version(), conn.sock.selected_alpn_protocol())
+print("connections", len(socks))
+"#;
+    let out = Command::new("python3").args(["-c", script, &https_port(&server), &pki.ca()]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        text, "200 TLSv1.3 None\n200 TLSv1.3 None\n404 TLSv1.3 None\n200 TLSv1.3 None\nconnections 1\n",
+        "(http.client offers no ALPN)"
+    );
+}
+
+#[test]
+fn openssl_gets_alpn_sni_and_resumes_a_session() {
+    if !has_tls() || tool_missing("openssl") {
+        return;
+    }
+    let pki = Pki::new();
+    let (cert, key) = pki.leaf("leaf", "localhost", 2);
+    let server = serve(&cert, &key, None, &[]);
+    let session = pki.path("session.pem");
+    let session = session.to_str().unwrap();
+    let ca = pki.ca();
+    let first =
+        s_client(&server, &["-alpn", "h2,http/1.1", "-servername", "localhost", "-CAfile", &ca, "-sess_out", session]);
+    assert!(first.contains("ALPN protocol: http/1.1"), "{first}");
+    assert!(first.contains("Verify return code: 0 (ok)"), "{first}");
+    assert!(first.contains("New, TLSv1.3"), "{first}");
+    let again = s_client(&server, &["-servername", "localhost", "-CAfile", &ca, "-sess_in", session]);
+    assert!(again.contains("Reused, TLSv1.3"), "{again}");
+    let h2_only = s_client(&server, &["-alpn", "h2", "-servername", "localhost"]);
+    assert!(!h2_only.contains("ALPN protocol: h2"), "{h2_only}");
+}
+
+#[test]
+fn the_server_orders_the_cipher_suites() {
+    if !has_tls() || tool_missing("openssl") {
+        return;
+    }
+    let pki = Pki::new();
+    let (cert, key) = pki.leaf("leaf", "localhost", 2);
+    let server = serve(&cert, &key, None, &[]);
+    // ChaCha20 first on 32-bit ARM (no AES instructions), AES-GCM elsewhere,
+    // whatever the client prefers.
+    let arm = std::env::var("MOTE_RUNNER").is_ok_and(|runner| runner.contains("qemu-arm"));
+    let (want13, other13) = if arm {
+        ("TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256")
+    } else {
+        ("TLS_AES_128_GCM_SHA256", "TLS_CHACHA20_POLY1305_SHA256")
+    };
+    let tls13 = s_client(&server, &["-tls1_3", "-ciphersuites", &format!("{other13}:{want13}")]);
+    assert!(tls13.contains(&format!("Cipher is {want13}")), "{tls13}");
+    let (want12, other12) = if arm {
+        ("ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-ECDSA-AES128-GCM-SHA256")
+    } else {
+        ("ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305")
+    };
+    let tls12 = s_client(&server, &["-tls1_2", "-cipher", &format!("{other12}:{want12}")]);
+    assert!(tls12.contains(&format!("Cipher is {want12}")), "{tls12}");
+    // Only forward-secret AEAD suites: a static-RSA or CBC suite finds none.
+    let weak = s_client(&server, &["-tls1_2", "-cipher", "AES128-SHA:ECDHE-ECDSA-AES128-SHA"]);
+    assert!(!weak.contains("Cipher is AES") && !weak.contains("Cipher is ECDHE"), "{weak}");
+}
+
+#[test]
+fn the_http_suite_holds_over_tls() {
+    if !has_tls() || tool_missing("openssl") {
+        return;
+    }
+    let pki = Pki::new();
+    let (cert, key) = pki.leaf("leaf", "localhost", 2);
+    let site = Site::standard();
+    let large: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    site.write("large.bin", &large);
+    let server = serve(&cert, &key, Some(&site), &["--cache-max", "1K"]);
+    let etag = server.get("/style.css").must("etag").to_string();
+    // Pipelined in one write: a keep-alive GET, a range, a conditional, the
+    // large file (streamed from disk), and a last request that closes.
+    let raw = [
+        get("/"),
+        req("GET", "/letters.txt", &["Range: bytes=2-5"]),
+        req("GET", "/style.css", &[&format!("If-None-Match: {etag}")]),
+        get("/large.bin"),
+        closing_get("/app.js"),
+    ]
+    .concat();
+    let responses = parse_all(&tls_exchange(&server, &pki.ca(), raw.as_bytes()));
+    assert_eq!(statuses(&responses), [200, 206, 304, 200, 200], "{}", heads(&responses));
+    assert_eq!(responses[0].body, server.get("/").body);
+    assert_eq!(responses[1].body, server.get("/letters.txt").body[2..6]);
+    assert_eq!(responses[2].body, b"");
+    assert_bytes_eq(&responses[3].body, &large, "large.bin over TLS");
+    assert_eq!(responses[4].text(), "console.log(1);\n");
+}
+
+#[test]
+fn hostile_bytes_and_old_protocols_are_refused() {
+    if !has_tls() || tool_missing("openssl") {
+        return;
+    }
+    let pki = Pki::new();
+    let (cert, key) = pki.leaf("leaf", "localhost", 2);
+    let mut server = serve(&cert, &key, None, &[]);
+    let tls = server.addrs()[1];
+    for raw in
+        [&b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..], &[0x16, 0x03, 0x01, 0xff, 0xff, 0x01, 0, 0, 0][..], &[0u8; 64]]
+    {
+        let mut stream = connect(tls);
+        stream.write_all(raw).unwrap();
+        let got = read_until_close(&mut stream, Duration::from_secs(10)).expect("closed");
+        assert!(!got.starts_with(b"HTTP/"), "answered in plain text: {got:?}");
+        assert!(got.len() < 16, "more than an alert: {got:?}");
+    }
+    // SECLEVEL=0: this openssl would otherwise not send a TLS 1.1 hello at all.
+    let old = s_client(&server, &["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"]);
+    assert!(old.contains("alert handshake failure") || old.contains("alert protocol version"), "{old}");
+    assert!(!old.contains("Cipher is ECDHE"), "{old}");
+    assert!(server.is_running());
+    server.get("/").assert_status(200);
+}
+
+#[test]
+fn a_silent_handshake_is_cut_off_by_the_header_timeout() {
+    if !has_tls() || tool_missing("openssl") {
+        return;
+    }
+    let pki = Pki::new();
+    let (cert, key) = pki.leaf("leaf", "localhost", 2);
+    let server = serve(&cert, &key, None, &["--header-timeout", "1", "--idle-timeout", "60"]);
+    let mut stream = connect(server.addrs()[1]);
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut byte = [0; 1];
+    // Closed by the header timeout, long before the idle one.
+    match stream.read(&mut byte) {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!("the handshake was not cut off: {other:?}"),
+    }
+}
+
+#[test]
+fn sighup_swaps_the_certificate_and_a_bad_one_keeps_the_old() {
+    if !has_tls() || tool_missing("openssl") {
+        return;
+    }
+    let pki = Pki::new();
+    let (cert, key) = pki.leaf("first", "first.localhost", 2);
+    let server = serve(&cert, &key, None, &[]);
+    assert!(s_client(&server, &[]).contains("CN = first.localhost"));
+    // A renewal as ACME clients make one: new files renamed over the old.
+    let (new_cert, new_key) = pki.leaf("second", "second.localhost", 2);
+    std::fs::rename(&new_key, &key).unwrap();
+    std::fs::rename(&new_cert, &cert).unwrap();
+    server.signal("HUP");
+    wait_for_stderr(&server, "reloaded the TLS certificate and key");
+    let seen = s_client(&server, &[]);
+    assert!(seen.contains("CN = second.localhost"), "{seen}");
+    std::fs::write(&cert, "not a certificate\n").unwrap();
+    server.signal("HUP");
+    wait_for_stderr(&server, "TLS reload failed, still using the previous certificate");
+    assert!(server.stderr().contains(&format!("--tls-cert {cert}")), "{}", server.stderr());
+    let seen = s_client(&server, &[]);
+    assert!(seen.contains("CN = second.localhost"), "{seen}");
+}
+
+#[test]
+fn bad_material_exits_1_naming_the_file() {
+    if !has_tls() || tool_missing("openssl") {
+        return;
+    }
+    let pki = Pki::new();
+    let (cert, key) = pki.leaf("good", "localhost", 2);
+    let (expired, expired_key) = pki.leaf("expired", "localhost", -1);
+    let (_, other_key) = pki.leaf("other", "localhost", 2);
+    let (soon, soon_key) = pki.leaf("soon", "localhost", 3);
+    run("openssl", &["genrsa", "-out", "rsa.key", "2048"], pki.dir.path());
+    let rsa_key = pki.path("rsa.key").to_str().unwrap().to_string();
+    let missing = pki.path("missing.pem").to_str().unwrap().to_string();
+    let garbage = pki.dir.write("garbage.pem", "hello\n").to_str().unwrap().to_string();
+    // What is wrong, the certificate and key given, the file the error must
+    // name, and the reason it must give.
+    let rows: &[(&str, &str, &str, &str, &str)] = &[
+        ("missing", &missing, &key, &missing, "No such file"),
+        ("not PEM", &garbage, &key, &garbage, "no certificate"),
+        ("key not PEM", &cert, &garbage, &garbage, "no PEM private key"),
+        ("key of another certificate", &cert, &other_key, &other_key, "not the key of the certificate"),
+        ("expired", &expired, &expired_key, &expired, "expired on"),
+        ("RSA", &cert, &rsa_key, &rsa_key, "ECDSA"),
+    ];
+    for (name, cert, key, file, reason) in rows {
+        let (status, _, err) = run_to_exit(&["--listen-tls", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key]);
+        assert_eq!(status.code(), Some(1), "{name}: {err}");
+        assert!(err.contains(reason) && err.contains(file), "{name}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{name}: {err}");
+    }
+    let server = Server::start(&["--listen-tls", "127.0.0.1:0", "--tls-cert", &soon, "--tls-key", &soon_key]);
+    assert!(server.stderr().contains("expires on"), "{}", server.stderr());
+}
+
+#[test]
+fn https_redirect_sends_plain_requests_to_https_but_acme_challenges() {
+    if !has_tls() || tool_missing("openssl") {
+        return;
+    }
+    let pki = Pki::new();
+    let (cert, key) = pki.leaf("leaf", "localhost", 2);
+    let site = Site::standard();
+    let server = serve(&cert, &key, Some(&site), &["--https-redirect"]);
+    let port = https_port(&server);
+    // The same head over TLS first: its answer in the worker's memo must
+    // not be recalled for the plain connection.
+    let primed = [get("/style.css"), get("/style.css"), closing_get("/app.js")].concat();
+    let over_tls = parse_all(&tls_exchange(&server, &pki.ca(), primed.as_bytes()));
+    assert_eq!(statuses(&over_tls), [200, 200, 200]);
+    let raw = [
+        get("/style.css"),
+        "GET /a/b.txt?x=1&y HTTP/1.1\r\nHost: example.org:8080\r\n\r\n".to_string(),
+        closing_get("/.well-known/acme-challenge/token"),
+    ]
+    .concat();
+    let mut stream = server.connect();
+    stream.write_all(raw.as_bytes()).unwrap();
+    let responses = parse_all(&read_to_close(&mut stream));
+    assert_eq!(statuses(&responses)[..2], [308, 308], "{}", heads(&responses));
+    responses[0].assert_header("location", &format!("https://test:{port}/style.css"));
+    responses[1].assert_header("location", &format!("https://example.org:{port}/a/b.txt?x=1&y"));
+    // ACME's challenges are answered by the site itself, never redirected.
+    let challenge = &responses[2];
+    assert_ne!(challenge.status, 308, "{}", heads(&responses));
+    challenge.assert_no_header("location");
+    let head = server.request("HEAD / HTTP/1.1\r\nHost: [::1]\r\nConnection: close\r\n\r\n");
+    head.assert_status(308).assert_header("location", &format!("https://[::1]:{port}/"));
+    let no_host = server.request("GET / HTTP/1.0\r\n\r\n");
+    no_host.assert_status(400);
+}
