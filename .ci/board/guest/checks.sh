@@ -167,20 +167,29 @@ user() {
 	[ -n "$want" ] && [ "$uids" = "$want $want $want $want" ]
 }
 
-# load ADDR STATUS_PATH OUT: the status page before and after the keep-alive load.
+# User and system CPU time of process $1, in ticks of 1/100 s (USER_HZ).
+cpu_ticks() {
+	awk '{ print $14, $15 }' "/proc/$1/stat"
+}
+
+# load ADDR STATUS_PATH OUT PID: the status page before and after the keep-alive load,
+# and the CPU time mote (PID) spent per request.
 load() {
 	get "$2" /tmp/before "$1" || { echo "GET $2 failed"; return 1; }
+	ticks_before=$(cpu_ticks "$4")
 	out=$("$CLIENT" load "$1" /index.html $LOAD_CONNS $LOAD_REQUESTS "$ROOT/index.html" 2>&1) ||
 		{ echo "$out"; return 1; }
+	ticks_after=$(cpu_ticks "$4")
 	# Other workers publish their counters once a second.
 	sleep 1
 	get "$2" "$3" "$1" || { echo "GET $2 failed"; return 1; }
-	echo "$out"
+	echo "$out; mote's CPU per request: $(echo "$ticks_before $ticks_after" | awk -v n=$((LOAD_CONNS * LOAD_REQUESTS)) \
+		'{ printf "user %d us, system %d us", ($3 - $1) * 10000 / n, ($4 - $2) * 10000 / n }')"
 }
 
 io_uring() {
 	pid=$(mote_pid) || { echo "no mote running"; return 1; }
-	out=$(load "$ADDR" "$STATUS" /tmp/after) || { echo "$out"; return 1; }
+	out=$(load "$ADDR" "$STATUS" /tmp/after "$pid") || { echo "$out"; return 1; }
 	rings=$(ring_fds "$pid")
 	workers=$(status_field io_uring_workers /tmp/after)
 	before=$(status_field batched_sends /tmp/before)
@@ -208,7 +217,7 @@ io_uring_off() {
 		return 1
 	fi
 	rc=0
-	out=$(load "$other" /status /tmp/after) || rc=1
+	out=$(load "$other" /status /tmp/after "$pid") || rc=1
 	for f in index.html big.bin; do
 		get "/$f" /tmp/page "$other" && cmp -s /tmp/page "$ROOT/$f" || { out="$out; /$f differs"; rc=1; }
 	done
