@@ -133,6 +133,8 @@ help:
 	@echo "  make pi-deploy-test  'make pi PI=...' against a throwaway local sshd"
 	@echo "  make image-test      make image, then run it with podman: serve, stop on SIGTERM/SIGINT as PID 1"
 	@echo "  make ring-test-32    the io_uring send ring's unit tests on 32-bit x86, natively"
+	@echo "  make pi-boot         the ARM builds booted under busybox init on an emulated Pi Zero and an"
+	@echo "                       ARMv7 board with Debian's kernels, checked inside the guest (~2 min)"
 	@echo "  make lint            rustfmt and clippy (warnings are errors; sys/ must document unsafe)"
 	@echo "  make size            print cargo-bloat's crate and function tables for each target,"
 	@echo "                       then write them and the sizes into size-report/"
@@ -149,6 +151,7 @@ help:
 	@echo "  make tools-cross     zig, cargo-zigbuild and rust-src, for the static builds"
 	@echo "  make tools-bloat     cargo-bloat, for make size"
 	@echo "  make tools-qemu      qemu-user, for make pi-test"
+	@echo "  make tools-board     qemu-system-arm and cpio, for make pi-boot"
 	@echo "  make tools-fuzz      cargo-fuzz, for make fuzz"
 
 # With TLS=1, HTTPS on 127.0.0.1:8443 too, with a self-signed certificate made
@@ -273,6 +276,41 @@ ring-test-32: tools-cross
 		echo "installing $(I686) std (rustup)..."; rustup target add $(I686) >/dev/null 2>&1; }
 	@echo "testing the send ring on $(I686) (natively)..."
 	@cargo-zigbuild test -q --release --target $(I686) --bin mote -- sys::uring::tests
+
+# make pi-boot  the builds of make pi (ARMv6, ARMv6 TINY=1, ARMv7) booted under busybox
+#               init on emulated boards with Debian's kernels: the Pi Zero (QEMU raspi0,
+#               linux-image-rpi) with both ARMv6 builds, QEMU's virt board (Cortex-A7 x2,
+#               linux-image-armmp) with ARMv7. mote is started by deploy/inittab's own line
+#               and checked inside the guest (.ci/board/). The kernels and busybox-static
+#               come from Debian's archive into BOARD_DIR and stay there; installs
+#               qemu-system-arm and cpio (apt).
+ARMV7        := armv7-unknown-linux-musleabihf
+BOARD_DIR    := $(TARGET_DIR)/board
+BOARD_CLIENT := $(BOARD_DIR)/mote-client
+.PHONY: pi-boot tools-board
+
+tools-board:
+	@command -v qemu-system-arm >/dev/null && command -v cpio >/dev/null || { \
+		echo "installing qemu-system-arm and cpio (apt)..."; \
+		$(SUDO) apt-get update -qq >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq -o DPkg::Lock::Timeout=120 \
+			--no-install-recommends qemu-system-arm cpio >/dev/null; }
+
+# The guest's keep-alive client, built by the zig of the static builds for the oldest
+# core, so the one binary runs on both boards.
+$(BOARD_CLIENT): .ci/board/client.c | tools-cross
+	@echo "building the guest's HTTP client (zig cc, $(PI_CPU_$(ARMV6)))..."
+	@mkdir -p $(BOARD_DIR)
+	@python3 -m ziglang cc -target $(ZIG_TARGET_$(ARMV6)) -mcpu=$(subst -,_,$(PI_CPU_$(ARMV6))) \
+		-Os -static -Wall -Wextra -Werror -o $@ $<
+
+pi-boot: tools-cross tools-board $(BOARD_CLIENT)
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=1
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV7) PI_CPU=$(PI_CPU_$(ARMV7)) TINY=
+	@python3 .ci/board/boot.py --cache $(BOARD_DIR) --client $(BOARD_CLIENT) \
+		raspi0:armv6:$(ARMV6_BIN) raspi0:armv6-tiny:$(TINY_DIR)/$(ARMV6)/release/mote \
+		virt:armv7:$(TARGET_DIR)/$(ARMV7)/release/mote
 
 # --------------------------------------------------------------------------- size
 # Stripped deliverables give the bytes; cargo-bloat analyses an unstripped twin of

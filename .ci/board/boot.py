@@ -1,0 +1,383 @@
+#!/usr/bin/env python3
+"""`make pi-boot`: the ARM builds booted under busybox init on emulated boards, with
+Debian's own kernels.
+
+    python3 .ci/board/boot.py --cache DIR --client CLIENT BOOT...
+
+BOOT is BOARD:BUILD:BINARY, BOARD one of raspi0 (the Pi Zero: ARM1176, Debian's
+`linux-image-rpi`, armel) or virt (QEMU's virt board with a Cortex-A7 and two cores,
+Debian's `linux-image-armmp`, armhf). Each boot packs the binary, Debian's
+`busybox-static` for the kernel's architecture, the project's HTTP client (CLIENT) and
+the checks in .ci/board/guest/ into a gzipped cpio initramfs, with an /etc/inittab
+whose mote line is deploy/inittab's own, and watches the serial console: the checks
+print PASS/FAIL lines and an end marker, and the boot fails on a FAIL, a missing
+check, or no marker within BOOT_TIMEOUT. Kernels and busybox come from Debian's
+archive through a private apt state under DIR (the host's Debian sources, armel and
+armhf; nothing is installed) and stay cached there between runs.
+
+Another build (an HTTPS one, say) is one more BOOT in the Makefile's pi-boot recipe;
+its own checks go in guest/checks.sh behind a test of $BUILD, and CHECKS, the names
+every boot must report, becomes a list per build.
+
+Python standard library only; qemu is stopped by PID however a boot ends.
+"""
+
+import argparse
+import glob
+import gzip
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+INITTAB = os.path.join(REPO, "deploy", "inittab")
+SITE = os.path.join(REPO, "static")
+
+# A whole boot with the checks takes 20-25 s; this bounds a hang (a kernel that never
+# reaches init, a check that never returns) with room for a loaded machine.
+BOOT_TIMEOUT = 100
+# Bound of each apt-get run; a failed download fails the run.
+APT_TIMEOUT = 300
+CONSOLE_TAIL = 40
+END_MARKER = "BOARD-END "
+# The board cannot reboot (QEMU's raspi0 halts), so a panic is seen, not waited out.
+PANIC = "Kernel panic - not syncing"
+STATUS_PATH = "/.mote-status"
+# Above --cache-max (256 KiB by default), so it is streamed with sendfile, not held.
+BIG_FILE = ("big.bin", 320 * 1024)
+# Every one of these must print PASS (guest/checks.sh prints them in this order).
+CHECKS = ["boot", "no-date-at-1970", "site", "head", "range", "user", "io_uring", "rss",
+          "io_uring-off", "access-log", "reload", "respawn-kill-9", "respawn-term", "date"]
+
+# What each board boots: Debian's kernel package (a metapackage naming the current
+# kernel) and the files found in it by pattern, as they move with Debian's updates.
+BOARDS = {
+    "raspi0": dict(arch="armel", kernel_package="linux-image-rpi",
+                   kernel="boot/vmlinuz-*", dtb="usr/lib/linux-image-*/bcm2835-rpi-zero.dtb",
+                   # QEMU's raspi0 lacks the power-management block this driver probes,
+                   # which panics the kernel.
+                   machine=["-M", "raspi0"],
+                   append="initcall_blacklist=bcm2835_pm_driver_init"),
+    "virt": dict(arch="armhf", kernel_package="linux-image-armmp",
+                 kernel="boot/vmlinuz-*", dtb=None,
+                 # The RTC starts at 1970, as a Pi's clock does before NTP. No network
+                 # card: the checks run inside, and its boot ROM is not installed.
+                 machine=["-M", "virt", "-cpu", "cortex-a7", "-smp", "2", "-m", "256",
+                          "-rtc", "base=1970-01-01T00:00:00", "-nic", "none"],
+                 append=""),
+}
+
+
+class BootError(Exception):
+    pass
+
+
+def say(line):
+    print(line, flush=True)
+
+
+def run(cmd, timeout=APT_TIMEOUT, **kw):
+    try:
+        return subprocess.run(cmd, check=True, text=True, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=timeout, **kw).stdout
+    except subprocess.CalledProcessError as e:
+        raise BootError(f"{' '.join(cmd[:3])} ... failed (exit {e.returncode}): {e.stderr.strip()[-600:]}")
+    except subprocess.TimeoutExpired:
+        raise BootError(f"{' '.join(cmd[:3])} ... did not finish within {timeout} s")
+
+
+# ------------------------------------------------------------------ deploy/inittab
+def inittab_line():
+    """deploy/inittab's one uncommented line, and what the guest needs for it."""
+    with open(INITTAB) as f:
+        lines = [l.strip() for l in f if l.strip() and not l.lstrip().startswith("#")]
+    if len(lines) != 1:
+        raise BootError(f"{INITTAB}: expected one uncommented line, found {len(lines)}")
+    line = lines[0]
+    fields = line.split(":", 3)
+    if len(fields) != 4:
+        raise BootError(f"{INITTAB}: not an <id>:<runlevels>:<action>:<process> line: {line}")
+    words = fields[3].split()
+    flags = {}
+    for name, value in zip(words, words[1:] + [""]):
+        if name.startswith("--"):
+            name, eq, inline = name.partition("=")
+            flags[name] = inline if eq else value
+    listen = flags.get("--listen", "")
+    m = re.fullmatch(r"(\d+\.\d+\.\d+\.\d+):(\d+)", listen)
+    if not m:
+        raise BootError(f"{INITTAB}: the checks reach mote on 127.0.0.1, so the line needs an "
+                        f"IPv4 --listen ADDR:PORT (has {listen or 'none'})")
+    if "--root" not in flags:
+        raise BootError(f"{INITTAB}: the checks compare pages with the site, so the line needs --root")
+    status = flags.get("--status")
+    guest_line = line if status else f"{line} --status {STATUS_PATH}"
+    return dict(line=line, guest_line=guest_line, bin=words[0], port=m.group(2),
+                root=flags["--root"], log=flags.get("--access-log", ""),
+                user=flags.get("--user", ""), status=status or STATUS_PATH)
+
+
+# ---------------------------------------------------------------- Debian packages
+class Archive:
+    """apt-get with its own state under DIR: the host's Debian sources for armel and
+    armhf, lists and downloads kept in DIR, nothing installed."""
+
+    def __init__(self, cache):
+        self.dir = os.path.abspath(os.path.join(cache, "apt"))
+        self.debs = os.path.join(cache, "debs")
+        self.updated = False
+        self.opts = ["-o", f"Dir::State={self.dir}/state",
+                     "-o", f"Dir::State::status={self.dir}/state/status",
+                     "-o", f"Dir::Cache={self.dir}/cache",
+                     "-o", "APT::Architecture=armel",
+                     "-o", "APT::Architectures::=armel", "-o", "APT::Architectures::=armhf",
+                     # The lists and downloads are the caller's: no lock on the host's
+                     # apt, and no drop to the _apt user (who cannot write to DIR).
+                     "-o", "Debug::NoLocking=1", "-o", "APT::Sandbox::User=root"]
+
+    def update(self):
+        if self.updated:
+            return
+        for d in ("state/lists/partial", "cache/archives/partial"):
+            os.makedirs(os.path.join(self.dir, d), exist_ok=True)
+        open(os.path.join(self.dir, "state", "status"), "a").close()
+        say("pi-boot: apt-get update (armel, armhf; lists under "
+            f"{os.path.relpath(self.dir, REPO)})...")
+        run(["apt-get", "-q", *self.opts, "update"])
+        self.updated = True
+
+    def download(self, package, arch):
+        """The .deb of PACKAGE:ARCH (a metapackage resolved to what it depends on)."""
+        self.update()
+        show = run(["apt-cache", *self.opts, "show", "--no-all-versions", f"{package}:{arch}"])
+        depends = re.search(r"^Depends: (\S+)", show, re.M)
+        if package.startswith("linux-image-") and depends and "linux-image-" in depends.group(1):
+            package = depends.group(1).rstrip(",")
+        os.makedirs(self.debs, exist_ok=True)
+        run(["apt-get", "-q", *self.opts, "download", f"{package}:{arch}"], cwd=self.debs)
+        found = sorted(glob.glob(os.path.join(self.debs, f"{package}_*_{arch}.deb")),
+                       key=os.path.getmtime)
+        if not found:
+            raise BootError(f"apt-get download {package}:{arch} left no .deb in {self.debs}")
+        return found[-1]
+
+
+def unpacked(cache, archive, package, arch, patterns):
+    """PATTERNS (globs) from Debian's PACKAGE:ARCH, unpacked under the cache once; returns
+    (files in pattern order, 'package version arch')."""
+    tree = os.path.join(cache, "unpacked", f"{package}_{arch}")
+    stamp = os.path.join(tree, ".package")
+    if not os.path.exists(stamp):
+        deb = archive.download(package, arch)
+        shutil.rmtree(tree, ignore_errors=True)
+        os.makedirs(tree)
+        # Only the files the boot needs: a kernel package is mostly modules (~150 MB).
+        tar = subprocess.Popen(["tar", "-x", "-C", tree, "--wildcards", *[f"./{p}" for p in patterns]],
+                               stdin=subprocess.PIPE)
+        deb_out = subprocess.run(["dpkg-deb", "--fsys-tarfile", deb], stdout=tar.stdin, timeout=APT_TIMEOUT)
+        tar.stdin.close()
+        if tar.wait(timeout=APT_TIMEOUT) != 0 or deb_out.returncode != 0:
+            raise BootError(f"unpacking {patterns} from {deb} failed")
+        fields = run(["dpkg-deb", "-f", deb, "Package", "Version", "Architecture"])
+        with open(stamp, "w") as f:
+            f.write(" ".join(v.split(": ", 1)[1] for v in fields.splitlines()))
+    files = []
+    for pattern in patterns:
+        hits = sorted(glob.glob(os.path.join(tree, pattern)))
+        if len(hits) != 1:
+            raise BootError(f"{package}:{arch}: {len(hits)} files match {pattern} in {tree}")
+        files.append(hits[0])
+    with open(stamp) as f:
+        return files, f.read()
+
+
+# ---------------------------------------------------------------------- initramfs
+def initramfs(work, board, build, binary, client, busybox, line):
+    """The guest's root file system as a gzipped newc cpio archive; returns its path."""
+    rootfs = os.path.join(work, "rootfs")
+    shutil.rmtree(rootfs, ignore_errors=True)
+
+    def put(src, dest, mode=0o755):
+        path = os.path.join(rootfs, dest.lstrip("/"))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        shutil.copyfile(src, path)
+        os.chmod(path, mode)
+
+    def write(dest, text, mode=0o644):
+        path = os.path.join(rootfs, dest.lstrip("/"))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, mode)
+
+    for d in ("dev", "proc", "sys", "tmp", "sbin", "usr/bin", "usr/sbin", "root", "var/log"):
+        os.makedirs(os.path.join(rootfs, d))
+    put(busybox, "/bin/busybox")
+    put(os.path.join(HERE, "guest", "init"), "/init")
+    put(os.path.join(HERE, "guest", "rcS"), "/etc/init.d/rcS")
+    put(os.path.join(HERE, "guest", "checks.sh"), "/board/checks.sh")
+    put(client, "/board/mote-client")
+    put(binary, line["bin"])
+    for dirpath, _, files in os.walk(SITE):
+        for name in files:
+            src = os.path.join(dirpath, name)
+            put(src, os.path.join(line["root"], os.path.relpath(src, SITE)), 0o644)
+    big = os.path.join(rootfs, line["root"].lstrip("/"), BIG_FILE[0])
+    with open(big, "wb") as f:
+        f.write(bytes((i * 7 + i // 251) & 0xFF for i in range(BIG_FILE[1])))
+    # The --user user: www-data has Debian's uid; any other name gets 1000.
+    users = {"root": 0}
+    if line["user"]:
+        name, _, group = line["user"].partition(":")
+        users.setdefault(name, 33 if name == "www-data" else 1000)
+        if group:
+            users.setdefault(group, users[name])
+    write("/etc/passwd", "".join(f"{u}:x:{i}:{i}:{u}:/:/bin/sh\n" for u, i in users.items()))
+    write("/etc/group", "".join(f"{u}:x:{i}:\n" for u, i in users.items()))
+    write("/etc/inittab", "::sysinit:/etc/init.d/rcS\n::once:/board/checks.sh\n" + line["guest_line"] + "\n")
+    env = dict(BOARD=board, BUILD=build, NOW=str(int(time.time())), MOTE_BIN=line["bin"],
+               PORT=line["port"], ROOT=line["root"], LOG=line["log"], RUN_USER=line["user"],
+               STATUS=line["status"], LINE=line["guest_line"])
+    write("/etc/board.env", "".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()))
+
+    names = subprocess.run(["find", "."], cwd=rootfs, check=True, text=True,
+                           stdout=subprocess.PIPE).stdout
+    cpio = subprocess.run(["cpio", "--quiet", "-o", "-H", "newc", "-R", "0:0"], cwd=rootfs,
+                          input=names.encode(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=60)
+    if cpio.returncode != 0:
+        raise BootError(f"cpio failed: {cpio.stderr.decode(errors='replace').strip()}")
+    path = os.path.join(work, "initramfs.cpio.gz")
+    with gzip.open(path, "wb", compresslevel=6) as f:
+        f.write(cpio.stdout)
+    return path
+
+
+# --------------------------------------------------------------------------- boot
+def boot(name, board, kernel, dtb, initrd, work):
+    """Boots one board and returns its check lines; raises BootError on a FAIL, a
+    missing check, a qemu that exits, or no end marker within BOOT_TIMEOUT."""
+    spec = BOARDS[board]
+    console = os.path.join(work, "console.log")
+    open(console, "w").close()
+    cmd = ["qemu-system-arm", *spec["machine"], "-kernel", kernel,
+           *(["-dtb", dtb] if dtb else []), "-initrd", initrd,
+           # earlycon: a kernel that dies before its serial driver is up still says why.
+           "-append", " ".join(filter(None, ["console=ttyAMA0 earlycon quiet panic=1", spec["append"]])),
+           "-display", "none", "-monitor", "none", "-serial", f"file:{console}", "-no-reboot"]
+    say(f"{name}: {shlex.join(os.path.relpath(c, REPO) if c.startswith(REPO) else c for c in cmd)}")
+    start = time.monotonic()
+    with open(os.path.join(work, "qemu.stderr"), "w") as err:
+        qemu = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+    results, seen, ended, problem = {}, 0, None, None
+    try:
+        while True:
+            time.sleep(0.2)
+            with open(console, errors="replace") as f:
+                lines = f.read().split("\n")[:-1]
+            for text in (l.rstrip("\r") for l in lines[seen:]):
+                if text.startswith(("PASS ", "FAIL ")):
+                    say(f"{name}: {text}")
+                    verdict, _, rest = text.partition(" ")
+                    results.setdefault(rest.split(":", 1)[0], []).append(verdict)
+                elif text.startswith(END_MARKER):
+                    ended = text
+                elif PANIC in text:
+                    problem = "the kernel panicked"
+            seen = len(lines)
+            if problem is not None or ended is not None:
+                break
+            if qemu.poll() is not None:
+                problem = f"qemu exited with status {qemu.returncode} before the checks ended"
+            elif time.monotonic() - start > BOOT_TIMEOUT:
+                problem = f"the checks did not end within {BOOT_TIMEOUT} s"
+    finally:
+        if qemu.poll() is None:
+            qemu.terminate()
+            try:
+                qemu.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                qemu.kill()
+                qemu.wait()
+    elapsed = time.monotonic() - start
+    if problem is None:
+        failed = [c for c, v in results.items() if "FAIL" in v]
+        missing = [c for c in CHECKS if c not in results]
+        if failed or missing:
+            problem = "; ".join(filter(None, [failed and f"failed: {', '.join(failed)}",
+                                              missing and f"never ran: {', '.join(missing)}"]))
+    if problem is not None:
+        with open(console, errors="replace") as f:
+            tail = f.read().replace("\r", "").splitlines()[-CONSOLE_TAIL:]
+        with open(os.path.join(work, "qemu.stderr"), errors="replace") as f:
+            tail += [f"qemu: {l}" for l in f.read().splitlines()[-10:]]
+        say(f"{name}: the console's last {len(tail)} lines ({os.path.relpath(console, REPO)}):")
+        for text in tail:
+            say(f"  | {text}")
+        raise BootError(f"{problem} ({elapsed:.1f} s)")
+    say(f"{name}: {len(results)} checks passed, {elapsed:.1f} s from qemu start to the end marker")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cache", required=True, help="downloads and boot files (under target/)")
+    parser.add_argument("--client", required=True, help="the guest's HTTP client (ARM, static)")
+    parser.add_argument("boots", nargs="+", metavar="BOARD:BUILD:BINARY")
+    args = parser.parse_args()
+    started = time.monotonic()
+    cache = os.path.abspath(args.cache)
+    boots = []
+    for spec in args.boots:
+        board, build, binary = spec.split(":", 2)
+        if board not in BOARDS or not os.path.isfile(binary):
+            sys.exit(f"pi-boot: {spec}: a board is one of {', '.join(BOARDS)}, and the binary must exist")
+        boots.append((board, build, os.path.abspath(binary)))
+    try:
+        line = inittab_line()
+        version = run(["qemu-system-arm", "--version"]).splitlines()[0]
+        say(f"pi-boot: {version}")
+        say(f"pi-boot: deploy/inittab: {line['line']}")
+        say(f"pi-boot: in the guest: {line['guest_line']}")
+        say(f"pi-boot:   (the line as written{'' if line['guest_line'] == line['line'] else ', plus --status for the counters'}; "
+            f"the guest has the build at {line['bin']}, static/ and a {BIG_FILE[1] // 1024} KiB {BIG_FILE[0]} in "
+            f"{line['root']}{', ' + line['user'] + ' in /etc/passwd' if line['user'] else ''}"
+            f"{', the log directory owned by it' if line['user'] and line['log'] else ''}; "
+            f"the checks reach it on 127.0.0.1:{line['port']})")
+        archive = Archive(cache)
+        parts = {}
+        for board in dict.fromkeys(b for b, _, _ in boots):
+            spec = BOARDS[board]
+            patterns = [spec["kernel"]] + ([spec["dtb"]] if spec["dtb"] else [])
+            files, kernel_version = unpacked(cache, archive, spec["kernel_package"], spec["arch"], patterns)
+            (busybox,), busybox_version = unpacked(cache, archive, "busybox-static", spec["arch"], ["bin/busybox"])
+            parts[board] = dict(kernel=files[0], dtb=files[1] if spec["dtb"] else None, busybox=busybox)
+            say(f"pi-boot: {board}: {kernel_version} ({', '.join(os.path.relpath(p, cache) for p in files)}); "
+                f"{busybox_version}")
+        say(f"pi-boot: kernels and busybox ready in {time.monotonic() - started:.1f} s")
+    except BootError as e:
+        sys.exit(f"pi-boot: {e}")
+    failures = []
+    for board, build, binary in boots:
+        name = f"{board}/{build}"
+        work = os.path.join(cache, "boot", f"{board}-{build}")
+        os.makedirs(work, exist_ok=True)
+        try:
+            initrd = initramfs(work, board, build, binary, os.path.abspath(args.client),
+                               parts[board]["busybox"], line)
+            boot(name, board, parts[board]["kernel"], parts[board]["dtb"], initrd, work)
+        except BootError as e:
+            say(f"{name}: FAILED: {e}")
+            failures.append(name)
+    total = time.monotonic() - started
+    if failures:
+        sys.exit(f"pi-boot: {len(failures)} of {len(boots)} boots failed ({', '.join(failures)}) in {total:.0f} s")
+    say(f"pi-boot: {len(boots)} boots passed in {total:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
