@@ -76,8 +76,8 @@ Flags:
   --listing              list directories that have no index.html
   --header 'NAME: VALUE' add a header to every response (CSP, HSTS, ...);
                          repeatable
-  --auth USER:PASS       require HTTP Basic authentication; responses then say
-                         Cache-Control: private
+  --auth USER:PASS       require HTTP Basic authentication; repeatable;
+                         responses then say Cache-Control: private
   --auth-file FILE       the same, with user:password lines from FILE (keeps
                          secrets out of ps)
   --io-uring auto|off    auto: each event-loop turn hands its keep-alive
@@ -90,9 +90,9 @@ Flags:
   --help                 print this help and exit
   --version              print the version and exit
 
-Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads --root and the
-TLS certificate and key;
-SIGUSR1 reopens the access log file.
+Signals: SIGTERM/SIGINT stop gracefully (a second one exits at once);
+SIGHUP reloads --root (and a TLS certificate and key); SIGUSR1 reopens
+the access log file.
 ";
 
 #[derive(Debug)]
@@ -233,7 +233,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
                 config.threads = if text == "auto" {
                     crate::sys::online_cpus()
                 } else {
-                    number(&flag, &text, 1, MAX_THREADS)? as usize
+                    number(&flag, &text, 1, MAX_THREADS).map_err(|_| {
+                        invalid(&flag, &text, &format!("auto or a whole number from 1 to {MAX_THREADS}"))
+                    })? as usize
                 };
             }
             "--max-conns" => config.max_conns = Some(number(&flag, &value()?, 1, 1 << 20)? as usize),
