@@ -141,6 +141,7 @@ help:
 	@echo "  make size-check      the ARMv6 binaries (default, TINY, TLS, both) against their size budgets (CI)"
 	@echo "  make fuzz            every cargo-fuzz target for FUZZ_SECONDS (default 60) each"
 	@echo "  make fuzz-smoke      the same, 10 s per target (CI)"
+	@echo "  make tls-scan        testssl.sh against mote TLS=1 on loopback: fails on any weakness it marks"
 	@echo "  make stress          siege, 1000 users for STRESS_SECONDS (default 60) against mote"
 	@echo "  make soak            SOAK_SECONDS (default 600) of mixed requests; RSS must stay flat"
 	@echo "Measure:"
@@ -204,6 +205,18 @@ lint:
 	@cargo clippy -q --workspace --all-targets -- -D warnings
 	@echo "checking lints with TLS (cargo clippy --features tls)..."
 	@cargo clippy -q --workspace --all-targets --features tls -- -D warnings
+
+# make tls-scan  testssl.sh (Debian's) against the TLS=1 build on loopback: protocols,
+#                cipher suites one by one, forward secrecy, server order, headers and
+#                known vulnerabilities. Fails on any finding testssl rates LOW or worse,
+#                on a protocol below TLS 1.2 or a suite that is not ECDHE with an AEAD;
+#                .ci/tls_scan.py says which findings it does not judge and why.
+.PHONY: tls-scan
+tls-scan:
+	@$(call need_apt,testssl:testssl.sh openssl:openssl)
+	@echo "building mote (release TLS)..."
+	@cargo build --release -q --features tls
+	@python3 .ci/tls_scan.py $(TARGET_DIR)/release/mote $(TARGET_DIR)/tls-scan
 
 # ------------------------------------------------------------------------ tools
 tools-cross:

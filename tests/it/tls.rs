@@ -6,7 +6,7 @@
 //! these with a message, and must refuse the flags instead.
 
 use crate::common::*;
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -53,7 +53,7 @@ impl Pki {
         self.path("ca.pem").to_str().unwrap().to_string()
     }
 
-    /// `NAME.pem` and `NAME.key` for localhost and 127.0.0.1, valid for
+    /// `NAME.pem` and `NAME.key` for the common name, localhost and 127.0.0.1, valid for
     /// `days` (-1: ended yesterday).
     fn leaf(&self, name: &str, common_name: &str, days: i32) -> (String, String) {
         let dir = self.dir.path();
@@ -61,7 +61,8 @@ impl Pki {
         let (csr, cert) = (format!("{name}.csr"), format!("{name}.pem"));
         run("openssl", &["ecparam", "-genkey", "-name", "prime256v1", "-noout", "-out", &key], dir);
         run("openssl", &["req", "-new", "-key", &key, "-subj", &format!("/CN={common_name}"), "-out", &csr], dir);
-        std::fs::write(self.path("ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n").unwrap();
+        let names = format!("subjectAltName=DNS:localhost,DNS:{common_name},IP:127.0.0.1\n");
+        std::fs::write(self.path("ext"), names).unwrap();
         let days = days.to_string();
         run(
             "openssl",
@@ -446,4 +447,153 @@ fn https_redirect_sends_plain_requests_to_https_but_acme_challenges() {
     head.assert_status(308).assert_header("location", &format!("https://[::1]:{port}/"));
     let no_host = server.request("GET / HTTP/1.0\r\n\r\n");
     no_host.assert_status(400);
+}
+
+/// Python's ssl on connections to mote's HTTPS port as `mote.test`:
+/// `fetch CA` prints the status, the HSTS header and the issuer of one GET
+/// that trusts only `CA` (or the verification error); `load FIRST BOTH STOP`
+/// keeps one connection (trusting FIRST) and opens new ones (trusting BOTH),
+/// prints `ready` once both have been answered, goes on until the file STOP
+/// appears, and prints a line for each: requests answered, requests failed,
+/// and the issuers of the certificates it met.
+const HTTPS_CLIENT: &str = r#"
+import http.client, os, socket, ssl, sys, threading, time
+port = int(sys.argv[1])
+
+def open_conn(cafile):
+    ctx = ssl.create_default_context(cafile=cafile)
+    conn = http.client.HTTPConnection("mote.test", port, timeout=10)
+    conn.sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10), server_hostname="mote.test")
+    return conn
+
+def issuer(conn):
+    return dict(pair[0] for pair in conn.sock.getpeercert()["issuer"])["commonName"]
+
+def get(conn):
+    conn.request("GET", "/")
+    r = conn.getresponse()
+    body = r.read()
+    if r.status != 200 or b"ROOT-INDEX" not in body:
+        raise Exception("status %d, %d bytes" % (r.status, len(body)))
+    return r
+
+if sys.argv[2] == "fetch":
+    try:
+        conn = open_conn(sys.argv[3])
+        r = get(conn)
+        print(r.status, r.getheader("strict-transport-security"), issuer(conn))
+    except ssl.SSLCertVerificationError as e:
+        print("unverified", e.verify_message)
+    sys.exit(0)
+
+first, both, stop = sys.argv[3], sys.argv[4], sys.argv[5]
+deadline = time.time() + 90
+seen = {"keepalive": {"ok": 0, "failed": 0, "issuers": []}, "new": {"ok": 0, "failed": 0, "issuers": []}}
+errors, ready, lock = [], [], threading.Lock()
+
+def run(kind, connect):
+    conn = None
+    while not os.path.exists(stop) and time.time() < deadline:
+        try:
+            conn = conn if kind == "keepalive" and conn else connect()
+            get(conn)
+            seen[kind]["ok"] += 1
+            name = issuer(conn)
+            if name not in seen[kind]["issuers"]:
+                seen[kind]["issuers"].append(name)
+        except Exception as e:
+            seen[kind]["failed"] += 1
+            errors.append("%s: %r" % (kind, e))
+            conn = None
+        if kind == "new" and conn:
+            conn.close()
+            conn = None
+        with lock:
+            if seen["keepalive"]["ok"] and seen["new"]["ok"] and not ready:
+                ready.append(print("ready", flush=True))
+
+threads = [threading.Thread(target=run, args=("keepalive", lambda: open_conn(first))),
+           threading.Thread(target=run, args=("new", lambda: open_conn(both)))]
+for t in threads: t.start()
+for t in threads: t.join()
+for kind, what in seen.items():
+    print(kind, what["ok"], what["failed"], "|".join(what["issuers"]))
+for error in errors[:5]:
+    print("error", error)
+"#;
+
+/// A Pi's life with ACME: mote starts with a certificate made by hand and
+/// serves the webroot; lego gets a real certificate from pebble through it;
+/// the renewal hook renames the new pair into place and sends SIGHUP under
+/// a keep-alive load. Then a client that trusts only pebble's root verifies
+/// mote's new chain, and no request failed on the way.
+#[test]
+fn a_certificate_issued_by_acme_replaces_the_first_under_load() {
+    if !has_tls() || acme_tools_missing() {
+        return;
+    }
+    let pki = Pki::new();
+    let (cert, key) = pki.leaf("live", "mote.test", 2);
+    let site = Site::empty();
+    site.write("index.html", INDEX_HTML);
+    let hsts = "Strict-Transport-Security: max-age=31536000";
+    let server = serve(&cert, &key, Some(&site), &["--https-redirect", "--header", hsts]);
+    let pebble = Pebble::start(server.addrs()[0].port());
+    let (status, output) = pebble.lego("mote.test", &site.root_str());
+    assert!(status.success(), "lego failed:\n{output}\npebble:\n{}\nmote:\n{}", pebble.log(), server.stderr());
+    let root = pebble.root();
+    let root = root.to_str().unwrap();
+    let port = https_port(&server);
+    let fetch = |ca: &str| {
+        let out = Command::new("python3").args(["-c", HTTPS_CLIENT, &port, "fetch", ca]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+    };
+    let before = fetch(root);
+    assert!(before.starts_with("unverified"), "pebble's root trusted the first certificate: {before}");
+
+    let both = pki.path("both.pem");
+    let roots = [std::fs::read_to_string(pki.ca()).unwrap(), std::fs::read_to_string(root).unwrap()].concat();
+    std::fs::write(&both, roots).unwrap();
+    let stop = pki.path("stop");
+    let mut load = Command::new("python3")
+        .args(["-c", HTTPS_CLIENT, &port, "load", &pki.ca(), both.to_str().unwrap(), stop.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut lines = std::io::BufReader::new(load.stdout.take().unwrap()).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    if first != "ready" {
+        let _ = load.kill();
+        let rest: Vec<String> = lines.map_while(Result::ok).collect();
+        panic!("the load never got its pages: {first}\n{}", rest.join("\n"));
+    }
+    // The renewal hook: the new pair copied beside the live one, renamed
+    // into place (key first), and a SIGHUP.
+    let issued = pebble.file("lego/certificates");
+    std::fs::copy(issued.join("mote.test.key"), pki.path("key.new")).unwrap();
+    std::fs::copy(issued.join("mote.test.crt"), pki.path("cert.new")).unwrap();
+    std::fs::rename(pki.path("key.new"), &key).unwrap();
+    std::fs::rename(pki.path("cert.new"), &cert).unwrap();
+    server.signal("HUP");
+    wait_for_stderr(&server, "reloaded the TLS certificate and key");
+    std::thread::sleep(Duration::from_secs(1));
+    std::fs::write(&stop, "").unwrap();
+    let seen: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = load.wait().unwrap();
+    assert!(status.success(), "the load failed: {seen:?}");
+    let issuers = |kind: &str| {
+        let line = seen.iter().find(|l| l.starts_with(&format!("{kind} "))).unwrap_or_else(|| panic!("{seen:?}"));
+        let fields: Vec<&str> = line.splitn(4, ' ').collect();
+        let ok: u32 = fields[1].parse().unwrap();
+        assert!(ok > 0 && fields[2] == "0", "{kind}: {ok} answered, {} failed: {seen:?}", fields[2]);
+        fields[3].to_string()
+    };
+    // New connections met both certificates; the one kept alive kept the first.
+    assert_eq!(issuers("keepalive"), "mote test CA", "{seen:?}");
+    assert!(issuers("new").starts_with("mote test CA|Pebble Intermediate CA"), "{seen:?}");
+
+    let after = fetch(root);
+    assert!(after.starts_with("200 max-age=31536000 Pebble Intermediate"), "{after}\n{}", server.stderr());
 }

@@ -6,9 +6,8 @@
 //! server (pebble) that validates against mote.
 use crate::common::*;
 use std::fs;
-use std::net::{TcpListener, TcpStream, UdpSocket};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::net::TcpStream;
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -206,123 +205,23 @@ fn check_lists_what_well_known_holds() {
     assert!(out.contains("/.well-known/.secret: dotfile, never served"), "{out}");
 }
 
-// ---------------------------------------------------------------------------
-// A real ACME exchange: pebble (the CA, with pebble-challtestsrv answering its
-// DNS queries with 127.0.0.1) validates HTTP-01 against mote, and lego, in
-// webroot mode, writes the token into mote's root while mote runs.
-// ---------------------------------------------------------------------------
-
-/// A helper process, killed (by its own PID) when dropped.
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn(cmd: &mut Command, log: &Path) -> Daemon {
-    let out = fs::File::create(log).unwrap();
-    let err = out.try_clone().unwrap();
-    let child = cmd.stdin(Stdio::null()).stdout(out).stderr(err).spawn().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    Daemon(child)
-}
-
-/// A loopback port free for both TCP and UDP right now.
-fn free_port() -> u16 {
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
-fn wait_for_port(port: u16, log: &Path) {
-    let deadline = Instant::now() + START_TIMEOUT;
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "nothing listens on {port}:\n{}",
-            fs::read_to_string(log).unwrap_or_default()
-        );
-        thread::sleep(Duration::from_millis(50));
-    }
-}
-
+/// A real ACME exchange: pebble validates HTTP-01 against mote, and lego,
+/// in webroot mode, writes the token into mote's root while mote runs.
 #[test]
 fn lego_obtains_a_certificate_through_motes_webroot() {
-    for tool in ["pebble", "pebble-challtestsrv", "lego", "openssl"] {
-        if tool_missing(tool) {
-            return;
-        }
+    if acme_tools_missing() {
+        return;
     }
     let site = Site::empty();
     site.write("index.html", INDEX_HTML);
-    let work = TempDir::new("acme");
-    let file = |name: &str| work.path().join(name);
-    let access_log = file("access.log");
+    let logs = TempDir::new("acme-log");
+    let access_log = logs.path().join("access.log");
     let srv = site.serve(&["--access-log", access_log.to_str().unwrap()]);
-    // Pebble's own HTTPS endpoint needs a certificate; lego is told to trust it.
-    let made = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
-        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
-        .arg("-keyout")
-        .arg(file("ca-key.pem"))
-        .arg("-out")
-        .arg(file("ca-cert.pem"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl");
-    assert!(made.success(), "openssl could not make pebble's certificate");
-    let (dns, acme, management, tls) = (free_port(), free_port(), free_port(), free_port());
-    let config = format!(
-        r#"{{"pebble": {{"listenAddress": "127.0.0.1:{acme}", "managementListenAddress": "127.0.0.1:{management}",
-            "certificate": "{}", "privateKey": "{}", "httpPort": {}, "tlsPort": {tls},
-            "ocspResponderURL": "", "externalAccountBindingRequired": false}}}}"#,
-        file("ca-cert.pem").display(),
-        file("ca-key.pem").display(),
-        srv.addr().port(),
-    );
-    fs::write(file("pebble.json"), config).unwrap();
-    let _dns = spawn(
-        Command::new("pebble-challtestsrv")
-            .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", "", "-dns01", &format!("127.0.0.1:{dns}")])
-            .args([
-                "-http01",
-                "",
-                "-https01",
-                "",
-                "-tlsalpn01",
-                "",
-                "-management",
-                &format!("127.0.0.1:{}", free_port()),
-            ]),
-        &file("dns.log"),
-    );
-    let _ca = spawn(
-        Command::new("pebble")
-            .arg("-config")
-            .arg(file("pebble.json"))
-            .args(["-dnsserver", &format!("127.0.0.1:{dns}")])
-            .env("PEBBLE_VA_NOSLEEP", "1")
-            .env("PEBBLE_WFE_NONCEREJECT", "0"),
-        &file("pebble.log"),
-    );
-    wait_for_port(acme, &file("pebble.log"));
-    let mut lego = Command::new("lego");
-    lego.env("LEGO_CA_CERTIFICATES", file("ca-cert.pem"))
-        .args(["--server", &format!("https://127.0.0.1:{acme}/dir"), "--accept-tos", "--email", "pi@mote.test"])
-        .args(["--domains", "mote.test", "--http", "--http.webroot", &site.root_str()])
-        .arg("--path")
-        .arg(file("lego"))
-        .arg("run");
-    let (status, _, output) = output_within(lego, Duration::from_secs(120)); // lego logs on stderr
-    let pebble_log = fs::read_to_string(file("pebble.log")).unwrap_or_default();
-    assert!(status.success(), "lego failed:\n{output}\npebble:\n{pebble_log}\nmote:\n{}", srv.stderr());
-    let certificate = fs::read_to_string(file("lego/certificates/mote.test.crt")).expect("lego saved no certificate");
+    let pebble = Pebble::start(srv.addr().port());
+    let (status, output) = pebble.lego("mote.test", &site.root_str());
+    assert!(status.success(), "lego failed:\n{output}\npebble:\n{}\nmote:\n{}", pebble.log(), srv.stderr());
+    let certificate =
+        fs::read_to_string(pebble.file("lego/certificates/mote.test.crt")).expect("lego saved no certificate");
     assert!(certificate.contains("BEGIN CERTIFICATE"), "{certificate}");
     // The CA's fetches were mote's answers (access lines are written within a second).
     let fetched =

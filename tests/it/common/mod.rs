@@ -7,6 +7,7 @@
 // Each test file uses only some of the helpers and some of the re-exports.
 #![allow(dead_code, unused_imports)]
 
+mod acme;
 mod client;
 mod date;
 mod response;
@@ -16,6 +17,7 @@ mod sys;
 mod tools;
 mod usage;
 
+pub use acme::*;
 pub use client::*;
 pub use date::*;
 pub use response::*;
