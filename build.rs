@@ -28,7 +28,7 @@ fn main() {
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
 
     // The same lint `mote --check` runs, so a problem shows at build time.
-    let report = check::check(site, &[], cache::Audience::Anyone, false);
+    let report = check::check(site, &[], cache::Audience::Anyone, false, |path| std::fs::File::open(path));
     for finding in report.warnings.iter().chain(&report.errors) {
         println!("cargo:warning=static/: {finding}");
     }

@@ -176,7 +176,7 @@ fn https(config: &Config) -> Result<Option<(net::tls::Server, ops::certs::Materi
 fn credentials(config: &Config) -> Result<Option<Vec<Vec<u8>>>, String> {
     let mut credentials = config.auth.clone();
     if let Some(path) = &config.auth_file {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("--auth-file {path}: {}", error_text(&e)))?;
+        let text = sys::read_to_string(path.as_ref()).map_err(|e| format!("--auth-file {path}: {}", error_text(&e)))?;
         credentials.extend(Auth::parse_file(path, &text)?);
     }
     Ok((!credentials.is_empty()).then_some(credentials))
@@ -202,7 +202,8 @@ fn check_site(config: &Config) -> ExitCode {
         log::stdout_text(&embedded::manifest(&config.cache_rules, config.audience()));
         return ExitCode::SUCCESS;
     };
-    let report = check::check(root, &config.cache_rules, config.audience(), true);
+    let report =
+        check::check(root, &config.cache_rules, config.audience(), true, |path| sys::open(path, libc::O_RDONLY));
     log::stdout_text(&report.render());
     if report.errors.is_empty() {
         ExitCode::SUCCESS

@@ -351,13 +351,13 @@ impl Loader<'_> {
         let failed = |e: io::Error| format!("{}: {}", path.display(), error_text(&e));
         let last_modified = u64::try_from(meta.mtime()).unwrap_or(0);
         let (len, etag, body) = if meta.len() <= self.options.cache_max {
-            let bytes = fs::read(path).map_err(failed)?;
+            let bytes = crate::sys::read(path).map_err(failed)?;
             (bytes.len() as u64, entity_tag(&bytes), Body::Memory(Cow::Owned(bytes)))
         } else {
             // Hashing a large file would make start-up (and reload) read the
             // whole site from an SD card; identity and mtime change whenever
             // the content does, which keeps the tag strong in practice.
-            let file = File::open(path).map_err(failed)?;
+            let file = crate::sys::open(path, libc::O_RDONLY).map_err(failed)?;
             let meta = file.metadata().map_err(failed)?;
             let mut identity = Vec::with_capacity(40);
             for n in [meta.len(), meta.ino(), meta.dev(), meta.mtime() as u64, meta.mtime_nsec() as u64] {

@@ -9,7 +9,8 @@
 //! the `mote-site` crate, on `static/` at build time.
 
 use std::fmt::Write as _;
-use std::fs;
+use std::fs::File;
+use std::io;
 use std::path::Path;
 
 use crate::cache::{self, Audience, Rule};
@@ -55,11 +56,23 @@ impl Report {
     }
 }
 
+/// How the check opens a file to see that it can be read: `File::open` at
+/// build time; the server passes its own, which spares its binary std's
+/// `OpenOptions` (see its `sys/file.rs`).
+pub type Open = fn(&Path) -> io::Result<File>;
+
 /// `variants_on_disk`: whether `.gz`/`.br` files are expected beside large
 /// text files (not for `static/`, whose variants build.rs makes).
-pub fn check(root: &Path, rules: &[Rule], audience: Audience, variants_on_disk: bool) -> Report {
-    let mut lint =
-        Lint { rules, audience, variants_on_disk, report: Report::default(), well_known: Vec::new(), challenges: 0 };
+pub fn check(root: &Path, rules: &[Rule], audience: Audience, variants_on_disk: bool, open: Open) -> Report {
+    let mut lint = Lint {
+        rules,
+        audience,
+        variants_on_disk,
+        open,
+        report: Report::default(),
+        well_known: Vec::new(),
+        challenges: 0,
+    };
     if let Err(why) = walk(root, &mut lint) {
         lint.report.errors.push(why);
     }
@@ -83,6 +96,7 @@ struct Lint<'a> {
     rules: &'a [Rule],
     audience: Audience,
     variants_on_disk: bool,
+    open: Open,
     report: Report,
     /// Files under `/.well-known/` (but ACME challenges, only counted).
     well_known: Vec<String>,
@@ -98,7 +112,7 @@ impl Visitor for Lint<'_> {
     }
 
     fn file(&mut self, url: &str, item: &Item, siblings: &[Item]) -> Result<(), String> {
-        if let Err(e) = fs::File::open(&item.path) {
+        if let Err(e) = (self.open)(&item.path) {
             self.report.errors.push(format!("{}: {}", item.path.display(), error_text(&e)));
             return Ok(());
         }
@@ -170,6 +184,7 @@ fn compressible(content_type: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn reports_what_would_surprise() {
@@ -183,7 +198,7 @@ mod tests {
         fs::write(root.join(".env"), "secret").unwrap();
         fs::write(root.join("sub/index.html"), "<p>").unwrap();
         std::os::unix::fs::symlink("/etc/hostname", root.join("escape")).unwrap();
-        let report = check(&root, &[], Audience::Anyone, true);
+        let report = check(&root, &[], Audience::Anyone, true, |path| File::open(path));
         let text = report.render();
         fs::remove_dir_all(&root).unwrap();
         let expect = [
@@ -200,7 +215,8 @@ mod tests {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
         assert!(report.errors.is_empty(), "{text}");
-        assert!(check(Path::new("/nonexistent-mote-root"), &[], Audience::Anyone, true).errors[0]
+        assert!(check(Path::new("/nonexistent-mote-root"), &[], Audience::Anyone, true, |path| File::open(path))
+            .errors[0]
             .contains("/nonexistent-mote-root"));
     }
 }
