@@ -2,7 +2,8 @@
 //! manifest — every file with its size, type, precompressed variants and
 //! cache rule — then warnings for what would surprise its owner once served,
 //! errors for what stops it being served at all (exit status 1), and notes
-//! on what is served by other rules (what `/.well-known/` holds).
+//! on what is served by rules of its own (what `/.well-known/` holds, and
+//! variants without their original).
 //!
 //! It walks the site with the same `walk.rs` the catalog is built from, so
 //! the manifest is exactly what is served. `build.rs` runs it too, through
@@ -43,7 +44,7 @@ impl Report {
             let _ = writeln!(out, "error: {error}");
         }
         for note in &self.notes {
-            let _ = writeln!(out, "{note}");
+            let _ = writeln!(out, "note: {note}");
         }
         let _ = writeln!(
             out,
@@ -87,7 +88,7 @@ pub fn check(root: &Path, rules: &[Rule], audience: Audience, variants_on_disk: 
                 lint.challenges
             );
         }
-        lint.report.notes.push(format!("well-known: /.well-known/ holds {held}"));
+        lint.report.notes.push(format!("/.well-known/ holds {held}"));
     }
     lint.report
 }
@@ -108,6 +109,18 @@ impl Visitor for Lint<'_> {
         if url.is_empty() && !items.iter().any(|item| item.name == "index.html" && item.meta.is_file()) {
             self.report.warnings.push("no index.html at the root: / will be 404".into());
         }
+        for name in walk::orphans(items) {
+            let (files, codings) = match walk::variant(items, name, ".gz") {
+                Some(_) if walk::variant(items, name, ".br").is_some() => {
+                    (format!("{name}.gz and {name}.br"), "gzip or br")
+                }
+                Some(_) => (format!("{name}.gz"), "gzip"),
+                None => (format!("{name}.br"), "br"),
+            };
+            self.report.notes.push(format!(
+                "{url}/{name}: only {files} on disk: served to clients that accept {codings}, 404 to others"
+            ));
+        }
         Ok(())
     }
 
@@ -119,10 +132,8 @@ impl Visitor for Lint<'_> {
         let meta = &item.meta;
         let content_type = mime::content_type(item.name.as_bytes());
         let mut variants = Vec::new();
-        for (suffix, coding) in [(".gz", "gzip"), (".br", "br")] {
-            let Some(variant) =
-                siblings.iter().find(|s| s.meta.is_file() && s.name.strip_suffix(suffix) == Some(&item.name))
-            else {
+        for (suffix, coding) in walk::VARIANTS {
+            let Some(variant) = walk::variant(siblings, &item.name, suffix) else {
                 continue;
             };
             variants.push(coding);
@@ -148,7 +159,10 @@ impl Visitor for Lint<'_> {
         if mime::known_type(item.name.as_bytes()).is_none() && !challenge {
             self.report.warnings.push(format!("{url}: unknown type, served as {}", mime::FALLBACK));
         }
-        if self.variants_on_disk && variants.is_empty() && meta.len() >= WORTH_COMPRESSING && compressible(content_type)
+        if self.variants_on_disk
+            && variants.is_empty()
+            && meta.len() >= WORTH_COMPRESSING
+            && mime::compressible(content_type)
         {
             self.report
                 .warnings
@@ -174,11 +188,6 @@ pub fn manifest_line(url: &str, len: u64, content_type: &str, variants: &[&str],
     let variants = if variants.is_empty() { "-".to_string() } else { variants.join(",") };
     let cache_control = if cache_control.is_empty() { "-" } else { cache_control };
     format!("{url}\t{len}\t{content_type}\t{variants}\t{cache_control}")
-}
-
-fn compressible(content_type: &str) -> bool {
-    content_type.starts_with("text/")
-        || ["json", "javascript", "xml", "svg", "wasm"].iter().any(|kind| content_type.contains(kind))
 }
 
 #[cfg(test)]

@@ -198,7 +198,10 @@ fn check_lists_what_well_known_holds() {
     ] {
         assert!(out.contains(line), "missing {line:?} in:\n{out}");
     }
-    let summary = out.lines().find(|l| l.starts_with("well-known:")).unwrap_or_else(|| panic!("no summary:\n{out}"));
+    let summary = out
+        .lines()
+        .find(|l| l.starts_with("note: /.well-known/ holds"))
+        .unwrap_or_else(|| panic!("no summary:\n{out}"));
     for name in ["security.txt", "assetlinks.json", "apple-app-site-association", "acme-challenge/ (1 file)"] {
         assert!(summary.contains(name), "{name} not in {summary:?}");
     }
