@@ -181,7 +181,7 @@ endif
 # itself builds in the fast dev profile, with overflow checks on for the unit tests.
 test:
 	@$(call need_apt,curl:curl busybox:busybox faketime:faketime chromium:chromium unshare:util-linux strace:strace \
-		pebble:pebble lego:lego openssl:openssl)
+		pebble:pebble lego:lego openssl:openssl gzip:gzip brotli:brotli)
 	@command -v npm >/dev/null || { $(call need_apt,node:nodejs npm:npm); }
 	@[ -d tests/browser/node_modules/playwright-core ] || { \
 		echo "installing playwright-core (npm ci)..."; cd tests/browser && npm ci --silent --no-audit --no-fund; }

@@ -29,7 +29,8 @@ fn main() {
 
     // The same lint `mote --check` runs, so a problem shows at build time.
     let report = check::check(site, &[], cache::Audience::Anyone, false, |path| std::fs::File::open(path));
-    for finding in report.warnings.iter().chain(&report.errors) {
+    let findings = report.warnings.iter().map(|warning| &warning.line).chain(&report.errors);
+    for finding in findings {
         println!("cargo:warning=static/: {finding}");
     }
     let mut files = Files::default();

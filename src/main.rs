@@ -204,7 +204,7 @@ fn check_site(config: &Config) -> ExitCode {
     };
     let report =
         check::check(root, &config.cache_rules, config.audience(), true, |path| sys::open(path, libc::O_RDONLY));
-    log::stdout_text(&report.render());
+    log::stdout_text(&report.render(config.verbose));
     if report.errors.is_empty() {
         ExitCode::SUCCESS
     } else {

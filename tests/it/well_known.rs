@@ -188,7 +188,7 @@ fn spa_fallback_spares_well_known() {
 fn check_lists_what_well_known_holds() {
     let site = well_known_site();
     site.write(&format!(".well-known/acme-challenge/{TOKEN}"), KEY_AUTHORIZATION);
-    let (status, out, err) = run_to_exit(&["--check", "--root", &site.root_str()]);
+    let (status, out, err) = run_to_exit(&["--check", "-v", "--root", &site.root_str()]);
     assert!(status.success(), "{out}{err}");
     for line in [
         "/.well-known/security.txt\t11\ttext/plain; charset=utf-8",
