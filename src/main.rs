@@ -32,7 +32,7 @@ use net::shared::Shared;
 use net::worker::Worker;
 use ops::config::{self, Command, Config};
 use ops::log::{self, AccessLog};
-use ops::{identity, signals};
+use ops::{address, identity, signals};
 
 /// Descriptors kept back from `--max-conns`' default: listeners, large files
 /// held open, the poll and waker descriptors, and a margin for accept bursts.
@@ -94,8 +94,9 @@ fn serve(config: Config) -> Result<(), String> {
 
     let mut listeners = Vec::new();
     for &addr in config.listen.iter().chain(&config.listen_tls) {
-        let listener = sys::listen(addr, LISTEN_BACKLOG)
-            .map_err(|e| format!("cannot listen on {addr}: {}", error_text(&e).to_ascii_lowercase()))?;
+        let listener = sys::listen(addr, LISTEN_BACKLOG).map_err(|e| {
+            format!("cannot listen on {}: {}", address::socket(addr), error_text(&e).to_ascii_lowercase())
+        })?;
         listeners.push(listener);
     }
     // Bound (port 80 needs root); now give up what is no longer needed.
@@ -135,7 +136,7 @@ fn serve(config: Config) -> Result<(), String> {
     for (i, listener) in listeners.iter().enumerate() {
         let bound = listener.local_addr().map_err(|e| format!("listener: {}", error_text(&e)))?;
         let scheme = if i < plain { "http" } else { "https" };
-        log::notice(&format!("listening on {scheme}://{bound}"));
+        log::notice(&format!("listening on {scheme}://{}", address::socket(bound)));
     }
     // One worker is the process's only thread (ops/signals.rs says why), unless
     // signalfd is refused (a seccomp filter): then a thread waits for them.

@@ -220,7 +220,8 @@ impl Lines {
     fn push_prefix(&mut self, client: std::net::IpAddr, unix_time: u64) {
         if self.prefix_of != Some((client, unix_time)) {
             self.prefix.clear();
-            let _ = write!(self.prefix, "{client} - - [");
+            crate::ops::address::push_ip(&mut self.prefix, client);
+            self.prefix.extend_from_slice(b" - - [");
             push_time(&mut self.prefix, unix_time);
             self.prefix.extend_from_slice(b"] ");
             self.prefix_of = Some((client, unix_time));
