@@ -58,7 +58,7 @@ X86        := x86_64-unknown-linux-musl
 STATIC_BIN := $(OUT_DIR)/$(X86)/release/mote
 
 # ------------------------------------------------------------------- build recipes
-# $(call rustflags,CPU,IMMEDIATE_ABORT) and $(call zflags,STD_FEATURES): the TINY
+# $(call rustflags,CPU,IMMEDIATE_ABORT,TRIPLE) and $(call zflags,STD_FEATURES): the TINY
 # settings are separate so `make size` can say what each one buys.
 # What each setting saves is measured in size-report/README.md.
 # std is always built without its default `backtrace` feature: the binary is stripped,
@@ -73,7 +73,11 @@ STATIC_BIN := $(OUT_DIR)/$(X86)/release/mote
 # --cfg stub_unwinder: src/sys/unwind.rs defines the unwinder's entry points as stubs,
 # which keeps libunwind and the printf its logging needs out of the link; only with std
 # rebuilt, as rustup's prebuilt std brings its own.
-rustflags = -C link-self-contained=no --cfg stub_unwinder$(if $(1), -C target-cpu=$(1)) -Zlocation-detail=none -Zfmt-debug=none -C force-unwind-tables=no$(if $(2), -Zunstable-options -Cpanic=immediate-abort)
+# -C relocation-model=static on 32-bit ARM: rustc compiles position-independent code for
+# these targets but links them into an executable at a fixed address (they make no static
+# PIE), so each address a function loads was made PC-relative for nothing, at one more
+# instruction per load. x86_64's static builds are static PIE and keep their PIC.
+rustflags = -C link-self-contained=no --cfg stub_unwinder$(if $(1), -C target-cpu=$(1)) -Zlocation-detail=none -Zfmt-debug=none -C force-unwind-tables=no$(if $(2), -Zunstable-options -Cpanic=immediate-abort)$(if $(filter arm-% armv7-%,$(3)), -C relocation-model=static)
 zflags    = -Zbuild-std=std,panic_abort -Zbuild-std-features=$(1)
 # $(call cross_build,TRIPLE,CPU,TARGET_DIR,STD_FEATURES,IMMEDIATE_ABORT,THUMB)
 # THUMB (TINY=1 on 32-bit ARM) compiles Rust code as Thumb, 16-bit instructions: -20%
@@ -81,14 +85,14 @@ zflags    = -Zbuild-std=std,panic_abort -Zbuild-std-features=$(1)
 # ARMv6 Linux, so .ci/thumb-spec.py derives one from rustc's own ARM spec, and the build
 # is plain cargo with zig cc as the linker (.ci/zig-cc; cargo-zigbuild takes triples only).
 cross_build = $(if $(6),$(call thumb_build,$(1),$(2),$(3),$(4),$(5)),\
-	RUSTFLAGS="$(call rustflags,$(2),$(5))" RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$(3) \
+	RUSTFLAGS="$(call rustflags,$(2),$(5),$(1))" RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$(3) \
 	cargo zigbuild -q --release $(FEATURES) --target $(1) $(call zflags,$(4)))
 thumb_build = $(call zig_cc_env,$(1),$(2),$(5)) $(call tls_cc_env,$(1),$(2)) CARGO_TARGET_DIR=$(3) \
 	cargo build -q --release $(FEATURES) $(call target_arg,$(1),$(3),1) $(call zflags,$(4))
 # $(call zig_cc_env,TRIPLE,CPU,IMMEDIATE_ABORT): the environment for plain cargo (or
 # cargo-bloat) linking with zig cc, as cargo-zigbuild's own wrapper would.
 zig_cc_env = CARGO_TARGET_$(call upper,$(1))_LINKER=$(CURDIR)/.ci/zig-cc MOTE_ZIG_TARGET=$(ZIG_TARGET_$(1)) \
-	MOTE_ZIG_CPU=$(subst -,_,$(2)) RUSTFLAGS="$(call rustflags,$(2),$(3))" RUSTC_BOOTSTRAP=1
+	MOTE_ZIG_CPU=$(subst -,_,$(2)) RUSTFLAGS="$(call rustflags,$(2),$(3),$(1))" RUSTC_BOOTSTRAP=1
 # $(call target_arg,TRIPLE,TARGET_DIR,THUMB): cargo's --target; with THUMB the spec
 # .ci/thumb-spec.py derives into TARGET_DIR/spec.
 target_arg = $(if $(3),-Z json-target-spec --target "$$(python3 .ci/thumb-spec.py $(1) $(2)/spec)",--target $(1))
@@ -178,7 +182,7 @@ endif
 # itself builds in the fast dev profile, with overflow checks on for the unit tests.
 test:
 	@$(call need_apt,curl:curl busybox:busybox faketime:faketime chromium:chromium unshare:util-linux strace:strace \
-		pebble:pebble lego:lego openssl:openssl)
+		pebble:pebble lego:lego openssl:openssl gzip:gzip brotli:brotli)
 	@command -v npm >/dev/null || { $(call need_apt,node:nodejs npm:npm); }
 	@[ -d tests/browser/node_modules/playwright-core ] || { \
 		echo "installing playwright-core (npm ci)..."; cd tests/browser && npm ci --silent --no-audit --no-fund; }
@@ -361,7 +365,7 @@ size: tools-cross tools-bloat
 	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=
 	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=1
 	@echo "building $(ARMV6) with std's default features, backtrace included (size steps)..."
-	@RUSTFLAGS="$(call rustflags,arm1176jzf-s,)" RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$(STEPS_DIR)/bt \
+	@RUSTFLAGS="$(call rustflags,arm1176jzf-s,,$(ARMV6))" RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$(STEPS_DIR)/bt \
 		cargo zigbuild -q --release --target $(ARMV6) -Zbuild-std=std,panic_abort
 	@echo "building $(ARMV6) with optimize_for_size only (size steps)..."
 	@$(call cross_build,$(ARMV6),arm1176jzf-s,$(STEPS_DIR)/ofs,$(TINY_FEATURES),)

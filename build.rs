@@ -28,8 +28,9 @@ fn main() {
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
 
     // The same lint `mote --check` runs, so a problem shows at build time.
-    let report = check::check(site, &[], cache::Audience::Anyone, false);
-    for finding in report.warnings.iter().chain(&report.errors) {
+    let report = check::check(site, &[], cache::Audience::Anyone, false, |path| std::fs::File::open(path));
+    let findings = report.warnings.iter().map(|warning| &warning.line).chain(&report.errors);
+    for finding in findings {
         println!("cargo:warning=static/: {finding}");
     }
     let mut files = Files::default();

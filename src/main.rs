@@ -32,7 +32,7 @@ use net::shared::Shared;
 use net::worker::Worker;
 use ops::config::{self, Command, Config};
 use ops::log::{self, AccessLog};
-use ops::{identity, signals};
+use ops::{address, identity, signals};
 
 /// Descriptors kept back from `--max-conns`' default: listeners, large files
 /// held open, the poll and waker descriptors, and a margin for accept bursts.
@@ -94,8 +94,9 @@ fn serve(config: Config) -> Result<(), String> {
 
     let mut listeners = Vec::new();
     for &addr in config.listen.iter().chain(&config.listen_tls) {
-        let listener = sys::listen(addr, LISTEN_BACKLOG)
-            .map_err(|e| format!("cannot listen on {addr}: {}", error_text(&e).to_ascii_lowercase()))?;
+        let listener = sys::listen(addr, LISTEN_BACKLOG).map_err(|e| {
+            format!("cannot listen on {}: {}", address::socket(addr), error_text(&e).to_ascii_lowercase())
+        })?;
         listeners.push(listener);
     }
     // Bound (port 80 needs root); now give up what is no longer needed.
@@ -135,7 +136,7 @@ fn serve(config: Config) -> Result<(), String> {
     for (i, listener) in listeners.iter().enumerate() {
         let bound = listener.local_addr().map_err(|e| format!("listener: {}", error_text(&e)))?;
         let scheme = if i < plain { "http" } else { "https" };
-        log::notice(&format!("listening on {scheme}://{bound}"));
+        log::notice(&format!("listening on {scheme}://{}", address::socket(bound)));
     }
     // One worker is the process's only thread (ops/signals.rs says why), unless
     // signalfd is refused (a seccomp filter): then a thread waits for them.
@@ -176,7 +177,7 @@ fn https(config: &Config) -> Result<Option<(net::tls::Server, ops::certs::Materi
 fn credentials(config: &Config) -> Result<Option<Vec<Vec<u8>>>, String> {
     let mut credentials = config.auth.clone();
     if let Some(path) = &config.auth_file {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("--auth-file {path}: {}", error_text(&e)))?;
+        let text = sys::read_to_string(path.as_ref()).map_err(|e| format!("--auth-file {path}: {}", error_text(&e)))?;
         credentials.extend(Auth::parse_file(path, &text)?);
     }
     Ok((!credentials.is_empty()).then_some(credentials))
@@ -202,8 +203,9 @@ fn check_site(config: &Config) -> ExitCode {
         log::stdout_text(&embedded::manifest(&config.cache_rules, config.audience()));
         return ExitCode::SUCCESS;
     };
-    let report = check::check(root, &config.cache_rules, config.audience(), true);
-    log::stdout_text(&report.render());
+    let report =
+        check::check(root, &config.cache_rules, config.audience(), true, |path| sys::open(path, libc::O_RDONLY));
+    log::stdout_text(&report.render(config.verbose));
     if report.errors.is_empty() {
         ExitCode::SUCCESS
     } else {

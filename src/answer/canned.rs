@@ -55,6 +55,9 @@ canned!(
     "Cache-Control: no-store\r\n"
 );
 canned!(NOT_FOUND, "404", "Not Found", "14", false);
+// A file on disk only precompressed, for a client that accepts none of its
+// codings: another Accept-Encoding would get a 200, and caches must know.
+canned!(NOT_FOUND_VARYING, "404", "Not Found", "14", false, "Vary: Accept-Encoding\r\n");
 canned!(METHOD_NOT_ALLOWED, "405", "Method Not Allowed", "23", false, "Allow: GET, HEAD, OPTIONS\r\n");
 canned!(PRECONDITION_FAILED, "412", "Precondition Failed", "24", false);
 canned!(CONTENT_TOO_LARGE, "413", "Content Too Large", "22", true);
@@ -79,6 +82,7 @@ mod tests {
             BAD_REQUEST,
             UNAUTHORIZED,
             NOT_FOUND,
+            NOT_FOUND_VARYING,
             METHOD_NOT_ALLOWED,
             PRECONDITION_FAILED,
             CONTENT_TOO_LARGE,

@@ -160,7 +160,11 @@ fn file(request: &Request, resource: &Resource, head_only: bool) -> Answer {
         Coding::Gzip => resource.gzip.as_ref(),
         Coding::Identity => None,
     };
-    representation(request, entry.unwrap_or(&resource.identity), head_only)
+    match entry.or(resource.identity.as_ref()) {
+        Some(entry) => representation(request, entry, head_only),
+        // Only variants on disk, none acceptable: mote never decompresses.
+        None => canned::NOT_FOUND_VARYING.answer(head_only),
+    }
 }
 
 fn representation(request: &Request, entry: &Arc<Entry>, head_only: bool) -> Answer {

@@ -13,9 +13,9 @@
 #![forbid(unsafe_code)]
 
 use std::borrow::Cow;
-use std::fs::{self, File};
+use std::fs;
 use std::io::Read;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
 use crate::catalog::{Body, Entry};
@@ -65,7 +65,7 @@ impl Challenges {
         }
         // The path is canonical, so a symlink now is one swapped in since:
         // not followed. A FIFO must not stall the worker: no blocking open.
-        let file = File::options().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(&path).ok()?;
+        let file = crate::sys::open(&path, libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK).ok()?;
         let meta = file.metadata().ok()?;
         if !meta.is_file() || meta.len() > MAX_BYTES {
             return None;

@@ -62,7 +62,9 @@ pub enum Body {
 
 /// A file and its precompressed variants (`x.css.gz`, `x.css.br` beside it).
 pub struct Resource {
-    pub identity: Arc<Entry>,
+    /// None when only variants are on disk: mote never decompresses, so a
+    /// client that accepts none of them gets a 404.
+    pub identity: Option<Arc<Entry>>,
     pub gzip: Option<Arc<Entry>>,
     pub br: Option<Arc<Entry>>,
 }
@@ -139,7 +141,7 @@ impl Catalog {
                 Arc::new(entry)
             };
             let resource = Resource {
-                identity: entry(&file.identity, None),
+                identity: Some(entry(&file.identity, None)),
                 gzip: file.gzip.as_ref().map(|body| entry(body, Some("gzip"))),
                 br: file.br.as_ref().map(|body| entry(body, Some("br"))),
             };
@@ -167,7 +169,7 @@ impl Catalog {
     /// disk now: for a token written since the site was loaded.
     pub fn challenge(&self, path: &[u8]) -> Option<Resource> {
         let entry = self.challenges.as_ref()?.read(challenge::token(path)?)?;
-        Some(Resource { identity: Arc::new(entry), gzip: None, br: None })
+        Some(Resource { identity: Some(Arc::new(entry)), gzip: None, br: None })
     }
 
     /// How many files can be served (directory slash forms not counted twice).
@@ -178,7 +180,7 @@ impl Catalog {
     /// Adds a file at `url_path` (`/a/b.html`), its parent directories, and,
     /// for `index.html`, the directory's slash form.
     fn add_file(&mut self, url_path: &[u8], resource: Resource) {
-        let entries = [Some(&resource.identity), resource.gzip.as_ref(), resource.br.as_ref()];
+        let entries = [resource.identity.as_ref(), resource.gzip.as_ref(), resource.br.as_ref()];
         self.bytes += entries.into_iter().flatten().map(|entry| entry.bytes()).sum::<u64>();
         let resource = Arc::new(resource);
         let name_at = url_path.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
@@ -205,7 +207,9 @@ impl Catalog {
         let Some(Route::File(page)) = self.routes.get(NOT_FOUND_PAGE) else {
             return;
         };
-        let page = &page.identity;
+        let Some(page) = &page.identity else {
+            return;
+        };
         // Held in memory even above --cache-max: it is answered often, and
         // one page cannot grow with the site.
         let bytes: Bytes = match &page.body {
@@ -296,14 +300,19 @@ impl Visitor for Loader<'_> {
             let page = listing::render(url.as_bytes(), &entries);
             let entry = Entry::generated("text/html; charset=utf-8", &cache::for_page(self.options.audience), page);
             self.catalog.bytes += entry.bytes() + ROUTE_BYTES + url.len() as u64 + 1;
-            let resource = Arc::new(Resource { identity: Arc::new(entry), gzip: None, br: None });
+            let resource = Arc::new(Resource { identity: Some(Arc::new(entry)), gzip: None, br: None });
             self.catalog.routes.insert(format!("{url}/").into_bytes().into(), Route::File(resource));
+        }
+        for name in walk::orphans(items) {
+            let url = format!("{url}/{name}");
+            let resource = self.resource(&url, name, None, items)?;
+            self.catalog.add_file(url.as_bytes(), resource);
         }
         Ok(())
     }
 
     fn file(&mut self, url: &str, item: &Item, siblings: &[Item]) -> Result<(), String> {
-        let resource = self.resource(item, siblings, url)?;
+        let resource = self.resource(url, &item.name, Some(item), siblings)?;
         self.catalog.add_file(url.as_bytes(), resource);
         Ok(())
     }
@@ -320,23 +329,20 @@ impl Visitor for Loader<'_> {
 }
 
 impl Loader<'_> {
-    /// A file, with `.gz` / `.br` siblings as its precompressed variants.
-    fn resource(&self, item: &Item, siblings: &[Item], url: &str) -> Result<Resource, String> {
-        let sibling = |suffix: &str| {
-            siblings.iter().find(|s| s.meta.is_file() && s.name.strip_suffix(suffix) == Some(item.name.as_str()))
-        };
-        let (gz, br) = (sibling(".gz"), sibling(".br"));
-        let content_type = mime::content_type(item.name.as_bytes());
+    /// The file `name` (`identity`, None when only its variants are on
+    /// disk), with `.gz` / `.br` siblings as its precompressed variants.
+    fn resource(&self, url: &str, name: &str, identity: Option<&Item>, siblings: &[Item]) -> Result<Resource, String> {
+        let (gz, br) = (walk::variant(siblings, name, ".gz"), walk::variant(siblings, name, ".br"));
+        let content_type = mime::content_type(name.as_bytes());
         let vary = gz.is_some() || br.is_some();
         let cache_control = cache::for_file(self.options.cache_rules, url, content_type, self.options.audience);
-        let entry = |found: &Item, coding: Option<&str>| -> Result<Arc<Entry>, String> {
-            self.file(&found.path, &found.meta, content_type, coding, vary, &cache_control).map(Arc::new)
+        let entry = |found: Option<&Item>, coding: Option<&str>| -> Result<Option<Arc<Entry>>, String> {
+            let Some(found) = found else {
+                return Ok(None);
+            };
+            self.file(&found.path, &found.meta, content_type, coding, vary, &cache_control).map(|e| Some(Arc::new(e)))
         };
-        Ok(Resource {
-            identity: entry(item, None)?,
-            gzip: gz.map(|found| entry(found, Some("gzip"))).transpose()?,
-            br: br.map(|found| entry(found, Some("br"))).transpose()?,
-        })
+        Ok(Resource { identity: entry(identity, None)?, gzip: entry(gz, Some("gzip"))?, br: entry(br, Some("br"))? })
     }
 
     fn file(
@@ -351,13 +357,13 @@ impl Loader<'_> {
         let failed = |e: io::Error| format!("{}: {}", path.display(), error_text(&e));
         let last_modified = u64::try_from(meta.mtime()).unwrap_or(0);
         let (len, etag, body) = if meta.len() <= self.options.cache_max {
-            let bytes = fs::read(path).map_err(failed)?;
+            let bytes = crate::sys::read(path).map_err(failed)?;
             (bytes.len() as u64, entity_tag(&bytes), Body::Memory(Cow::Owned(bytes)))
         } else {
             // Hashing a large file would make start-up (and reload) read the
             // whole site from an SD card; identity and mtime change whenever
             // the content does, which keeps the tag strong in practice.
-            let file = File::open(path).map_err(failed)?;
+            let file = crate::sys::open(path, libc::O_RDONLY).map_err(failed)?;
             let meta = file.metadata().map_err(failed)?;
             let mut identity = Vec::with_capacity(40);
             for n in [meta.len(), meta.ino(), meta.dev(), meta.mtime() as u64, meta.mtime_nsec() as u64] {

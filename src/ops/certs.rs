@@ -43,12 +43,12 @@ struct Source {
 impl Source {
     fn open(flag: &'static str, path: &Path) -> Result<Source, String> {
         let failed = |e: std::io::Error| format!("{flag} {}: {}", path.display(), error_text(&e));
-        let kept = File::open(path).map_err(failed)?;
+        let kept = crate::sys::open(path, libc::O_RDONLY).map_err(failed)?;
         let dir = match path.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent,
             _ => Path::new("."),
         };
-        let dir = File::open(dir).map_err(failed)?;
+        let dir = crate::sys::open(dir, libc::O_RDONLY).map_err(failed)?;
         Ok(Source { flag, path: path.to_path_buf(), dir, kept })
     }
 

@@ -86,7 +86,9 @@ Flags:
                          (default auto)
   --check                lint the site (--root, or the built-in one) and print
                          its manifest: files, sizes, types, variants, cache
-                         rules, warnings; exit 1 on errors
+                         rules, then errors, warnings and notes, a finding
+                         seen often as one summary line; exit 1 on errors
+  -v, --verbose          with --check: every finding on its own line
   --help                 print this help and exit
   --version              print the version and exit
 
@@ -134,6 +136,8 @@ pub struct Config {
     pub max_memory: Option<u64>,
     /// `--io-uring auto`: batch sends through io_uring where the kernel allows.
     pub io_uring: bool,
+    /// `--verbose`: `--check` prints every finding on its own line.
+    pub verbose: bool,
 }
 
 impl Config {
@@ -190,6 +194,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
         auth_file: None,
         max_memory: None,
         io_uring: true,
+        verbose: false,
     };
     let mut check = false;
     let mut args = args.into_iter();
@@ -258,9 +263,10 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
                 };
             }
             "--check" if inline.is_none() => check = true,
+            "--verbose" | "-v" if inline.is_none() => config.verbose = true,
             "--spa" if inline.is_none() => config.spa = true,
             "--listing" if inline.is_none() => config.listing = true,
-            "--spa" | "--listing" | "--check" | "--https-redirect" => {
+            "--spa" | "--listing" | "--check" | "--verbose" | "--https-redirect" => {
                 return Err(UsageError(format!("{flag} takes no value")))
             }
             "--cache-control" => {
@@ -301,6 +307,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
         if status == metrics {
             return Err(UsageError(format!("--metrics: {metrics} is already the --status path; give each its own")));
         }
+    }
+    if config.verbose && !check {
+        return Err(UsageError("--verbose goes with --check: it lists every finding".into()));
     }
     check_tls(&config)?;
     if config.listen.is_empty() && config.listen_tls.is_empty() {
@@ -516,6 +525,8 @@ mod tests {
             ("--cache-control nope", "--cache-control: invalid value 'nope'"),
             ("--auth nocolon", "--auth: invalid value '<hidden>'"),
             ("--spa=1", "--spa takes no value"),
+            ("--verbose=1 --check", "--verbose takes no value"),
+            ("-v", "--verbose goes with --check"),
             ("--max-memory 12Q", "--max-memory: invalid value '12Q'"),
             ("--max-memory 0", "--max-memory: invalid value '0'"),
             ("stray", "unexpected argument 'stray'"),
@@ -528,5 +539,6 @@ mod tests {
         }
         assert!(matches!(parse_line("--help"), Ok(Command::Help)));
         assert!(matches!(parse_line("--version"), Ok(Command::Version)));
+        assert!(matches!(parse_line("--check -v"), Ok(Command::Check(Config { verbose: true, .. }))));
     }
 }

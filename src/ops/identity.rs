@@ -3,7 +3,9 @@
 //! NSS, and these two files are what a Pi's busybox system has.
 #![forbid(unsafe_code)]
 
-use std::fs;
+use std::path::Path;
+
+use crate::sys;
 
 #[derive(Debug, PartialEq)]
 pub struct Identity {
@@ -12,8 +14,8 @@ pub struct Identity {
 }
 
 pub fn resolve(spec: &str) -> Result<Identity, String> {
-    let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
-    let group = fs::read_to_string("/etc/group").unwrap_or_default();
+    let passwd = sys::read_to_string(Path::new("/etc/passwd")).unwrap_or_default();
+    let group = sys::read_to_string(Path::new("/etc/group")).unwrap_or_default();
     resolve_in(spec, &passwd, &group)
 }
 

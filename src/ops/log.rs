@@ -10,7 +10,7 @@
 //! non-ASCII become `\xHH`), so no request can forge a line.
 #![forbid(unsafe_code)]
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
@@ -116,7 +116,7 @@ impl AccessLog {
                     Some(parent) if !parent.as_os_str().is_empty() => parent,
                     _ => std::path::Path::new("."),
                 };
-                let dir = File::open(parent)
+                let dir = crate::sys::open(parent, libc::O_RDONLY)
                     .map_err(|e| format!("--access-log {}: {}", parent.display(), mote_site::walk::error_text(&e)))?;
                 Sink::File { path, dir, file }
             }
@@ -160,10 +160,7 @@ impl AccessLog {
 }
 
 fn open_append(path: &std::path::Path) -> Result<File, String> {
-    OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)
+    crate::sys::open(path, libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT)
         .map_err(|e| format!("--access-log {}: {}", path.display(), mote_site::walk::error_text(&e)))
 }
 
@@ -223,7 +220,8 @@ impl Lines {
     fn push_prefix(&mut self, client: std::net::IpAddr, unix_time: u64) {
         if self.prefix_of != Some((client, unix_time)) {
             self.prefix.clear();
-            let _ = write!(self.prefix, "{client} - - [");
+            crate::ops::address::push_ip(&mut self.prefix, client);
+            self.prefix.extend_from_slice(b" - - [");
             push_time(&mut self.prefix, unix_time);
             self.prefix.extend_from_slice(b"] ");
             self.prefix_of = Some((client, unix_time));

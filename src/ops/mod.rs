@@ -3,6 +3,7 @@
 //! `--max-memory` budget. Only the access log and those two pages are on a request's path.
 #![forbid(unsafe_code)]
 
+pub mod address;
 pub mod budget;
 #[cfg(feature = "tls")]
 pub mod certs;

@@ -121,6 +121,13 @@ pub fn known_type(file_name: &[u8]) -> Option<&'static str> {
     TABLE.iter().find(|(known, _)| known.as_bytes().eq_ignore_ascii_case(ext)).map(|&(_, mime)| mime)
 }
 
+/// Whether content of this type shrinks when compressed: text, and the
+/// structured formats written as text.
+pub fn compressible(content_type: &str) -> bool {
+    content_type.starts_with("text/")
+        || ["json", "javascript", "xml", "svg", "wasm"].iter().any(|kind| content_type.contains(kind))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,8 @@
 use std::fs::{self, Metadata};
 use std::path::{Path, PathBuf};
 
+use crate::mime;
+
 /// How deep a site may nest; deeper directories are refused, which also ends
 /// any symlink loop the ancestor check would not.
 pub const MAX_DEPTH: usize = 32;
@@ -18,6 +20,10 @@ pub const MAX_DEPTH: usize = 32;
 /// The one dot-directory served, at the root only: RFC 8615's well-known
 /// URIs (ACME challenges, security.txt, assetlinks.json, ...).
 pub const WELL_KNOWN: &[u8] = b"/.well-known";
+
+/// Precompressed variants, by the suffix their file adds to the original's
+/// name (`app.js.gz`), and their Content-Encoding.
+pub const VARIANTS: [(&str, &str); 2] = [(".gz", "gzip"), (".br", "br")];
 
 /// A servable name in a directory.
 pub struct Item {
@@ -163,6 +169,29 @@ impl Walk {
     }
 }
 
+/// The file among `siblings` that is `name`'s variant with `suffix`
+/// (`app.js.gz` for `app.js` and `.gz`).
+pub fn variant<'a>(siblings: &'a [Item], name: &str, suffix: &str) -> Option<&'a Item> {
+    siblings.iter().find(|sibling| sibling.meta.is_file() && sibling.name.strip_suffix(suffix) == Some(name))
+}
+
+/// Names that only precompressed variants stand for: `only.js` when
+/// `only.js.gz` or `only.js.br` is a file in `items` and `only.js` is not
+/// there at all (Debian's doc trees ship `changelog.html.gz` alone). Only
+/// for compressible types: `release.tar.gz` alone is a tarball, not a
+/// variant of a `release.tar`. Each name once, at its first variant in
+/// `items`' order (the walk sorts them: `.br` before `.gz`).
+pub fn orphans(items: &[Item]) -> impl Iterator<Item = &str> {
+    items.iter().filter_map(move |item| {
+        let name = match item.name.strip_suffix(".br") {
+            Some(name) => name,
+            None => item.name.strip_suffix(".gz").filter(|name| variant(items, name, ".br").is_none())?,
+        };
+        let alone = item.meta.is_file() && !name.is_empty() && !items.iter().any(|other| other.name == name);
+        (alone && mime::compressible(mime::content_type(name.as_bytes()))).then_some(name)
+    })
+}
+
 /// Whether a URL path (decoded and normalised: `/a/b`) names something never
 /// served: a segment starts with a dot, other than `.well-known` at the root.
 /// The walk skips such names, and requests for them are answered 404.
@@ -189,6 +218,32 @@ pub fn error_text(error: &std::io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn orphans_are_names_only_variants_stand_for() {
+        let file = fs::metadata(std::env::current_exe().unwrap()).unwrap();
+        let directory = fs::metadata(std::env::temp_dir()).unwrap();
+        let rows: &[(&str, bool)] = &[
+            ("a.css.br", true), // with a.css.gz: one name
+            ("a.css.gz", true),
+            ("b.js.gz", true),
+            ("c.html", true), // its original is there
+            ("c.html.gz", true),
+            ("d.tar.gz", true),   // a tarball, not a variant
+            ("e.json.br", false), // a directory, not a variant
+            ("e.json.gz", true),
+            ("f.svg.br", true),
+        ];
+        let items: Vec<Item> = rows
+            .iter()
+            .map(|&(name, is_file)| Item {
+                name: name.into(),
+                path: PathBuf::from(name),
+                meta: if is_file { file.clone() } else { directory.clone() },
+            })
+            .collect();
+        assert_eq!(orphans(&items).collect::<Vec<_>>(), ["a.css", "b.js", "e.json", "f.svg"]);
+    }
 
     #[test]
     fn hides_dotted_segments_but_well_known() {

@@ -1,10 +1,11 @@
 //! The system calls std does not offer, each behind a safe function, split by subject
-//! (sockets, process, signals, threads, timer, io_uring, unwinder stubs). The only
+//! (files, sockets, process, signals, threads, timer, io_uring, unwinder stubs). The only
 //! `unsafe` code in mote: each block says why it is sound; clippy denies one that does not.
 // The one module allowed to use `unsafe` (main.rs denies it crate-wide).
 #![allow(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
+mod file;
 mod net;
 mod process;
 mod signal;
@@ -15,10 +16,13 @@ mod uring;
 #[cfg(all(stub_unwinder, not(test), any(panic = "abort", panic = "immediate-abort")))]
 mod unwind;
 
-pub use net::{listen, send, send_vectored, sendfile};
-pub use process::{become_user, chroot, online_cpus, open_append_at, raise_file_limit, resident_bytes};
 #[cfg(feature = "tls")]
-pub use process::{fill_random, open_read_at};
+pub use file::open_read_at;
+pub use file::{open, open_append_at, read, read_to_string};
+pub use net::{listen, send, send_vectored, sendfile};
+#[cfg(feature = "tls")]
+pub use process::fill_random;
+pub use process::{become_user, chroot, online_cpus, raise_file_limit, resident_bytes};
 pub use signal::{block_signals, wait_signal, SignalFd, SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 pub use thread::spawn;
 pub use timer::TimerFd;

@@ -7,7 +7,6 @@
 
 use std::io;
 use std::mem;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit and returns it: a server's
 /// connections are file descriptors, and the default 1024 is a peer's ceiling.
@@ -30,7 +29,7 @@ pub fn raise_file_limit() -> u64 {
 
 /// Resident set size in bytes, from /proc/self/statm.
 pub fn resident_bytes() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let statm = super::read_to_string(std::path::Path::new("/proc/self/statm")).ok()?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     // SAFETY: sysconf has no memory arguments.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
@@ -68,31 +67,6 @@ pub fn become_user(uid: u32, gid: u32) -> io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Opens (creating, mode 0644) `name` inside the directory `dir` for
-/// appending: works after a chroot as long as `dir` was opened before it.
-pub fn open_append_at(dir: &std::fs::File, name: &std::ffi::OsStr) -> io::Result<std::fs::File> {
-    open_at(dir, name, libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT)
-}
-
-#[cfg(feature = "tls")]
-/// Opens `name` inside the directory `dir` for reading, as `open_append_at`
-/// does for writing.
-pub fn open_read_at(dir: &std::fs::File, name: &std::ffi::OsStr) -> io::Result<std::fs::File> {
-    open_at(dir, name, libc::O_RDONLY)
-}
-
-fn open_at(dir: &std::fs::File, name: &std::ffi::OsStr, flags: libc::c_int) -> io::Result<std::fs::File> {
-    use std::os::unix::ffi::OsStrExt;
-    let name = std::ffi::CString::new(name.as_bytes()).map_err(|_| io::ErrorKind::InvalidInput)?;
-    // SAFETY: name is NUL-terminated and outlives the call; dir is open.
-    let fd = unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags | libc::O_CLOEXEC, 0o644 as libc::c_uint) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fd is a fresh descriptor that nothing else owns.
-    Ok(std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
 }
 
 #[cfg(feature = "tls")]

@@ -478,3 +478,131 @@ fn root_variants_decode_with_curl_compressed() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_bytes_eq(&fs::read(&body).unwrap(), &v.identity, "curl --compressed x.css (gzip)");
 }
+
+// ---------------------------------------------------------------------------
+// Variants without their original (Debian's `changelog.html.gz` alone)
+// ---------------------------------------------------------------------------
+
+const ORPHAN_JS: &str = "console.log('shipped only compressed');\n";
+
+/// `orphan.js.gz` and `orphan.css.br` alone, `both.html.gz` with
+/// `both.html.br`, and `lone.tar.gz`, a tarball rather than a variant.
+fn orphan_site() -> (Site, Vec<u8>, Vec<u8>) {
+    let site = Site::empty();
+    site.write("index.html", INDEX_HTML);
+    let js = ORPHAN_JS.repeat(30);
+    let gz = gzip_bytes(js.as_bytes());
+    site.write("orphan.js.gz", &gz);
+    let br = b"\x1b\x00BROTLI-BYTES-AS-ON-DISK".to_vec();
+    site.write("orphan.css.br", &br);
+    site.write("both.html.gz", gzip_bytes(b"<p>both"));
+    site.write("both.html.br", b"BR-OF-BOTH");
+    site.write("lone.tar.gz", gzip_bytes(b"lone tarball contents\n"));
+    (site, gz, br)
+}
+
+#[test]
+fn a_variant_without_its_original_is_served_to_clients_that_accept_it() {
+    let (site, gz, br) = orphan_site();
+    let server = site.serve(&[]);
+    for header in [Some("gzip"), Some("gzip, deflate, br"), Some("*"), Some("br;q=0, gzip;q=0.5")] {
+        let r = server.request(ae("/orphan.js", header));
+        r.assert_status(200)
+            .assert_header("content-encoding", "gzip")
+            .assert_header("vary", "Accept-Encoding")
+            .assert_header("content-type", "text/javascript; charset=utf-8");
+        assert_bytes_eq(&r.body, &gz, &format!("orphan.js for {header:?}"));
+        assert_eq!(gunzip_bytes(&r.body), ORPHAN_JS.repeat(30).as_bytes());
+        assert_etag_format(r.must("etag"));
+    }
+    let r = server.request(ae("/orphan.css", Some("br")));
+    r.assert_status(200)
+        .assert_header("content-encoding", "br")
+        .assert_header("content-type", "text/css; charset=utf-8");
+    assert_bytes_eq(&r.body, &br, "orphan.css");
+    let r = server.request(ae("/both.html", Some("gzip, br")));
+    r.assert_status(200).assert_header("content-encoding", "br");
+    let r = server.request(ae("/both.html", Some("gzip")));
+    r.assert_status(200).assert_header("content-encoding", "gzip");
+}
+
+/// mote never decompresses: no acceptable coding, no content. The 404 says
+/// it varies, so no cache hands it to a client that would get the file.
+#[test]
+fn a_variant_without_its_original_is_404_to_clients_that_refuse_it() {
+    let (site, gz, _) = orphan_site();
+    let server = site.serve(&[]);
+    let rows = [
+        ("/orphan.js", None),
+        ("/orphan.js", Some("identity")),
+        ("/orphan.js", Some("br")),
+        ("/orphan.js", Some("gzip;q=0")),
+        ("/orphan.js", Some("")),
+        ("/orphan.css", Some("gzip")),
+        ("/both.html", Some("deflate")),
+    ];
+    for (path, header) in rows {
+        let r = server.request(ae(path, header));
+        assert_eq!(r.status, 404, "{path} {header:?}\n{}", r.raw_head);
+        r.assert_header("vary", "Accept-Encoding").assert_no_header("content-encoding");
+        assert_ne!(r.body, gz, "{path} {header:?}");
+    }
+    // A tarball alone is not a variant: there is no /lone.tar to serve.
+    for header in [None, Some("gzip")] {
+        server.request(ae("/lone.tar", header)).assert_status(404);
+    }
+}
+
+#[test]
+fn a_variant_without_its_original_keeps_its_validators_and_ranges() {
+    let (site, gz, _) = orphan_site();
+    let server = site.serve(&[]);
+    let accept = "Accept-Encoding: gzip";
+    let head = server.request(req("HEAD", "/orphan.js", &[accept]));
+    head.assert_status(200).assert_header("content-length", &gz.len().to_string());
+    let etag = head.must("etag").to_string();
+    let if_none_match = format!("If-None-Match: {etag}");
+    let r = server.request(req("GET", "/orphan.js", &[accept, &if_none_match]));
+    r.assert_status(304).assert_header("etag", &etag).assert_header("vary", "Accept-Encoding");
+    let r = server.request(req("GET", "/orphan.js", &[accept, "Range: bytes=0-9"]));
+    r.assert_status(206)
+        .assert_header("content-range", &format!("bytes 0-9/{}", gz.len()))
+        .assert_header("content-encoding", "gzip");
+    assert_bytes_eq(&r.body, &gz[..10], "first ten bytes of the variant");
+    // The file itself, by its own name, is unchanged: a gzip file.
+    let r = server.request(ae("/orphan.js.gz", Some("gzip")));
+    r.assert_status(200).assert_header("content-type", "application/gzip").assert_no_header("content-encoding");
+    assert_bytes_eq(&r.body, &gz, "orphan.js.gz by name");
+    assert_ne!(r.header("etag"), None);
+}
+
+#[test]
+fn a_variant_without_its_original_decodes_with_curl_compressed() {
+    if tool_missing("curl") {
+        return;
+    }
+    let (site, _, _) = orphan_site();
+    let server = site.serve(&[]);
+    let out = Command::new("curl")
+        .args(["-sS", "--fail", "--compressed", "-H", "Accept-Encoding: gzip"])
+        .arg(format!("http://{}/orphan.js", server.addr()))
+        .output()
+        .expect("run curl");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), ORPHAN_JS.repeat(30));
+}
+
+#[test]
+fn check_notes_each_variant_without_its_original() {
+    let (site, _, _) = orphan_site();
+    let (status, out, err) = run_to_exit(&["--check", "--root", &site.root_str()]);
+    assert!(status.success(), "{out}{err}");
+    for note in [
+        "note: /orphan.js: only orphan.js.gz on disk: served to clients that accept gzip, 404 to others",
+        "note: /orphan.css: only orphan.css.br on disk: served to clients that accept br, 404 to others",
+        "note: /both.html: only both.html.gz and both.html.br on disk: served to clients that accept gzip or br",
+    ] {
+        assert!(out.contains(note), "missing {note:?} in:\n{out}");
+    }
+    assert!(!out.contains("/lone.tar:"), "{out}");
+}

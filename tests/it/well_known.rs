@@ -187,7 +187,7 @@ fn spa_fallback_spares_well_known() {
 fn check_lists_what_well_known_holds() {
     let site = well_known_site();
     site.write(&format!(".well-known/acme-challenge/{TOKEN}"), KEY_AUTHORIZATION);
-    let (status, out, err) = run_to_exit(&["--check", "--root", &site.root_str()]);
+    let (status, out, err) = run_to_exit(&["--check", "-v", "--root", &site.root_str()]);
     assert!(status.success(), "{out}{err}");
     for line in [
         "/.well-known/security.txt\t11\ttext/plain; charset=utf-8",
@@ -197,7 +197,10 @@ fn check_lists_what_well_known_holds() {
     ] {
         assert!(out.contains(line), "missing {line:?} in:\n{out}");
     }
-    let summary = out.lines().find(|l| l.starts_with("well-known:")).unwrap_or_else(|| panic!("no summary:\n{out}"));
+    let summary = out
+        .lines()
+        .find(|l| l.starts_with("note: /.well-known/ holds"))
+        .unwrap_or_else(|| panic!("no summary:\n{out}"));
     for name in ["security.txt", "assetlinks.json", "apple-app-site-association", "acme-challenge/ (1 file)"] {
         assert!(summary.contains(name), "{name} not in {summary:?}");
     }
