@@ -11,24 +11,22 @@
 use crate::answer::canned;
 use crate::answer::head::{Answered, Source};
 use crate::answer::reply::{Answer, Content, Head};
+use crate::catalog::challenge;
 use crate::http::request::Method;
 use mote_site::representation::NOSNIFF;
 
-/// Requests under this path are served on plain HTTP too.
-pub const ACME_CHALLENGE: &[u8] = b"/.well-known/acme-challenge/";
-
-/// `answered` as a plain listener under `--https-redirect` answers it:
-/// `input` starts with the request head, `port` is the HTTPS port.
-pub fn apply<'b>(answered: Answered<'b>, input: &[u8], port: u16) -> Answered<'b> {
-    let head = &input[..answered.head_len.min(input.len())];
+/// `answered` as a plain listener under `--https-redirect` answers it;
+/// `port` is the HTTPS port.
+pub fn apply(answered: Answered<'_>, port: u16) -> Answered<'_> {
     let Source::Parsed { request, .. } = &answered.source else {
         return answered; // a rejected head keeps its error
     };
-    if request.target.starts_with(ACME_CHALLENGE) {
+    // Requests for challenges are served on plain HTTP too.
+    if request.target.starts_with(challenge::PREFIX.as_bytes()) {
         return answered;
     }
     let head_only = request.method == Method::Head;
-    let answer = match (request.target.first(), host(head)) {
+    let answer = match (request.target.first(), request.host.and_then(host_name)) {
         (Some(b'/'), Some(host)) => redirect(host, port, request.target),
         _ => canned::BAD_REQUEST.answer(head_only),
     };
@@ -54,13 +52,9 @@ fn redirect(host: &[u8], port: u16, target: &[u8]) -> Answer {
     Answer { entry: None, head: Head::Built(head.into_boxed_slice()), content: Content::Empty, closes: false }
 }
 
-/// The host name of the head's Host field without its port, when it is a
+/// The host name of a Host field's value, without its port, when it is a
 /// plain name or address (RFC 9110 §7.2; RFC 3986 §3.2.2).
-fn host(head: &[u8]) -> Option<&[u8]> {
-    let value = head.split(|&b| b == b'\n').skip(1).find_map(|line| {
-        let (name, value) = line.split_at_checked(5)?;
-        name.eq_ignore_ascii_case(b"host:").then(|| value.trim_ascii())
-    })?;
+fn host_name(value: &[u8]) -> Option<&[u8]> {
     let name = match value.first() {
         Some(b'[') => &value[..=value.iter().position(|&b| b == b']')?],
         _ => value.split(|&b| b == b':').next()?,
@@ -76,17 +70,16 @@ mod tests {
     #[test]
     fn takes_the_host_without_its_port() {
         let rows: &[(&str, &[u8], Option<&str>)] = &[
-            ("name", b"GET / HTTP/1.1\r\nHost: example.org\r\n\r\n", Some("example.org")),
-            ("name and port", b"GET / HTTP/1.1\r\nhost: example.org:8080\r\n\r\n", Some("example.org")),
-            ("IPv6 literal (RFC 3986 §3.2.2)", b"GET / HTTP/1.1\r\nHOST: [::1]:80\r\n\r\n", Some("[::1]")),
-            ("among others", b"GET / HTTP/1.1\r\nAccept: */*\r\nHost:  a.b \r\n\r\n", Some("a.b")),
-            ("none", b"GET / HTTP/1.0\r\n\r\n", None),
-            ("empty", b"GET / HTTP/1.1\r\nHost: \r\n\r\n", None),
-            ("not a name", b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", None),
-            ("user info", b"GET / HTTP/1.1\r\nHost: u@h\r\n\r\n", None),
+            ("name", b"example.org", Some("example.org")),
+            ("name and port", b"example.org:8080", Some("example.org")),
+            ("IPv6 literal (RFC 3986 §3.2.2)", b"[::1]:80", Some("[::1]")),
+            ("empty", b"", None),
+            ("not a name", b"a/b", None),
+            ("user info", b"u@h", None),
+            ("percent-encoded reg-name", b"a%41", None),
         ];
-        for (name, head, want) in rows {
-            assert_eq!(host(head), want.map(str::as_bytes), "{name}");
+        for (name, value, want) in rows {
+            assert_eq!(host_name(value), want.map(str::as_bytes), "{name}");
         }
     }
 

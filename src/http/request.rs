@@ -53,6 +53,10 @@ pub struct Request<'b> {
     /// The method as sent, for the access log.
     pub method_token: &'b [u8],
     pub target: &'b [u8],
+    /// The Host field's value, valid `uri-host [ ":" port ]` (RFC 9110 §7.2);
+    /// None only for HTTP/1.0 without one. Read by `--https-redirect`.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    pub host: Option<&'b [u8]>,
     pub http10: bool,
     /// Whether the connection may carry another request (RFC 9112 §9.3).
     pub keep_alive: bool,
@@ -143,7 +147,7 @@ fn interpret<'b>(parsed: &httparse::Request<'_, 'b>) -> Result<Request<'b>, Reje
         "OPTIONS" => Method::Options,
         _ => Method::Other,
     };
-    let mut hosts = 0;
+    let (mut hosts, mut host) = (0, None);
     let mut content_length: Option<u64> = None;
     let mut transfer_encoding = false;
     let (mut close, mut keep_alive) = (false, false);
@@ -160,6 +164,7 @@ fn interpret<'b>(parsed: &httparse::Request<'_, 'b>) -> Result<Request<'b>, Reje
                 if !is_valid_host(value) {
                     return Err(Rejection::BadRequest);
                 }
+                host = Some(value);
             }
             Field::ContentLength => {
                 let length = parse_content_length(value).ok_or(Rejection::BadRequest)?;
@@ -207,6 +212,7 @@ fn interpret<'b>(parsed: &httparse::Request<'_, 'b>) -> Result<Request<'b>, Reje
         method,
         method_token: parsed.method.unwrap_or("").as_bytes(),
         target: parsed.path.unwrap_or("").as_bytes(),
+        host,
         http10,
         keep_alive: !close && (!http10 || keep_alive),
         body_len,

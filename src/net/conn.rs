@@ -374,7 +374,7 @@ impl Conn {
             };
             #[cfg(feature = "tls")]
             let answered = match cx.redirect_port.filter(|_| self.redirect) {
-                Some(port) => crate::answer::redirect::apply(answered, unparsed, port),
+                Some(port) => crate::answer::redirect::apply(answered, port),
                 None => answered,
             };
             used += answered.head_len;
