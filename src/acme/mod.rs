@@ -7,4 +7,5 @@
 // The pieces land before the client thread that calls them.
 #![allow(dead_code)]
 
+pub mod base64;
 pub mod json;
