@@ -9,3 +9,4 @@
 
 pub mod base64;
 pub mod json;
+pub mod jws;
