@@ -8,5 +8,6 @@
 #![allow(dead_code)]
 
 pub mod base64;
+pub mod der;
 pub mod json;
 pub mod jws;
