@@ -4,5 +4,6 @@
 // thread that uses them.
 #![allow(dead_code)]
 
+pub mod challenge;
 pub mod https;
 pub mod store;
