@@ -79,6 +79,9 @@ pub struct Shared {
     /// `--https-redirect`: the port plain listeners send clients to.
     #[cfg(feature = "tls")]
     pub redirect_port: Option<u16>,
+    /// `--acme`: the challenges its client has on, which the workers answer.
+    #[cfg(feature = "acme")]
+    pub challenges: Option<Arc<crate::acme::challenge::Challenges>>,
 }
 
 impl Shared {
@@ -122,6 +125,8 @@ impl Shared {
             https: None,
             #[cfg(feature = "tls")]
             redirect_port: None,
+            #[cfg(feature = "acme")]
+            challenges: None,
         }
     }
 
