@@ -317,9 +317,7 @@ fn hostile_bytes_and_old_protocols_are_refused() {
     let (cert, key) = pki.leaf("leaf", "localhost", 2);
     let mut server = serve(&cert, &key, None, &[]);
     let tls = server.addrs()[1];
-    for raw in
-        [&b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..], &[0x16, 0x03, 0x01, 0xff, 0xff, 0x01, 0, 0, 0][..], &[0u8; 64]]
-    {
+    for raw in [&[0x16, 0x03, 0x01, 0xff, 0xff, 0x01, 0, 0, 0][..], &[0u8; 64], &[0x80, 0x2e, 0x01, 0x00, 0x02][..]] {
         let mut stream = connect(tls);
         stream.write_all(raw).unwrap();
         let got = read_until_close(&mut stream, Duration::from_secs(10)).expect("closed");
@@ -332,6 +330,46 @@ fn hostile_bytes_and_old_protocols_are_refused() {
     assert!(!old.contains("Cipher is ECDHE"), "{old}");
     assert!(server.is_running());
     server.get("/").assert_status(200);
+}
+
+/// A request sent in plain text to the HTTPS port is told so in plain
+/// text, as nginx does, whether it arrives whole, with a body, or a byte
+/// at a time; the connection then closes.
+#[test]
+fn plain_http_on_the_https_port_gets_a_plain_400() {
+    if !has_tls() || tool_missing("openssl") {
+        return;
+    }
+    let pki = Pki::new();
+    let (cert, key) = pki.leaf("leaf", "localhost", 2);
+    let mut server = serve(&cert, &key, None, &[]);
+    let tls = server.addrs()[1];
+    let rows: &[(&str, &[u8], usize)] = &[
+        ("a GET", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 0),
+        ("a POST with a body", b"POST /form HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", 0),
+        ("HTTP/1.0, a byte at a time", b"GET / HTTP/1.0\r\n\r\n", 1),
+    ];
+    for (name, raw, piece) in rows {
+        let mut stream = connect(tls);
+        if *piece == 0 {
+            stream.write_all(raw).unwrap();
+        } else {
+            for chunk in raw.chunks(*piece) {
+                stream.write_all(chunk).unwrap();
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        let got = read_until_close(&mut stream, Duration::from_secs(10)).expect("closed");
+        let responses = parse_all(&got);
+        assert_eq!(statuses(&responses), [400], "{name}: {}", String::from_utf8_lossy(&got));
+        let answer = &responses[0];
+        answer.assert_header("connection", "close");
+        assert_eq!(answer.text(), "400 The plain HTTP request was sent to HTTPS port\n", "{name}");
+    }
+    // The HTTPS port still speaks TLS to everyone else.
+    let out = curl(&server, &pki.ca(), &["-o", "/dev/null", "-w", "%{http_code}"], "/");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "200", "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(server.is_running());
 }
 
 #[test]
