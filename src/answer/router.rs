@@ -64,10 +64,25 @@ pub struct Router<'a> {
     /// `--spa`: extension-less paths that match nothing get `/index.html`.
     pub spa: bool,
     pub auth: Option<&'a Auth>,
+    /// `--https-redirect` on a plain connection: the HTTPS port its requests
+    /// are sent to.
+    #[cfg(feature = "tls")]
+    pub https_port: Option<u16>,
 }
 
 /// The answer to a request. `path` is scratch space for the decoded path.
 pub fn answer(request: &Request, router: &Router, path: &mut Vec<u8>) -> Answer {
+    // Decided before anything is looked up: the site is not this
+    // connection's to see.
+    #[cfg(feature = "tls")]
+    if let Some(port) = router.https_port {
+        return crate::answer::redirect::answer(request, router, port, path);
+    }
+    route(request, router, path)
+}
+
+/// The site's answer to a request.
+pub fn route(request: &Request, router: &Router, path: &mut Vec<u8>) -> Answer {
     let head_only = request.method == Method::Head;
     let canned = |canned: Canned| canned.answer(head_only);
     // A CA cannot send credentials, and a challenge's content is public by

@@ -91,9 +91,6 @@ pub struct Context<'a> {
     pub token: usize,
     /// The worker's access lines, when logging is on.
     pub access_log: Option<&'a mut log::Lines>,
-    /// `--https-redirect`: the HTTPS port plain connections send clients to.
-    #[cfg(feature = "tls")]
-    pub redirect_port: Option<u16>,
 }
 
 pub struct Conn {
@@ -164,6 +161,12 @@ impl Conn {
     #[cfg(feature = "tls")]
     pub fn set_redirect(&mut self) {
         self.redirect = true;
+    }
+
+    /// Whether this plain connection's requests are sent to HTTPS.
+    #[cfg(feature = "tls")]
+    pub fn redirects(&self) -> bool {
+        self.redirect
     }
 
     /// A TLS handshake is under way (the worker caps how many).
@@ -390,11 +393,6 @@ impl Conn {
             }
             let Some(answered) = head::answer(unparsed, slot, cx.memo, &cx.router, cx.path) else {
                 return used; // the head is not complete yet
-            };
-            #[cfg(feature = "tls")]
-            let answered = match cx.redirect_port.filter(|_| self.redirect) {
-                Some(port) => crate::answer::redirect::apply(answered, port),
-                None => answered,
             };
             used += answered.head_len;
             self.body_left = answered.body_len;

@@ -409,7 +409,14 @@ impl Worker {
             Some((&shared.pages[..], &render as &dyn Fn(Counters) -> Vec<u8>))
         };
         let mut cx = Context {
-            router: Router { catalog: &self.catalog, pages, spa: shared.config.spa, auth: shared.auth.as_ref() },
+            router: Router {
+                catalog: &self.catalog,
+                pages,
+                spa: shared.config.spa,
+                auth: shared.auth.as_ref(),
+                #[cfg(feature = "tls")]
+                https_port: shared.redirect_port.filter(|_| conn.redirects()),
+            },
             clock: &self.clock,
             limits: &self.limits,
             replies: &mut self.replies,
@@ -422,8 +429,6 @@ impl Worker {
             batch: if batch { self.batch.as_mut() } else { None },
             token,
             access_log: self.access_lines.as_mut(),
-            #[cfg(feature = "tls")]
-            redirect_port: shared.redirect_port,
         };
         #[cfg(feature = "tls")]
         let handshaking = conn.handshaking();

@@ -458,6 +458,7 @@ fn https_redirect_sends_plain_requests_to_https_but_acme_challenges() {
     let pki = Pki::new();
     let (cert, key) = pki.leaf("leaf", "localhost", 2);
     let site = Site::standard();
+    site.write(".well-known/acme-challenge/Tok3n_x", "Tok3n_x.thumbprint");
     let server = serve(&cert, &key, Some(&site), &["--https-redirect"]);
     let port = https_port(&server);
     // The same head over TLS first: its answer in the worker's memo must
@@ -485,6 +486,24 @@ fn https_redirect_sends_plain_requests_to_https_but_acme_challenges() {
     head.assert_status(308).assert_header("location", &format!("https://[::1]:{port}/"));
     let no_host = server.request("GET / HTTP/1.0\r\n\r\n");
     no_host.assert_status(400);
+    // What is a challenge is judged on the path as the site would resolve
+    // it: dot-segments, doubled slashes and escapes leave no way around.
+    let rows: &[(&str, u16, &str)] = &[
+        ("/.well-known/acme-challenge/../style.css", 308, ""),
+        ("/.well-known/acme-challenge/%2e%2e/style.css", 308, ""),
+        ("/.well-known/acme-challenge/Tok3n_x/..", 308, ""),
+        ("/.well-known/acme-challenge/Tok3n_x", 200, "Tok3n_x.thumbprint"),
+        ("/./.well-known//acme-challenge/Tok3n_x", 200, "Tok3n_x.thumbprint"),
+        ("/.well-known/acme%2dchallenge/Tok3n_x", 200, "Tok3n_x.thumbprint"),
+    ];
+    for (target, status, body) in rows {
+        let answer = server.get(target);
+        assert_eq!(answer.status, *status, "{target}");
+        assert_eq!(answer.text(), *body, "{target}");
+        if *status == 308 {
+            answer.assert_header("location", &format!("https://test:{port}{target}"));
+        }
+    }
 }
 
 /// Python's ssl on connections to mote's HTTPS port as `mote.test`:
