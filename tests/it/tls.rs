@@ -391,6 +391,108 @@ fn a_silent_handshake_is_cut_off_by_the_header_timeout() {
     }
 }
 
+/// Sockets in a handshake flood: as many as the issue of a Pi on the
+/// internet might meet from one careless scanner.
+const FLOOD: usize = 1000;
+
+/// The first half of a real ClientHello (python's ssl, for localhost).
+fn half_a_client_hello() -> Vec<u8> {
+    const SCRIPT: &str = r#"
+import ssl, sys
+ctx = ssl.create_default_context()
+incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+hello = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+try:
+    hello.do_handshake()
+except ssl.SSLWantReadError:
+    pass
+sys.stdout.buffer.write(outgoing.read())
+"#;
+    let hello = python3(SCRIPT, b"");
+    assert_eq!(hello.first(), Some(&0x16), "not a handshake record: {hello:?}");
+    hello[..hello.len() / 2].to_vec()
+}
+
+/// `FLOOD` connections to the HTTPS port, each sending `opening` and then
+/// nothing, while a good client (python's ssl) must still get its page
+/// before `--header-timeout` would have freed a single place; then the
+/// server holds no more than its handshake cap, and after the timeout none.
+fn a_good_client_is_served_through_a_flood(opening: &[u8]) {
+    let _serial = serial();
+    let (soft, _) = raise_nofile_limit();
+    if soft < FLOOD as u64 + 200 {
+        eprintln!("SKIPPED: RLIMIT_NOFILE is {soft}, too few for {FLOOD} sockets");
+        return;
+    }
+    let pki = Pki::new();
+    let (cert, key) = pki.leaf("leaf", "localhost", 2);
+    let header_timeout = 8;
+    let server = serve(&cert, &key, None, &["--threads", "1", "--header-timeout", &header_timeout.to_string()]);
+    let pid = server.pid();
+    server.request(closing_get("/")).assert_status(200);
+    // The server closes that connection once it has been read.
+    std::thread::sleep(Duration::from_millis(300));
+    let fds_before = open_fds(pid);
+    let started = std::time::Instant::now();
+    let flood: Vec<_> = (0..FLOOD)
+        .map(|_| {
+            let mut stream = connect(server.addrs()[1]);
+            if !opening.is_empty() {
+                stream.write_all(opening).unwrap();
+            }
+            stream
+        })
+        .collect();
+    let script = r#"
+import http.client, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+conn = http.client.HTTPSConnection("localhost", int(sys.argv[1]), context=ctx, timeout=float(sys.argv[3]))
+conn.request("GET", "/")
+r = conn.getresponse()
+print(r.status, len(r.read()))
+"#;
+    // Within what is left of the header timeout since the flood began.
+    let left = header_timeout as f64 - started.elapsed().as_secs_f64() - 1.0;
+    assert!(left > 1.0, "the flood took {:?} to connect", started.elapsed());
+    let out = Command::new("python3")
+        .args(["-c", script, &https_port(&server), &pki.ca(), &format!("{left:.1}")])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.starts_with("200 "),
+        "the good client was not served: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Bounded in count: one worker holds at most its cap of handshakes.
+    let held = open_fds(pid).saturating_sub(fds_before);
+    assert!(held <= 64, "{held} connections of the flood are held open");
+    // Bounded in time: the header timeout closes the rest.
+    let deadline = started + Duration::from_secs(header_timeout + 5);
+    while open_fds(pid) > fds_before && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(open_fds(pid) <= fds_before, "the flood outlived the header timeout");
+    drop(flood);
+    server.get("/").assert_status(200);
+}
+
+#[test]
+fn a_thousand_silent_handshakes_do_not_lock_out_a_client() {
+    if !has_tls() || tool_missing("openssl") {
+        return;
+    }
+    a_good_client_is_served_through_a_flood(b"");
+}
+
+#[test]
+fn a_thousand_slow_handshakes_do_not_lock_out_a_client() {
+    if !has_tls() || tool_missing("openssl") {
+        return;
+    }
+    a_good_client_is_served_through_a_flood(&half_a_client_hello());
+}
+
 #[test]
 fn sighup_swaps_the_certificate_and_a_bad_one_keeps_the_old() {
     if !has_tls() || tool_missing("openssl") {
