@@ -493,6 +493,97 @@ fn a_thousand_slow_handshakes_do_not_lock_out_a_client() {
     a_good_client_is_served_through_a_flood(&half_a_client_hello());
 }
 
+/// Python's ssl asks for `path` over TLS, reads the first 64 KiB of the
+/// response, says `stalled` and reads nothing more.
+const STALLING_READER: &str = r#"
+import socket, ssl, sys, time
+port, ca, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ctx = ssl.create_default_context(cafile=ca)
+t = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=30), server_hostname="localhost")
+t.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+t.sendall(("GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n" % path).encode())
+got = b""
+while len(got) < 65536:
+    got += t.recv(65536 - len(got))
+print("stalled", flush=True)
+time.sleep(60)
+"#;
+
+/// Clients that stop reading a large file over TLS in the middle of a
+/// record: mote neither spins nor buffers the file, closes them by the send
+/// timeout, and serves everyone else meanwhile.
+#[test]
+fn a_reader_that_stalls_mid_record_is_cut_off_with_bounded_memory() {
+    if !has_tls() || tool_missing("openssl") || tool_missing("curl") {
+        return;
+    }
+    let _serial = serial();
+    const STALLED: usize = 4;
+    const BIG: usize = 8 << 20;
+    let pki = Pki::new();
+    let (cert, key) = pki.leaf("leaf", "localhost", 2);
+    let site = Site::empty();
+    site.write("index.html", INDEX_HTML);
+    let big = large_bytes(BIG);
+    site.write("big.bin", &big);
+    let idle_timeout = 3;
+    let server = serve(&cert, &key, Some(&site), &["--cache-max", "1K", "--idle-timeout", &idle_timeout.to_string()]);
+    let pid = server.pid();
+    // One whole download first, so the baseline includes a finished transfer.
+    let whole = curl(&server, &pki.ca(), &[], "/big.bin");
+    assert!(whole.status.success() && whole.stdout == big, "{}", String::from_utf8_lossy(&whole.stderr));
+    std::thread::sleep(Duration::from_millis(300));
+    let (rss_before, fds_before) = (rss_bytes(pid), open_fds(pid));
+
+    let started = std::time::Instant::now();
+    let mut readers: Vec<_> = (0..STALLED)
+        .map(|_| {
+            let mut child = Command::new("python3")
+                .args(["-c", STALLING_READER, &https_port(&server), &pki.ca(), "/big.bin"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("python3");
+            let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+            let first = lines.next().and_then(Result::ok).unwrap_or_default();
+            assert_eq!(first, "stalled", "the reader did not start: {}", server.stderr());
+            child
+        })
+        .collect();
+    let stalled_at = std::time::Instant::now();
+    let ticks_before = cpu_ticks(pid);
+    assert_eq!(open_fds(pid), fds_before + STALLED, "the stalled readers are connected");
+    // Others are served meanwhile.
+    let page = curl(&server, &pki.ca(), &[], "/");
+    assert_eq!(String::from_utf8_lossy(&page.stdout), INDEX_HTML, "{}", String::from_utf8_lossy(&page.stderr));
+    let mut peak = 0;
+    let deadline = stalled_at + Duration::from_secs(idle_timeout + 10);
+    while open_fds(pid) > fds_before && std::time::Instant::now() < deadline {
+        peak = peak.max(rss_bytes(pid));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (stalled_for, ticks) = (stalled_at.elapsed(), cpu_ticks(pid) - ticks_before);
+    eprintln!(
+        "stalled TLS readers: {STALLED} x 8 MiB; closed after {stalled_for:?}; VmRSS before {} KiB, peak {} KiB; \
+         {ticks} CPU ticks meanwhile",
+        rss_before / 1024,
+        peak / 1024
+    );
+    assert!(open_fds(pid) <= fds_before, "the stalled readers were not cut off by the send timeout");
+    let cut_after = started.elapsed();
+    assert!(cut_after >= Duration::from_secs(idle_timeout), "cut off after {cut_after:?}, before the timeout");
+    assert!(peak < rss_before + (4 << 20), "RSS grew from {rss_before} to {peak}: the file is being buffered");
+    // Spinning on a full socket would take a core for the whole stall.
+    let spent = Duration::from_secs_f64(ticks as f64 / clock_ticks_per_second() as f64);
+    assert!(spent < stalled_for / 2, "{spent:?} of CPU while the readers stalled {stalled_for:?}: spinning");
+    for child in &mut readers {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    server.get("/").assert_status(200);
+}
+
 #[test]
 fn sighup_swaps_the_certificate_and_a_bad_one_keeps_the_old() {
     if !has_tls() || tool_missing("openssl") {
