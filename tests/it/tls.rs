@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 /// Whether the binary under test has TLS; says so when it does not.
-fn has_tls() -> bool {
+pub(crate) fn has_tls() -> bool {
     let (_, out, _) = run_to_exit(&["--version"]);
     let tls = out.contains("(TLS)");
     if !tls {
@@ -28,12 +28,12 @@ fn run(program: &str, args: &[&str], dir: &Path) -> Output {
 }
 
 /// A test CA and certificates it signs, all ECDSA P-256, in a temp dir.
-struct Pki {
+pub(crate) struct Pki {
     dir: TempDir,
 }
 
 impl Pki {
-    fn new() -> Pki {
+    pub(crate) fn new() -> Pki {
         let pki = Pki { dir: TempDir::new("pki") };
         let dir = pki.dir.path();
         run("openssl", &["ecparam", "-genkey", "-name", "prime256v1", "-noout", "-out", "ca.key"], dir);
@@ -55,7 +55,7 @@ impl Pki {
 
     /// `NAME.pem` and `NAME.key` for the common name, localhost and 127.0.0.1, valid for
     /// `days` (-1: ended yesterday).
-    fn leaf(&self, name: &str, common_name: &str, days: i32) -> (String, String) {
+    pub(crate) fn leaf(&self, name: &str, common_name: &str, days: i32) -> (String, String) {
         let dir = self.dir.path();
         let key = format!("{name}.key");
         let (csr, cert) = (format!("{name}.csr"), format!("{name}.pem"));
