@@ -89,6 +89,15 @@ fn serve(cert: &str, key: &str, root: Option<&Site>, extra: &[&str]) -> Server {
     Server::start(&args)
 }
 
+/// A test CA, and mote serving the built-in site over HTTPS with a
+/// certificate from it for localhost, with `extra` flags.
+fn localhost_server(extra: &[&str]) -> (Pki, Server) {
+    let pki = Pki::new();
+    let (cert, key) = pki.leaf("leaf", "localhost", 2);
+    let server = serve(&cert, &key, None, extra);
+    (pki, server)
+}
+
 fn https_port(server: &Server) -> String {
     server.addrs()[1].port().to_string()
 }
@@ -200,9 +209,7 @@ fn python_keeps_one_connection_for_several_requests() {
     if !has_tls() || tool_missing("openssl") {
         return;
     }
-    let pki = Pki::new();
-    let (cert, key) = pki.leaf("leaf", "localhost", 2);
-    let server = serve(&cert, &key, None, &[]);
+    let (pki, server) = localhost_server(&[]);
     let script = r#"
 import http.client, ssl, sys
 ctx = ssl.create_default_context(cafile=sys.argv[2])
@@ -230,9 +237,7 @@ fn openssl_gets_alpn_sni_and_resumes_a_session() {
     if !has_tls() || tool_missing("openssl") {
         return;
     }
-    let pki = Pki::new();
-    let (cert, key) = pki.leaf("leaf", "localhost", 2);
-    let server = serve(&cert, &key, None, &[]);
+    let (pki, server) = localhost_server(&[]);
     let session = pki.path("session.pem");
     let session = session.to_str().unwrap();
     let ca = pki.ca();
@@ -252,9 +257,7 @@ fn the_server_orders_the_cipher_suites() {
     if !has_tls() || tool_missing("openssl") {
         return;
     }
-    let pki = Pki::new();
-    let (cert, key) = pki.leaf("leaf", "localhost", 2);
-    let server = serve(&cert, &key, None, &[]);
+    let (_pki, server) = localhost_server(&[]);
     // ChaCha20 first on 32-bit ARM (no AES instructions), AES-GCM elsewhere,
     // whatever the client prefers.
     let arm = std::env::var("MOTE_RUNNER").is_ok_and(|runner| runner.contains("qemu-arm"));
@@ -313,9 +316,7 @@ fn hostile_bytes_and_old_protocols_are_refused() {
     if !has_tls() || tool_missing("openssl") {
         return;
     }
-    let pki = Pki::new();
-    let (cert, key) = pki.leaf("leaf", "localhost", 2);
-    let mut server = serve(&cert, &key, None, &[]);
+    let (_pki, mut server) = localhost_server(&[]);
     let tls = server.addrs()[1];
     for raw in [&[0x16, 0x03, 0x01, 0xff, 0xff, 0x01, 0, 0, 0][..], &[0u8; 64], &[0x80, 0x2e, 0x01, 0x00, 0x02][..]] {
         let mut stream = connect(tls);
@@ -340,9 +341,7 @@ fn plain_http_on_the_https_port_gets_a_plain_400() {
     if !has_tls() || tool_missing("openssl") {
         return;
     }
-    let pki = Pki::new();
-    let (cert, key) = pki.leaf("leaf", "localhost", 2);
-    let mut server = serve(&cert, &key, None, &[]);
+    let (pki, mut server) = localhost_server(&[]);
     let tls = server.addrs()[1];
     let rows: &[(&str, &[u8], usize)] = &[
         ("a GET", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 0),
@@ -377,9 +376,7 @@ fn a_silent_handshake_is_cut_off_by_the_header_timeout() {
     if !has_tls() || tool_missing("openssl") {
         return;
     }
-    let pki = Pki::new();
-    let (cert, key) = pki.leaf("leaf", "localhost", 2);
-    let server = serve(&cert, &key, None, &["--header-timeout", "1", "--idle-timeout", "60"]);
+    let (_pki, server) = localhost_server(&["--header-timeout", "1", "--idle-timeout", "60"]);
     let mut stream = connect(server.addrs()[1]);
     stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut byte = [0; 1];
@@ -424,10 +421,8 @@ fn a_good_client_is_served_through_a_flood(opening: &[u8]) {
         eprintln!("SKIPPED: RLIMIT_NOFILE is {soft}, too few for {FLOOD} sockets");
         return;
     }
-    let pki = Pki::new();
-    let (cert, key) = pki.leaf("leaf", "localhost", 2);
     let header_timeout = 8;
-    let server = serve(&cert, &key, None, &["--threads", "1", "--header-timeout", &header_timeout.to_string()]);
+    let (pki, server) = localhost_server(&["--threads", "1", "--header-timeout", &header_timeout.to_string()]);
     let pid = server.pid();
     server.request(closing_get("/")).assert_status(200);
     // The server closes that connection once it has been read.
