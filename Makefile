@@ -150,13 +150,14 @@ help:
 	@echo "  make soak            SOAK_SECONDS (default 600) of mixed requests; RSS must stay flat"
 	@echo "Measure:"
 	@echo "  make bench           mote side by side with nginx, lighttpd, busybox httpd and a hyper"
-	@echo "                       server (~6 min); writes bench/RESULTS.md and bench/results.svg"
+	@echo "                       server, on this machine and on an emulated Pi Zero (~8 min);"
+	@echo "                       writes bench/RESULTS.md and bench/results.svg"
 	@echo "  make bench-smoke     the same harness in under a minute (CI): fails only if it breaks"
 	@echo "Tools (the targets above install what they need themselves):"
 	@echo "  make tools-cross     zig, cargo-zigbuild and rust-src, for the static builds"
 	@echo "  make tools-bloat     cargo-bloat, for make size"
 	@echo "  make tools-qemu      qemu-user, for make pi-test"
-	@echo "  make tools-board     qemu-system-arm and cpio, for make pi-boot"
+	@echo "  make tools-board     qemu-system-arm and cpio, for make pi-boot and make bench"
 	@echo "  make tools-fuzz      cargo-fuzz, for make fuzz"
 
 # With TLS=1, HTTPS on 127.0.0.1:8443 too, with a self-signed certificate made
@@ -456,10 +457,11 @@ image-test: image
 # ------------------------------------------------------------------------ bench
 # make bench        mote side by side with nginx, lighttpd, busybox httpd and the hyper
 #                   reference in bench/hyper-ref, with the bare mio loop in bench/bare-ref
-#                   as the floor (~6 min); writes bench/RESULTS.md and
+#                   as the floor, and the ARMv6 builds of mote and hyper-ref on the
+#                   emulated Pi Zero of make pi-boot (~8 min); writes bench/RESULTS.md and
 #                   bench/results.svg. Installs its own tools (apt: wrk nginx-light
-#                   lighttpd busybox strace valgrind qemu-user) and builds what it
-#                   measures: make static, make pi (ARMv6) and both references.
+#                   lighttpd busybox strace valgrind qemu-user qemu-system-arm cpio) and
+#                   builds what it measures: make static, make pi (ARMv6) and both references.
 # make bench-smoke  the <60 s version for CI: mote, hyper-ref and bare-ref, 1 s loads; fails only
 #                   when the harness breaks, never because a target is missed.
 .PHONY: bench bench-smoke

@@ -327,9 +327,10 @@ def certificates(work):
 
 
 # --------------------------------------------------------------------------- boot
-def console_run(name, board, kernel, dtb, initrd, work, timeout, on_line):
-    """Boots BOARD with INITRD and calls ON_LINE with each console line until a line
-    starts with END_MARKER; returns (that line, seconds from qemu's start). Raises
+def console_run(name, board, kernel, dtb, initrd, work, timeout, on_line, qemu_args=()):
+    """Boots BOARD with INITRD (QEMU_ARGS added to qemu's) and calls ON_LINE with each
+    console line until a line starts with END_MARKER; returns (that line, seconds from
+    qemu's start). Raises
     BootError, after printing the console's last lines, on a kernel panic, a qemu that
     exits, or no end marker within TIMEOUT; ON_LINE may raise BootError too."""
     spec = BOARDS[board]
@@ -339,7 +340,7 @@ def console_run(name, board, kernel, dtb, initrd, work, timeout, on_line):
            *(["-dtb", dtb] if dtb else []), "-initrd", initrd,
            # earlycon: a kernel that dies before its serial driver is up still says why.
            "-append", " ".join(filter(None, ["console=ttyAMA0 earlycon quiet panic=1", spec["append"]])),
-           "-display", "none", "-monitor", "none", "-serial", f"file:{console}", "-no-reboot"]
+           "-display", "none", "-monitor", "none", "-serial", f"file:{console}", "-no-reboot", *qemu_args]
     say(f"{name}: {shlex.join(os.path.relpath(c, REPO) if c.startswith(REPO) else c for c in cmd)}")
     start = time.monotonic()
     with open(os.path.join(work, "qemu.stderr"), "w") as err:
