@@ -168,9 +168,20 @@ fn https(config: &Config) -> Result<Option<(net::tls::Server, ops::certs::Materi
         return Ok(None);
     };
     let material = ops::certs::Material::open(cert, key)?;
-    let loaded = material.load(net::shared::plausible_unix_now())?;
+    let now = net::shared::plausible_unix_now();
+    let loaded = material.load(now)?;
     if let Some(warning) = &loaded.warning {
         log::error(warning);
+    }
+    // A Pi without a real-time clock boots in 1970: refusing the pair then
+    // would have init respawn mote until NTP answers. Said once, here; a
+    // reload after the clock is set judges the dates again.
+    if now.is_none() {
+        log::error(&format!(
+            "warning: the clock reads earlier than this build of mote; the dates of --tls-cert {} are not \
+             checked; a reload (SIGHUP) after the clock is set checks them",
+            cert.display()
+        ));
     }
     Ok(Some((net::tls::Server::new(loaded.key)?, material)))
 }
