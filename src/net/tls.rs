@@ -132,7 +132,10 @@ impl KeyProvider for EcdsaKeys {
 /// socket as needed: Ok(0) at the end of the stream, WouldBlock when the
 /// socket has nothing more now. A record that breaks the protocol (plain
 /// HTTP on this port, a hello for TLS 1.1) is answered with an alert, which
-/// the next flush sends, and fails the read.
+/// the next flush sends, and fails the read. Never inlined, like
+/// `write_queue`: inlined, rustls's code grows the loop every plain
+/// connection of this build runs too, and the plain path pays for it.
+#[inline(never)]
 pub fn read(tls: &mut ServerConnection, stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
     let mut socket = stream;
     loop {
@@ -150,7 +153,10 @@ pub fn read(tls: &mut ServerConnection, stream: &TcpStream, buf: &mut [u8]) -> i
 
 /// Writes `queue` from `*written` bytes into its first reply through rustls
 /// until it is empty (Ok(true)) or the socket is full (Ok(false)), as
-/// `send::write_queue` does for a plain connection.
+/// `send::write_queue` does for a plain connection. Never inlined: its
+/// record buffer would become part of the stack frame of every plain
+/// connection's turn too, probed page by page on each call.
+#[inline(never)]
 pub fn write_queue(
     tls: &mut ServerConnection,
     stream: &TcpStream,
