@@ -150,7 +150,8 @@ help:
 	@echo "  make soak            SOAK_SECONDS (default 600) of mixed requests; RSS must stay flat"
 	@echo "Measure:"
 	@echo "  make bench           mote side by side with nginx, lighttpd, busybox httpd and a hyper"
-	@echo "                       server (~6 min); writes bench/RESULTS.md and bench/results.svg"
+	@echo "                       server, over HTTP and HTTPS (~8 min); writes bench/RESULTS.md"
+	@echo "                       and bench/results.svg"
 	@echo "  make bench-smoke     the same harness in under a minute (CI): fails only if it breaks"
 	@echo "Tools (the targets above install what they need themselves):"
 	@echo "  make tools-cross     zig, cargo-zigbuild and rust-src, for the static builds"
@@ -443,12 +444,14 @@ image-test: image
 # ------------------------------------------------------------------------ bench
 # make bench        mote side by side with nginx, lighttpd, busybox httpd and the hyper
 #                   reference in bench/hyper-ref, with the bare mio loop in bench/bare-ref
-#                   as the floor (~6 min); writes bench/RESULTS.md and
+#                   as the floor, over HTTP and HTTPS (~8 min); writes bench/RESULTS.md and
 #                   bench/results.svg. Installs its own tools (apt: wrk nginx-light
-#                   lighttpd busybox strace valgrind qemu-user) and builds what it
-#                   measures: make static, make pi (ARMv6) and both references.
-# make bench-smoke  the <60 s version for CI: mote, hyper-ref and bare-ref, 1 s loads; fails only
-#                   when the harness breaks, never because a target is missed.
+#                   lighttpd busybox strace valgrind qemu-user openssl curl) and builds what it
+#                   measures: make static, make pi (ARMv6) and both references, and for
+#                   the HTTPS rows mote and hyper-ref with TLS and make pi TLS=1.
+# make bench-smoke  the <60 s version for CI: mote, hyper-ref and bare-ref, 1 s loads, and
+#                   the HTTPS rows of mote and hyper-ref; fails only when the harness
+#                   breaks, never because a target is missed.
 .PHONY: bench bench-smoke
 bench:
 	@python3 bench/run.py
