@@ -45,8 +45,8 @@ override TLS := $(filter-out 0,$(TLS))
 FEATURES    := $(if $(TLS),--features tls)
 # ring compiles C and assembly: for a cross build cc-rs is pointed at zig for
 # that target, as the linker is (cargo-zigbuild does this itself).
-tls_cc_env = $(if $(TLS),CC_$(subst -,_,$(1))="$(CURDIR)/.ci/zig-cc" AR_$(subst -,_,$(1))="$(CURDIR)/.ci/zig-ar" \
-	MOTE_ZIG_TARGET=$(ZIG_TARGET_$(1)) MOTE_ZIG_CPU=$(subst -,_,$(2)))
+tls_cc_env = $(if $(TLS),$(call ring_cc_env,$(1)) MOTE_ZIG_TARGET=$(ZIG_TARGET_$(1)) MOTE_ZIG_CPU=$(subst -,_,$(2)))
+ring_cc_env = CC_$(subst -,_,$(1))="$(CURDIR)/.ci/zig-cc" AR_$(subst -,_,$(1))="$(CURDIR)/.ci/zig-ar"
 
 # Where a static build goes (make pi, make static), and the std features it rebuilds with.
 OUT_DIR      := $(if $(TLS),$(TARGET_DIR)/tls,$(TARGET_DIR))$(if $(TINY),/tiny)
@@ -343,9 +343,10 @@ BUDGET_ARMV6_TLS      := 589824
 BUDGET_ARMV6_TLS_TINY := 458752
 TLS_DIR           := $(TARGET_DIR)/tls
 upper = $(shell echo '$(1)' | tr 'a-z-' 'A-Z_')
-# $(call bloat_cross,TRIPLE,CPU,TARGET_DIR,TINY): the same flags (and Thumb spec) as the
+# $(call bloat_cross,TRIPLE,CPU,TARGET_DIR,TINY,TLS): the same flags (and Thumb spec) as the
 # deliverable, so the attribution is of the same code.
-bloat_cross = $(call zig_cc_env,$(1),$(2),$(4)) CARGO_TARGET_DIR=$(3) cargo bloat --release \
+bloat_cross = $(call zig_cc_env,$(1),$(2),$(4)) $(if $(5),$(call ring_cc_env,$(1))) CARGO_TARGET_DIR=$(3) \
+	cargo bloat --release $(if $(5),--features tls) \
 	-Z build-std=std,panic_abort $(call target_arg,$(1),$(3),$(call thumb,$(1),$(4))) \
 	-Z build-std-features=$(if $(4),$(TINY_FEATURES))
 # $(call bloat_pair,NAME,COMMAND): crates + 30 biggest functions into size-report/,
@@ -365,6 +366,9 @@ size: tools-cross tools-bloat
 	@$(MAKE) --no-print-directory static TINY=1
 	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=
 	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=1
+	@$(MAKE) --no-print-directory static TINY= TLS=1
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY= TLS=1
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=1 TLS=1
 	@echo "building $(ARMV6) with std's default features, backtrace included (size steps)..."
 	@RUSTFLAGS="$(call rustflags,arm1176jzf-s,,$(ARMV6))" RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$(STEPS_DIR)/bt \
 		cargo zigbuild -q --release --target $(ARMV6) -Zbuild-std=std,panic_abort
@@ -378,12 +382,18 @@ size: tools-cross tools-bloat
 	@$(call bloat_pair,x86_64-tiny,$(call bloat_cross,$(X86),,$(BLOAT_DIR)/tiny,1))
 	@$(call bloat_pair,armv6,$(call bloat_cross,$(ARMV6),arm1176jzf-s,$(BLOAT_DIR),))
 	@$(call bloat_pair,armv6-tiny,$(call bloat_cross,$(ARMV6),arm1176jzf-s,$(BLOAT_DIR)/tiny,1))
+	@$(call bloat_pair,x86_64-tls,$(call bloat_cross,$(X86),,$(BLOAT_DIR)/tls,,1))
+	@$(call bloat_pair,armv6-tls,$(call bloat_cross,$(ARMV6),arm1176jzf-s,$(BLOAT_DIR)/tls,,1))
+	@$(call bloat_pair,armv6-tls-tiny,$(call bloat_cross,$(ARMV6),arm1176jzf-s,$(BLOAT_DIR)/tls/tiny,1,1))
 	@echo "size: writing $(SIZE_DIR)/README.md..."
 	@python3 .ci/size_report.py $(SIZE_DIR) \
 		"armv6|$(ARMV6)|default|$(ARMV6_BIN)|$(BUDGET_ARMV6)" \
 		"armv6-tiny|$(ARMV6)|tiny|$(TINY_DIR)/$(ARMV6)/release/mote|$(BUDGET_ARMV6_TINY)" \
 		"x86_64|$(X86)|default|$(TARGET_DIR)/$(X86)/release/mote|" \
 		"x86_64-tiny|$(X86)|tiny|$(TINY_DIR)/$(X86)/release/mote|" \
+		"armv6-tls|$(ARMV6)|TLS|$(TLS_DIR)/$(ARMV6)/release/mote|$(BUDGET_ARMV6_TLS)" \
+		"armv6-tls-tiny|$(ARMV6)|TLS tiny|$(TLS_DIR)/tiny/$(ARMV6)/release/mote|$(BUDGET_ARMV6_TLS_TINY)" \
+		"x86_64-tls|$(X86)|TLS|$(TLS_DIR)/$(X86)/release/mote|" \
 		--step "std rebuilt, default features (backtrace)|$(STEPS_DIR)/bt/$(ARMV6)/release/mote" \
 		--step "without backtrace (make pi default)|$(ARMV6_BIN)" \
 		--step "+ optimize_for_size|$(STEPS_DIR)/ofs/$(ARMV6)/release/mote" \
