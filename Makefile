@@ -45,8 +45,8 @@ override TLS := $(filter-out 0,$(TLS))
 FEATURES    := $(if $(TLS),--features tls)
 # ring compiles C and assembly: for a cross build cc-rs is pointed at zig for
 # that target, as the linker is (cargo-zigbuild does this itself).
-tls_cc_env = $(if $(TLS),CC_$(subst -,_,$(1))="$(CURDIR)/.ci/zig-cc" AR_$(subst -,_,$(1))="$(CURDIR)/.ci/zig-ar" \
-	MOTE_ZIG_TARGET=$(ZIG_TARGET_$(1)) MOTE_ZIG_CPU=$(subst -,_,$(2)))
+tls_cc_env = $(if $(TLS),$(call ring_cc_env,$(1)) MOTE_ZIG_TARGET=$(ZIG_TARGET_$(1)) MOTE_ZIG_CPU=$(subst -,_,$(2)))
+ring_cc_env = CC_$(subst -,_,$(1))="$(CURDIR)/.ci/zig-cc" AR_$(subst -,_,$(1))="$(CURDIR)/.ci/zig-ar"
 
 # Where a static build goes (make pi, make static), and the std features it rebuilds with.
 OUT_DIR      := $(if $(TLS),$(TARGET_DIR)/tls,$(TARGET_DIR))$(if $(TINY),/tiny)
@@ -150,8 +150,8 @@ help:
 	@echo "  make soak            SOAK_SECONDS (default 600) of mixed requests; RSS must stay flat"
 	@echo "Measure:"
 	@echo "  make bench           mote side by side with nginx, lighttpd, busybox httpd and a hyper"
-	@echo "                       server, on this machine and on an emulated Pi Zero (~8 min);"
-	@echo "                       writes bench/RESULTS.md and bench/results.svg"
+	@echo "                       server, over HTTP and HTTPS, on this machine and on an emulated"
+	@echo "                       Pi Zero (~10 min); writes bench/RESULTS.md and bench/results.svg"
 	@echo "  make bench-smoke     the same harness in under a minute (CI): fails only if it breaks"
 	@echo "Tools (the targets above install what they need themselves):"
 	@echo "  make tools-cross     zig, cargo-zigbuild and rust-src, for the static builds"
@@ -356,9 +356,10 @@ BUDGET_ARMV6_TLS      := 589824
 BUDGET_ARMV6_TLS_TINY := 458752
 TLS_DIR           := $(TARGET_DIR)/tls
 upper = $(shell echo '$(1)' | tr 'a-z-' 'A-Z_')
-# $(call bloat_cross,TRIPLE,CPU,TARGET_DIR,TINY): the same flags (and Thumb spec) as the
+# $(call bloat_cross,TRIPLE,CPU,TARGET_DIR,TINY,TLS): the same flags (and Thumb spec) as the
 # deliverable, so the attribution is of the same code.
-bloat_cross = $(call zig_cc_env,$(1),$(2),$(4)) CARGO_TARGET_DIR=$(3) cargo bloat --release \
+bloat_cross = $(call zig_cc_env,$(1),$(2),$(4)) $(if $(5),$(call ring_cc_env,$(1))) CARGO_TARGET_DIR=$(3) \
+	cargo bloat --release $(if $(5),--features tls) \
 	-Z build-std=std,panic_abort $(call target_arg,$(1),$(3),$(call thumb,$(1),$(4))) \
 	-Z build-std-features=$(if $(4),$(TINY_FEATURES))
 # $(call bloat_pair,NAME,COMMAND): crates + 30 biggest functions into size-report/,
@@ -378,6 +379,9 @@ size: tools-cross tools-bloat
 	@$(MAKE) --no-print-directory static TINY=1
 	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=
 	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=1
+	@$(MAKE) --no-print-directory static TINY= TLS=1
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY= TLS=1
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=1 TLS=1
 	@echo "building $(ARMV6) with std's default features, backtrace included (size steps)..."
 	@RUSTFLAGS="$(call rustflags,arm1176jzf-s,,$(ARMV6))" RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$(STEPS_DIR)/bt \
 		cargo zigbuild -q --release --target $(ARMV6) -Zbuild-std=std,panic_abort
@@ -391,12 +395,18 @@ size: tools-cross tools-bloat
 	@$(call bloat_pair,x86_64-tiny,$(call bloat_cross,$(X86),,$(BLOAT_DIR)/tiny,1))
 	@$(call bloat_pair,armv6,$(call bloat_cross,$(ARMV6),arm1176jzf-s,$(BLOAT_DIR),))
 	@$(call bloat_pair,armv6-tiny,$(call bloat_cross,$(ARMV6),arm1176jzf-s,$(BLOAT_DIR)/tiny,1))
+	@$(call bloat_pair,x86_64-tls,$(call bloat_cross,$(X86),,$(BLOAT_DIR)/tls,,1))
+	@$(call bloat_pair,armv6-tls,$(call bloat_cross,$(ARMV6),arm1176jzf-s,$(BLOAT_DIR)/tls,,1))
+	@$(call bloat_pair,armv6-tls-tiny,$(call bloat_cross,$(ARMV6),arm1176jzf-s,$(BLOAT_DIR)/tls/tiny,1,1))
 	@echo "size: writing $(SIZE_DIR)/README.md..."
 	@python3 .ci/size_report.py $(SIZE_DIR) \
 		"armv6|$(ARMV6)|default|$(ARMV6_BIN)|$(BUDGET_ARMV6)" \
 		"armv6-tiny|$(ARMV6)|tiny|$(TINY_DIR)/$(ARMV6)/release/mote|$(BUDGET_ARMV6_TINY)" \
 		"x86_64|$(X86)|default|$(TARGET_DIR)/$(X86)/release/mote|" \
 		"x86_64-tiny|$(X86)|tiny|$(TINY_DIR)/$(X86)/release/mote|" \
+		"armv6-tls|$(ARMV6)|TLS|$(TLS_DIR)/$(ARMV6)/release/mote|$(BUDGET_ARMV6_TLS)" \
+		"armv6-tls-tiny|$(ARMV6)|TLS tiny|$(TLS_DIR)/tiny/$(ARMV6)/release/mote|$(BUDGET_ARMV6_TLS_TINY)" \
+		"x86_64-tls|$(X86)|TLS|$(TLS_DIR)/$(X86)/release/mote|" \
 		--step "std rebuilt, default features (backtrace)|$(STEPS_DIR)/bt/$(ARMV6)/release/mote" \
 		--step "without backtrace (make pi default)|$(ARMV6_BIN)" \
 		--step "+ optimize_for_size|$(STEPS_DIR)/ofs/$(ARMV6)/release/mote" \
@@ -457,13 +467,16 @@ image-test: image
 # ------------------------------------------------------------------------ bench
 # make bench        mote side by side with nginx, lighttpd, busybox httpd and the hyper
 #                   reference in bench/hyper-ref, with the bare mio loop in bench/bare-ref
-#                   as the floor, and the ARMv6 builds of mote and hyper-ref on the
-#                   emulated Pi Zero of make pi-boot (~8 min); writes bench/RESULTS.md and
-#                   bench/results.svg. Installs its own tools (apt: wrk nginx-light
-#                   lighttpd busybox strace valgrind qemu-user qemu-system-arm cpio) and
-#                   builds what it measures: make static, make pi (ARMv6) and both references.
-# make bench-smoke  the <60 s version for CI: mote, hyper-ref and bare-ref, 1 s loads; fails only
-#                   when the harness breaks, never because a target is missed.
+#                   as the floor, over HTTP and HTTPS, and the ARMv6 builds of mote and
+#                   hyper-ref on the emulated Pi Zero of make pi-boot (~10 min); writes
+#                   bench/RESULTS.md and bench/results.svg. Installs its own tools (apt: wrk
+#                   nginx-light lighttpd busybox strace valgrind qemu-user qemu-system-arm cpio
+#                   openssl curl) and builds what it measures: make static, make pi (ARMv6) and
+#                   both references, and for the HTTPS rows mote and hyper-ref with TLS and
+#                   make pi TLS=1.
+# make bench-smoke  the <60 s version for CI: mote, hyper-ref and bare-ref, 1 s loads, and
+#                   the HTTPS rows of mote and hyper-ref; fails only when the harness
+#                   breaks, never because a target is missed.
 .PHONY: bench bench-smoke
 bench:
 	@python3 bench/run.py

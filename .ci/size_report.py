@@ -158,8 +158,14 @@ def main(argv):
         "- 32-bit ARM: `-C relocation-model=static`. rustc compiles these targets"
         " position-independent but links a fixed-address executable, so every address a"
         " function loaded cost one more instruction for nothing (-5.3 KB ARMv6, -1.6 KB tiny).",
-        "- budgets: ARMv6 default <= 256 KiB, ARMv6 tiny <= 160 KiB; `make size` fails above"
-        " them. x86_64 has no budget (reported for comparison).",
+        "- **TLS** (`TLS=1`): the `tls` feature, rustls with ring's primitives as shipped: ECDSA"
+        " P-256 and P-384 keys, X25519 and P-256 key exchange, TLS 1.3 and TLS 1.2 with six"
+        " ECDHE-AEAD suites, stateless session tickets; ring's C and assembly compiled by zig"
+        " for the target. What each of those choices costs was measured by temporary builds"
+        " and is in `tls-choices.md`.",
+        "- budgets: ARMv6 default <= 256 KiB, ARMv6 tiny <= 160 KiB, ARMv6 TLS <= 576 KiB,"
+        " ARMv6 TLS tiny <= 448 KiB; `make size` and `make size-check` fail above them."
+        " x86_64 has no budget (reported for comparison).",
         "- **attribution**: cargo-bloat on an unstripped twin of each build with identical flags"
         " (for the cross builds cargo-bloat drives `cargo build -Zbuild-std` linked by"
         " `.ci/zig-cc`). It measures `.text` only: string constants, the embedded site and"

@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """`make bench`: mote side by side with nginx, lighttpd, busybox httpd and a
-hyper reference server, in one run, on this machine. Writes bench/RESULTS.md and
-bench/results.svg; every verdict in them is computed here from the numbers.
+hyper reference server, in one run, on this machine, over HTTP and over HTTPS (the
+HTTPS rows: mote built with TLS, nginx, hyper-ref built with rustls). Writes
+bench/RESULTS.md and bench/results.svg; every verdict in them is computed here from
+the numbers.
 
     python3 bench/run.py            full run (~8 min), writes bench/RESULTS.md + results.svg
-    python3 bench/run.py --smoke    <60 s: mote and hyper-ref only, 1 s loads, tiny counts;
+    python3 bench/run.py --smoke    ~1 min: mote and hyper-ref only, 1 s loads, tiny counts;
                                     writes into a temp dir; exits non-zero if the harness
                                     breaks (never because a target is missed)
 
 Environment overrides (all optional): MOTE_BIN, MOTE_STATIC_BIN, MOTE_ARM_BIN, HYPER_BIN,
-HYPER_ARM_BIN (use these binaries, do not build them); BENCH_NO_BUILD=1 (build nothing);
+HYPER_ARM_BIN, MOTE_TLS_BIN, HYPER_TLS_BIN, MOTE_ARM_TLS_BIN (use these binaries, do not
+build them); BENCH_NO_BUILD=1 (build nothing: the HTTPS rows then need the TLS ones);
 BENCH_OUT=DIR (where RESULTS.md and results.svg go); HYPER_TARGET_DIR (cargo target dir
 of bench/hyper-ref, default <mote target dir>/hyper-ref).
 
@@ -35,6 +38,7 @@ import shlex
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -414,7 +418,7 @@ mimetype.assign = ( ".html" => "text/html; charset=utf-8" )
             if self.proc.poll() is not None:
                 break
             try:
-                status, s = http_get(self.port, timeout=2.0)
+                status, s = self.get(timeout=2.0)
                 s.close()
                 if status == 200:
                     return
@@ -426,6 +430,10 @@ mimetype.assign = ( ".html" => "text/html; charset=utf-8" )
         with open(self.err.name) as f:
             out = f.read()[-2000:]
         raise RuntimeError(f"{self.label} did not answer 200 on port {self.port} ({last}); log:\n{out}")
+
+    def get(self, **kw):
+        """One GET of the page on a new connection: (status, socket)."""
+        return http_get(self.port, **kw)
 
     def pids(self):
         if not self.proc or self.proc.poll() is not None:
@@ -520,11 +528,12 @@ request = function() return req end
 """
 
 
-def wrk(tmp, port, conns, secs, pipeline=0, timeout_s=10, threads=1, pin=True, header=None):
+def wrk(tmp, port, conns, secs, pipeline=0, timeout_s=10, threads=1, pin=True, header=None,
+        scheme="http"):
     script = os.path.join(tmp, "pipeline.lua" if pipeline else "report.lua")
     cmd = (["taskset", "-c", "1"] if pin else []) + ["wrk", f"-t{threads}", f"-c{conns}", f"-d{secs}s", "--latency",
            f"--timeout", f"{timeout_s}s"] + (["-H", header] if header else []) + [
-           "-s", script, f"http://127.0.0.1:{port}{PAGE_PATH}"]
+           "-s", script, f"{scheme}://127.0.0.1:{port}{PAGE_PATH}"]
     if pipeline:
         cmd += ["--", str(pipeline)]
     record(cmd, tmp)
@@ -693,37 +702,41 @@ def m_idle_conns(ctx):
             out[name] = {"na": "closes after each response: no idle keep-alive connections"}
             continue
         log(f"idle connections: {name}, {n}")
-        srv = ctx.server(name, conns=n).start()
-        socks = []
-        try:
-            status, s = http_get(srv.port)
-            s.close()
-            time.sleep(0.3)
-            before = rss_bytes(srv.pids())
-            for _ in range(n):
-                status, s = http_get(srv.port, timeout=10)
-                if status != 200:
-                    raise RuntimeError(f"{name}: status {status} while opening idle connections")
-                socks.append(s)
-            time.sleep(0.5)
-            after = rss_bytes(srv.pids())
-            # every connection must still be open: a read would block, not see EOF
-            still = 0
-            for s in socks:
-                s.setblocking(False)
-                try:
-                    still += 0 if s.recv(1) == b"" else 1
-                except BlockingIOError:
-                    still += 1
-                except OSError:
-                    pass
-            out[name] = {"before": before, "after": after, "conns": n, "open": still,
-                         "per_conn": (after - before) / n}
-        finally:
-            for s in socks:
-                s.close()
-            srv.stop()
+        out[name] = hold_idle(ctx.server(name, conns=n).start(), n)
     return out
+
+
+def hold_idle(srv, n):
+    """RSS of the server's processes before and after opening n connections that each made
+    one request and stay idle; stops the server."""
+    socks = []
+    try:
+        srv.get()[1].close()
+        time.sleep(0.3)
+        before = rss_bytes(srv.pids())
+        for _ in range(n):
+            status, s = srv.get(timeout=10)
+            socks.append(s)
+            if status != 200:
+                raise RuntimeError(f"{srv.label}: status {status} while opening idle connections")
+        time.sleep(0.5)
+        after = rss_bytes(srv.pids())
+        # every connection must still be open: a read would block, not see EOF
+        still = 0
+        for s in socks:
+            s.setblocking(False)
+            try:
+                still += 0 if s.recv(1) == b"" else 1
+            except (BlockingIOError, ssl.SSLWantReadError):
+                still += 1
+            except OSError:
+                pass
+        return {"before": before, "after": after, "conns": n, "open": still,
+                "per_conn": (after - before) / n}
+    finally:
+        for s in socks:
+            s.close()
+        srv.stop()
 
 
 def m_idle_rss(ctx):
@@ -1135,6 +1148,7 @@ def board_section(w, board, insns):
 # ------------------------------------------------------------------ tools and builds
 def ensure_tools():
     need = {"wrk": "wrk", "strace": "strace", "valgrind": "valgrind", "taskset": "util-linux"}
+    need.update(TLS_TOOLS)
     if not SMOKE:
         need.update({"nginx": "nginx-light", "lighttpd": "lighttpd", "busybox": "busybox",
                      "qemu-arm": "qemu-user"})
@@ -1197,6 +1211,7 @@ def build(tmp):
         want("mote-arm", "MOTE_ARM_BIN", os.path.join(target, ARMV6, "release", "mote"),
              ["make", "-C", REPO, "--no-print-directory", "pi", "PI=", f"PI_TARGET={ARMV6}", "TINY="],
              required=False)
+    build_tls(tmp, target, hyper_dir, bins)
     for k in ("mote", "hyper-ref", "bare-ref", "mote-static"):
         if k in bins and not os.path.exists(bins[k]):
             raise RuntimeError(f"{k}: {bins[k]} does not exist")
@@ -1452,6 +1467,7 @@ def write_report(out_dir, R, mach, elapsed):
                       f"nginx {degrade('nginx', big)}, {sw['nginx'][big]['errors']} errors",
                       cell("mote", big) - cell("mote", lo) <= cell("nginx", big) - cell("nginx", lo)
                       and sw["mote"][big]["errors"] <= sw["nginx"][big]["errors"]))
+    T += https_targets(R)
     for name, m, ref, ok in T:
         w(f"| {name} | {m} | {ref} | {verdict(ok) if isinstance(ok, bool) else ok} |")
     R["targets"] = [{"target": t[0], "mote": t[1], "reference": t[2], "met": t[3]} for t in T]
@@ -1596,6 +1612,7 @@ def write_report(out_dir, R, mach, elapsed):
                 w(f"| {s} | {cc[s]['rps']:,.0f} | {cc[s]['cpu_us']:.2f} |")
         w("")
     board_section(w, R.get("board"), R.get("arm_insns"))
+    https_report(w, R)
     missed = [t for t in T if t[3] is False]
     if missed:
         w("## Targets not met: why, and what was tried\n")
@@ -1705,6 +1722,446 @@ def _esc(s):
     return str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# ------------------------------------------------------------------------------ HTTPS
+# The HTTPS rows: mote built with TLS (`--features tls`), nginx (OpenSSL) and hyper-ref
+# built with tokio-rustls (`--features tls`), side by side in one run. One ECDSA P-256
+# certificate made here; on each server TLS 1.3 and 1.2, the same suites in the same order
+# (AES-GCM first, as mote orders them on x86_64), X25519 and P-256, the server's order
+# winning, and stateless session tickets. Each listens for HTTPS only.
+if SMOKE:
+    KT = dict(servers=["mote", "hyper-ref"], rounds=1, secs=1, conns=20, handshakes=20,
+              handshake_rounds=1, idle_conns=20, arm=False)
+else:
+    KT = dict(servers=["mote", "nginx", "hyper-ref"], rounds=7, secs=2, conns=50,
+              handshakes=200, handshake_rounds=5, idle_conns=1000, arm=True, arm_handshakes=40,
+              arm_bulk_bytes=2 << 20, arm_fetches=3)
+T_TLS_CPU_RATIO = 0.9        # keep-alive HTTPS: CPU per request ≤ 0.9× the best peer's
+T_TLS_HANDSHAKE_RATIO = 1.0  # CPU per full handshake ≤ nginx's
+T_TLS_IDLE_RATIO = 0.25      # memory per idle HTTPS connection ≤ ¼ of nginx's
+TLS13_SUITES = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+TLS12_SUITES = ("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+                "ECDHE-ECDSA-CHACHA20-POLY1305")
+# The suites the ARMv6 bulk rows force from the client, one at a time.
+ARM_BULK_SUITES = ("TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256")
+TLS_TOOLS = {"openssl": "openssl", "curl": "curl"}
+NGINX_TLS = """listen {listen} ssl;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_ciphers {tls12};
+        ssl_conf_command Ciphersuites {tls13};
+        ssl_ecdh_curve X25519:prime256v1;
+        ssl_prefer_server_ciphers on;
+        ssl_session_tickets on;"""
+
+# What the report says under an HTTPS target this run did not meet, as TRIED does.
+TRIED += [
+    ("memory per idle HTTPS connection", "mote's own state per idle connection is what it is "
+     "over plain HTTP (a 128-byte slot; the read buffer is the worker's); the rest is rustls's. "
+     "A heap profile (valgrind massif) of the TLS build holding 300 idle connections gave per "
+     "connection: 4,096 B rustls's read buffer, which its buffered API sizes to 4 KiB before every "
+     "read and never shrinks below that; 1,168 B the ServerConnection; 2 × 560 B the AES-GCM keys "
+     "of the two directions (ring's key schedule and GHASH table); 640 B the handshake "
+     "deframer's list of spans (room for 16, made with the connection and kept); 223 B the "
+     "traffic-secret state; ~200 B the capacity of two empty queues; ~100 B allocator overhead. "
+     "Only the read buffer is more than a rustls connection needs while idle: rustls's unbuffered "
+     "API (UnbufferedServerConnection), fed from the worker's shared read buffer as plain "
+     "connections are, would leave about 3.5 KB per idle connection, under a quarter of "
+     "nginx's. That moves src/net/tls.rs's reads and writes to another API, not a local change, "
+     "and is not done."),
+]
+
+
+class TlsServer(Server):
+    """A server of the HTTPS rows: HTTPS only, with the run's certificate; `get` speaks TLS."""
+
+    def __init__(self, kind, bins, tmp, site, tls, **kw):
+        super().__init__(kind, bins, tmp, site, **kw)
+        self.cert, self.key = tls
+        self.client = ssl.create_default_context(cafile=self.cert)
+        self.client.set_alpn_protocols(["http/1.1"])
+
+    def _command(self):
+        listen = f"127.0.0.1:{self.port}"
+        files = ["--tls-cert", self.cert, "--tls-key", self.key]
+        if self.kind == "mote":
+            return [self.bins["mote"], "--listen-tls", listen, "--root", self.site] + files
+        if self.kind == "hyper-ref":
+            return [self.bins["hyper-ref"], "--listen", listen, "--page",
+                    os.path.join(self.site, "index.html")] + files
+        if self.kind == "nginx":
+            # The plain configuration, its listener made an HTTPS one.
+            cmd = super()._command()
+            conf = cmd[cmd.index("-c") + 1]
+            with open(conf) as f:
+                text = f.read().replace(f"listen {listen};", NGINX_TLS.format(
+                    listen=listen, cert=self.cert, key=self.key, tls12=TLS12_SUITES, tls13=TLS13_SUITES))
+            with open(conf, "w") as f:
+                f.write(text)
+            keep_config("nginx (HTTPS rows)", conf, self.port, self.tmp)
+            return cmd
+        raise ValueError(self.kind)
+
+    def get(self, session=None, timeout=5.0, **kw):
+        """One GET over a new HTTPS connection, resuming `session` if given: (status, socket)."""
+        raw = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        try:
+            sock = self.client.wrap_socket(raw, server_hostname="localhost", session=session)
+        except BaseException:
+            raw.close()
+            raise
+        return http_get(self.port, sock=sock, timeout=timeout, **kw)
+
+
+def tls_files(ctx):
+    """The run's certificate and key (ECDSA P-256, for localhost and 127.0.0.1), made once."""
+    if not getattr(ctx, "tls", None):
+        cert, key = os.path.join(ctx.tmp, "tls-cert.pem"), os.path.join(ctx.tmp, "tls-key.pem")
+        cmd = ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+               "-nodes", "-days", "7", "-subj", "/CN=localhost",
+               "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", cert]
+        record(cmd, ctx.tmp)
+        run(cmd)
+        ctx.tls = (cert, key)
+    return ctx.tls
+
+
+def tls_server(ctx, name, **kw):
+    bins = {"mote": ctx.bins.get("mote-tls"), "hyper-ref": ctx.bins.get("hyper-ref-tls")}
+    return TlsServer(name, kw.pop("bins", bins), ctx.tmp, kw.pop("site", ctx.site), tls_files(ctx),
+                     label=kw.pop("label", f"{name}-tls"), **kw)
+
+
+def https_measures():
+    return [("https_keepalive", m_https_keepalive), ("https_handshakes", m_https_handshakes),
+            ("https_idle", m_https_idle)] + ([("https_arm", m_https_arm)] if KT["arm"] else [])
+
+
+def https_servers(ctx):
+    """The HTTPS rows whose binaries exist (a failed TLS build is a note, not a stop)."""
+    names = []
+    for name in KT["servers"]:
+        binp = {"mote": ctx.bins.get("mote-tls"), "hyper-ref": ctx.bins.get("hyper-ref-tls")}.get(name, "")
+        if binp is None or (binp and not os.path.exists(binp)):
+            note(f"HTTPS: {name} built with TLS is missing; its HTTPS rows are skipped")
+            continue
+        names.append(name)
+    return names
+
+
+def m_https_keepalive(ctx):
+    """As the main run, over HTTPS: every server up at once, wrk https in rounds that visit
+    them in turn (reversed every other round); medians."""
+    servers, runs = {}, {}
+    try:
+        for name in https_servers(ctx):
+            servers[name] = tls_server(ctx, name, conns=KT["conns"]).start()
+            log(f"https: warming {name}")
+            wrk(ctx.tmp, servers[name].port, KT["conns"], K["warm_secs"], scheme="https")
+            runs[name] = []
+        for rnd in range(KT["rounds"]):
+            for name, srv in (list(servers.items())[::-1] if rnd % 2 else servers.items()):
+                log(f"https: keep-alive round {rnd + 1}/{KT['rounds']} {name}, c={KT['conns']}")
+                runs[name].append(loaded(srv, ctx.tmp, KT["conns"], KT["secs"], scheme="https"))
+    finally:
+        for srv in servers.values():
+            srv.stop()
+    out = {}
+    for name, rs in runs.items():
+        out[name] = {k: statistics.median(r[k] for r in rs)
+                     for k in ("rps", "p50", "p99", "cpu_us", "bytes_per_resp", "user_share")}
+        out[name].update(requests=sum(r["requests"] for r in rs), errors=sum(r["errors"] for r in rs),
+                         cpu_all=[r["cpu_us"] for r in rs])
+    return out
+
+
+def handshakes(srv, n, resume):
+    """n connections one after another, each with one GET, each a full handshake or resuming
+    the session the last one left (as a browser does): the server's CPU µs per connection,
+    how many resumed, and what the first one negotiated."""
+    session = None
+    if resume:
+        status, s = srv.get()
+        session = s.session
+        s.close()
+    time.sleep(0.05)
+    before = srv.cpu()
+    reused, spoke = 0, None
+    for _ in range(n):
+        status, s = srv.get(session=session)
+        if status != 200:
+            raise RuntimeError(f"{srv.label}: status {status} over HTTPS")
+        spoke = spoke or f"{s.version()} {s.cipher()[0]}"
+        if resume:
+            reused += s.session_reused
+            session = s.session or session
+        s.close()
+    time.sleep(0.05)  # the server's side of the last close
+    cg, pr, _ = cpu_delta(before, srv.cpu())
+    return (cg if cg is not None else pr) / n, reused, spoke
+
+
+def m_https_handshakes(ctx):
+    """CPU per connection with a full handshake and with a resumed one: every server up at
+    once, rounds visiting them in turn; the client (Python's ssl, OpenSSL) on CPU 1 makes one
+    connection at a time, so no server saturates and queueing is out of the figure."""
+    servers, runs = {}, {}
+    n = KT["handshakes"]
+    try:
+        for name in https_servers(ctx):
+            servers[name] = tls_server(ctx, name).start()
+            runs[name] = {"full": [], "resumed": []}
+        for rnd in range(KT["handshake_rounds"]):
+            for name, srv in (list(servers.items())[::-1] if rnd % 2 else servers.items()):
+                log(f"https: handshakes round {rnd + 1}/{KT['handshake_rounds']} {name}, {n} + {n}")
+                for mode in ("full", "resumed"):
+                    cpu, reused, spoke = handshakes(srv, n, mode == "resumed")
+                    runs[name][mode].append(cpu)
+                    runs[name]["spoke"] = spoke
+                    if mode == "resumed":
+                        runs[name]["reused"] = runs[name].get("reused", 0) + reused
+    finally:
+        for srv in servers.values():
+            srv.stop()
+    return {name: {"full_us": statistics.median(r["full"]), "resumed_us": statistics.median(r["resumed"]),
+                   "full_all": r["full"], "resumed_all": r["resumed"], "spoke": r["spoke"],
+                   "reused": r["reused"], "conns": n * len(r["resumed"])}
+            for name, r in runs.items()}
+
+
+def m_https_idle(ctx):
+    out = {}
+    n = KT["idle_conns"]
+    for name in https_servers(ctx):
+        log(f"https: idle connections: {name}, {n}")
+        out[name] = hold_idle(tls_server(ctx, name, conns=n).start(), n)
+    return out
+
+
+def m_https_arm(ctx):
+    """The ARMv6 TLS build under qemu-arm: CPU per full and per resumed handshake, and per MB
+    of a large file over one connection with each suite forced by the client (curl)."""
+    binp = ctx.bins.get("mote-arm-tls")
+    if not binp or not os.path.exists(binp):
+        note(f"HTTPS on ARMv6: {binp or 'the ARMv6 TLS build'} is not built (`make pi TLS=1`); skipped")
+        return None
+    if not shutil.which("qemu-arm"):
+        note("HTTPS on ARMv6: qemu-arm missing; skipped")
+        return None
+    # Its own site, so the large file changes nothing the other rows load.
+    site = os.path.join(ctx.tmp, "site-arm-tls")
+    os.makedirs(site, exist_ok=True)
+    shutil.copy(os.path.join(ctx.site, "index.html"), site)
+    size = KT["arm_bulk_bytes"]
+    with open(os.path.join(site, "large.bin"), "wb") as f:
+        f.write(os.urandom(size))
+    out = {"bin": binp, "mtime": os.path.getmtime(binp), "bytes": size}
+    srv = tls_server(ctx, "mote", bins={"mote": binp}, site=site, runner=["qemu-arm", "-cpu", "arm1176"],
+                     label="mote-tls-armv6").start(timeout=30)
+    try:
+        n = KT["arm_handshakes"]
+        log(f"https: ARMv6 under qemu, {n} full and {n} resumed handshakes")
+        out["full_us"], _, out["spoke"] = handshakes(srv, n, False)
+        out["resumed_us"], out["reused"], _ = handshakes(srv, n, True)
+        out["handshakes"] = n
+        for suite in ARM_BULK_SUITES:
+            log(f"https: ARMv6 under qemu, {size >> 20} MiB with {suite}")
+            one = curl_large(srv, suite, 1)
+            many = curl_large(srv, suite, 1 + KT["arm_fetches"])
+            out[suite] = {"us_per_mb": (many - one) / (KT["arm_fetches"] * size / 1e6)}
+    finally:
+        srv.stop()
+    return out
+
+
+def curl_large(srv, suite, count):
+    """The server's CPU µs for `count` fetches of large.bin over one connection, the client
+    offering `suite` alone (TLS 1.3)."""
+    url = f"https://localhost:{srv.port}/large.bin"
+    cmd = ["curl", "-sS", "-v", "--tlsv1.3", "--tls13-ciphers", suite, "--cacert", srv.cert,
+           "--resolve", f"localhost:{srv.port}:127.0.0.1"]
+    for _ in range(count):
+        cmd += ["-o", "/dev/null", url]
+    record(cmd, srv.tmp)
+    before = srv.cpu()
+    r = run(cmd, timeout=600)
+    cg, pr, _ = cpu_delta(before, srv.cpu())
+    if f"/ {suite}" not in r.stdout or r.stdout.count("Re-using existing connection") != count - 1:
+        raise RuntimeError(f"curl did not fetch {count} times over one {suite} connection:\n{r.stdout[-1500:]}")
+    return cg if cg is not None else pr
+
+
+def build_tls(tmp, target, hyper_dir, bins):
+    """The HTTPS rows' binaries. cargo links a build with other features to the same path, so
+    each host TLS build is copied into the run's temp dir and the default build put back
+    (cargo only relinks it). MOTE_TLS_BIN, HYPER_TLS_BIN and MOTE_ARM_TLS_BIN override."""
+    nobuild = bool(os.environ.get("BENCH_NO_BUILD"))
+    hyper = ["--manifest-path", os.path.join(HERE, "hyper-ref", "Cargo.toml")]
+    rows = [("mote-tls", "MOTE_TLS_BIN", [], os.path.join(target, "release", "mote"), {}),
+            ("hyper-ref-tls", "HYPER_TLS_BIN", hyper, os.path.join(hyper_dir, "release", "hyper-ref"),
+             {"CARGO_TARGET_DIR": hyper_dir})]
+    for key, env, args, built, env_extra in rows:
+        if os.environ.get(env):
+            bins[key] = os.path.abspath(os.environ[env])
+            continue
+        bins[key] = None
+        if nobuild:
+            continue
+        log(f"building {key}...")
+        cmd = ["cargo", "build", "--release", "-q", "--features", "tls"] + args
+        record(cmd, tmp)
+        env_all = dict(os.environ, **env_extra)
+        r = run(cmd, env=env_all, timeout=1200, check=False)
+        if r.returncode != 0:
+            note(f"{key}: the build failed; its HTTPS rows are skipped\n{(r.stdout or '')[-1000:]}")
+        else:
+            bins[key] = os.path.join(tmp, key)
+            shutil.copy2(built, bins[key])
+        run(["cargo", "build", "--release", "-q"] + args, env=env_all, timeout=1200)
+    if SMOKE:
+        return
+    if os.environ.get("MOTE_ARM_TLS_BIN"):
+        bins["mote-arm-tls"] = os.path.abspath(os.environ["MOTE_ARM_TLS_BIN"])
+        return
+    bins["mote-arm-tls"] = os.path.join(target, "tls", ARMV6, "release", "mote")
+    if not nobuild:
+        cmd = ["make", "-C", REPO, "--no-print-directory", "pi", "PI=", f"PI_TARGET={ARMV6}", "TINY=", "TLS=1"]
+        log("building mote-arm-tls...")
+        record(cmd, tmp)
+        r = run(cmd, timeout=1200, check=False)
+        if r.returncode != 0:
+            note(f"mote-arm-tls: the build failed; its rows are skipped\n{(r.stdout or '')[-1000:]}")
+
+
+def https_targets(R):
+    """The HTTPS targets' rows for the report's table of targets."""
+    T = []
+    ka = R.get("https_keepalive") or {}
+    if "mote" in ka:
+        bp, who = best_peer(ka, "cpu_us", KT["servers"])
+        if bp is not None:
+            paired, lo, hi = paired_ratio(ka, "mote", who)
+            medians = ka["mote"]["cpu_us"] / bp
+            T.append((f"HTTPS keep-alive CPU per request ≤ {T_TLS_CPU_RATIO}× best peer",
+                      f"{ka['mote']['cpu_us']:.2f} µs: {medians:.3f}× by medians, {paired:.3f}× median of "
+                      f"the {len(ka['mote']['cpu_all'])} rounds' ratios ({lo:.2f}–{hi:.2f})",
+                      f"best peer {who} {bp:.2f} µs → limit {T_TLS_CPU_RATIO * bp:.2f} µs; both ratios ≤ "
+                      f"{T_TLS_CPU_RATIO}", medians <= T_TLS_CPU_RATIO and paired <= T_TLS_CPU_RATIO))
+    hs = R.get("https_handshakes") or {}
+    if "mote" in hs and "nginx" in hs:
+        ratios = [a / b for a, b in zip(hs["mote"]["full_all"], hs["nginx"]["full_all"])]
+        medians = hs["mote"]["full_us"] / hs["nginx"]["full_us"]
+        paired = statistics.median(ratios)
+        T.append((f"HTTPS full handshake CPU ≤ {T_TLS_HANDSHAKE_RATIO}× nginx's",
+                  f"{hs['mote']['full_us']:.1f} µs: {medians:.3f}× by medians, {paired:.3f}× median of "
+                  f"the {len(ratios)} rounds' ratios", f"nginx {hs['nginx']['full_us']:.1f} µs",
+                  medians <= T_TLS_HANDSHAKE_RATIO and paired <= T_TLS_HANDSHAKE_RATIO))
+    elif "mote" in hs:
+        T.append(("HTTPS full handshake CPU ≤ nginx's", f"{hs['mote']['full_us']:.1f} µs",
+                  "no nginx row in this run", None))
+    ic = R.get("https_idle") or {}
+    if "mote" in ic and "nginx" in ic:
+        v, ref = ic["mote"]["per_conn"], ic["nginx"]["per_conn"]
+        T.append((f"memory per idle HTTPS connection ≤ {T_TLS_IDLE_RATIO}× nginx's", f"{v:,.0f} B ({v / ref:.2f}×)",
+                  f"nginx {ref:,.0f} B → limit {T_TLS_IDLE_RATIO * ref:,.0f} B; {ic['mote']['conns']} connections",
+                  v <= T_TLS_IDLE_RATIO * ref))
+    elif "mote" in ic:
+        T.append(("memory per idle HTTPS connection ≤ ¼ of nginx's", f"{ic['mote']['per_conn']:,.0f} B",
+                  "no nginx row in this run", None))
+    return [(n, m, r, "not measured" if ok is None else ok) for n, m, r, ok in T]
+
+
+def https_report(w, R):
+    ka, hs, ic, arm = (R.get(k) or {} for k in ("https_keepalive", "https_handshakes", "https_idle", "https_arm"))
+    if not (ka or hs or ic or arm):
+        return
+    w("## HTTPS\n")
+    w("mote built with TLS (`--features tls`: rustls with ring), nginx with OpenSSL, and hyper-ref built "
+      "with tokio-rustls and ring (`--features tls`), each listening for HTTPS only, with one ECDSA "
+      "P-256 certificate made for the run; on each TLS 1.3 and 1.2, the suites "
+      f"`{TLS13_SUITES}` and `{TLS12_SUITES}` in that order, the server's order winning, key "
+      "exchange X25519 or P-256, and stateless session tickets (nginx's configuration is below). "
+      "Server and CPU accounting as in the main run.\n")
+    if ka:
+        w(f"### Keep-alive over HTTPS (wrk https, c={KT['conns']}, {KT['rounds']} rounds × {KT['secs']} s "
+          "per server, medians)\n")
+        w("wrk (OpenSSL) speaks TLS 1.3 with AES-128-GCM to each. Rounds as in the main run.\n")
+        w("| server | req/s | p50 µs | p99 µs | CPU µs/req | rounds min–max | user share | bytes/response | errors |")
+        w("|---|---|---|---|---|---|---|---|---|")
+        for s, r in ka.items():
+            w(f"| {s} | {r['rps']:,.0f} | {r['p50']:.0f} | {r['p99']:.0f} | {r['cpu_us']:.2f} | "
+              f"{min(r['cpu_all']):.2f}–{max(r['cpu_all']):.2f} | {100 * r['user_share']:.0f}% | "
+              f"{r['bytes_per_resp']:,.0f} | {r['errors']} |")
+        w("")
+    if hs:
+        w(f"### A connection per request: full and resumed handshakes ({KT['handshake_rounds']} rounds × "
+          f"{KT['handshakes']} connections of each kind per server, medians)\n")
+        w("Python's `ssl` (OpenSSL) on CPU 1 opens one connection at a time, verifies the certificate, "
+          "makes one GET, reads the response and closes. Full: a new session each time. Resumed: "
+          "each connection offers the ticket the one before it received (TLS 1.3 PSK with a fresh "
+          "key exchange, no certificate or signature). CPU µs: the server's CPU time per "
+          "connection, TCP set-up, the request and the close included, the same work on every row.\n")
+        w("| server | negotiated | CPU µs, full handshake | rounds | CPU µs, resumed | rounds | resumed |")
+        w("|---|---|---|---|---|---|---|")
+        for s, r in hs.items():
+            w(f"| {s} | {r['spoke']} | {r['full_us']:.1f} | {min(r['full_all']):.1f}–{max(r['full_all']):.1f} | "
+              f"{r['resumed_us']:.1f} | {min(r['resumed_all']):.1f}–{max(r['resumed_all']):.1f} | "
+              f"{r['reused']}/{r['conns']} |")
+        w("")
+    if ic:
+        w("### Memory per idle HTTPS connection\n")
+        w("As for plain connections: VmRSS of the server's processes before and after opening N "
+          "HTTPS connections that each made one request (response read whole) and stay idle; ÷ N.\n")
+        w("| server | connections (still open) | RSS before | RSS after | bytes/connection |")
+        w("|---|---|---|---|---|")
+        for s, r in ic.items():
+            w(f"| {s} | {r['conns']} ({r['open']}) | {r['before'] / 1024:,.0f} KiB | "
+              f"{r['after'] / 1024:,.0f} KiB | {r['per_conn']:,.0f} |")
+        w("")
+    if arm:
+        shown = arm["bin"][len(REPO) + 1:] if arm["bin"].startswith(REPO + "/") else arm["bin"]
+        w("### HTTPS on ARMv6 under `qemu-arm -cpu arm1176`\n")
+        w(f"mote: `{shown}` (`make pi TLS=1`), built "
+          f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(arm['mtime']))}. CPU is qemu's on the x86 "
+          f"host, so figures compare with each other, not with a Pi. Handshakes: {arm['handshakes']} "
+          f"connections of each kind as above ({arm['spoke']}; resumed {arm['reused']}/{arm['handshakes']}). "
+          f"Bulk: curl offering one TLS 1.3 suite fetches a {arm['bytes'] >> 20} MiB file once and "
+          f"1 + {KT['arm_fetches']} times over one connection; CPU per MB = the difference ÷ the "
+          "extra megabytes, so the handshake cancels out.\n")
+        w("| measure | host CPU |")
+        w("|---|---|")
+        w(f"| full handshake (one GET) | {arm['full_us'] / 1000:.2f} ms |")
+        w(f"| resumed handshake (one GET) | {arm['resumed_us'] / 1000:.2f} ms |")
+        for suite in ARM_BULK_SUITES:
+            if suite in arm:
+                w(f"| bulk, {suite} | {arm[suite]['us_per_mb'] / 1000:.1f} ms per MB |")
+        a, c = (arm.get(s, {}).get("us_per_mb") for s in ("TLS_AES_128_GCM_SHA256", "TLS_CHACHA20_POLY1305_SHA256"))
+        if a and c:
+            w(f"\nAES-128-GCM costs {a / c:.1f}× ChaCha20-Poly1305 per MB here: the ARM1176 has no AES "
+              "instructions, which is why the ARM builds put ChaCha20 first.")
+        w("")
+
+
+def https_smoke_problems(R):
+    problems = []
+    if os.environ.get("BENCH_NO_BUILD") and not os.environ.get("MOTE_TLS_BIN"):
+        return problems  # nothing built with TLS to measure
+    ka, hs, ic = (R.get(k) or {} for k in ("https_keepalive", "https_handshakes", "https_idle"))
+    for s in KT["servers"]:
+        r = ka.get(s)
+        if not r or r["requests"] <= 0 or r["cpu_us"] <= 0:
+            problems.append(f"{s} over HTTPS: no requests or no CPU time measured")
+        h = hs.get(s)
+        if not h or h["full_us"] <= 0 or h["resumed_us"] <= 0:
+            problems.append(f"{s} over HTTPS: no handshake CPU measured")
+        elif h["reused"] < h["conns"]:
+            problems.append(f"{s} over HTTPS: {h['reused']}/{h['conns']} connections resumed")
+        i = ic.get(s)
+        if not i or i["open"] != i["conns"]:
+            problems.append(f"{s} over HTTPS: idle connections were not all held open")
+    return problems
+
+
 # ----------------------------------------------------------------------------- main
 def main():
     t_start = time.monotonic()
@@ -1748,6 +2205,7 @@ def main():
             measures += [("board", m_board), ("arm_insns", m_arm_insns)]
         else:
             note("ARMv6 on the emulated Pi Zero board: not part of the smoke run")
+        measures += https_measures()
         for key, fn in measures:
             t = time.monotonic()
             try:
@@ -1818,6 +2276,7 @@ def smoke_check(R, out_dir):
         p = os.path.join(out_dir, f)
         if not os.path.exists(p) or os.path.getsize(p) < 200:
             problems.append(f"{f} missing or empty")
+    problems += https_smoke_problems(R)
     for p in problems:
         print(f"bench-smoke: FAIL {p}", file=sys.stderr)
     if not problems:

@@ -181,24 +181,15 @@ impl Conn {
     }
 
     /// Reads what the client sent: from the socket, or decrypted by TLS.
+    /// Also says whether the socket is known to be empty now: a plain read
+    /// shorter than asked emptied it.
     #[inline(always)]
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<(usize, bool)> {
         #[cfg(feature = "tls")]
         if let Some(tls) = &mut self.tls {
             return tls::read(tls, &self.stream, buf);
         }
-        self.stream.read(buf)
-    }
-
-    /// Whether a read shorter than asked emptied the socket: not over TLS,
-    /// where bytes may wait inside a record already read.
-    #[inline(always)]
-    fn short_read_drains(&self) -> bool {
-        #[cfg(feature = "tls")]
-        if self.tls.is_some() {
-            return false;
-        }
-        true
+        self.stream.read(buf).map(|n| (n, n < buf.len()))
     }
 
     /// Nothing in flight: closing it loses nothing.
@@ -351,12 +342,11 @@ impl Conn {
                 break Input::Drained;
             }
             // `answer` leaves less than MAX_HEAD unparsed, so there is room.
-            let space = scratch.len() - filled;
             match self.read(&mut scratch[filled..]) {
-                Ok(0) => break Input::Eof,
-                Ok(n) => {
+                Ok((0, _)) => break Input::Eof,
+                Ok((n, emptied)) => {
                     filled += n;
-                    short_read = n < space && self.short_read_drains();
+                    short_read = emptied;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Input::Drained,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -135,24 +135,35 @@ impl KeyProvider for EcdsaKeys {
 
 /// Reads plaintext into `buf`, reading and decrypting records from the
 /// socket as needed: Ok(0) at the end of the stream, WouldBlock when the
-/// socket has nothing more now. A record that breaks the protocol (garbage,
-/// a hello for TLS 1.1) is answered with an alert, which the next flush
-/// sends, and fails the read.
-pub fn read(tls: &mut ServerConnection, stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
-    let mut socket = stream;
+/// socket has nothing more now. With the count, whether the socket is known
+/// to be empty: a socket read came back short and every byte it brought is
+/// in `buf`, so nothing waits until the next readiness edge, and asking the
+/// socket again would only get EAGAIN. A record that breaks the protocol
+/// (garbage, a hello for TLS 1.1) is answered with an alert,
+/// which the next flush sends, and fails the read. Never inlined, like
+/// `write_queue`: inlined, rustls's code grows the loop every plain
+/// connection of this build runs too, and the plain path pays for it.
+#[inline(never)]
+pub fn read(tls: &mut ServerConnection, stream: &TcpStream, buf: &mut [u8]) -> io::Result<(usize, bool)> {
+    let mut socket = Socket { stream, emptied: false };
     loop {
         match tls.reader().read(buf) {
-            Ok(n) => return Ok(n),
+            Ok(n) => return Ok((n, socket.emptied && n < buf.len())),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(e),
         }
+        // rustls decrypts every whole record it holds at once, so with the
+        // socket emptied what is left is part of a record still arriving.
+        if socket.emptied {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
         if tls.read_tls(&mut socket)? == 0 {
-            return Ok(0);
+            return Ok((0, true));
         }
         tls.process_new_packets().map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         #[cfg(feature = "acme")]
         if acme::validation(tls) {
-            return Ok(0);
+            return Ok((0, true));
         }
     }
 }
@@ -173,9 +184,26 @@ pub fn sent_plain_http(stream: &TcpStream) -> io::Result<Option<bool>> {
     }
 }
 
+/// The socket as rustls reads it, noting a read shorter than asked.
+struct Socket<'a> {
+    stream: &'a TcpStream,
+    emptied: bool,
+}
+
+impl Read for Socket<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = (&mut &*self.stream).read(buf)?;
+        self.emptied = n < buf.len();
+        Ok(n)
+    }
+}
+
 /// Writes `queue` from `*written` bytes into its first reply through rustls
 /// until it is empty (Ok(true)) or the socket is full (Ok(false)), as
-/// `send::write_queue` does for a plain connection.
+/// `send::write_queue` does for a plain connection. Never inlined: its
+/// record buffer would become part of the stack frame of every plain
+/// connection's turn too, probed page by page on each call.
+#[inline(never)]
 pub fn write_queue(
     tls: &mut ServerConnection,
     stream: &TcpStream,

@@ -41,6 +41,7 @@ mod slow_clients;
 mod spa;
 mod targets;
 mod tls;
+mod tls_reads;
 mod variants;
 mod versions;
 mod well_known;
