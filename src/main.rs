@@ -14,6 +14,8 @@
 // becomes (type, cache rule, heads) is the `mote-site` crate in `site/`,
 // which build.rs shares.
 mod answer;
+#[cfg(feature = "acme")]
+mod acme;
 mod catalog;
 mod http;
 mod net;
@@ -49,7 +51,9 @@ fn main() -> ExitCode {
         }
         Ok(Command::Version) => {
             // The build's options follow the version: tests and scripts ask it.
-            log::stdout_text(if cfg!(feature = "tls") {
+            log::stdout_text(if cfg!(feature = "acme") {
+                concat!("mote ", env!("CARGO_PKG_VERSION"), " (TLS, ACME)\n")
+            } else if cfg!(feature = "tls") {
                 concat!("mote ", env!("CARGO_PKG_VERSION"), " (TLS)\n")
             } else {
                 concat!("mote ", env!("CARGO_PKG_VERSION"), "\n")

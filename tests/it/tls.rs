@@ -14,7 +14,7 @@ use std::time::Duration;
 /// Whether the binary under test has TLS; says so when it does not.
 fn has_tls() -> bool {
     let (_, out, _) = run_to_exit(&["--version"]);
-    let tls = out.contains("(TLS)");
+    let tls = out.contains("(TLS");
     if !tls {
         eprintln!("skipping: {} was built without TLS (make test TLS=1 runs this)", bin());
     }
