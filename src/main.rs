@@ -13,6 +13,8 @@
 // runs the process and `sys/` holds the only unsafe code. What a file
 // becomes (type, cache rule, heads) is the `mote-site` crate in `site/`,
 // which build.rs shares.
+#[cfg(feature = "acme")]
+mod acme;
 mod answer;
 #[cfg(feature = "acme")]
 mod acme;
