@@ -20,6 +20,17 @@ const MAX_THREADS: u64 = 256;
 pub const MAX_LISTEN: usize = 64;
 /// Longest timeout a flag may set: a day.
 const MAX_TIMEOUT_SECS: u64 = 86_400;
+/// Where `--acme` keeps its account, certificates and renewal state.
+#[cfg(feature = "acme")]
+pub const DEFAULT_ACME_DIR: &str = "/var/lib/mote/acme";
+/// Let's Encrypt's ACME directory, and its staging one (`--acme-staging`).
+#[cfg(feature = "acme")]
+pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
+#[cfg(feature = "acme")]
+pub const LETS_ENCRYPT_STAGING: &str = "https://acme-staging-v02.api.letsencrypt.org/directory";
+/// Most names on one certificate: Let's Encrypt's limit.
+#[cfg(feature = "acme")]
+const MAX_ACME_NAMES: usize = 100;
 
 pub const USAGE: &str = "\
 mote - a tiny, strict HTTP/1.1 static-site server
@@ -37,6 +48,22 @@ Flags:
   --tls-key FILE         its private key, PEM (ECDSA P-256 or P-384)
   --https-redirect       plain listeners answer 308 to the same URL on https,
                          except /.well-known/acme-challenge/
+  --acme NAME[,NAME...]  get and renew a certificate for these names from an
+                         ACME CA (Let's Encrypt), agreeing to its terms;
+                         repeatable, one certificate each (needs --listen-tls;
+                         builds with ACME)
+  --acme-dir DIR         account, certificates and renewal state
+                         (default /var/lib/mote/acme)
+  --acme-directory URL   the CA's ACME directory (default Let's Encrypt's)
+  --acme-staging         use Let's Encrypt's staging CA instead
+  --acme-ca-file PEM     roots trusted for the CA's server (default: the
+                         system bundle)
+  --acme-email ADDR      contact address for the account (default: none)
+  --acme-profile NAME    certificate profile, where the CA offers profiles
+                         (default: the CA's)
+  --acme-challenge http-01|tls-alpn-01|auto
+                         how the CA validates: auto uses what the listeners
+                         allow, the other after a failure (default auto)
   --root DIR             serve the files under DIR (default: the built-in site)
   --threads N|auto       event-loop threads; auto = one per core (default 1)
   --max-conns N          most open connections; more get 503
@@ -138,6 +165,34 @@ pub struct Config {
     pub io_uring: bool,
     /// `--verbose`: `--check` prints every finding on its own line.
     pub verbose: bool,
+    /// `--acme` flags: each one certificate's names, lowercase, in order.
+    #[cfg(feature = "acme")]
+    pub acme: Vec<Vec<String>>,
+    #[cfg(feature = "acme")]
+    pub acme_dir: PathBuf,
+    /// The CA's directory URL (`--acme-directory`, `--acme-staging`).
+    #[cfg(feature = "acme")]
+    pub acme_directory: String,
+    #[cfg(feature = "acme")]
+    pub acme_ca_file: Option<PathBuf>,
+    #[cfg(feature = "acme")]
+    pub acme_email: Option<String>,
+    #[cfg(feature = "acme")]
+    pub acme_profile: Option<String>,
+    #[cfg(feature = "acme")]
+    pub acme_challenge: AcmeChallenge,
+}
+
+/// `--acme-challenge`: which ACME challenge proves control of a name.
+#[cfg(feature = "acme")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcmeChallenge {
+    /// HTTP-01 (RFC 8555 §8.3), answered on the plain listeners.
+    Http01,
+    /// TLS-ALPN-01 (RFC 8737), answered on the TLS listeners.
+    TlsAlpn01,
+    /// What the listeners allow; the other type after a failed validation.
+    Auto,
 }
 
 impl Config {
@@ -195,8 +250,28 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
         max_memory: None,
         io_uring: true,
         verbose: false,
+        #[cfg(feature = "acme")]
+        acme: Vec::new(),
+        #[cfg(feature = "acme")]
+        acme_dir: PathBuf::from(DEFAULT_ACME_DIR),
+        #[cfg(feature = "acme")]
+        acme_directory: LETS_ENCRYPT.to_string(),
+        #[cfg(feature = "acme")]
+        acme_ca_file: None,
+        #[cfg(feature = "acme")]
+        acme_email: None,
+        #[cfg(feature = "acme")]
+        acme_profile: None,
+        #[cfg(feature = "acme")]
+        acme_challenge: AcmeChallenge::Auto,
     };
     let mut check = false;
+    // The first ACME option given, which an error about it names.
+    #[cfg(feature = "acme")]
+    let mut acme_option: Option<&'static str> = None;
+    // `--acme-staging`, and whether `--acme-directory` was given too.
+    #[cfg(feature = "acme")]
+    let mut acme_staging = (false, false);
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -291,6 +366,39 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
             "--user" => config.user = Some(non_empty(&flag, value()?, "a user name or uid")?),
             "--chroot" => config.chroot = Some(PathBuf::from(non_empty(&flag, value()?, "a directory")?)),
             "--status" => config.status = Some(page_path(&flag, value()?, "/.mote-status")?),
+            #[cfg(not(feature = "acme"))]
+            "--acme" | "--acme-dir" | "--acme-directory" | "--acme-staging" | "--acme-ca-file" | "--acme-email"
+            | "--acme-profile" | "--acme-challenge" => {
+                return Err(UsageError(format!("{flag}: mote was built without ACME (make ACME=1)")))
+            }
+            #[cfg(feature = "acme")]
+            "--acme" => {
+                let text = value()?;
+                let names = acme_names(&text)?;
+                for name in &names {
+                    if config.acme.iter().flatten().any(|seen| seen == name) {
+                        return Err(UsageError(format!(
+                            "--acme: {name} is already named by another --acme (each name gets one certificate)"
+                        )));
+                    }
+                }
+                config.acme.push(names);
+            }
+            #[cfg(feature = "acme")]
+            "--acme-staging" if inline.is_none() => {
+                acme_option = acme_option.or(Some("--acme-staging"));
+                acme_staging.0 = true;
+            }
+            #[cfg(feature = "acme")]
+            "--acme-staging" => return Err(UsageError(format!("{flag} takes no value"))),
+            #[cfg(feature = "acme")]
+            "--acme-dir" | "--acme-directory" | "--acme-ca-file" | "--acme-email" | "--acme-profile"
+            | "--acme-challenge" => {
+                let text = value()?;
+                acme_option = acme_option.or(ACME_OPTIONS.iter().copied().find(|option| *option == flag));
+                acme_staging.1 |= flag == "--acme-directory";
+                acme_option_value(&mut config, &flag, text)?;
+            }
             "--metrics" => config.metrics = Some(page_path(&flag, value()?, "/metrics")?),
             _ if flag.starts_with('-') => {
                 return Err(UsageError(format!("unknown flag {} (mote --help lists them)", printable(&flag))))
@@ -311,6 +419,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
     if config.verbose && !check {
         return Err(UsageError("--verbose goes with --check: it lists every finding".into()));
     }
+    #[cfg(feature = "acme")]
+    check_acme(&mut config, acme_option, acme_staging)?;
     check_tls(&config)?;
     if config.listen.is_empty() && config.listen_tls.is_empty() {
         config.listen.push(DEFAULT_LISTEN.parse().expect("default address parses"));
@@ -318,7 +428,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
     Ok(if check { Command::Check(config) } else { Command::Serve(config) })
 }
 
-/// The HTTPS flags come as a set, and only in a build that has TLS.
+/// The HTTPS flags come as a set, and only in a build that has TLS. With
+/// `--acme` the certificate comes from the CA: `--tls-cert` and
+/// `--tls-key` are then optional (a pair for names no `--acme` covers).
 fn check_tls(config: &Config) -> Result<(), UsageError> {
     let given = [
         ("--listen-tls", !config.listen_tls.is_empty()),
@@ -332,12 +444,128 @@ fn check_tls(config: &Config) -> Result<(), UsageError> {
     if !cfg!(feature = "tls") {
         return Err(UsageError(format!("{first}: mote was built without TLS (make TLS=1)")));
     }
-    for (flag, needed) in [("--listen-tls", given[0].1), ("--tls-cert", given[1].1), ("--tls-key", given[2].1)] {
+    #[cfg(feature = "acme")]
+    let acme = !config.acme.is_empty();
+    #[cfg(not(feature = "acme"))]
+    let acme = false;
+    let pair = given[1].1 || given[2].1 || !acme;
+    for (flag, needed) in
+        [("--listen-tls", given[0].1), ("--tls-cert", given[1].1 || !pair), ("--tls-key", given[2].1 || !pair)]
+    {
         if !needed {
             return Err(UsageError(format!(
                 "{first} needs {flag} (HTTPS takes --listen-tls, --tls-cert and --tls-key)"
             )));
         }
+    }
+    Ok(())
+}
+
+/// The ACME options that take a value.
+#[cfg(feature = "acme")]
+const ACME_OPTIONS: [&str; 6] =
+    ["--acme-dir", "--acme-directory", "--acme-ca-file", "--acme-email", "--acme-profile", "--acme-challenge"];
+
+/// Sets the ACME option `flag` from its value.
+#[cfg(feature = "acme")]
+fn acme_option_value(config: &mut Config, flag: &str, text: String) -> Result<(), UsageError> {
+    match flag {
+        "--acme-dir" => config.acme_dir = PathBuf::from(non_empty(flag, text, "a directory")?),
+        "--acme-ca-file" => config.acme_ca_file = Some(PathBuf::from(non_empty(flag, text, "a PEM file")?)),
+        "--acme-directory" => {
+            let plain = |b: u8| b.is_ascii_graphic() && b != b'#';
+            let host = text.strip_prefix("https://").and_then(|rest| rest.split('/').next());
+            if host.is_none_or(str::is_empty) || !text.bytes().all(plain) {
+                return Err(invalid(flag, &text, "an https:// URL"));
+            }
+            config.acme_directory = text;
+        }
+        "--acme-email" => {
+            // One mailto: contact (RFC 8555 §7.3); the CA judges the rest.
+            let (user, domain) = text.split_once('@').unwrap_or_default();
+            let plain = |b: u8| b.is_ascii_graphic() && !b",;<>\"()[]\\".contains(&b);
+            if user.is_empty() || domain.is_empty() || domain.contains('@') || !text.bytes().all(plain) {
+                return Err(invalid(flag, &text, "an email address"));
+            }
+            config.acme_email = Some(text);
+        }
+        "--acme-profile" => {
+            let token = |b: u8| b.is_ascii_alphanumeric() || b"-_.".contains(&b);
+            if text.is_empty() || text.len() > 64 || !text.bytes().all(token) {
+                return Err(invalid(flag, &text, "a profile name such as shortlived"));
+            }
+            config.acme_profile = Some(text);
+        }
+        _ => {
+            config.acme_challenge = match text.as_str() {
+                "http-01" => AcmeChallenge::Http01,
+                "tls-alpn-01" => AcmeChallenge::TlsAlpn01,
+                "auto" => AcmeChallenge::Auto,
+                _ => return Err(invalid(flag, &text, "http-01, tls-alpn-01 or auto")),
+            };
+        }
+    }
+    Ok(())
+}
+
+/// One `--acme` flag's names: DNS names, lowercase, each once, so that a
+/// TLS client's SNI finds them.
+#[cfg(feature = "acme")]
+fn acme_names(text: &str) -> Result<Vec<String>, UsageError> {
+    let mut names: Vec<String> = Vec::new();
+    for name in text.split(',') {
+        let name = name.to_ascii_lowercase();
+        if name.starts_with("*.") {
+            return Err(UsageError(format!(
+                "--acme: {} is a wildcard, which needs the DNS-01 challenge: mote does not support DNS-01 \
+                 (it answers HTTP-01 and TLS-ALPN-01)",
+                printable(&name)
+            )));
+        }
+        let label_ok = |label: &str| {
+            (1..=63).contains(&label.len())
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        };
+        let last = name.rsplit('.').next().unwrap_or_default();
+        if name.len() > 253 || !name.split('.').all(label_ok) || last.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid("--acme", text, "comma-separated DNS names such as example.org,www.example.org"));
+        }
+        if names.contains(&name) {
+            return Err(UsageError(format!("--acme: {name} is named twice")));
+        }
+        names.push(name);
+    }
+    if names.len() > MAX_ACME_NAMES {
+        return Err(UsageError(format!("--acme: at most {MAX_ACME_NAMES} names on one certificate")));
+    }
+    Ok(names)
+}
+
+/// `--acme` needs an HTTPS listener to serve what it gets, and a listener
+/// its challenge can be answered on; its options need `--acme`.
+#[cfg(feature = "acme")]
+fn check_acme(config: &mut Config, option: Option<&str>, staging: (bool, bool)) -> Result<(), UsageError> {
+    if config.acme.is_empty() {
+        return match option {
+            Some(option) => Err(UsageError(format!("{option} needs --acme NAME"))),
+            None => Ok(()),
+        };
+    }
+    if staging.0 {
+        if staging.1 {
+            return Err(UsageError("--acme-staging and --acme-directory name two CAs: give one".into()));
+        }
+        config.acme_directory = LETS_ENCRYPT_STAGING.to_string();
+    }
+    if config.listen_tls.is_empty() {
+        return Err(UsageError("--acme needs --listen-tls: the certificate is for HTTPS".into()));
+    }
+    if config.acme_challenge == AcmeChallenge::Http01 && config.listen.is_empty() {
+        return Err(UsageError(
+            "--acme-challenge http-01 needs a plain --listen (the CA asks on port 80); or use tls-alpn-01".into(),
+        ));
     }
     Ok(())
 }
@@ -540,5 +768,114 @@ mod tests {
         assert!(matches!(parse_line("--help"), Ok(Command::Help)));
         assert!(matches!(parse_line("--version"), Ok(Command::Version)));
         assert!(matches!(parse_line("--check -v"), Ok(Command::Check(Config { verbose: true, .. }))));
+    }
+
+    #[cfg(not(feature = "acme"))]
+    #[test]
+    fn acme_flags_need_an_acme_build() {
+        for line in ["--acme example.org --listen-tls 127.0.0.1:0", "--acme-staging", "--acme-dir=/tmp"] {
+            match parse_line(line) {
+                Err(UsageError(text)) => assert!(text.contains("built without ACME"), "{line}: {text}"),
+                Ok(_) => panic!("{line} accepted"),
+            }
+        }
+    }
+
+    #[cfg(feature = "acme")]
+    #[test]
+    fn acme_flags() {
+        let Ok(Command::Serve(config)) = parse_line(
+            "--listen 127.0.0.1:0 --listen-tls 127.0.0.1:0 --acme Example.org,www.example.org --acme=b.example \
+             --acme-dir /srv/acme --acme-staging --acme-email ops@example.org --acme-profile shortlived \
+             --acme-challenge tls-alpn-01 --acme-ca-file /etc/roots.pem",
+        ) else {
+            panic!("valid flags rejected")
+        };
+        assert_eq!(config.acme, [vec!["example.org", "www.example.org"], vec!["b.example"]]);
+        assert_eq!(config.acme_dir, PathBuf::from("/srv/acme"));
+        assert_eq!(config.acme_directory, LETS_ENCRYPT_STAGING);
+        assert_eq!(config.acme_email.as_deref(), Some("ops@example.org"));
+        assert_eq!(config.acme_profile.as_deref(), Some("shortlived"));
+        assert_eq!(config.acme_challenge, AcmeChallenge::TlsAlpn01);
+        assert_eq!(config.acme_ca_file, Some(PathBuf::from("/etc/roots.pem")));
+        assert_eq!((config.tls_cert, config.tls_key), (None, None));
+        let Ok(Command::Serve(config)) = parse_line("--listen-tls 127.0.0.1:0 --acme a.example") else {
+            panic!("valid flags rejected")
+        };
+        assert_eq!(config.acme_dir, PathBuf::from(DEFAULT_ACME_DIR));
+        assert_eq!(config.acme_directory, LETS_ENCRYPT);
+        assert_eq!(config.acme_challenge, AcmeChallenge::Auto);
+        assert!(config.listen.is_empty(), "no plain listener unless asked for");
+    }
+
+    #[cfg(feature = "acme")]
+    #[test]
+    fn acme_errors_are_one_line_naming_the_flag() {
+        let tls = "--listen-tls 127.0.0.1:0";
+        let rows: &[(&str, &str)] = &[
+            ("--acme *.example.org", "--acme: *.example.org is a wildcard, which needs the DNS-01 challenge"),
+            ("--acme a.example,*.b.example", "--acme: *.b.example is a wildcard"),
+            ("--acme=", "--acme: invalid value ''"),
+            ("--acme a..example", "--acme: invalid value 'a..example'"),
+            ("--acme a.example,", "--acme: invalid value 'a.example,'"),
+            ("--acme -a.example", "--acme: invalid value '-a.example'"),
+            ("--acme a_b.example", "--acme: invalid value 'a_b.example'"),
+            ("--acme 192.0.2.1", "--acme: invalid value '192.0.2.1'"),
+            ("--acme [::1]", "--acme: invalid value '[::1]'"),
+            ("--acme example.org.", "--acme: invalid value 'example.org.'"),
+            ("--acme a.example,A.example", "--acme: a.example is named twice"),
+            ("--acme a.example --acme b.example,a.example", "--acme: a.example is already named by another --acme"),
+            ("--acme-challenge dns-01", "--acme-challenge: invalid value 'dns-01'"),
+            ("--acme-directory http://ca.example/dir", "--acme-directory: invalid value 'http://ca.example/dir'"),
+            ("--acme-directory https:///dir", "--acme-directory: invalid value 'https:///dir'"),
+            ("--acme-email nobody", "--acme-email: invalid value 'nobody'"),
+            ("--acme-email a@b,c@d", "--acme-email: invalid value 'a@b,c@d'"),
+            ("--acme-profile a/b", "--acme-profile: invalid value 'a/b'"),
+            ("--acme-dir=", "--acme-dir: invalid value ''"),
+            ("--acme-staging=1", "--acme-staging takes no value"),
+        ];
+        for (flags, message) in rows {
+            let line = format!("{tls} {flags}");
+            match parse_line(&line) {
+                Err(UsageError(text)) => {
+                    assert!(text.starts_with(message), "{line}: {text}");
+                    assert!(!text.contains('\n'), "{line}: one line");
+                }
+                Ok(_) => panic!("{line} accepted"),
+            }
+        }
+        let long = format!("--acme {}", (0..101).map(|i| format!("n{i}.example")).collect::<Vec<_>>().join(","));
+        let rows: &[(&str, &str)] = &[
+            ("--acme a.example", "--acme needs --listen-tls"),
+            ("--acme-email a@b.example", "--acme-email needs --acme"),
+            ("--acme-staging", "--acme-staging needs --acme"),
+            (
+                "--listen-tls 127.0.0.1:0 --acme a.example --acme-challenge http-01",
+                "--acme-challenge http-01 needs a plain --listen",
+            ),
+            (
+                "--listen-tls 127.0.0.1:0 --acme a.example --acme-staging --acme-directory https://ca.example/d",
+                "--acme-staging and --acme-directory",
+            ),
+            ("--listen-tls 127.0.0.1:0 --acme a.example --tls-cert c.pem", "--listen-tls needs --tls-key"),
+            (
+                "--listen-tls 127.0.0.1:0 --tls-cert c.pem --tls-key k.pem --acme-profile x",
+                "--acme-profile needs --acme",
+            ),
+            ("--listen-tls 127.0.0.1:0 --tls-cert c.pem", "--listen-tls needs --tls-key"),
+            ("--listen-tls 127.0.0.1:0", "--listen-tls needs --tls-cert"),
+            (&long, "--acme: at most 100 names"),
+        ];
+        for (line, message) in rows {
+            match parse_line(line) {
+                Err(UsageError(text)) => assert!(text.starts_with(message), "{line}: {text}"),
+                Ok(_) => panic!("{line} accepted"),
+            }
+        }
+        // A pair beside --acme serves the names no --acme covers.
+        let pair =
+            "--listen-tls 127.0.0.1:0 --acme a.example --tls-cert c.pem --tls-key k.pem --acme-challenge http-01 \
+                    --listen 127.0.0.1:0";
+        assert!(matches!(parse_line(pair), Ok(Command::Serve(_))));
     }
 }

@@ -7,6 +7,7 @@
 
 mod common;
 
+mod acme_flags;
 mod auth;
 mod batch;
 mod browser;
