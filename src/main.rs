@@ -16,8 +16,6 @@
 #[cfg(feature = "acme")]
 mod acme;
 mod answer;
-#[cfg(feature = "acme")]
-mod acme;
 mod catalog;
 mod http;
 mod net;

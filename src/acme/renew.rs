@@ -3,10 +3,12 @@
 //! failure, and whether the wall clock can be believed at all.
 //!
 //! Pure functions of unix seconds, so each rule is a table of cases; the
-//! client thread (mod.rs) reads the clock and sleeps. Times are `i64`: a
-//! clock at 1970 and a certificate's notAfter in 2050 both fit, and the
-//! differences may be negative.
+//! client thread (mod.rs) reads the clock (`now`) and sleeps. Times are
+//! `i64`: a clock at 1970 and a certificate's notAfter in 2050 both fit, and
+//! the differences may be negative.
 #![forbid(unsafe_code)]
+
+use std::time::{SystemTime, UNIX_EPOCH};
 
 pub const MINUTE: i64 = 60;
 pub const HOUR: i64 = 60 * MINUTE;
@@ -121,6 +123,79 @@ pub fn plausible(now: i64) -> bool {
     now >= crate::catalog::embedded::BUILD_TIME as i64
 }
 
+/// The wall clock in unix seconds, as the client judges certificates and
+/// schedules by it. Test builds (the `test-clock` feature) add the seconds
+/// written in the file `MOTE_TEST_CLOCK_FILE` names, read at every call so a
+/// test can step the clock under a running server; a static musl binary
+/// ignores libfaketime, and the ARM boot test is the only place where the
+/// clock really reads 1970.
+pub fn now() -> i64 {
+    let now = match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(since) => since.as_secs() as i64,
+        Err(before) => -(before.duration().as_secs() as i64),
+    };
+    now + test_offset()
+}
+
+#[cfg(feature = "test-clock")]
+fn test_offset() -> i64 {
+    let Some(path) = std::env::var_os("MOTE_TEST_CLOCK_FILE") else {
+        return 0;
+    };
+    std::fs::read_to_string(path).ok().and_then(|text| text.trim().parse().ok()).unwrap_or(0)
+}
+
+#[cfg(not(feature = "test-clock"))]
+fn test_offset() -> i64 {
+    0
+}
+
+/// RFC 3339 §5.6 `date-time` (what ACME's JSON carries: `2025-01-03T00:00:00Z`,
+/// fractions of a second and offsets too) -> unix seconds.
+pub fn rfc3339(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| -> Option<i64> {
+        let part = b.get(range)?;
+        part.iter().all(u8::is_ascii_digit).then(|| part.iter().fold(0, |n, d| n * 10 + i64::from(d - b'0')))
+    };
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':'
+    {
+        return None;
+    }
+    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+    let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let mut rest = &b[19..];
+    if let Some(fraction) = rest.strip_prefix(b".") {
+        let n = fraction.iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 {
+            return None;
+        }
+        rest = &fraction[n..];
+    }
+    let offset = match rest {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let hm = [h1, h2, m1, m2];
+            if !hm.iter().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            let [h1, h2, m1, m2] = hm.map(|c| i64::from(c - b'0'));
+            let secs = (h1 * 10 + h2) * HOUR + (m1 * 10 + m2) * MINUTE;
+            if *sign == b'+' {
+                secs
+            } else {
+                -secs
+            }
+        }
+        _ => return None,
+    };
+    let days = mote_site::date::days_from_civil(year, month as u32, day as u32);
+    Some(days * DAY + hour * HOUR + minute * MINUTE + second.min(59) - offset)
+}
+
 /// A duration for the log, in its largest whole unit: `45 s`, `12 min`,
 /// `5 h`, `30 days`.
 pub fn span(secs: i64) -> String {
@@ -232,6 +307,28 @@ mod tests {
         assert!(!plausible(0), "1970");
         assert!(!plausible(crate::catalog::embedded::BUILD_TIME as i64 - 1));
         assert!(plausible(crate::catalog::embedded::BUILD_TIME as i64));
+    }
+
+    #[test]
+    fn reads_rfc3339_times() {
+        // The examples of RFC 3339 §5.8; a leap second counts as :59.
+        for (text, want) in [
+            ("1970-01-01T00:00:00Z", Some(0)),
+            ("2025-01-03T00:00:00Z", Some(1_735_862_400)),
+            ("1985-04-12T23:20:50.52Z", Some(482_196_050)),
+            ("1996-12-19T16:39:57-08:00", Some(851_042_397)),
+            ("1996-12-20T00:39:57+00:00", Some(851_042_397)),
+            ("1990-12-31T23:59:60Z", Some(662_687_999)),
+            ("2025-01-03 00:00:00Z", None),
+            ("2025-13-03T00:00:00Z", None),
+            ("2025-01-03T00:00:00", None),
+            ("2025-01-03T00:00:00.Z", None),
+            ("2025-01-03T00:00:00+0100", None),
+            ("2025-01-0aT00:00:00Z", None),
+            ("", None),
+        ] {
+            assert_eq!(rfc3339(text), want, "{text}");
+        }
     }
 
     #[test]
