@@ -9,4 +9,5 @@
 
 pub mod base64;
 pub mod json;
+pub mod jws;
 pub mod renew;
