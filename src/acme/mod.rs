@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod base64;
+pub mod https;
 pub mod json;
 pub mod jws;
 pub mod renew;

@@ -111,7 +111,7 @@ fn provider() -> CryptoProvider {
 }
 
 #[derive(Debug)]
-struct KernelRandom;
+pub(crate) struct KernelRandom;
 
 impl SecureRandom for KernelRandom {
     fn fill(&self, buf: &mut [u8]) -> Result<(), GetRandomFailed> {
@@ -120,7 +120,7 @@ impl SecureRandom for KernelRandom {
 }
 
 #[derive(Debug)]
-struct EcdsaKeys;
+pub(crate) struct EcdsaKeys;
 
 impl KeyProvider for EcdsaKeys {
     fn load_private_key(&self, key: PrivateKeyDer<'static>) -> Result<Arc<dyn SigningKey>, rustls::Error> {
