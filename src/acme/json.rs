@@ -312,7 +312,7 @@ impl Reader<'_> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+pub mod tests {
     use super::*;
 
     fn string(text: &str) -> Value {
@@ -325,17 +325,17 @@ pub(crate) mod tests {
 
     /// A small deterministic generator (xorshift64), so a failing case
     /// comes back on the next run.
-    pub(crate) struct Random(pub u64);
+    pub struct Random(pub u64);
 
     impl Random {
-        pub(crate) fn next(&mut self) -> u64 {
+        pub fn next(&mut self) -> u64 {
             self.0 ^= self.0 << 13;
             self.0 ^= self.0 >> 7;
             self.0 ^= self.0 << 17;
             self.0
         }
 
-        pub(crate) fn below(&mut self, n: usize) -> usize {
+        pub fn below(&mut self, n: usize) -> usize {
             (self.next() % n as u64) as usize
         }
     }

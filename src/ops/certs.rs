@@ -166,7 +166,7 @@ fn day(unix: u64) -> String {
 
 /// One DER element at the front of `der`: its tag, its contents and what
 /// follows it.
-fn element(der: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+pub fn element(der: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let (&tag, rest) = der.split_first()?;
     let (&first, mut rest) = rest.split_first()?;
     let len = if first < 0x80 {
@@ -206,7 +206,7 @@ fn validity(cert: &[u8]) -> Option<(u64, u64)> {
 /// UTCTime (`YYMMDDHHMMSSZ`, 1950..2049, RFC 5280 §4.1.2.5.1) or
 /// GeneralizedTime (`YYYYMMDDHHMMSSZ`, §4.1.2.5.2) in unix seconds; a time
 /// before 1970 is 0.
-fn time(tag: u8, text: &[u8]) -> Option<u64> {
+pub fn time(tag: u8, text: &[u8]) -> Option<u64> {
     let number = |digits: &[u8]| -> Option<i64> {
         digits.iter().try_fold(0, |n, &b| b.is_ascii_digit().then(|| n * 10 + i64::from(b - b'0')))
     };
