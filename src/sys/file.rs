@@ -52,6 +52,27 @@ pub fn open_read_at(dir: &File, name: &OsStr) -> io::Result<File> {
     open_in(dir.as_raw_fd(), name, libc::O_RDONLY, 0o644)
 }
 
+/// Whether `path` lies on a file system held in memory (tmpfs or ramfs),
+/// whose contents a reboot loses.
+#[cfg(feature = "acme")]
+pub fn in_memory(path: &Path) -> io::Result<bool> {
+    const TMPFS_MAGIC: u32 = 0x0102_1994;
+    const RAMFS_MAGIC: u32 = 0x8584_58f6;
+    let path = CString::new(path.as_os_str().as_bytes()).map_err(|_| io::ErrorKind::InvalidInput)?;
+    let mut stat = std::mem::MaybeUninit::<libc::statfs>::uninit();
+    // SAFETY: path is NUL-terminated and outlives the call; stat is memory
+    // for one statfs, which the kernel fills when the call succeeds.
+    if unsafe { libc::statfs(path.as_ptr(), stat.as_mut_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: statfs returned 0, so it wrote the whole struct.
+    let stat = unsafe { stat.assume_init() };
+    // The field's type differs between targets; the magic numbers fit 32 bits.
+    #[allow(clippy::unnecessary_cast)]
+    let kind = stat.f_type as u32;
+    Ok(kind == TMPFS_MAGIC || kind == RAMFS_MAGIC)
+}
+
 fn open_in(dir: libc::c_int, name: &OsStr, flags: libc::c_int, mode: libc::c_uint) -> io::Result<File> {
     let name = CString::new(name.as_bytes()).map_err(|_| io::ErrorKind::InvalidInput)?;
     // SAFETY: name is NUL-terminated and outlives the call; dir is open (or
