@@ -91,6 +91,11 @@ fn serve(config: Config) -> Result<(), String> {
     // Opened and judged while the key is still readable.
     #[cfg(feature = "tls")]
     let https = https(&config)?;
+    // The CA's roots, read before any chroot hides them.
+    #[cfg(feature = "acme")]
+    let acme = (!config.acme.is_empty()).then(|| acme::prepare(&config)).transpose()?;
+    #[cfg(feature = "acme")]
+    let (challenges, certs) = (Arc::new(acme::challenge::Challenges::new()), Arc::new(acme::challenge::Certs::new()));
     let file_limit = sys::raise_file_limit();
     // Under a small limit (ulimit -n 64) keep half for connections rather than one.
     let max_conns =
@@ -110,12 +115,21 @@ fn serve(config: Config) -> Result<(), String> {
     if let Some(identity) = identity {
         sys::become_user(identity.uid, identity.gid).map_err(|e| format!("--user: {}", error_text(&e)))?;
     }
+    // --acme-dir is opened (and proved writable) as the user that will
+    // write it, inside any chroot; its certificates are installed before a
+    // listener serves.
+    #[cfg(feature = "acme")]
+    let acme = acme.map(|prepared| acme::start(prepared, &config, challenges.clone(), certs.clone())).transpose()?;
     let (catalog, memory_conns) = Shared::load_catalog(&config)?;
 
     let threads = config.threads;
     let plain = config.listen.len();
     #[allow(unused_mut)]
     let mut shared = Shared::new(config, catalog, max_conns, access_log, auth);
+    #[cfg(feature = "acme")]
+    {
+        shared.acme = acme;
+    }
     #[cfg(feature = "tls")]
     {
         shared.https = https;

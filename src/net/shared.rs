@@ -79,6 +79,9 @@ pub struct Shared {
     /// `--https-redirect`: the port plain listeners send clients to.
     #[cfg(feature = "tls")]
     pub redirect_port: Option<u16>,
+    /// The `--acme` client: woken by SIGHUP, read by the status pages.
+    #[cfg(feature = "acme")]
+    pub acme: Option<Arc<crate::acme::Acme>>,
 }
 
 impl Shared {
@@ -122,6 +125,8 @@ impl Shared {
             https: None,
             #[cfg(feature = "tls")]
             redirect_port: None,
+            #[cfg(feature = "acme")]
+            acme: None,
         }
     }
 
