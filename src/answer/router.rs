@@ -64,12 +64,19 @@ pub struct Router<'a> {
     /// `--spa`: extension-less paths that match nothing get `/index.html`.
     pub spa: bool,
     pub auth: Option<&'a Auth>,
+    /// `--acme`: the HTTP-01 challenges its client has on.
+    #[cfg(feature = "acme")]
+    pub acme: Option<&'a crate::acme::challenge::Challenges>,
 }
 
 /// The answer to a request. `path` is scratch space for the decoded path.
 pub fn answer(request: &Request, router: &Router, path: &mut Vec<u8>) -> Answer {
     let head_only = request.method == Method::Head;
     let canned = |canned: Canned| canned.answer(head_only);
+    #[cfg(feature = "acme")]
+    if let Some(answer) = router.acme.and_then(|acme| acme_challenge(request, acme, head_only)) {
+        return answer;
+    }
     // A CA cannot send credentials, and a challenge's content is public by
     // design (RFC 8555 §8.3): its exact origin-form path is let through.
     if router.auth.is_some_and(|auth| !auth.allows(request.authorization)) && challenge::token(request.target).is_none()
@@ -121,6 +128,21 @@ pub fn answer(request: &Request, router: &Router, path: &mut Vec<u8>) -> Answer 
             _ => not_found(router.catalog, head_only),
         },
     }
+}
+
+/// RFC 8555 §8.3: the key authorization for a token the ACME client has on,
+/// before anything else decides (the site, `--auth`, `--https-redirect`):
+/// the CA asks for exactly this path, with no credentials. Built for this
+/// request, so neither the memo nor the whole-response copies keep it.
+#[cfg(feature = "acme")]
+#[inline(never)]
+fn acme_challenge(request: &Request, acme: &crate::acme::challenge::Challenges, head_only: bool) -> Option<Answer> {
+    if !matches!(request.method, Method::Get | Method::Head) {
+        return None;
+    }
+    let (head, body) = crate::acme::challenge::http_response(acme, challenge::token(request.target)?)?;
+    let content = if head_only { Content::Empty } else { Content::Built(body) };
+    Some(Answer { entry: None, head: Head::Built(head), content, closes: false })
 }
 
 /// An answer that holds for this moment only (a challenge read from disk, or
@@ -262,4 +284,67 @@ fn redirect_to_slash(path: &[u8], query: Option<&[u8]>) -> Answer {
     head.extend_from_slice(b"\r\nContent-Length: 0\r\n");
     head.extend_from_slice(NOSNIFF.as_bytes());
     Answer { entry: None, head: Head::Built(head.into_boxed_slice()), content: Content::Empty, closes: false }
+}
+
+#[cfg(all(test, feature = "acme"))]
+mod tests {
+    use super::*;
+    use crate::acme::challenge::Challenges;
+    use crate::catalog::Options;
+    use crate::http::request::{self, Parse};
+    use mote_site::cache::Audience;
+
+    /// The status line and body `raw` gets, and whether the memo may keep it.
+    fn ask(raw: &[u8], acme: Option<&Challenges>, auth: Option<&Auth>) -> (String, Vec<u8>, bool) {
+        let audience = if auth.is_some() { Audience::Authenticated } else { Audience::Anyone };
+        let catalog = Catalog::embedded(&Options { cache_max: 1 << 20, cache_rules: &[], audience, listing: false });
+        let router = Router { catalog: &catalog, pages: None, spa: false, auth, acme };
+        let Parse::Complete(request, _) = request::parse(raw) else { panic!("not a complete head") };
+        let answer = answer(&request, &router, &mut Vec::new());
+        let head = match &answer.head {
+            Head::Static(bytes) => bytes.to_vec(),
+            Head::Built(bytes) => bytes.to_vec(),
+            Head::EntryOk | Head::EntryNotModified => answer.entry.as_ref().unwrap().head_ok.to_vec(),
+        };
+        let status = String::from_utf8_lossy(&head[..head.iter().position(|&b| b == b'\r').unwrap()]).into_owned();
+        let body = match &answer.content {
+            Content::Built(bytes) => bytes.to_vec(),
+            Content::Empty => Vec::new(),
+            _ => b"(other)".to_vec(),
+        };
+        (status, body, answer.share().is_some())
+    }
+
+    #[test]
+    fn acme_http01_is_answered_before_anything_else() {
+        let token = "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0";
+        let acme = Challenges::new();
+        acme.set_http(token, "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0.9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI");
+        let auth = Auth::new(vec![b"user:pass".to_vec()]);
+        let get = format!("GET /.well-known/acme-challenge/{token} HTTP/1.1\r\nHost: a.example\r\n\r\n");
+        let head = format!("HEAD /.well-known/acme-challenge/{token} HTTP/1.1\r\nHost: a.example\r\n\r\n");
+        let post = format!("POST /.well-known/acme-challenge/{token} HTTP/1.1\r\nHost: a.example\r\n\r\n");
+        let other = "GET /.well-known/acme-challenge/other HTTP/1.1\r\nHost: a.example\r\n\r\n";
+        let key_authorization = acme.http(token).unwrap().into_bytes();
+        // (row, request, --auth, wanted status line, wanted body)
+        type Row<'a> = (&'a str, &'a str, bool, &'a str, &'a [u8]);
+        let rows: &[Row] = &[
+            ("RFC 8555 §8.3: the key authorization", &get, false, "HTTP/1.1 200 OK", &key_authorization),
+            ("under --auth, without credentials", &get, true, "HTTP/1.1 200 OK", &key_authorization),
+            ("HEAD: no body", &head, false, "HTTP/1.1 200 OK", b""),
+            ("another method is not the CA", &post, false, "HTTP/1.1 405 Method Not Allowed", b"(other)"),
+            ("a token not on: as before", other, false, "HTTP/1.1 404 Not Found", b"(other)"),
+        ];
+        for &(row, raw, with_auth, status, body) in rows {
+            let got = ask(raw.as_bytes(), Some(&acme), with_auth.then_some(&auth));
+            assert_eq!((got.0.as_str(), got.1.as_slice()), (status, body), "{row}");
+            if status.ends_with("200 OK") {
+                assert!(!got.2, "{row}: a challenge's answer is not remembered");
+            }
+        }
+        // Without --acme, the same request is the site's.
+        assert_eq!(ask(get.as_bytes(), None, None).0, "HTTP/1.1 404 Not Found");
+        acme.clear_http(token);
+        assert_eq!(ask(get.as_bytes(), Some(&acme), None).0, "HTTP/1.1 404 Not Found");
+    }
 }

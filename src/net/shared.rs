@@ -82,6 +82,9 @@ pub struct Shared {
     /// The `--acme` client: woken by SIGHUP, read by the status pages.
     #[cfg(feature = "acme")]
     pub acme: Option<Arc<crate::acme::Acme>>,
+    /// `--acme`: the challenges its client has on, which the workers answer.
+    #[cfg(feature = "acme")]
+    pub challenges: Option<Arc<crate::acme::challenge::Challenges>>,
 }
 
 impl Shared {
@@ -127,6 +130,8 @@ impl Shared {
             redirect_port: None,
             #[cfg(feature = "acme")]
             acme: None,
+            #[cfg(feature = "acme")]
+            challenges: None,
         }
     }
 

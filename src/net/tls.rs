@@ -61,18 +61,23 @@ pub struct Server {
 }
 
 /// The pair new handshakes get; a reload swaps it, and a handshake already
-/// made keeps the one it was made with.
+/// made keeps the one it was made with. None only beside `--acme`, without
+/// `--tls-cert`.
 #[derive(Debug)]
-struct Current(Mutex<Arc<CertifiedKey>>);
+struct Current(Mutex<Option<Arc<CertifiedKey>>>);
 
 impl ResolvesServerCert for Current {
     fn resolve(&self, _: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone())
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 }
 
 impl Server {
     pub fn new(key: Arc<CertifiedKey>) -> Result<Server, String> {
+        Server::with_pair(Some(key))
+    }
+
+    fn with_pair(key: Option<Arc<CertifiedKey>>) -> Result<Server, String> {
         let current = Arc::new(Current(Mutex::new(key)));
         let mut config = ServerConfig::builder_with_provider(Arc::new(provider()))
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
@@ -90,7 +95,7 @@ impl Server {
 
     /// New handshakes use `key` from now on.
     pub fn swap(&self, key: Arc<CertifiedKey>) {
-        *self.current.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = key;
+        *self.current.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(key);
     }
 
     /// A new connection's TLS state.
@@ -145,6 +150,10 @@ pub fn read(tls: &mut ServerConnection, stream: &TcpStream, buf: &mut [u8]) -> i
             return Ok(0);
         }
         tls.process_new_packets().map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        #[cfg(feature = "acme")]
+        if acme::validation(tls) {
+            return Ok(0);
+        }
     }
 }
 
@@ -252,5 +261,190 @@ fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> io::Result<usiz
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             result => return result,
         }
+    }
+}
+
+/// `--acme`: certificates chosen by name, and TLS-ALPN-01's (RFC 8737).
+/// The ACME client's start-up builds the server with them.
+#[cfg(feature = "acme")]
+#[cfg_attr(not(test), allow(dead_code))]
+mod acme {
+    use super::*;
+    use crate::acme::challenge::{self, Certs, Challenges, ACME_TLS};
+
+    impl Server {
+        /// The server for `--acme`: each name's certificate from `certs`,
+        /// TLS-ALPN-01's from `challenges`, and `fallback` (`--tls-cert`)
+        /// for names no `--acme` covers.
+        pub fn with_acme(
+            fallback: Option<Arc<CertifiedKey>>,
+            challenges: Arc<Challenges>,
+            certs: Arc<Certs>,
+        ) -> Result<Server, String> {
+            let server = Server::with_pair(fallback)?;
+            let mut config = (*server.config).clone();
+            config.cert_resolver = Arc::new(ByName { challenges, certs, fallback: server.current.clone() });
+            // rustls picks the first of these the client offers: a client
+            // offering acme-tls/1 is validating, and gets only that.
+            config.alpn_protocols.insert(0, ACME_TLS.to_vec());
+            Ok(Server { config: Arc::new(config), current: server.current })
+        }
+    }
+
+    #[derive(Debug)]
+    struct ByName {
+        challenges: Arc<Challenges>,
+        certs: Arc<Certs>,
+        fallback: Arc<Current>,
+    }
+
+    impl ResolvesServerCert for ByName {
+        fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+            let acme_tls = hello.alpn().is_some_and(|mut offered| offered.any(|p| p == ACME_TLS));
+            let name = hello.server_name();
+            let fallback = || self.fallback.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+            challenge::resolve(&self.challenges, &self.certs, name, acme_tls, fallback)
+        }
+    }
+
+    /// A TLS-ALPN-01 validation's connection, its handshake done: it
+    /// carries no HTTP (RFC 8737 §3), so it ends here, with close_notify.
+    pub fn validation(tls: &mut ServerConnection) -> bool {
+        let done = !tls.is_handshaking() && tls.alpn_protocol() == Some(ACME_TLS);
+        if done {
+            tls.send_close_notify();
+        }
+        done
+    }
+}
+
+#[cfg(all(test, feature = "acme"))]
+mod tests {
+    use super::*;
+    use crate::acme::challenge::{Certs, Challenges};
+    use crate::acme::store::Pair;
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme};
+
+    /// A self-signed ECDSA pair for `name`, made by openssl.
+    fn pair(name: &str) -> Arc<CertifiedKey> {
+        let dir = std::env::temp_dir().join(format!("mote-tls-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let run = |args: &[&str]| {
+            let out = std::process::Command::new("openssl").args(args).current_dir(&dir).output().expect("openssl");
+            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        run(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "k.pem"]);
+        run(&["pkcs8", "-topk8", "-nocrypt", "-in", "k.pem", "-outform", "DER", "-out", "k.der"]);
+        let san = format!("subjectAltName=DNS:{name}");
+        run(&[
+            "req", "-x509", "-new", "-key", "k.pem", "-subj", "/CN=x", "-addext", &san, "-days", "2", "-out", "c.pem",
+        ]);
+        let pair = Pair {
+            chain_pem: std::fs::read(dir.join("c.pem")).unwrap(),
+            key_pkcs8: std::fs::read(dir.join("k.der")).unwrap(),
+        };
+        let _ = std::fs::remove_dir_all(&dir);
+        pair.certified_key().unwrap()
+    }
+
+    /// Takes any certificate: these tests look at which one was sent.
+    #[derive(Debug)]
+    struct AnyCert;
+
+    impl ServerCertVerifier for AnyCert {
+        fn verify_server_cert(
+            &self,
+            _: &CertificateDer<'_>,
+            _: &[CertificateDer<'_>],
+            _: &ServerName<'_>,
+            _: &[u8],
+            _: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+        fn verify_tls12_signature(
+            &self,
+            _: &[u8],
+            _: &CertificateDer<'_>,
+            _: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            Ok(HandshakeSignatureValid::assertion())
+        }
+        fn verify_tls13_signature(
+            &self,
+            _: &[u8],
+            _: &CertificateDer<'_>,
+            _: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            Ok(HandshakeSignatureValid::assertion())
+        }
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            vec![SignatureScheme::ECDSA_NISTP256_SHA256, SignatureScheme::ECDSA_NISTP384_SHA384]
+        }
+    }
+
+    /// A handshake in memory for `name` offering `alpn`: the certificate and
+    /// protocol the client got, and whether the server then ends the
+    /// connection as a validation's; Err when the handshake failed.
+    fn handshake(server: &Server, name: &str, alpn: &[&[u8]]) -> Result<(Vec<u8>, Vec<u8>, bool), String> {
+        let mut config = ClientConfig::builder_with_provider(Arc::new(provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCert))
+            .with_no_client_auth();
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        let mut client =
+            ClientConnection::new(Arc::new(config), ServerName::try_from(name.to_string()).unwrap()).unwrap();
+        let mut session = server.session().unwrap();
+        for _ in 0..10 {
+            let mut wire = Vec::new();
+            client.write_tls(&mut wire).unwrap();
+            session.read_tls(&mut &wire[..]).unwrap();
+            let failed = session.process_new_packets().map_err(|e| e.to_string());
+            let mut wire = Vec::new();
+            session.write_tls(&mut wire).unwrap();
+            client.read_tls(&mut &wire[..]).unwrap();
+            client.process_new_packets().map_err(|e| e.to_string())?;
+            failed?;
+            if !client.is_handshaking() && !session.is_handshaking() {
+                let cert = client.peer_certificates().unwrap()[0].to_vec();
+                let protocol = client.alpn_protocol().unwrap_or_default().to_vec();
+                return Ok((cert, protocol, acme::validation(&mut session)));
+            }
+        }
+        Err("no end to the handshake".into())
+    }
+
+    #[test]
+    fn acme_certificates_by_name_and_tls_alpn_01() {
+        let challenges = Arc::new(Challenges::new());
+        let certs = Arc::new(Certs::new());
+        let server = Server::with_acme(None, challenges.clone(), certs.clone()).unwrap();
+        let http: &[&[u8]] = &[b"h2", b"http/1.1"];
+        // Before a name's first certificate: no handshake (no other's).
+        let err = handshake(&server, "a.example", http).unwrap_err();
+        assert!(err.contains("AccessDenied"), "{err}");
+        let a = pair("a.example");
+        certs.install("a.example", &["a.example".to_string()], a.clone());
+        let (cert, protocol, ends) = handshake(&server, "a.example", http).unwrap();
+        assert_eq!((cert, protocol, ends), (a.cert[0].to_vec(), b"http/1.1".to_vec(), false));
+        // RFC 8737 §3: acme-tls/1 gets the challenge's certificate, only that
+        // protocol, and the connection ends after the handshake.
+        let c = pair("c.example");
+        challenges.set_alpn("c.example", c.clone());
+        let (cert, protocol, ends) = handshake(&server, "c.example", &[b"acme-tls/1"]).unwrap();
+        assert_eq!((cert, protocol, ends), (c.cert[0].to_vec(), b"acme-tls/1".to_vec(), true));
+        let (cert, protocol, _) = handshake(&server, "c.example", &[b"http/1.1", b"acme-tls/1"]).unwrap();
+        assert_eq!((cert, protocol), (c.cert[0].to_vec(), b"acme-tls/1".to_vec()));
+        // No challenge on for a name: acme-tls/1 never gets the served one.
+        assert!(handshake(&server, "a.example", &[b"acme-tls/1"]).is_err());
+        // A --tls-cert pair serves the names no --acme covers.
+        let fallback = pair("other.example");
+        let server = Server::with_acme(Some(fallback.clone()), challenges, certs).unwrap();
+        let (cert, _, _) = handshake(&server, "other.example", http).unwrap();
+        assert_eq!(cert, fallback.cert[0].to_vec());
     }
 }

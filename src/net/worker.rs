@@ -409,7 +409,14 @@ impl Worker {
             Some((&shared.pages[..], &render as &dyn Fn(Counters) -> Vec<u8>))
         };
         let mut cx = Context {
-            router: Router { catalog: &self.catalog, pages, spa: shared.config.spa, auth: shared.auth.as_ref() },
+            router: Router {
+                catalog: &self.catalog,
+                pages,
+                spa: shared.config.spa,
+                auth: shared.auth.as_ref(),
+                #[cfg(feature = "acme")]
+                acme: shared.challenges.as_deref(),
+            },
             clock: &self.clock,
             limits: &self.limits,
             replies: &mut self.replies,
