@@ -88,14 +88,16 @@ fn serve(config: Config) -> Result<(), String> {
     if auth.is_some() {
         warn_public_rules(&config);
     }
-    // Opened and judged while the key is still readable.
-    #[cfg(feature = "tls")]
-    let https = https(&config)?;
     // The CA's roots, read before any chroot hides them.
     #[cfg(feature = "acme")]
     let acme = (!config.acme.is_empty()).then(|| acme::prepare(&config)).transpose()?;
     #[cfg(feature = "acme")]
     let (challenges, certs) = (Arc::new(acme::challenge::Challenges::new()), Arc::new(acme::challenge::Certs::new()));
+    // Opened and judged while the key is still readable.
+    #[cfg(all(feature = "tls", not(feature = "acme")))]
+    let https = https(&config)?;
+    #[cfg(feature = "acme")]
+    let https = if acme.is_some() { acme_https(&config, &challenges, &certs)? } else { https(&config)? };
     let file_limit = sys::raise_file_limit();
     // Under a small limit (ulimit -n 64) keep half for connections rather than one.
     let max_conns =
@@ -127,8 +129,9 @@ fn serve(config: Config) -> Result<(), String> {
     #[allow(unused_mut)]
     let mut shared = Shared::new(config, catalog, max_conns, access_log, auth);
     #[cfg(feature = "acme")]
-    {
+    if acme.is_some() {
         shared.acme = acme;
+        shared.challenges = Some(challenges);
     }
     #[cfg(feature = "tls")]
     {
@@ -179,7 +182,7 @@ fn serve(config: Config) -> Result<(), String> {
 /// The HTTPS server, when asked for: `--tls-cert` and `--tls-key` opened
 /// (and kept open for reloads) and judged before privileges drop.
 #[cfg(feature = "tls")]
-fn https(config: &Config) -> Result<Option<(net::tls::Server, ops::certs::Material)>, String> {
+fn https(config: &Config) -> Result<Option<(net::tls::Server, Option<ops::certs::Material>)>, String> {
     let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) else {
         return Ok(None);
     };
@@ -188,7 +191,30 @@ fn https(config: &Config) -> Result<Option<(net::tls::Server, ops::certs::Materi
     if let Some(warning) = &loaded.warning {
         log::error(warning);
     }
-    Ok(Some((net::tls::Server::new(loaded.key)?, material)))
+    Ok(Some((net::tls::Server::new(loaded.key)?, Some(material))))
+}
+
+/// With `--acme`: the HTTPS server that picks each name's certificate and
+/// answers TLS-ALPN-01, with `--tls-cert`'s pair, if any, for other names.
+#[cfg(feature = "acme")]
+fn acme_https(
+    config: &Config,
+    challenges: &Arc<acme::challenge::Challenges>,
+    certs: &Arc<acme::challenge::Certs>,
+) -> Result<Option<(net::tls::Server, Option<ops::certs::Material>)>, String> {
+    let pair = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => {
+            let material = ops::certs::Material::open(cert, key)?;
+            let loaded = material.load(net::shared::plausible_unix_now())?;
+            if let Some(warning) = &loaded.warning {
+                log::error(warning);
+            }
+            Some((loaded.key, material))
+        }
+        _ => None,
+    };
+    let (fallback, material) = pair.unzip();
+    Ok(Some((net::tls::Server::with_acme(fallback, challenges.clone(), certs.clone())?, material)))
 }
 
 /// `--auth` and `--auth-file` together; read before any chroot.

@@ -73,9 +73,10 @@ pub struct Shared {
     /// plain load, and take the lock only when it changed.
     pub catalog_version: AtomicUsize,
     catalog: Mutex<Arc<Catalog>>,
-    /// The HTTPS server and the files its certificate and key come from.
+    /// The HTTPS server and the files its certificate and key come from
+    /// (none with `--acme` alone: its certificates come from its client).
     #[cfg(feature = "tls")]
-    pub https: Option<(crate::net::tls::Server, crate::ops::certs::Material)>,
+    pub https: Option<(crate::net::tls::Server, Option<crate::ops::certs::Material>)>,
     /// `--https-redirect`: the port plain listeners send clients to.
     #[cfg(feature = "tls")]
     pub redirect_port: Option<u16>,

@@ -123,7 +123,7 @@ fn reload(shared: &Shared) {
 /// failure keeps the old. False without HTTPS.
 #[cfg(feature = "tls")]
 fn reload_tls(shared: &Shared) -> bool {
-    let Some((server, material)) = &shared.https else {
+    let Some((server, Some(material))) = &shared.https else {
         return false;
     };
     match material.load(crate::net::shared::plausible_unix_now()) {
