@@ -272,7 +272,7 @@ fn load_stored(store: &Store, certs: &Certs, config: &Config, cert: &mut Cert) {
     }
     if cert.state.failures > 0 {
         log::notice(&format!(
-            "acme: {label}: {} failed attempts so far; the next one not before {}",
+            "acme: {label}: backing off after {} failed attempt(s): the next not before {}",
             cert.state.failures,
             date(cert.state.next_attempt)
         ));

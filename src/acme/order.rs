@@ -151,7 +151,7 @@ pub struct Session<'c> {
 impl<'c> Session<'c> {
     /// Reads the directory.
     pub fn open(client: &'c mut Client, directory_url: &str, key: AccountKey) -> Result<Session<'c>, Failure> {
-        let response = client.request("GET", directory_url, None, b"")?;
+        let response = client.request("GET", directory_url, None, b"").map_err(|e| format!("directory: {e}"))?;
         if response.status != 200 {
             return Err(failure("directory", &response));
         }
@@ -386,14 +386,20 @@ fn alpn_certificate(name: &str, key_authorization: &str) -> Result<Arc<Certified
         .try_into()
         .map_err(|_| Failure::new("SHA-256 is not 32 bytes"))?;
     let cert = der::alpn_challenge_cert(name, &digest, &key)?;
-    Ok(Arc::new(certified(vec![CertificateDer::from(cert)], &pkcs8)?))
+    // Not checked with keys_match: webpki refuses to parse a certificate
+    // with a critical extension it does not know, as id-pe-acmeIdentifier
+    // is by design; the certificate was just made from this very key.
+    Ok(Arc::new(CertifiedKey::new(vec![CertificateDer::from(cert)], signer(&pkcs8)?)))
 }
 
-/// A chain and its key as rustls serves them.
-pub fn certified(chain: Vec<CertificateDer<'static>>, key_pkcs8: &[u8]) -> Result<CertifiedKey, String> {
+fn signer(key_pkcs8: &[u8]) -> Result<Arc<dyn rustls::sign::SigningKey>, String> {
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_pkcs8.to_vec()));
-    let signer = rustls::crypto::ring::sign::any_ecdsa_type(&key).map_err(|_| "not an ECDSA key".to_owned())?;
-    let certified = CertifiedKey::new(chain, signer);
+    rustls::crypto::ring::sign::any_ecdsa_type(&key).map_err(|_| "not an ECDSA key".to_owned())
+}
+
+/// A chain and its key as rustls serves them, checked to belong together.
+pub fn certified(chain: Vec<CertificateDer<'static>>, key_pkcs8: &[u8]) -> Result<CertifiedKey, String> {
+    let certified = CertifiedKey::new(chain, signer(key_pkcs8)?);
     certified.keys_match().map_err(|_| "the certificate is not for its key".to_owned())?;
     Ok(certified)
 }
