@@ -42,16 +42,7 @@ pub fn url_decode(text: &str) -> Option<Vec<u8>> {
     if text.len() % 4 == 1 {
         return None;
     }
-    let value = |b: u8| -> Option<u32> {
-        Some(u32::from(match b {
-            b'A'..=b'Z' => b - b'A',
-            b'a'..=b'z' => b - b'a' + 26,
-            b'0'..=b'9' => b - b'0' + 52,
-            b'-' => 62,
-            b'_' => 63,
-            _ => return None,
-        }))
-    };
+    let value = |b: u8| URL.iter().position(|&symbol| symbol == b).map(|at| at as u32);
     let mut out = Vec::with_capacity(text.len() * 3 / 4);
     for chunk in text.chunks(4) {
         let mut bits = 0u32;

@@ -426,7 +426,7 @@ mod tests {
             .args(args)
             .current_dir(dir)
             .output()
-            .expect("openssl must be installed (make test TLS=1 installs it)");
+            .expect("openssl must be installed (make test installs it)");
         let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
         assert!(output.status.success(), "openssl {args:?}:\n{text}");
         text

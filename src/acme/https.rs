@@ -559,17 +559,17 @@ pub fn load_roots(path: Option<&Path>) -> Result<RootCertStore, String> {
 /// The client's provider: what a CA's server may choose, and no more.
 fn provider() -> CryptoProvider {
     CryptoProvider {
-        cipher_suites: vec![
-            suite::TLS13_AES_128_GCM_SHA256,
-            suite::TLS13_AES_256_GCM_SHA384,
-            suite::TLS13_CHACHA20_POLY1305_SHA256,
-            suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-            suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-            suite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-            suite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-            suite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-            suite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-        ],
+        // The server's suites (its order for this CPU), and the same for
+        // a CA's RSA certificate under TLS 1.2.
+        cipher_suites: [
+            &crate::net::tls::SUITES[..],
+            &[
+                suite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+                suite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+                suite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+            ],
+        ]
+        .concat(),
         kx_groups: vec![kx_group::X25519, kx_group::SECP256R1, kx_group::SECP384R1],
         signature_verification_algorithms: VERIFY,
         secure_random: &crate::net::tls::KernelRandom,

@@ -35,7 +35,7 @@ const RECORD: usize = 16 * 1024;
 
 /// The suites in the server's order of preference.
 #[cfg(target_arch = "arm")]
-const SUITES: [rustls::SupportedCipherSuite; 6] = [
+pub(crate) const SUITES: [rustls::SupportedCipherSuite; 6] = [
     suite::TLS13_CHACHA20_POLY1305_SHA256,
     suite::TLS13_AES_128_GCM_SHA256,
     suite::TLS13_AES_256_GCM_SHA384,
@@ -44,7 +44,7 @@ const SUITES: [rustls::SupportedCipherSuite; 6] = [
     suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
 ];
 #[cfg(not(target_arch = "arm"))]
-const SUITES: [rustls::SupportedCipherSuite; 6] = [
+pub(crate) const SUITES: [rustls::SupportedCipherSuite; 6] = [
     suite::TLS13_AES_128_GCM_SHA256,
     suite::TLS13_AES_256_GCM_SHA384,
     suite::TLS13_CHACHA20_POLY1305_SHA256,
