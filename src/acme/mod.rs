@@ -20,14 +20,24 @@
 //! would need, for one wake-up a minute.
 #![forbid(unsafe_code)]
 
+// The hand-written primitives and the transport keep a whole, tested
+// interface (base64's standard alphabet and decoders, PEM, integer JSON
+// numbers, external account binding, repeated headers, the store's tmpfs
+// test) beyond what the client calls.
+#[allow(dead_code)]
 pub mod base64;
 pub mod challenge;
+#[allow(dead_code)]
 pub mod der;
+#[allow(dead_code)]
 pub mod https;
+#[allow(dead_code)]
 pub mod json;
+#[allow(dead_code)]
 pub mod jws;
 pub mod order;
 pub mod renew;
+#[allow(dead_code)]
 pub mod store;
 
 use std::sync::{Arc, Condvar, Mutex};
@@ -64,7 +74,7 @@ pub struct Report {
     pub names: String,
     /// The served certificate's notAfter, unix seconds.
     pub not_after: Option<i64>,
-    /// When the client next acts for it, unix seconds.
+    /// When it is due for renewal (or the next attempt), unix seconds.
     pub next_renewal: Option<i64>,
     /// Failed attempts in a row.
     pub failures: u32,
@@ -147,6 +157,8 @@ struct Renewals {
     list: Vec<Cert>,
     /// Challenge types the listeners allow, in `--acme-challenge`'s order.
     kinds: Vec<Kind>,
+    /// Whether the CA's directory lists renewalInfo; None until read.
+    ari_offered: Option<bool>,
     said_terms: bool,
     said_clock: bool,
     said_profile: bool,
@@ -173,7 +185,7 @@ pub fn start(
     for (index, names) in config.acme.iter().enumerate() {
         let id = store::cert_id(names);
         let state = store.state(&id).unwrap_or_else(|why| {
-            log::error(&format!("acme: {}: {why}; starting afresh", names.join(",")));
+            log::error(&format!("acme: {}: {why}", names.join(",")));
             CertState::default()
         });
         let mut cert =
@@ -194,6 +206,7 @@ pub fn start(
         acme: acme.clone(),
         list,
         kinds,
+        ari_offered: None,
         said_terms: false,
         said_clock: false,
         said_profile: false,
@@ -235,7 +248,7 @@ fn load_stored(store: &Store, certs: &Certs, config: &Config, cert: &mut Cert) {
         }
         Some(Ok(pair)) => pair,
     };
-    let (certified, info) = match order::check_chain(&pair.chain_pem, &pair.key_pkcs8, &[]) {
+    let (certified, info) = match order::check_chain(&pair, &[]) {
         Ok(checked) => checked,
         Err(why) => {
             log::error(&format!("acme: {label}: the stored certificate cannot be used ({why}); ordering a new one"));
@@ -309,6 +322,9 @@ impl Renewals {
                 self.visit_ca(&mut client, now);
             }
             self.alarms(renew::now());
+            if woken {
+                self.say_plans();
+            }
             self.publish_all();
             let next = self.list.iter().map(|cert| self.next_time(cert)).min().unwrap_or(i64::MAX);
             let wait = next.saturating_sub(renew::now()).max(1);
@@ -335,8 +351,11 @@ impl Renewals {
         renew::due(cert.held.as_ref().map(|(v, _)| *v), cert.ari.map(|(at, _)| at), retry)
     }
 
+    /// Whether to ask for renewal information about the certificate held:
+    /// it names its issuer's key, and the CA offers renewalInfo (or has not
+    /// been asked yet: its directory says, at the first visit).
     fn ari_applies(&self, cert: &Cert) -> bool {
-        cert.held.as_ref().is_some_and(|(_, info)| info.authority_key_id.is_some())
+        self.ari_offered != Some(false) && cert.held.as_ref().is_some_and(|(_, info)| info.authority_key_id.is_some())
     }
 
     fn wants_ca(&self, cert: &Cert, now: i64) -> bool {
@@ -348,33 +367,50 @@ impl Renewals {
         let mut session = match self.session(client) {
             Ok(session) => session,
             Err(failure) => {
-                // Nothing could be asked: every certificate due backs off.
-                for i in 0..self.list.len() {
-                    if self.due(&self.list[i]) <= now {
-                        self.failed(i, &failure);
-                    }
+                // Renewal information can wait: the certificates' own dates
+                // still hold, and an unreachable CA is not asked every tick.
+                for cert in &mut self.list {
+                    cert.state.ari_retry = cert.state.ari_retry.max(now + renew::HOUR);
                 }
-                return;
+                return self.all_failed(&failure, now);
             }
         };
+        self.ari_offered = Some(session.directory.renewal_info.is_some());
+        let mut signed_in = false;
         for i in 0..self.list.len() {
-            if session.directory.renewal_info.is_some() && self.ari_applies(&self.list[i]) {
+            if self.ari_applies(&self.list[i]) {
                 if self.list[i].state.ari_retry <= now {
                     self.poll_ari(&mut session, i, now);
                 }
             } else {
                 self.list[i].ari = None;
             }
-            if self.due(&self.list[i]) <= renew::now() {
-                self.renew(&mut session, i);
+            if self.due(&self.list[i]) > renew::now() {
+                continue;
+            }
+            if !signed_in {
+                if let Err(failure) = self.sign_in(&mut session) {
+                    return self.all_failed(&failure, now);
+                }
+                signed_in = true;
+            }
+            self.renew(&mut session, i);
+        }
+    }
+
+    /// Nothing could be asked: every certificate due backs off.
+    fn all_failed(&mut self, failure: &Failure, now: i64) {
+        for i in 0..self.list.len() {
+            if self.due(&self.list[i]) <= now {
+                self.failed(i, failure);
             }
         }
     }
 
-    /// Reads the directory and signs in.
+    /// Reads the directory: all that renewal information needs.
     fn session<'c>(&mut self, client: &'c mut Client) -> Result<Session<'c>, Failure> {
         let key = self.account_key()?;
-        let mut session = Session::open(client, &self.settings.directory, key)?;
+        let session = Session::open(client, &self.settings.directory, key)?;
         if !self.said_terms {
             self.said_terms = true;
             log::notice(&format!(
@@ -383,6 +419,11 @@ impl Renewals {
                 session.directory.terms.as_deref().map(|terms| format!(": {terms}")).unwrap_or_default()
             ));
         }
+        Ok(session)
+    }
+
+    /// Finds (or registers) the account, before the first order of a session.
+    fn sign_in(&mut self, session: &mut Session) -> Result<(), Failure> {
         let url = session.account(self.settings.email.as_deref())?;
         if self.store.account_url().ok().flatten().as_deref() != Some(url.as_str()) {
             if let Err(why) = self.store.save_account_url(&url) {
@@ -390,7 +431,7 @@ impl Renewals {
             }
             log::notice(&format!("acme: account {url}"));
         }
-        Ok(session)
+        Ok(())
     }
 
     /// The account key from the store, made and saved the first time.
@@ -479,7 +520,7 @@ impl Renewals {
     fn issued(&mut self, i: usize, issued: Issued, profile: Option<&str>) {
         let cert = &mut self.list[i];
         let label = cert.names.join(",");
-        if let Err(why) = self.store.save_pair(&cert.id, &issued.chain_pem, &issued.key_pkcs8) {
+        if let Err(why) = self.store.save_pair(&cert.id, &issued.pair.chain_pem, &issued.pair.key_pkcs8) {
             // Served anyway: a restart orders again, which is the lesser harm.
             log::error(&format!("acme: {label}: {why}"));
         }
@@ -561,13 +602,29 @@ impl Renewals {
         }
     }
 
+    /// After a SIGHUP, one line per certificate: what is served, and when
+    /// the client acts next.
+    fn say_plans(&self) {
+        for cert in &self.list {
+            let held = match &cert.held {
+                Some((validity, _)) => format!("valid until {}", date(validity.not_after)),
+                None => "no certificate yet".to_owned(),
+            };
+            log::notice(&format!(
+                "acme: {}: {held}; next renewal {}",
+                cert.names.join(","),
+                date(self.due(cert).max(renew::now()))
+            ));
+        }
+    }
+
     fn publish_all(&self) {
         for cert in &self.list {
-            let next = self.next_time(cert);
+            let next = self.due(cert);
             let report = Report {
                 names: cert.names.join(","),
                 not_after: cert.held.as_ref().map(|(validity, _)| validity.not_after),
-                next_renewal: (next != i64::MAX).then_some(next.max(0)),
+                next_renewal: Some(next.max(renew::now())),
                 failures: cert.state.failures,
                 last_error: cert.state.last_error.clone(),
             };

@@ -21,6 +21,7 @@ use super::https::{Client, Response};
 use super::json::{self, Value};
 use super::jws::{self, AccountKey};
 use super::renew::{self, Window};
+use super::store::Pair;
 use super::{base64, der};
 
 /// RFC 8555 §6.5: a `badNonce` is retried with the nonce that came with it;
@@ -118,10 +119,10 @@ impl Directory {
     }
 }
 
-/// What an order brought: the chain as PEM, its key, and its dates.
+/// What an order brought: the chain as PEM and its key, as rustls serves
+/// them, the certificate's dates and names, and the challenge type used.
 pub struct Issued {
-    pub chain_pem: Vec<u8>,
-    pub key_pkcs8: Vec<u8>,
+    pub pair: Pair,
     pub certified: Arc<CertifiedKey>,
     pub info: der::CertInfo,
     pub kind: Option<Kind>,
@@ -223,9 +224,9 @@ impl<'c> Session<'c> {
         let certificate =
             text(&order, "certificate").ok_or_else(|| Failure::new("order: no certificate URL"))?.to_owned();
         let response = self.post(&certificate, None)?;
-        let chain_pem = response.body;
-        let (certified, info) = check_chain(&chain_pem, &key_pkcs8, request.names)?;
-        Ok(Issued { chain_pem, key_pkcs8, certified, info, kind: used })
+        let pair = Pair { chain_pem: response.body, key_pkcs8 };
+        let (certified, info) = check_chain(&pair, request.names)?;
+        Ok(Issued { pair, certified, info, kind: used })
     }
 
     /// RFC 9773 §4: the CA's suggested window for a certificate, and the
@@ -397,30 +398,16 @@ fn signer(key_pkcs8: &[u8]) -> Result<Arc<dyn rustls::sign::SigningKey>, String>
     rustls::crypto::ring::sign::any_ecdsa_type(&key).map_err(|_| "not an ECDSA key".to_owned())
 }
 
-/// A chain and its key as rustls serves them, checked to belong together.
-pub fn certified(chain: Vec<CertificateDer<'static>>, key_pkcs8: &[u8]) -> Result<CertifiedKey, String> {
-    let certified = CertifiedKey::new(chain, signer(key_pkcs8)?);
-    certified.keys_match().map_err(|_| "the certificate is not for its key".to_owned())?;
-    Ok(certified)
-}
-
-/// The chain the CA sent, judged before it is stored: PEM certificates, the
-/// first for our key, naming every name ordered.
-pub fn check_chain(
-    chain_pem: &[u8],
-    key_pkcs8: &[u8],
-    names: &[String],
-) -> Result<(Arc<CertifiedKey>, der::CertInfo), String> {
-    use rustls_pki_types::pem::PemObject;
-    let chain = CertificateDer::pem_slice_iter(chain_pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| "the certificate chain is not PEM".to_owned())?;
-    let leaf = chain.first().ok_or("the certificate chain is empty")?;
+/// The chain the CA sent (or the store kept), judged before it is used:
+/// PEM certificates, the first for the key, naming every name in `names`.
+pub fn check_chain(pair: &Pair, names: &[String]) -> Result<(Arc<CertifiedKey>, der::CertInfo), String> {
+    let certified = pair.certified_key()?;
+    let leaf = certified.cert.first().ok_or("the certificate chain is empty")?;
     let info = der::cert_info(leaf).map_err(|e| format!("the certificate: {e}"))?;
     if let Some(missing) = names.iter().find(|name| !info.names.iter().any(|held| held.eq_ignore_ascii_case(name))) {
         return Err(format!("the certificate does not name {missing}"));
     }
-    Ok((Arc::new(certified(chain, key_pkcs8)?), info))
+    Ok((certified, info))
 }
 
 fn text<'a>(value: &'a Value, name: &str) -> Option<&'a str> {

@@ -92,7 +92,8 @@ pub fn render(shared: &Shared, own: usize, own_stats: &Stats) -> Vec<u8> {
 fn acme(shared: &Shared) -> Vec<u8> {
     let reports = shared.acme.as_ref().map(|acme| acme.reports()).unwrap_or_default();
     let mut text = String::new();
-    let families: [(&str, &str, fn(&crate::acme::Report) -> Option<i64>); 3] = [
+    type Family = (&'static str, &'static str, fn(&crate::acme::Report) -> Option<i64>);
+    let families: [Family; 3] = [
         (
             "mote_acme_certificate_expiry_timestamp_seconds",
             "When the certificate served for these names expires, since unix epoch.",

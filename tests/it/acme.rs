@@ -125,6 +125,63 @@ fn http01_gets_a_certificate_from_a_cold_start_and_a_restart_reuses_it() {
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(pebble.orders(), 1, "a restart ordered again:\n{}", server.stderr());
     assert!(!server.stderr().contains("certificate issued"), "{}", server.stderr());
+    // SIGHUP re-checks each certificate and says what it found.
+    server.signal("HUP");
+    let checked = wait_log(&server, &pebble, "next renewal", Duration::from_secs(10));
+    assert!(checked.starts_with("acme: a.mote.test,b.mote.test: valid until "), "{checked}");
+    assert_eq!(pebble.orders(), 1);
+}
+
+/// The one directory below `--acme-dir` (one CA's state).
+fn ca_dir(state: &Path) -> std::path::PathBuf {
+    let mut dirs = std::fs::read_dir(state).unwrap().map(|entry| entry.unwrap().path()).filter(|p| p.is_dir());
+    let dir = dirs.next().expect("no CA directory");
+    assert!(dirs.next().is_none());
+    dir
+}
+
+#[test]
+fn a_corrupt_state_or_a_broken_pair_is_said_and_nothing_wrong_is_served() {
+    if !ready() {
+        return;
+    }
+    let (http, tls) = (free_port(), free_port());
+    let pebble = pebble(http, tls, None);
+    let dir = TempDir::new("acme-corrupt");
+    let state = dir.path().join("state");
+    let start = || mote(&pebble, &state, &listen(Some(http), tls), &["--acme", "c.mote.test"], &[]);
+    let server = start();
+    wait_log(&server, &pebble, "certificate issued", ISSUE_TIMEOUT);
+    drop(server);
+    let root = pebble.root();
+
+    // A truncated state file: said in one line, and the certificate, which
+    // still covers the name, is served without a new order.
+    let ca = ca_dir(&state);
+    let state_file = ca.join("c.mote.test.state");
+    let text = std::fs::read(&state_file).unwrap();
+    std::fs::write(&state_file, &text[..text.len() / 2]).unwrap();
+    let server = start();
+    let said = wait_log(&server, &pebble, "c.mote.test.state", Duration::ZERO);
+    assert_eq!(said.lines().count(), 1);
+    wait_log(&server, &pebble, "serving the stored certificate", Duration::ZERO);
+    assert_eq!(fetch(&root, "c.mote.test", tls).unwrap().0, "200");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(pebble.orders(), 1, "{}", server.stderr());
+    drop(server);
+
+    // A pair whose chain was cut short (a disk that lost a write): said,
+    // never served, and a new certificate is ordered.
+    let pair = std::fs::canonicalize(ca.join("c.mote.test")).unwrap();
+    let chain = pair.join("chain.pem");
+    let pem = std::fs::read(&chain).unwrap();
+    std::fs::write(&chain, &pem[..pem.len() / 3]).unwrap();
+    let server = start();
+    let said = wait_log(&server, &pebble, "the stored certificate cannot be used", Duration::ZERO);
+    assert!(said.contains("c.mote.test"), "{said}");
+    wait_log(&server, &pebble, "certificate issued", ISSUE_TIMEOUT);
+    assert_eq!(pebble.orders(), 2);
+    assert_eq!(fetch(&root, "c.mote.test", tls).unwrap().0, "200");
 }
 
 #[test]
@@ -244,6 +301,38 @@ fn short_certificates_renew_under_load_with_no_failed_request() {
     assert!(renewal.contains(&serial.replace(':', "").to_lowercase()), "{serial} vs {renewal}");
 }
 
+/// Counts the connections made to `port` (accepted and closed at once)
+/// until the counter is dropped: a CA that cannot answer.
+struct Refuser {
+    count: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Refuser {
+    fn bind(port: u16) -> Refuser {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let listener = loop {
+            match TcpListener::bind(("127.0.0.1", port)) {
+                Ok(listener) => break listener,
+                Err(e) => assert!(Instant::now() < deadline, "cannot bind {port}: {e}"),
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = count.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                drop(stream);
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+        Refuser { count }
+    }
+
+    fn connections(&self) -> usize {
+        self.count.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 #[test]
 fn an_unreachable_ca_keeps_the_old_certificate_and_backs_off() {
     if !ready() {
@@ -260,25 +349,40 @@ fn an_unreachable_ca_keeps_the_old_certificate_and_backs_off() {
     wait_log(&server, &pebble, "certificate issued", ISSUE_TIMEOUT);
     let root = pebble.root();
     let (_, before) = fetch(&root, "down.mote.test", tls).unwrap();
+    // The CA goes away; its port takes connections and closes them.
     pebble.stop_ca();
+    let ca = Refuser::bind(pebble.acme_port());
     // Four years on, pebble's five-year certificate is due for renewal.
     std::fs::write(&clock, (4 * 365 * 86_400).to_string()).unwrap();
     let failed = wait_log(&server, &pebble, "attempt 1 failed", Duration::from_secs(20));
     assert!(failed.contains("next in 60 s"), "{failed}");
+    let tried = ca.connections();
     std::thread::sleep(Duration::from_secs(5));
     let log = server.stderr();
     assert!(!log.contains("attempt 2 failed"), "retried within the backoff:\n{log}");
+    assert_eq!(ca.connections(), tried, "contacted the CA during the backoff:\n{log}");
     let (code, after) = fetch(&root, "down.mote.test", tls).unwrap();
     assert_eq!((code.as_str(), &after), ("200", &before), "{log}");
     drop(server);
 
     // The backoff is kept in --acme-dir: a restart does not retry at once.
+    let tried = ca.connections();
     let server = mote(&pebble, &state, &listen(Some(http), tls), &["--acme", "down.mote.test"], &env);
-    wait_log(&server, &pebble, "serving the stored certificate", Duration::ZERO);
+    wait_log(&server, &pebble, "backing off after 1 failed attempt", Duration::ZERO);
     std::thread::sleep(Duration::from_secs(4));
     let log = server.stderr();
     assert!(!log.contains("attempt 2 failed"), "a restart retried at once:\n{log}");
+    assert!(ca.connections() <= tried + 1, "contacted the CA {} times:\n{log}", ca.connections() - tried);
     assert_eq!(fetch(&root, "down.mote.test", tls).unwrap().1, before);
+    drop(server);
+
+    // Back to the real date: nothing is due, and the CA, which cannot say
+    // whether it offers renewal information, is not asked every tick.
+    std::fs::write(&clock, "0").unwrap();
+    let tried = ca.connections();
+    let server = mote(&pebble, &state, &listen(Some(http), tls), &["--acme", "down.mote.test"], &env);
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(ca.connections() <= tried + 1, "contacted the CA {} times:\n{}", ca.connections() - tried, server.stderr());
 }
 
 #[test]

@@ -174,6 +174,11 @@ impl Pebble {
         Pebble { work, acme, management, dns_management, _dns: dns_daemon, ca: Some(ca) }
     }
 
+    /// The port of the ACME server.
+    pub fn acme_port(&self) -> u16 {
+        self.acme
+    }
+
     /// The ACME directory's URL.
     pub fn directory(&self) -> String {
         format!("https://127.0.0.1:{}/dir", self.acme)
