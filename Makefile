@@ -132,6 +132,7 @@ help:
 	@echo "Start here:"
 	@echo "  make run             build (release) and serve the built-in site on http://127.0.0.1:8080/"
 	@echo "  make test            every test: unit tests and the integration suite against the release binary"
+	@echo "                       (TEST_FILTER=NAME: only the tests whose names contain NAME)"
 	@echo "  TLS=1                with HTTPS built in (make run, test, pi, static): docs/https.md"
 	@echo "  ACME=1               with HTTPS and the built-in ACME client (the same targets)"
 	@echo "Build:"
@@ -191,6 +192,7 @@ endif
 
 # The release binary is what the integration tests run (MOTE_BIN); the test code
 # itself builds in the fast dev profile, with overflow checks on for the unit tests.
+# TEST_FILTER=acme runs only the tests whose names contain it.
 test:
 	@$(call need_apt,curl:curl busybox:busybox faketime:faketime chromium:chromium unshare:util-linux strace:strace \
 		pebble:pebble lego:lego openssl:openssl gzip:gzip brotli:brotli)
@@ -206,7 +208,7 @@ test:
 	@echo "building mote (release$(BUILD_NAME))..."
 	@cargo build --release -q $(TEST_FEATURES)
 	@echo "testing target/release/mote$(if $(TLS), with$(BUILD_NAME)) (cargo test)..."
-	@MOTE_BIN=$(abspath $(TARGET_DIR))/release/mote cargo test -q --no-fail-fast $(TEST_FEATURES)
+	@MOTE_BIN=$(abspath $(TARGET_DIR))/release/mote cargo test -q --no-fail-fast $(TEST_FEATURES) $(TEST_FILTER)
 
 # The code as STYLE asks: formatted, and clippy-clean with warnings as errors, which
 # also holds sys/ to a SAFETY comment on every unsafe block.

@@ -87,7 +87,7 @@ fn fetch(root: &Path, name: &str, port: u16) -> Result<(String, String), String>
 }
 
 fn pebble(http_port: u16, tls_port: u16, validity: Option<u64>) -> Pebble {
-    Pebble::with(PebbleOptions { http_port, tls_port, validity, reject_nonces: true })
+    Pebble::with(PebbleOptions { http_port, tls_port, validity, reject_nonces: true, ..PebbleOptions::default() })
 }
 
 #[test]
@@ -480,4 +480,23 @@ fn an_unusable_acme_dir_stops_the_start() {
     assert_eq!(status.code(), Some(1), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains(under_file.to_str().unwrap()), "{err}");
+}
+
+#[test]
+fn a_ca_that_requires_external_accounts_is_one_line_naming_it() {
+    if !ready() {
+        return;
+    }
+    let (http, tls) = (free_port(), free_port());
+    let pebble = Pebble::with(PebbleOptions {
+        http_port: http,
+        tls_port: tls,
+        external_accounts: true,
+        ..PebbleOptions::default()
+    });
+    let dir = TempDir::new("acme-eab");
+    let server = mote(&pebble, dir.path(), &listen(Some(http), tls), &["--acme", "eab.mote.test"], &[]);
+    let said = wait_log(&server, &pebble, "external account binding", ISSUE_TIMEOUT);
+    assert!(said.contains(&pebble.directory()) && said.contains("next in 24 h"), "{said}");
+    assert_eq!(pebble.orders(), 0);
 }

@@ -71,6 +71,8 @@ pub struct PebbleOptions {
     pub validity: Option<u64>,
     /// Keep pebble's default of rejecting 5% of nonces as `badNonce`.
     pub reject_nonces: bool,
+    /// Require external account binding, as some CAs do.
+    pub external_accounts: bool,
 }
 
 /// pebble and its DNS, validating on the ports of `PebbleOptions`.
@@ -145,9 +147,10 @@ impl Pebble {
         let config = format!(
             r#"{{"pebble": {{"listenAddress": "127.0.0.1:{acme}", "managementListenAddress": "127.0.0.1:{management}",
                 "certificate": "{}", "privateKey": "{}", "httpPort": {http_port}, "tlsPort": {tls},
-                "ocspResponderURL": "", "externalAccountBindingRequired": false{}}}}}"#,
+                "ocspResponderURL": "", "externalAccountBindingRequired": {}{}}}}}"#,
             file("server-cert.pem").display(),
             file("ca-key.pem").display(),
+            options.external_accounts,
             validity.unwrap_or_default(),
         );
         fs::write(file("pebble.json"), config).unwrap();
