@@ -512,12 +512,12 @@ impl Renewals {
             self.list[i].state.failed_challenge = kind.name().to_owned();
         }
         match outcome {
-            Ok(issued) => self.issued(i, issued, profile),
+            Ok(issued) => self.issued(i, issued),
             Err(failure) => self.failed(i, &failure),
         }
     }
 
-    fn issued(&mut self, i: usize, issued: Issued, profile: Option<&str>) {
+    fn issued(&mut self, i: usize, issued: Issued) {
         let cert = &mut self.list[i];
         let label = cert.names.join(",");
         if let Err(why) = self.store.save_pair(&cert.id, &issued.pair.chain_pem, &issued.pair.key_pkcs8) {
@@ -544,7 +544,9 @@ impl Renewals {
             cert.state.failed_challenge.clear();
         }
         cert.state.names = cert.names.clone();
-        cert.state.profile = profile.unwrap_or_default().to_owned();
+        // The profile asked for, used or not (a CA that lists none gets
+        // none): a restart with the same flags then finds nothing changed.
+        cert.state.profile = self.settings.profile.clone().unwrap_or_default();
         self.save_state(i);
     }
 

@@ -100,8 +100,11 @@ fn http01_gets_a_certificate_from_a_cold_start_and_a_restart_reuses_it() {
     let dir = TempDir::new("acme-http01");
     let state = dir.path().join("state");
     let started = Instant::now();
-    let server = mote(&pebble, &state, &listen(Some(http), tls), &["--acme", "a.mote.test,b.mote.test"], &[]);
+    // pebble lists no profiles: the certificate is ordered without one.
+    let flags = ["--acme", "a.mote.test,b.mote.test", "--acme-profile", "shortlived"];
+    let server = mote(&pebble, &state, &listen(Some(http), tls), &flags, &[]);
     let issued = wait_log(&server, &pebble, "certificate issued", ISSUE_TIMEOUT);
+    wait_log(&server, &pebble, "the CA lists no profile shortlived; ordering without one", Duration::ZERO);
     eprintln!("issued {:?} after the start: {issued}", started.elapsed());
     assert!(issued.contains("a.mote.test,b.mote.test: certificate issued by http-01, serial "), "{issued}");
     // The start-up names the CA's terms, which --acme agrees to.
@@ -117,7 +120,7 @@ fn http01_gets_a_certificate_from_a_cold_start_and_a_restart_reuses_it() {
     drop(server);
 
     // A restart serves the stored certificate at once and orders nothing.
-    let server = mote(&pebble, &state, &listen(Some(http), tls), &["--acme", "a.mote.test,b.mote.test"], &[]);
+    let server = mote(&pebble, &state, &listen(Some(http), tls), &flags, &[]);
     let stored = wait_log(&server, &pebble, "serving the stored certificate", Duration::ZERO);
     let (code, serial) = fetch(&root, "a.mote.test", tls).unwrap_or_else(|e| panic!("{e}\n{}", server.stderr()));
     assert_eq!(code, "200");
