@@ -162,13 +162,14 @@ help:
 	@echo "  make soak            SOAK_SECONDS (default 600) of mixed requests; RSS must stay flat"
 	@echo "Measure:"
 	@echo "  make bench           mote side by side with nginx, lighttpd, busybox httpd and a hyper"
-	@echo "                       server (~6 min); writes bench/RESULTS.md and bench/results.svg"
+	@echo "                       server, on this machine and on an emulated Pi Zero (~8 min);"
+	@echo "                       writes bench/RESULTS.md and bench/results.svg"
 	@echo "  make bench-smoke     the same harness in under a minute (CI): fails only if it breaks"
 	@echo "Tools (the targets above install what they need themselves):"
 	@echo "  make tools-cross     zig, cargo-zigbuild and rust-src, for the static builds"
 	@echo "  make tools-bloat     cargo-bloat, for make size"
 	@echo "  make tools-qemu      qemu-user, for make pi-test"
-	@echo "  make tools-board     qemu-system-arm and cpio, for make pi-boot"
+	@echo "  make tools-board     qemu-system-arm and cpio, for make pi-boot and make bench"
 	@echo "  make tools-fuzz      cargo-fuzz, for make fuzz"
 
 # With TLS=1, HTTPS on 127.0.0.1:8443 too, with a self-signed certificate made
@@ -310,17 +311,22 @@ ring-test-32: tools-cross
 	@echo "testing the send ring on $(I686) (natively)..."
 	@cargo-zigbuild test -q --release --target $(I686) --bin mote -- sys::uring::tests
 
-# make pi-boot  the builds of make pi (ARMv6, ARMv6 TINY=1, ARMv7) booted under busybox
-#               init on emulated boards with Debian's kernels: the Pi Zero (QEMU raspi0,
-#               linux-image-rpi) with both ARMv6 builds, QEMU's virt board (Cortex-A7 x2,
-#               linux-image-armmp) with ARMv7. mote is started by deploy/inittab's own line
-#               and checked inside the guest (.ci/board/). The kernels and busybox-static
+# make pi-boot  the builds of make pi (ARMv6, ARMv6 TINY=1, ARMv6 TLS=1, ARMv7) booted under
+#               busybox init on emulated boards with Debian's kernels: the Pi Zero (QEMU
+#               raspi0, linux-image-rpi) with the ARMv6 builds, QEMU's virt board (Cortex-A7
+#               x2, linux-image-armmp) with ARMv7. mote is started by deploy/inittab's own
+#               line and checked inside the guest (.ci/board/); the TLS=1 build also over
+#               HTTPS, by a rustls client built beside it. The kernels and busybox-static
 #               come from Debian's archive into BOARD_DIR and stay there; installs
-#               qemu-system-arm and cpio (apt).
+#               qemu-system-arm, cpio and openssl (apt).
+#               An ACME=1 build's boot joins the list below when that build exists
+#               (what it must check: .ci/board/boot.py, next to TLS_CHECKS).
 ARMV7        := armv7-unknown-linux-musleabihf
-BOARD_DIR    := $(TARGET_DIR)/board
+BOARD_DIR    ?= $(TARGET_DIR)/board
 BOARD_CLIENT := $(BOARD_DIR)/mote-client
-.PHONY: pi-boot tools-board
+# Built with the ARMv6 TLS=1 binary, in its target dir, so std, rustls and ring are shared.
+BOARD_TLS_CLIENT := $(TARGET_DIR)/tls/$(ARMV6)/release/examples/mote-tls-client
+.PHONY: pi-boot tools-board board-client
 
 tools-board:
 	@command -v qemu-system-arm >/dev/null && command -v cpio >/dev/null || { \
@@ -337,12 +343,20 @@ $(BOARD_CLIENT): .ci/board/client.c | tools-cross
 	@python3 -m ziglang cc -target $(ZIG_TARGET_$(ARMV6)) -mcpu=$(subst -,_,$(PI_CPU_$(ARMV6))) \
 		-Os -static -Wall -Wextra -Werror -o $@ $<
 
+board-client: $(BOARD_CLIENT)
+
 pi-boot: tools-cross tools-board $(BOARD_CLIENT)
-	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=
-	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=1
-	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV7) PI_CPU=$(PI_CPU_$(ARMV7)) TINY=
-	@python3 .ci/board/boot.py --cache $(BOARD_DIR) --client $(BOARD_CLIENT) \
+	@$(call need_apt,openssl:openssl)
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY= TLS=
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=1 TLS=
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY= TLS=1
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV7) PI_CPU=$(PI_CPU_$(ARMV7)) TINY= TLS=
+	@echo "building the guest's HTTPS client ($(ARMV6), beside the TLS=1 build)..."
+	@RUSTFLAGS="$(call rustflags,$(PI_CPU_$(ARMV6)),,$(ARMV6))" RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$(TARGET_DIR)/tls \
+		cargo zigbuild -q --release --features tls --target $(ARMV6) $(call zflags,) --example mote-tls-client
+	@python3 .ci/board/boot.py --cache $(BOARD_DIR) --client $(BOARD_CLIENT) --tls-client $(BOARD_TLS_CLIENT) \
 		raspi0:armv6:$(ARMV6_BIN) raspi0:armv6-tiny:$(TINY_DIR)/$(ARMV6)/release/mote \
+		raspi0:armv6-tls:$(TARGET_DIR)/tls/$(ARMV6)/release/mote \
 		virt:armv7:$(TARGET_DIR)/$(ARMV7)/release/mote
 
 # --------------------------------------------------------------------------- size
@@ -468,10 +482,11 @@ image-test: image
 # ------------------------------------------------------------------------ bench
 # make bench        mote side by side with nginx, lighttpd, busybox httpd and the hyper
 #                   reference in bench/hyper-ref, with the bare mio loop in bench/bare-ref
-#                   as the floor (~6 min); writes bench/RESULTS.md and
+#                   as the floor, and the ARMv6 builds of mote and hyper-ref on the
+#                   emulated Pi Zero of make pi-boot (~8 min); writes bench/RESULTS.md and
 #                   bench/results.svg. Installs its own tools (apt: wrk nginx-light
-#                   lighttpd busybox strace valgrind qemu-user) and builds what it
-#                   measures: make static, make pi (ARMv6) and both references.
+#                   lighttpd busybox strace valgrind qemu-user qemu-system-arm cpio) and
+#                   builds what it measures: make static, make pi (ARMv6) and both references.
 # make bench-smoke  the <60 s version for CI: mote, hyper-ref and bare-ref, 1 s loads; fails only
 #                   when the harness breaks, never because a target is missed.
 .PHONY: bench bench-smoke

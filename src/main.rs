@@ -183,15 +183,10 @@ fn serve(config: Config) -> Result<(), String> {
 /// (and kept open for reloads) and judged before privileges drop.
 #[cfg(feature = "tls")]
 fn https(config: &Config) -> Result<Option<(net::tls::Server, Option<ops::certs::Material>)>, String> {
-    let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) else {
+    let Some((key, material)) = pair(config)? else {
         return Ok(None);
     };
-    let material = ops::certs::Material::open(cert, key)?;
-    let loaded = material.load(net::shared::plausible_unix_now())?;
-    if let Some(warning) = &loaded.warning {
-        log::error(warning);
-    }
-    Ok(Some((net::tls::Server::new(loaded.key)?, Some(material))))
+    Ok(Some((net::tls::Server::new(key)?, Some(material))))
 }
 
 /// With `--acme`: the HTTPS server that picks each name's certificate and
@@ -202,19 +197,33 @@ fn acme_https(
     challenges: &Arc<acme::challenge::Challenges>,
     certs: &Arc<acme::challenge::Certs>,
 ) -> Result<Option<(net::tls::Server, Option<ops::certs::Material>)>, String> {
-    let pair = match (&config.tls_cert, &config.tls_key) {
-        (Some(cert), Some(key)) => {
-            let material = ops::certs::Material::open(cert, key)?;
-            let loaded = material.load(net::shared::plausible_unix_now())?;
-            if let Some(warning) = &loaded.warning {
-                log::error(warning);
-            }
-            Some((loaded.key, material))
-        }
-        _ => None,
-    };
-    let (fallback, material) = pair.unzip();
+    let (fallback, material) = pair(config)?.unzip();
     Ok(Some((net::tls::Server::with_acme(fallback, challenges.clone(), certs.clone())?, material)))
+}
+
+/// `--tls-cert` and `--tls-key`, when given: opened, loaded and judged.
+#[cfg(feature = "tls")]
+fn pair(config: &Config) -> Result<Option<(Arc<rustls::sign::CertifiedKey>, ops::certs::Material)>, String> {
+    let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) else {
+        return Ok(None);
+    };
+    let material = ops::certs::Material::open(cert, key)?;
+    let now = net::shared::plausible_unix_now();
+    let loaded = material.load(now)?;
+    if let Some(warning) = &loaded.warning {
+        log::error(warning);
+    }
+    // A Pi without a real-time clock boots in 1970: refusing the pair then
+    // would have init respawn mote until NTP answers. Said once, here; a
+    // reload after the clock is set judges the dates again.
+    if now.is_none() {
+        log::error(&format!(
+            "warning: the clock reads earlier than this build of mote; the dates of --tls-cert {} are not \
+             checked; a reload (SIGHUP) after the clock is set checks them",
+            cert.display()
+        ));
+    }
+    Ok(Some((loaded.key, material)))
 }
 
 /// `--auth` and `--auth-file` together; read before any chroot.

@@ -2,7 +2,7 @@
 """`make pi-boot`: the ARM builds booted under busybox init on emulated boards, with
 Debian's own kernels.
 
-    python3 .ci/board/boot.py --cache DIR --client CLIENT BOOT...
+    python3 .ci/board/boot.py --cache DIR --client CLIENT [--tls-client CLIENT] BOOT...
 
 BOOT is BOARD:BUILD:BINARY, BOARD one of raspi0 (the Pi Zero: ARM1176, Debian's
 `linux-image-rpi`, armel) or virt (QEMU's virt board with a Cortex-A7 and two cores,
@@ -15,9 +15,15 @@ check, or no marker within BOOT_TIMEOUT. Kernels and busybox come from Debian's
 archive through a private apt state under DIR (the host's Debian sources, armel and
 armhf; nothing is installed) and stay cached there between runs.
 
-Another build (an HTTPS one, say) is one more BOOT in the Makefile's pi-boot recipe;
-its own checks go in guest/checks.sh behind a test of $BUILD, and CHECKS, the names
-every boot must report, becomes a list per build.
+A BUILD named with `-tls` (armv6-tls) is the HTTPS build: its guest also holds a
+certificate for localhost and 127.0.0.1 made here by openssl, signed by a CA made
+for the run (the key readable by root only, as docs/https.md advises), the HTTPS
+client built for it (--tls-client) and the CA; the mote line gets `--listen-tls`,
+`--tls-cert` and `--tls-key` (TLS_FLAGS), and guest/checks.sh runs its HTTPS
+checks too (TLS_CHECKS).
+
+The module is also what `make bench` boots its board run with (bench/run.py):
+Archive, unpacked, cpio_gz and console_run.
 
 Python standard library only; qemu is stopped by PID however a boot ends.
 """
@@ -53,6 +59,25 @@ BIG_FILE = ("big.bin", 320 * 1024)
 # Every one of these must print PASS (guest/checks.sh prints them in this order).
 CHECKS = ["boot", "no-date-at-1970", "site", "head", "range", "user", "io_uring", "rss",
           "io_uring-off", "access-log", "reload", "respawn-kill-9", "respawn-term", "date"]
+# The HTTPS build's, after those: served with the clock at 1970 (verified as of the
+# pack time, by a client whose clock is right), then, once `date -s` has set the guest's
+# clock, handshakes and a keep-alive load verified by the guest's own clock.
+TLS_CHECKS = ["tls-at-1970", "tls-handshake", "tls-load"]
+# Where the HTTPS build's files go in the guest; the line gets these flags.
+TLS_PORT = "443"
+TLS_CERT, TLS_KEY, TLS_CA = "/etc/mote/cert.pem", "/etc/mote/key.pem", "/board/ca.pem"
+TLS_FLAGS = f"--listen-tls 0.0.0.0:{TLS_PORT} --tls-cert {TLS_CERT} --tls-key {TLS_KEY}"
+# The ACME build's boot goes here, once `make pi ACME=1` exists: a BUILD named `-acme`,
+# with a stored certificate and account in its --acme directory and a CA address the
+# guest cannot reach. With the clock at 1970 it must serve the stored certificate, say
+# once on the console that it waits for the clock before renewing, and make no
+# connection to the CA (nothing in /proc/net/tcp towards the CA's port); set the clock,
+# then the same HTTPS checks as TLS_CHECKS.
+
+
+def checks_for(build):
+    """The checks a boot of BUILD must report."""
+    return CHECKS + (TLS_CHECKS if "tls" in build.split("-") else [])
 
 # What each board boots: Debian's kernel package (a metapackage naming the current
 # kernel) and the files found in it by pattern, as they move with Debian's updates.
@@ -197,38 +222,64 @@ def unpacked(cache, archive, package, arch, patterns):
 
 
 # ---------------------------------------------------------------------- initramfs
-def initramfs(work, board, build, binary, client, busybox, line):
-    """The guest's root file system as a gzipped newc cpio archive; returns its path."""
-    rootfs = os.path.join(work, "rootfs")
-    shutil.rmtree(rootfs, ignore_errors=True)
+class Rootfs:
+    """A guest's root file system, put together in a directory: busybox as /init's
+    shell and init, rcS, and what the caller adds."""
 
-    def put(src, dest, mode=0o755):
-        path = os.path.join(rootfs, dest.lstrip("/"))
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        shutil.copyfile(src, path)
-        os.chmod(path, mode)
+    def __init__(self, path, busybox):
+        self.path = path
+        shutil.rmtree(path, ignore_errors=True)
+        for d in ("dev", "proc", "sys", "tmp", "sbin", "usr/bin", "usr/sbin", "root", "var/log"):
+            os.makedirs(os.path.join(path, d))
+        self.put(busybox, "/bin/busybox")
+        self.put(os.path.join(HERE, "guest", "init"), "/init")
+        self.put(os.path.join(HERE, "guest", "rcS"), "/etc/init.d/rcS")
 
-    def write(dest, text, mode=0o644):
-        path = os.path.join(rootfs, dest.lstrip("/"))
+    def _at(self, dest):
+        path = os.path.join(self.path, dest.lstrip("/"))
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as f:
+        return path
+
+    def put(self, src, dest, mode=0o755):
+        shutil.copyfile(src, self._at(dest))
+        os.chmod(self._at(dest), mode)
+
+    def write(self, dest, text, mode=0o644):
+        with open(self._at(dest), "w") as f:
             f.write(text)
-        os.chmod(path, mode)
+        os.chmod(self._at(dest), mode)
 
-    for d in ("dev", "proc", "sys", "tmp", "sbin", "usr/bin", "usr/sbin", "root", "var/log"):
-        os.makedirs(os.path.join(rootfs, d))
-    put(busybox, "/bin/busybox")
-    put(os.path.join(HERE, "guest", "init"), "/init")
-    put(os.path.join(HERE, "guest", "rcS"), "/etc/init.d/rcS")
-    put(os.path.join(HERE, "guest", "checks.sh"), "/board/checks.sh")
-    put(client, "/board/mote-client")
-    put(binary, line["bin"])
+    def env(self, **values):
+        """/etc/board.env, which rcS and the guest's scripts read."""
+        self.write("/etc/board.env", "".join(f"{k}={shlex.quote(v)}\n" for k, v in values.items()))
+
+
+def cpio_gz(rootfs, path):
+    """ROOTFS (a directory) as a gzipped newc cpio archive at PATH, owned by root."""
+    names = subprocess.run(["find", "."], cwd=rootfs, check=True, text=True,
+                           stdout=subprocess.PIPE).stdout
+    cpio = subprocess.run(["cpio", "--quiet", "-o", "-H", "newc", "-R", "0:0"], cwd=rootfs,
+                          input=names.encode(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=60)
+    if cpio.returncode != 0:
+        raise BootError(f"cpio failed: {cpio.stderr.decode(errors='replace').strip()}")
+    with gzip.open(path, "wb", compresslevel=6) as f:
+        f.write(cpio.stdout)
+    return path
+
+
+def initramfs(work, board, build, binary, clients, busybox, line, tls):
+    """The checks' guest as a gzipped cpio archive; returns its path. CLIENTS: the HTTP
+    client and, for an HTTPS build, the HTTPS one; TLS: (ca, cert, key) or None."""
+    fs = Rootfs(os.path.join(work, "rootfs"), busybox)
+    fs.put(os.path.join(HERE, "guest", "checks.sh"), "/board/checks.sh")
+    fs.put(clients[0], "/board/mote-client")
+    fs.put(binary, line["bin"])
     for dirpath, _, files in os.walk(SITE):
         for name in files:
             src = os.path.join(dirpath, name)
-            put(src, os.path.join(line["root"], os.path.relpath(src, SITE)), 0o644)
-    big = os.path.join(rootfs, line["root"].lstrip("/"), BIG_FILE[0])
-    with open(big, "wb") as f:
+            fs.put(src, os.path.join(line["root"], os.path.relpath(src, SITE)), 0o644)
+    with open(fs._at(os.path.join(line["root"], BIG_FILE[0])), "wb") as f:
         f.write(bytes((i * 7 + i // 251) & 0xFF for i in range(BIG_FILE[1])))
     # The --user user: www-data has Debian's uid; any other name gets 1000.
     users = {"root": 0}
@@ -237,31 +288,51 @@ def initramfs(work, board, build, binary, client, busybox, line):
         users.setdefault(name, 33 if name == "www-data" else 1000)
         if group:
             users.setdefault(group, users[name])
-    write("/etc/passwd", "".join(f"{u}:x:{i}:{i}:{u}:/:/bin/sh\n" for u, i in users.items()))
-    write("/etc/group", "".join(f"{u}:x:{i}:\n" for u, i in users.items()))
-    write("/etc/inittab", "::sysinit:/etc/init.d/rcS\n::once:/board/checks.sh\n" + line["guest_line"] + "\n")
-    env = dict(BOARD=board, BUILD=build, NOW=str(int(time.time())), MOTE_BIN=line["bin"],
-               PORT=line["port"], ROOT=line["root"], LOG=line["log"], RUN_USER=line["user"],
-               STATUS=line["status"], LINE=line["guest_line"])
-    write("/etc/board.env", "".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()))
+    fs.write("/etc/passwd", "".join(f"{u}:x:{i}:{i}:{u}:/:/bin/sh\n" for u, i in users.items()))
+    fs.write("/etc/group", "".join(f"{u}:x:{i}:\n" for u, i in users.items()))
+    guest_line = line["guest_line"]
+    if tls:
+        ca, cert, key = tls
+        fs.put(clients[1], "/board/mote-tls-client")
+        fs.put(ca, TLS_CA, 0o644)
+        fs.put(cert, TLS_CERT, 0o644)
+        # Readable by root only: mote reads it before --user drops privileges.
+        fs.put(key, TLS_KEY, 0o600)
+        guest_line = f"{guest_line} {TLS_FLAGS}"
+    fs.write("/etc/inittab", "::sysinit:/etc/init.d/rcS\n::once:/board/checks.sh\n" + guest_line + "\n")
+    fs.env(BOARD=board, BUILD=build, NOW=str(int(time.time())), MOTE_BIN=line["bin"],
+           PORT=line["port"], ROOT=line["root"], LOG=line["log"], RUN_USER=line["user"],
+           STATUS=line["status"], LINE=guest_line, TLS="1" if tls else "",
+           TLS_PORT=TLS_PORT, TLS_CERT=TLS_CERT, TLS_KEY=TLS_KEY, TLS_CA=TLS_CA)
+    return cpio_gz(fs.path, os.path.join(work, "initramfs.cpio.gz"))
 
-    names = subprocess.run(["find", "."], cwd=rootfs, check=True, text=True,
-                           stdout=subprocess.PIPE).stdout
-    cpio = subprocess.run(["cpio", "--quiet", "-o", "-H", "newc", "-R", "0:0"], cwd=rootfs,
-                          input=names.encode(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          timeout=60)
-    if cpio.returncode != 0:
-        raise BootError(f"cpio failed: {cpio.stderr.decode(errors='replace').strip()}")
-    path = os.path.join(work, "initramfs.cpio.gz")
-    with gzip.open(path, "wb", compresslevel=6) as f:
-        f.write(cpio.stdout)
-    return path
+
+# ------------------------------------------------------------------------- HTTPS
+def certificates(work):
+    """A CA and a localhost certificate it signs, ECDSA P-256, valid from now for 30
+    days, past the 14 days mote warns within (openssl); returns the paths (ca, cert, key)."""
+    d = os.path.join(work, "pki")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    with open(os.path.join(d, "ext"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    for cmd in (["ecparam", "-genkey", "-name", "prime256v1", "-noout", "-out", "ca.key"],
+                ["req", "-x509", "-new", "-key", "ca.key", "-subj", "/CN=board CA", "-days", "30", "-out", "ca.pem"],
+                ["ecparam", "-genkey", "-name", "prime256v1", "-noout", "-out", "key.pem"],
+                ["req", "-new", "-key", "key.pem", "-subj", "/CN=localhost", "-out", "leaf.csr"],
+                ["x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                 "-days", "30", "-extfile", "ext", "-out", "cert.pem"]):
+        run(["openssl", *cmd], cwd=d, timeout=30)
+    return [os.path.join(d, n) for n in ("ca.pem", "cert.pem", "key.pem")]
 
 
 # --------------------------------------------------------------------------- boot
-def boot(name, board, kernel, dtb, initrd, work):
-    """Boots one board and returns its check lines; raises BootError on a FAIL, a
-    missing check, a qemu that exits, or no end marker within BOOT_TIMEOUT."""
+def console_run(name, board, kernel, dtb, initrd, work, timeout, on_line, qemu_args=()):
+    """Boots BOARD with INITRD (QEMU_ARGS added to qemu's) and calls ON_LINE with each
+    console line until a line starts with END_MARKER; returns (that line, seconds from
+    qemu's start). Raises
+    BootError, after printing the console's last lines, on a kernel panic, a qemu that
+    exits, or no end marker within TIMEOUT; ON_LINE may raise BootError too."""
     spec = BOARDS[board]
     console = os.path.join(work, "console.log")
     open(console, "w").close()
@@ -269,33 +340,31 @@ def boot(name, board, kernel, dtb, initrd, work):
            *(["-dtb", dtb] if dtb else []), "-initrd", initrd,
            # earlycon: a kernel that dies before its serial driver is up still says why.
            "-append", " ".join(filter(None, ["console=ttyAMA0 earlycon quiet panic=1", spec["append"]])),
-           "-display", "none", "-monitor", "none", "-serial", f"file:{console}", "-no-reboot"]
+           "-display", "none", "-monitor", "none", "-serial", f"file:{console}", "-no-reboot", *qemu_args]
     say(f"{name}: {shlex.join(os.path.relpath(c, REPO) if c.startswith(REPO) else c for c in cmd)}")
     start = time.monotonic()
     with open(os.path.join(work, "qemu.stderr"), "w") as err:
         qemu = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=err)
-    results, seen, ended, problem = {}, 0, None, None
+    seen, ended, problem = 0, None, None
     try:
-        while True:
+        while ended is None and problem is None:
             time.sleep(0.2)
             with open(console, errors="replace") as f:
                 lines = f.read().split("\n")[:-1]
             for text in (l.rstrip("\r") for l in lines[seen:]):
-                if text.startswith(("PASS ", "FAIL ")):
-                    say(f"{name}: {text}")
-                    verdict, _, rest = text.partition(" ")
-                    results.setdefault(rest.split(":", 1)[0], []).append(verdict)
-                elif text.startswith(END_MARKER):
+                if text.startswith(END_MARKER):
                     ended = text
                 elif PANIC in text:
                     problem = "the kernel panicked"
+                else:
+                    on_line(text)
             seen = len(lines)
             if problem is not None or ended is not None:
                 break
             if qemu.poll() is not None:
-                problem = f"qemu exited with status {qemu.returncode} before the checks ended"
-            elif time.monotonic() - start > BOOT_TIMEOUT:
-                problem = f"the checks did not end within {BOOT_TIMEOUT} s"
+                problem = f"qemu exited with status {qemu.returncode} before the guest ended"
+            elif time.monotonic() - start > timeout:
+                problem = f"the guest did not end within {timeout} s"
     finally:
         if qemu.poll() is None:
             qemu.terminate()
@@ -305,28 +374,61 @@ def boot(name, board, kernel, dtb, initrd, work):
                 qemu.kill()
                 qemu.wait()
     elapsed = time.monotonic() - start
-    if problem is None:
-        failed = [c for c, v in results.items() if "FAIL" in v]
-        missing = [c for c in CHECKS if c not in results]
-        if failed or missing:
-            problem = "; ".join(filter(None, [failed and f"failed: {', '.join(failed)}",
-                                              missing and f"never ran: {', '.join(missing)}"]))
     if problem is not None:
-        with open(console, errors="replace") as f:
-            tail = f.read().replace("\r", "").splitlines()[-CONSOLE_TAIL:]
-        with open(os.path.join(work, "qemu.stderr"), errors="replace") as f:
-            tail += [f"qemu: {l}" for l in f.read().splitlines()[-10:]]
-        say(f"{name}: the console's last {len(tail)} lines ({os.path.relpath(console, REPO)}):")
-        for text in tail:
-            say(f"  | {text}")
+        console_tail(name, work)
         raise BootError(f"{problem} ({elapsed:.1f} s)")
+    return ended, elapsed
+
+
+def console_tail(name, work):
+    console = os.path.join(work, "console.log")
+    with open(console, errors="replace") as f:
+        tail = f.read().replace("\r", "").splitlines()[-CONSOLE_TAIL:]
+    with open(os.path.join(work, "qemu.stderr"), errors="replace") as f:
+        tail += [f"qemu: {l}" for l in f.read().splitlines()[-10:]]
+    say(f"{name}: the console's last {len(tail)} lines ({os.path.relpath(console, REPO)}):")
+    for text in tail:
+        say(f"  | {text}")
+
+
+def boot(name, board, kernel, dtb, initrd, work, checks):
+    """Boots one board and prints its check lines; raises BootError on a FAIL, a
+    missing check, a qemu that exits, or no end marker within BOOT_TIMEOUT."""
+    results = {}
+
+    def on_line(text):
+        if text.startswith(("PASS ", "FAIL ")):
+            say(f"{name}: {text}")
+            verdict, _, rest = text.partition(" ")
+            results.setdefault(rest.split(":", 1)[0], []).append(verdict)
+
+    _, elapsed = console_run(name, board, kernel, dtb, initrd, work, BOOT_TIMEOUT, on_line)
+    failed = [c for c, v in results.items() if "FAIL" in v]
+    missing = [c for c in checks if c not in results]
+    if failed or missing:
+        console_tail(name, work)
+        raise BootError("; ".join(filter(None, [failed and f"failed: {', '.join(failed)}",
+                                                missing and f"never ran: {', '.join(missing)}"]))
+                        + f" ({elapsed:.1f} s)")
     say(f"{name}: {len(results)} checks passed, {elapsed:.1f} s from qemu start to the end marker")
+
+
+def board_files(cache, archive, board):
+    """The kernel, dtb (or None) and busybox of BOARD from Debian, and their versions."""
+    spec = BOARDS[board]
+    patterns = [spec["kernel"]] + ([spec["dtb"]] if spec["dtb"] else [])
+    files, kernel_version = unpacked(cache, archive, spec["kernel_package"], spec["arch"], patterns)
+    (busybox,), busybox_version = unpacked(cache, archive, "busybox-static", spec["arch"], ["bin/busybox"])
+    say(f"pi-boot: {board}: {kernel_version} ({', '.join(os.path.relpath(p, cache) for p in files)}); "
+        f"{busybox_version}")
+    return dict(kernel=files[0], dtb=files[1] if spec["dtb"] else None, busybox=busybox)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cache", required=True, help="downloads and boot files (under target/)")
     parser.add_argument("--client", required=True, help="the guest's HTTP client (ARM, static)")
+    parser.add_argument("--tls-client", help="the guest's HTTPS client, for a -tls build")
     parser.add_argument("boots", nargs="+", metavar="BOARD:BUILD:BINARY")
     args = parser.parse_args()
     started = time.monotonic()
@@ -336,6 +438,8 @@ def main():
         board, build, binary = spec.split(":", 2)
         if board not in BOARDS or not os.path.isfile(binary):
             sys.exit(f"pi-boot: {spec}: a board is one of {', '.join(BOARDS)}, and the binary must exist")
+        if "tls" in build.split("-") and not (args.tls_client and os.path.isfile(args.tls_client)):
+            sys.exit(f"pi-boot: {spec}: an HTTPS build needs --tls-client (the guest's HTTPS client)")
         boots.append((board, build, os.path.abspath(binary)))
     try:
         line = inittab_line()
@@ -348,16 +452,11 @@ def main():
             f"{line['root']}{', ' + line['user'] + ' in /etc/passwd' if line['user'] else ''}"
             f"{', the log directory owned by it' if line['user'] and line['log'] else ''}; "
             f"the checks reach it on 127.0.0.1:{line['port']})")
+        if any("tls" in b.split("-") for _, b, _ in boots):
+            say(f"pi-boot: an HTTPS build's line adds: {TLS_FLAGS} (a certificate for localhost and "
+                f"127.0.0.1 from a CA made for the run, in {TLS_CA}; the key mode 600)")
         archive = Archive(cache)
-        parts = {}
-        for board in dict.fromkeys(b for b, _, _ in boots):
-            spec = BOARDS[board]
-            patterns = [spec["kernel"]] + ([spec["dtb"]] if spec["dtb"] else [])
-            files, kernel_version = unpacked(cache, archive, spec["kernel_package"], spec["arch"], patterns)
-            (busybox,), busybox_version = unpacked(cache, archive, "busybox-static", spec["arch"], ["bin/busybox"])
-            parts[board] = dict(kernel=files[0], dtb=files[1] if spec["dtb"] else None, busybox=busybox)
-            say(f"pi-boot: {board}: {kernel_version} ({', '.join(os.path.relpath(p, cache) for p in files)}); "
-                f"{busybox_version}")
+        parts = {board: board_files(cache, archive, board) for board in dict.fromkeys(b for b, _, _ in boots)}
         say(f"pi-boot: kernels and busybox ready in {time.monotonic() - started:.1f} s")
     except BootError as e:
         sys.exit(f"pi-boot: {e}")
@@ -367,9 +466,10 @@ def main():
         work = os.path.join(cache, "boot", f"{board}-{build}")
         os.makedirs(work, exist_ok=True)
         try:
-            initrd = initramfs(work, board, build, binary, os.path.abspath(args.client),
-                               parts[board]["busybox"], line)
-            boot(name, board, parts[board]["kernel"], parts[board]["dtb"], initrd, work)
+            tls = certificates(work) if "tls" in build.split("-") else None
+            clients = [os.path.abspath(args.client)] + ([os.path.abspath(args.tls_client)] if tls else [])
+            initrd = initramfs(work, board, build, binary, clients, parts[board]["busybox"], line, tls)
+            boot(name, board, parts[board]["kernel"], parts[board]["dtb"], initrd, work, checks_for(build))
         except BootError as e:
             say(f"{name}: FAILED: {e}")
             failures.append(name)

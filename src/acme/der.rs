@@ -179,7 +179,8 @@ pub fn generate_key() -> Result<(EcdsaKeyPair, Vec<u8>), String> {
 /// every name as a dNSName in a requested subjectAltName extension.
 pub fn csr(names: &[String], key: &EcdsaKeyPair) -> Result<Vec<u8>, String> {
     let first = names.first().ok_or("certificate request: no names")?;
-    let san = extension(SUBJECT_ALT_NAME, false, &dns_names(names)?);
+    // RFC 5280 §4.2.1.6: with an empty subject the SAN is critical.
+    let san = extension(SUBJECT_ALT_NAME, first.len() > MAX_COMMON_NAME, &dns_names(names)?);
     let request = sequence(&[&oid(EXTENSION_REQUEST), &set(&[&sequence(&[&san])])]);
     let info = sequence(&[&integer(&[0]), &name(first), &public_key_info(key), &implicit(0, true, &request)]);
     signed(&info, key)
@@ -194,7 +195,12 @@ pub fn alpn_challenge_cert(
     key_authorization_digest: &[u8; 32],
     key: &EcdsaKeyPair,
 ) -> Result<Vec<u8>, String> {
-    let subject = self::name(name);
+    // Issuer and subject: RFC 5280 §4.1.2.4 wants a non-empty issuer, and
+    // the CA looks only at the extensions.
+    let subject = match name.len() > MAX_COMMON_NAME {
+        true => self::name("acme-tls/1 challenge"),
+        false => self::name(name),
+    };
     let extensions = sequence(&[
         &extension(SUBJECT_ALT_NAME, false, &dns_names(&[name.to_string()])?),
         &acme_identifier(key_authorization_digest),
@@ -560,6 +566,8 @@ mod tests {
         assert!(text.contains("verify OK"), "{text}");
         assert!(text.contains("Subject: \n") || text.contains("Subject:\n"), "{text}");
         assert!(text.contains(&format!("DNS:{long}\n")), "{text}");
+        // RFC 5280 §4.2.1.6: then the SAN is critical.
+        assert!(text.contains("X509v3 Subject Alternative Name: critical"), "{text}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

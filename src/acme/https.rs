@@ -129,8 +129,8 @@ impl Client {
 
     /// A new TLS connection to the URL's origin, handshake done.
     fn connect(&self, url: &Url, deadline: Instant) -> Result<StreamOwned<ClientConnection, TcpStream>, String> {
-        let name = ServerName::try_from(url.host.as_str()).map_err(|_| "not a host name".to_string())?.to_owned();
         let host = url.host.trim_start_matches('[').trim_end_matches(']');
+        let name = ServerName::try_from(host).map_err(|_| "not a host name".to_string())?.to_owned();
         // std's resolver: getaddrinfo, which reads /etc/resolv.conf (inside
         // --chroot too, so the chroot needs one).
         let addrs = (host, url.port).to_socket_addrs().map_err(|e| format!("cannot resolve: {e}"))?;
@@ -173,19 +173,30 @@ fn exchange(
     head_only: bool,
     deadline: Instant,
 ) -> Result<(Response, Option<StreamOwned<ClientConnection, TcpStream>>), Failure> {
-    let unanswered = |e: io::Error| Failure::Unanswered(io_text(&e));
-    set_timeouts(&stream.sock, deadline).map_err(unanswered)?;
-    stream.write_all(request).and_then(|()| stream.flush()).map_err(unanswered)?;
+    let failed = |e: io::Error| match closed(Some(e.kind())) {
+        true => Failure::Unanswered(io_text(&e)),
+        false => Failure::Broken(io_text(&e)),
+    };
+    set_timeouts(&stream.sock, deadline).map_err(failed)?;
+    stream.write_all(request).and_then(|()| stream.flush()).map_err(failed)?;
     let mut input = Input::new(Timed { stream: &mut stream, deadline });
     let (response, reusable) = match read_response(&mut input, head_only) {
         Ok(read) => read,
-        Err(why) if input.received == 0 => return Err(Failure::Unanswered(why)),
+        Err(why) if input.received == 0 && closed(input.error) => return Err(Failure::Unanswered(why)),
         Err(why) => return Err(Failure::Broken(why)),
     };
     // Bytes after the response (none from a sane server) end the
     // connection rather than being taken as the next one's.
     let reusable = reusable && input.end == input.start;
     Ok((response, reusable.then_some(stream)))
+}
+
+/// Whether a failure (None: the end of the stream) is a connection the
+/// server had closed. A timeout is not: the request may have been seen,
+/// and a signed ACME request sent twice orders twice.
+fn closed(kind: Option<io::ErrorKind>) -> bool {
+    use io::ErrorKind::*;
+    kind.is_none_or(|kind| matches!(kind, UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe))
 }
 
 /// The socket's read and write timeouts for the next step: the shorter of
@@ -301,11 +312,13 @@ struct Input<R> {
     end: usize,
     /// Bytes read so far.
     received: usize,
+    /// What the last failed read failed with.
+    error: Option<io::ErrorKind>,
 }
 
 impl<R: Read> Input<R> {
     fn new(reader: R) -> Input<R> {
-        Input { reader, buf: vec![0; 8 * 1024], start: 0, end: 0, received: 0 }
+        Input { reader, buf: vec![0; 8 * 1024], start: 0, end: 0, received: 0, error: None }
     }
 
     fn buffered(&self) -> &[u8] {
@@ -330,7 +343,10 @@ impl<R: Read> Input<R> {
                     return Ok(n > 0);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(io_text(&e)),
+                Err(e) => {
+                    self.error = Some(e.kind());
+                    return Err(io_text(&e));
+                }
             }
         }
     }
@@ -506,7 +522,8 @@ fn read_chunked<R: Read>(input: &mut Input<R>, body: &mut Vec<u8>) -> Result<(),
         if size == 0 {
             break;
         }
-        if body.len() + size > MAX_BODY {
+        // Subtracted, not added: 8 hex digits overflow a 32-bit usize.
+        if size > MAX_BODY - body.len() {
             return Err(format!("a body of more than the {MAX_BODY} bytes allowed"));
         }
         input.take(size, body)?;
@@ -722,6 +739,12 @@ mod tests {
                 "chunk size overflows",
                 b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n",
                 "bad chunk size",
+            ),
+            (
+                // On 32-bit targets an added size would wrap past the limit.
+                "chunk size at 8 hex digits",
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\nFFFFFFFF\r\n",
+                "more than the",
             ),
             (
                 "chunk longer than its size",

@@ -14,6 +14,9 @@ use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use super::base64;
 use super::json::quote;
 
+/// One coordinate of a P-256 point, in bytes.
+const P256_COORDINATE: usize = 32;
+
 /// The ACME account's key pair: P-256, signing JWS's r‖s form.
 pub struct AccountKey {
     pair: EcdsaKeyPair,
@@ -44,7 +47,7 @@ impl AccountKey {
         // The uncompressed point 04 ‖ x ‖ y (SEC 1 §2.3.3), whose halves are
         // the JWK's x and y (RFC 7518 §6.2.1.2-3).
         let point = self.pair.public_key().as_ref();
-        let (x, y) = point[1..].split_at(point.len() / 2);
+        let (x, y) = point[1..].split_at(P256_COORDINATE);
         format!(r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#, base64::url(x), base64::url(y))
     }
 

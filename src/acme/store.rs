@@ -47,6 +47,10 @@ pub struct Store {
     /// This directory URL's subdirectory.
     dir: PathBuf,
     in_memory: bool,
+    /// Held open, locked, while the store is in use: two processes on one
+    /// directory (a respawn overlapping a slow exit, two instances given the
+    /// same `--acme-dir`) would interleave their writes.
+    _lock: File,
 }
 
 /// A certificate chain and its key, as stored.
@@ -97,10 +101,17 @@ impl Store {
     /// directory.
     pub fn open(dir: &Path, directory_url: &str) -> Result<Store, String> {
         let named = |path: &Path, e: &io::Error| format!("--acme-dir {}: {}", path.display(), error_text(e));
-        make_private_dir(dir).map_err(|e| named(dir, &e))?;
+        // The directory the user named keeps its mode when it exists (it may
+        // be shared); the subdirectories mote makes hold the keys, 0700.
+        make_dir(dir).map_err(|e| named(dir, &e))?;
         let sub = dir.join(url_hash(directory_url));
         make_private_dir(&sub).map_err(|e| named(&sub, &e))?;
-        let store = Store { root: dir.to_path_buf(), dir: sub, in_memory: crate::sys::in_memory(dir).unwrap_or(false) };
+        let lock = File::open(&sub).map_err(|e| named(&sub, &e))?;
+        if !crate::sys::try_lock(&lock).map_err(|e| named(&sub, &e))? {
+            return Err(format!("--acme-dir {}: in use by another mote process", sub.display()));
+        }
+        let in_memory = crate::sys::in_memory(dir).unwrap_or(false);
+        let store = Store { root: dir.to_path_buf(), dir: sub, in_memory, _lock: lock };
         // Written each time: it says which CA the hash stands for, and
         // proves the directory writable now (after --user).
         store.write("directory.url", format!("{directory_url}\n").as_bytes())?;
@@ -153,6 +164,12 @@ impl Store {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
             Err(e) => return Some(Err(format!("{}: {}", link.display(), error_text(&e)))),
         };
+        // Only the two names the store writes: a link put there by hand (to
+        // another client's files, say) is neither read nor, on the next
+        // renewal, deleted.
+        if slot(cert_id, &target).is_none() {
+            return Some(Err(format!("{}: not a link this store made", link.display())));
+        }
         let pair_dir = self.dir.join(target);
         let read = |name: &str| -> Result<Vec<u8>, String> {
             let path = pair_dir.join(name);
@@ -170,8 +187,13 @@ impl Store {
     pub fn save_pair(&self, cert_id: &str, chain_pem: &[u8], key_pkcs8: &[u8]) -> Result<(), String> {
         let named = |path: &Path, e: io::Error| format!("{}: {}", path.display(), error_text(&e));
         let link = self.dir.join(cert_id);
-        let current = fs::read_link(&link).ok();
-        let next = if current.as_deref() == Some(Path::new(&format!("{cert_id}.a"))) { "b" } else { "a" };
+        let current = match fs::read_link(&link) {
+            Ok(target) if slot(cert_id, &target).is_some() => Some(target),
+            Ok(_) => return Err(format!("{}: not a link this store made; move it away", link.display())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(named(&link, e)),
+        };
+        let next = if current.as_deref().and_then(|target| slot(cert_id, target)) == Some("a") { "b" } else { "a" };
         let next_name = format!("{cert_id}.{next}");
         let next_dir = self.dir.join(&next_name);
         // A leftover from a write cut short: never linked, so never served.
@@ -185,6 +207,8 @@ impl Store {
         let new_link = self.dir.join(format!("{cert_id}.link"));
         let _ = fs::remove_file(&new_link);
         std::os::unix::fs::symlink(&next_name, &new_link).map_err(|e| named(&new_link, e))?;
+        // The new directory's name is on the disk before the link names it.
+        sync_dir(&self.dir).map_err(|e| named(&self.dir, e))?;
         fs::rename(&new_link, &link).map_err(|e| named(&link, e))?;
         sync_dir(&self.dir).map_err(|e| named(&self.dir, e))?;
         if let Some(old) = current.filter(|old| old.as_os_str() != next_name.as_str()) {
@@ -323,8 +347,14 @@ fn url_hash(url: &str) -> String {
     digest.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Creates `dir` (and its parents) 0700, or makes an existing one 0700.
-fn make_private_dir(dir: &Path) -> io::Result<()> {
+/// The pair directory a link of `cert_id` names, "a" or "b"; None for any
+/// other target.
+fn slot(cert_id: &str, target: &Path) -> Option<&'static str> {
+    ["a", "b"].into_iter().find(|slot| target == Path::new(&format!("{cert_id}.{slot}")))
+}
+
+/// Creates `dir` (and its parents) 0700 when it is missing.
+fn make_dir(dir: &Path) -> io::Result<fs::Metadata> {
     match DirBuilder::new().recursive(true).mode(0o700).create(dir) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(io::Error::other("not a directory")),
@@ -334,7 +364,12 @@ fn make_private_dir(dir: &Path) -> io::Result<()> {
     if !meta.is_dir() {
         return Err(io::Error::other("not a directory"));
     }
-    if meta.permissions().mode() & 0o077 != 0 {
+    Ok(meta)
+}
+
+/// Creates `dir` 0700, or makes an existing one 0700.
+fn make_private_dir(dir: &Path) -> io::Result<()> {
+    if make_dir(dir)?.permissions().mode() & 0o077 != 0 {
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
     }
     Ok(())
@@ -414,12 +449,36 @@ mod tests {
         assert_ne!(staging.dir, store.dir);
         assert_eq!(staging.account_key().unwrap(), None);
         assert_eq!(staging.account_url().unwrap(), None);
-        // An existing directory open to others is made private.
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
-        Store::open(&dir, URL).unwrap();
-        assert_eq!(mode(&dir), 0o700);
         fs::write(store.path("account.url"), "garbage").unwrap();
         assert!(store.account_url().unwrap_err().contains("account.url"));
+        // One process at a time per CA.
+        let err = Store::open(&dir, URL).unwrap_err();
+        assert!(err.contains("in use by another mote process"), "{err}");
+        // An existing directory keeps its mode (it may be shared); the CA's
+        // own subdirectory is made private again.
+        let sub = store.dir.clone();
+        drop(store);
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        fs::set_permissions(&sub, fs::Permissions::from_mode(0o755)).unwrap();
+        Store::open(&dir, URL).unwrap();
+        assert_eq!(mode(&dir), 0o755);
+        assert_eq!(mode(&sub), 0o700);
+    }
+
+    #[test]
+    fn a_link_the_store_did_not_make_is_never_followed_or_deleted() {
+        let temp = Temp::new("foreign");
+        let outside = temp.0.join("outside");
+        fs::create_dir_all(&outside).unwrap();
+        fs::write(outside.join("chain.pem"), "keep").unwrap();
+        fs::write(outside.join("key.der"), "keep").unwrap();
+        let store = Store::open(&temp.0.join("acme"), URL).unwrap();
+        std::os::unix::fs::symlink(&outside, store.path("example.org")).unwrap();
+        let err = store.load_pair("example.org").unwrap().unwrap_err();
+        assert!(err.contains("not a link this store made"), "{err}");
+        let err = store.save_pair("example.org", b"chain", b"key").unwrap_err();
+        assert!(err.contains("not a link this store made"), "{err}");
+        assert_eq!(fs::read(outside.join("chain.pem")).unwrap(), b"keep");
     }
 
     #[test]

@@ -68,6 +68,16 @@ canned!(NOT_IMPLEMENTED, "501", "Not Implemented", "20", true);
 canned!(SERVICE_UNAVAILABLE, "503", "Service Unavailable", "24", true, "Retry-After: 1\r\n");
 canned!(VERSION_NOT_SUPPORTED, "505", "HTTP Version Not Supported", "31", true);
 
+/// Plain HTTP sent to an HTTPS port. A TLS alert means nothing to such a
+/// client, so it is told in its own protocol, in nginx's words.
+#[cfg(feature = "tls")]
+pub const PLAIN_HTTP_TO_HTTPS: Canned = Canned {
+    head: b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 50\r\n\
+        X-Content-Type-Options: nosniff\r\n",
+    body: b"400 The plain HTTP request was sent to HTTPS port\n",
+    closes: true,
+};
+
 /// RFC 9110 §9.3.7: OPTIONS answers with Allow; §8.6: no Content-Length on 204.
 pub const OPTIONS: &[u8] =
     b"HTTP/1.1 204 No Content\r\nAllow: GET, HEAD, OPTIONS\r\nX-Content-Type-Options: nosniff\r\n";
@@ -92,6 +102,8 @@ mod tests {
             NOT_IMPLEMENTED,
             SERVICE_UNAVAILABLE,
             VERSION_NOT_SUPPORTED,
+            #[cfg(feature = "tls")]
+            PLAIN_HTTP_TO_HTTPS,
         ] {
             let head = std::str::from_utf8(canned.head).unwrap();
             let expected = format!("Content-Length: {}\r\n", canned.body.len());

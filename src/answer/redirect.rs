@@ -4,38 +4,37 @@
 //! stay on plain HTTP because that is where a CA asks for them (RFC 8555
 //! §8.3), before the site has a certificate at all.
 //!
-//! The redirect is made from the parsed head after it is routed, and such a
-//! connection never recalls answers from the memo: those are the site's.
+//! The choice is made before the request is routed, on its decoded and
+//! normalised path, so `/.well-known/acme-challenge/../x` is redirected like
+//! `/x`, and a redirected request costs no lookup. Such a connection never
+//! recalls answers from the memo: those are the site's.
 #![forbid(unsafe_code)]
 
 use crate::answer::canned;
-use crate::answer::head::{Answered, Source};
 use crate::answer::reply::{Answer, Content, Head};
+use crate::answer::router::{self, Router};
 use crate::catalog::challenge;
-use crate::http::request::Method;
+use crate::http::request::{Method, Request};
+use crate::http::target::{self, Target};
 use mote_site::representation::NOSNIFF;
 
-/// `answered` as a plain listener under `--https-redirect` answers it;
-/// `port` is the HTTPS port.
-pub fn apply(answered: Answered<'_>, port: u16) -> Answered<'_> {
-    let Source::Parsed { request, .. } = &answered.source else {
-        return answered; // a rejected head keeps its error
+/// The answer a plain connection under `--https-redirect` gives `request`;
+/// `port` is the HTTPS port. `path` is scratch space for the decoded path.
+pub fn answer(request: &Request, router: &Router, port: u16, path: &mut Vec<u8>) -> Answer {
+    let challenge = match target::split(request.target) {
+        Some(Target::Path { path: raw, .. }) => {
+            target::normalize(raw, path).is_ok() && challenge::token(path).is_some()
+        }
+        _ => false,
     };
     // Requests for challenges are served on plain HTTP too.
-    if request.target.starts_with(challenge::PREFIX.as_bytes()) {
-        return answered;
+    if challenge {
+        return router::route(request, router, path);
     }
-    let head_only = request.method == Method::Head;
-    let answer = match (request.target.first(), request.host.and_then(host_name)) {
+    match (request.target.first(), request.host.and_then(host_name)) {
         (Some(b'/'), Some(host)) => redirect(host, port, request.target),
-        _ => canned::BAD_REQUEST.answer(head_only),
-    };
-    let Answered { head_len, body_len, persistence, source, .. } = answered;
-    let source = match source {
-        Source::Parsed { request, .. } => Source::Parsed { request, remember: None },
-        other => other,
-    };
-    Answered { answer, head_len, body_len, persistence, source }
+        _ => canned::BAD_REQUEST.answer(request.method == Method::Head),
+    }
 }
 
 /// `308` to `https://HOST[:PORT]TARGET`; the port is left out when it is 443.

@@ -67,16 +67,32 @@ pub struct Router<'a> {
     /// `--acme`: the HTTP-01 challenges its client has on.
     #[cfg(feature = "acme")]
     pub acme: Option<&'a crate::acme::challenge::Challenges>,
+    /// `--https-redirect` on a plain connection: the HTTPS port its requests
+    /// are sent to.
+    #[cfg(feature = "tls")]
+    pub https_port: Option<u16>,
 }
 
 /// The answer to a request. `path` is scratch space for the decoded path.
 pub fn answer(request: &Request, router: &Router, path: &mut Vec<u8>) -> Answer {
-    let head_only = request.method == Method::Head;
-    let canned = |canned: Canned| canned.answer(head_only);
+    // The built-in client's challenges come before anything else decides.
     #[cfg(feature = "acme")]
-    if let Some(answer) = router.acme.and_then(|acme| acme_challenge(request, acme, head_only)) {
+    if let Some(answer) = router.acme.and_then(|acme| acme_challenge(request, acme, request.method == Method::Head)) {
         return answer;
     }
+    // Decided before anything is looked up: the site is not this
+    // connection's to see.
+    #[cfg(feature = "tls")]
+    if let Some(port) = router.https_port {
+        return crate::answer::redirect::answer(request, router, port, path);
+    }
+    route(request, router, path)
+}
+
+/// The site's answer to a request.
+pub fn route(request: &Request, router: &Router, path: &mut Vec<u8>) -> Answer {
+    let head_only = request.method == Method::Head;
+    let canned = |canned: Canned| canned.answer(head_only);
     // A CA cannot send credentials, and a challenge's content is public by
     // design (RFC 8555 §8.3): its exact origin-form path is let through.
     if router.auth.is_some_and(|auth| !auth.allows(request.authorization)) && challenge::token(request.target).is_none()
@@ -295,10 +311,15 @@ mod tests {
     use mote_site::cache::Audience;
 
     /// The status line and body `raw` gets, and whether the memo may keep it.
-    fn ask(raw: &[u8], acme: Option<&Challenges>, auth: Option<&Auth>) -> (String, Vec<u8>, bool) {
+    fn ask(
+        raw: &[u8],
+        acme: Option<&Challenges>,
+        auth: Option<&Auth>,
+        https_port: Option<u16>,
+    ) -> (String, Vec<u8>, bool) {
         let audience = if auth.is_some() { Audience::Authenticated } else { Audience::Anyone };
         let catalog = Catalog::embedded(&Options { cache_max: 1 << 20, cache_rules: &[], audience, listing: false });
-        let router = Router { catalog: &catalog, pages: None, spa: false, auth, acme };
+        let router = Router { catalog: &catalog, pages: None, spa: false, auth, acme, https_port };
         let Parse::Complete(request, _) = request::parse(raw) else { panic!("not a complete head") };
         let answer = answer(&request, &router, &mut Vec::new());
         let head = match &answer.head {
@@ -326,25 +347,26 @@ mod tests {
         let post = format!("POST /.well-known/acme-challenge/{token} HTTP/1.1\r\nHost: a.example\r\n\r\n");
         let other = "GET /.well-known/acme-challenge/other HTTP/1.1\r\nHost: a.example\r\n\r\n";
         let key_authorization = acme.http(token).unwrap().into_bytes();
-        // (row, request, --auth, wanted status line, wanted body)
-        type Row<'a> = (&'a str, &'a str, bool, &'a str, &'a [u8]);
+        // (row, request, --auth, --https-redirect's port, wanted status line, wanted body)
+        type Row<'a> = (&'a str, &'a str, bool, Option<u16>, &'a str, &'a [u8]);
         let rows: &[Row] = &[
-            ("RFC 8555 §8.3: the key authorization", &get, false, "HTTP/1.1 200 OK", &key_authorization),
-            ("under --auth, without credentials", &get, true, "HTTP/1.1 200 OK", &key_authorization),
-            ("HEAD: no body", &head, false, "HTTP/1.1 200 OK", b""),
-            ("another method is not the CA", &post, false, "HTTP/1.1 405 Method Not Allowed", b"(other)"),
-            ("a token not on: as before", other, false, "HTTP/1.1 404 Not Found", b"(other)"),
+            ("RFC 8555 §8.3: the key authorization", &get, false, None, "HTTP/1.1 200 OK", &key_authorization),
+            ("under --auth, without credentials", &get, true, None, "HTTP/1.1 200 OK", &key_authorization),
+            ("under --https-redirect", &get, false, Some(443), "HTTP/1.1 200 OK", &key_authorization),
+            ("HEAD: no body", &head, false, None, "HTTP/1.1 200 OK", b""),
+            ("another method is not the CA", &post, false, None, "HTTP/1.1 405 Method Not Allowed", b"(other)"),
+            ("a token not on: as before", other, false, None, "HTTP/1.1 404 Not Found", b"(other)"),
         ];
-        for &(row, raw, with_auth, status, body) in rows {
-            let got = ask(raw.as_bytes(), Some(&acme), with_auth.then_some(&auth));
+        for &(row, raw, with_auth, https_port, status, body) in rows {
+            let got = ask(raw.as_bytes(), Some(&acme), with_auth.then_some(&auth), https_port);
             assert_eq!((got.0.as_str(), got.1.as_slice()), (status, body), "{row}");
             if status.ends_with("200 OK") {
                 assert!(!got.2, "{row}: a challenge's answer is not remembered");
             }
         }
         // Without --acme, the same request is the site's.
-        assert_eq!(ask(get.as_bytes(), None, None).0, "HTTP/1.1 404 Not Found");
+        assert_eq!(ask(get.as_bytes(), None, None, None).0, "HTTP/1.1 404 Not Found");
         acme.clear_http(token);
-        assert_eq!(ask(get.as_bytes(), Some(&acme), None).0, "HTTP/1.1 404 Not Found");
+        assert_eq!(ask(get.as_bytes(), Some(&acme), None, None).0, "HTTP/1.1 404 Not Found");
     }
 }

@@ -18,6 +18,8 @@ use std::sync::Arc;
 
 use mio::net::TcpStream;
 
+#[cfg(feature = "tls")]
+use crate::answer::canned;
 use crate::answer::head::{self, Answered, Persistence, Source};
 use crate::answer::memo::Memo;
 use crate::answer::reply::{self, Connection, Reply};
@@ -89,9 +91,6 @@ pub struct Context<'a> {
     pub token: usize,
     /// The worker's access lines, when logging is on.
     pub access_log: Option<&'a mut log::Lines>,
-    /// `--https-redirect`: the HTTPS port plain connections send clients to.
-    #[cfg(feature = "tls")]
-    pub redirect_port: Option<u16>,
 }
 
 pub struct Conn {
@@ -113,6 +112,9 @@ pub struct Conn {
     /// The TLS state of a connection to an HTTPS listener.
     #[cfg(feature = "tls")]
     tls: Option<Box<rustls::ServerConnection>>,
+    /// No byte of this TLS connection has been looked at yet.
+    #[cfg(feature = "tls")]
+    opening: bool,
     /// `--https-redirect` on a plain listener.
     #[cfg(feature = "tls")]
     redirect: bool,
@@ -142,6 +144,8 @@ impl Conn {
             #[cfg(feature = "tls")]
             tls: None,
             #[cfg(feature = "tls")]
+            opening: false,
+            #[cfg(feature = "tls")]
             redirect: false,
         }
     }
@@ -150,12 +154,19 @@ impl Conn {
     #[cfg(feature = "tls")]
     pub fn set_tls(&mut self, session: Box<rustls::ServerConnection>) {
         self.tls = Some(session);
+        self.opening = true;
     }
 
     /// Requests on this plain connection are sent to HTTPS.
     #[cfg(feature = "tls")]
     pub fn set_redirect(&mut self) {
         self.redirect = true;
+    }
+
+    /// Whether this plain connection's requests are sent to HTTPS.
+    #[cfg(feature = "tls")]
+    pub fn redirects(&self) -> bool {
+        self.redirect
     }
 
     /// A TLS handshake is under way (the worker caps how many).
@@ -300,6 +311,17 @@ impl Conn {
 
     /// Reads until the socket is drained, answering every complete request.
     fn read_and_answer(&mut self, cx: &mut Context, scratch: &mut [u8], must_drain: bool) -> Input {
+        #[cfg(feature = "tls")]
+        if self.opening {
+            match tls::sent_plain_http(&self.stream) {
+                Ok(Some(true)) => return self.refuse_plain_http(cx),
+                Ok(Some(false)) => self.opening = false,
+                // At the end of the stream the read below sees it.
+                Ok(None) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Input::Drained,
+                Err(_) => return Input::Failed,
+            }
+        }
         let mut filled = self.partial.len();
         scratch[..filled].copy_from_slice(&self.partial);
         let mut short_read = false;
@@ -372,15 +394,24 @@ impl Conn {
             let Some(answered) = head::answer(unparsed, slot, cx.memo, &cx.router, cx.path) else {
                 return used; // the head is not complete yet
             };
-            #[cfg(feature = "tls")]
-            let answered = match cx.redirect_port.filter(|_| self.redirect) {
-                Some(port) => crate::answer::redirect::apply(answered, port),
-                None => answered,
-            };
             used += answered.head_len;
             self.body_left = answered.body_len;
             self.queue_reply(&unparsed[..answered.head_len], answered, slot, cx);
         }
+    }
+
+    /// Plain HTTP on an HTTPS port: answered `400` in plain text, as nginx
+    /// does, then a lingering close, since the request is still unread. A
+    /// TLS alert would read as garbage to such a client.
+    #[cfg(feature = "tls")]
+    fn refuse_plain_http(&mut self, cx: &mut Context) -> Input {
+        self.tls = None;
+        self.opening = false;
+        let persistence = Persistence { keep_alive: false, quiet: false, http10: false };
+        let answer = canned::PLAIN_HTTP_TO_HTTPS.answer(false);
+        let answered = Answered { answer, head_len: 0, body_len: 0, persistence, source: Source::Rejected };
+        self.queue_reply(&[], answered, None, cx);
+        Input::Drained
     }
 
     /// Throws away what is left of a request body from the `available`

@@ -135,9 +135,9 @@ impl KeyProvider for EcdsaKeys {
 
 /// Reads plaintext into `buf`, reading and decrypting records from the
 /// socket as needed: Ok(0) at the end of the stream, WouldBlock when the
-/// socket has nothing more now. A record that breaks the protocol (plain
-/// HTTP on this port, a hello for TLS 1.1) is answered with an alert, which
-/// the next flush sends, and fails the read.
+/// socket has nothing more now. A record that breaks the protocol (garbage,
+/// a hello for TLS 1.1) is answered with an alert, which the next flush
+/// sends, and fails the read.
 pub fn read(tls: &mut ServerConnection, stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
     let mut socket = stream;
     loop {
@@ -154,6 +154,22 @@ pub fn read(tls: &mut ServerConnection, stream: &TcpStream, buf: &mut [u8]) -> i
         if acme::validation(tls) {
             return Ok(0);
         }
+    }
+}
+
+/// Whether a connection's first byte, peeked so that rustls still reads it,
+/// is plain HTTP's: a request line starts with a method's letters, a TLS
+/// record with its content type (22 for a hello) and an SSLv2 hello with a
+/// high bit. None while nothing has arrived, or at the end of the stream.
+pub fn sent_plain_http(stream: &TcpStream) -> io::Result<Option<bool>> {
+    let mut first = [0; 1];
+    loop {
+        return match stream.peek(&mut first) {
+            Ok(0) => Ok(None),
+            Ok(_) => Ok(Some(first[0].is_ascii_alphabetic())),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => Err(e),
+        };
     }
 }
 

@@ -46,9 +46,12 @@ const WAKER: Token = Token(usize::MAX);
 const TIMER: Token = Token(usize::MAX - 1);
 const SIGNALS: Token = Token(usize::MAX - 2);
 const LISTENER_BASE: usize = usize::MAX - 2 - crate::ops::config::MAX_LISTEN;
-/// TLS handshakes a worker runs at once; connections beyond are closed as
-/// they come, so a flood of hellos cannot take a small CPU from the clients
-/// it is already serving.
+/// TLS handshakes a worker runs at once, so a flood of hellos cannot take a
+/// small CPU from the clients it is already serving. A connection beyond
+/// closes the oldest one still in its handshake, as a full accept queue
+/// sheds: silent or slow sockets cannot hold every place until the header
+/// timeout, and a client that goes on with its handshake is rarely the
+/// oldest.
 #[cfg(feature = "tls")]
 const MAX_HANDSHAKES: usize = 64;
 
@@ -94,9 +97,10 @@ pub struct Worker {
     /// Listeners from this index on are HTTPS (`--listen-tls`).
     #[cfg(feature = "tls")]
     tls_from: usize,
-    /// Connections of this worker in a TLS handshake.
+    /// Slab indexes of this worker's connections in a TLS handshake, oldest
+    /// first; at most MAX_HANDSHAKES.
     #[cfg(feature = "tls")]
-    handshakes: usize,
+    handshakes: Vec<usize>,
 }
 
 impl Worker {
@@ -151,7 +155,7 @@ impl Worker {
             #[cfg(feature = "tls")]
             tls_from: shared.config.listen.len(),
             #[cfg(feature = "tls")]
-            handshakes: 0,
+            handshakes: Vec::new(),
             shared,
         };
         Ok((worker, waker))
@@ -287,9 +291,11 @@ impl Worker {
                 }
             };
             #[cfg(feature = "tls")]
+            if listener >= self.tls_from && self.handshakes.len() >= MAX_HANDSHAKES {
+                self.close(self.handshakes[0]);
+            }
+            #[cfg(feature = "tls")]
             let session = match self.shared.https.as_ref().filter(|_| listener >= self.tls_from) {
-                // Dropped: closed at once, with nothing written.
-                Some(_) if self.handshakes >= MAX_HANDSHAKES => continue,
                 Some((server, _)) => match server.session() {
                     Some(session) => Some(session),
                     None => continue,
@@ -312,11 +318,11 @@ impl Worker {
             #[cfg(not(feature = "tls"))]
             self.insert(stream, client);
             #[cfg(feature = "tls")]
-            if let Some(conn) = inserted.and_then(|index| self.slots[index].conn.as_mut()) {
+            if let Some((index, conn)) = inserted.and_then(|index| Some((index, self.slots[index].conn.as_mut()?))) {
                 match (session, self.shared.redirect_port) {
                     (Some(session), _) => {
                         conn.set_tls(session);
-                        self.handshakes += 1;
+                        self.handshakes.push(index);
                     }
                     (None, Some(_)) => conn.set_redirect(),
                     (None, None) => {}
@@ -416,6 +422,8 @@ impl Worker {
                 auth: shared.auth.as_ref(),
                 #[cfg(feature = "acme")]
                 acme: shared.challenges.as_deref(),
+                #[cfg(feature = "tls")]
+                https_port: shared.redirect_port.filter(|_| conn.redirects()),
             },
             clock: &self.clock,
             limits: &self.limits,
@@ -429,15 +437,13 @@ impl Worker {
             batch: if batch { self.batch.as_mut() } else { None },
             token,
             access_log: self.access_lines.as_mut(),
-            #[cfg(feature = "tls")]
-            redirect_port: shared.redirect_port,
         };
         #[cfg(feature = "tls")]
         let handshaking = conn.handshaking();
         let alive = step(conn, &mut cx, &mut self.scratch);
         #[cfg(feature = "tls")]
         if alive && handshaking && !conn.handshaking() {
-            self.handshakes -= 1;
+            self.handshakes.retain(|&at| at != index);
         }
         if !alive {
             self.close(index);
@@ -446,11 +452,11 @@ impl Worker {
 
     fn close(&mut self, index: usize) {
         // Closing the descriptor removes it from the poll: no deregister call.
-        #[allow(unused_variables)]
-        if let Some(conn) = self.slots[index].conn.take() {
+        if self.slots[index].conn.take().is_some() {
+            // Whether or not the handshake ended in the connection's last step.
             #[cfg(feature = "tls")]
-            if conn.handshaking() {
-                self.handshakes -= 1;
+            if !self.handshakes.is_empty() {
+                self.handshakes.retain(|&at| at != index);
             }
             self.free.push(index);
             self.open -= 1;

@@ -73,6 +73,22 @@ pub fn in_memory(path: &Path) -> io::Result<bool> {
     Ok(kind == TMPFS_MAGIC || kind == RAMFS_MAGIC)
 }
 
+/// Takes an exclusive lock on `file` (flock) for as long as it stays open:
+/// Ok(false) when another process holds it.
+#[cfg(feature = "acme")]
+pub fn try_lock(file: &File) -> io::Result<bool> {
+    // SAFETY: flock() takes an open descriptor and no memory.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(true);
+    }
+    let e = io::Error::last_os_error();
+    if e.kind() == io::ErrorKind::WouldBlock {
+        Ok(false)
+    } else {
+        Err(e)
+    }
+}
+
 fn open_in(dir: libc::c_int, name: &OsStr, flags: libc::c_int, mode: libc::c_uint) -> io::Result<File> {
     let name = CString::new(name.as_bytes()).map_err(|_| io::ErrorKind::InvalidInput)?;
     // SAFETY: name is NUL-terminated and outlives the call; dir is open (or

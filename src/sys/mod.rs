@@ -16,10 +16,10 @@ mod uring;
 #[cfg(all(stub_unwinder, not(test), any(panic = "abort", panic = "immediate-abort")))]
 mod unwind;
 
-#[cfg(feature = "acme")]
-pub use file::in_memory;
 #[cfg(feature = "tls")]
 pub use file::open_read_at;
+#[cfg(feature = "acme")]
+pub use file::{in_memory, try_lock};
 pub use file::{open, open_append_at, read, read_to_string};
 pub use net::{listen, send, send_vectored, sendfile};
 #[cfg(feature = "tls")]

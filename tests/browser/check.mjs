@@ -1,13 +1,16 @@
 // Headless Chromium against a running mote (run by tests/it/browser.rs).
 //
-//   node check.mjs BASE_URL SCREENSHOT.png [--app] [--access-log FILE]
+//   node check.mjs BASE_URL SCREENSHOT.png [--app] [--access-log FILE] [--spki HASH]
 //
 // Loads BASE_URL/ in /usr/bin/chromium (through playwright-core), waits for
 // the load event and takes a screenshot. With --app (the hashed-asset test
 // site), it checks the page's script ran, then reloads and records what the
 // reload fetched: the no-cache HTML must be revalidated (304 from mote) and
 // the immutable assets taken from the cache without reaching the server,
-// which the access log (--access-log) confirms. Prints one JSON object on
+// which the access log (--access-log) confirms. With --spki (an https base
+// URL), Chromium accepts a certificate with that public key (base64 of the
+// SHA-256 of its SubjectPublicKeyInfo) where it would not verify, and the
+// result says what the TLS connection was. Prints one JSON object on
 // the last line of stdout; tests/it/browser.rs makes the assertions.
 
 import { chromium } from 'playwright-core';
@@ -15,13 +18,16 @@ import { mkdtempSync, rmSync, readFileSync, existsSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const positional = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && all[i - 1] !== '--access-log');
+const valued = ['--access-log', '--spki'];
+const positional = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !valued.includes(all[i - 1]));
 const [base, screenshot] = positional;
 const app = process.argv.includes('--app');
 const logAt = process.argv.indexOf('--access-log');
 const accessLog = logAt > 0 ? process.argv[logAt + 1] : null;
+const spkiAt = process.argv.indexOf('--spki');
+const spki = spkiAt > 0 ? process.argv[spkiAt + 1] : null;
 if (!base || !screenshot) {
-  console.error('usage: node check.mjs BASE_URL SCREENSHOT.png [--app] [--access-log FILE]');
+  console.error('usage: node check.mjs BASE_URL SCREENSHOT.png [--app] [--access-log FILE] [--spki HASH]');
   process.exit(2);
 }
 
@@ -61,6 +67,7 @@ const context = await chromium.launchPersistentContext(userDataDir, {
     '--disable-background-networking',
     '--disable-component-update',
     '--disable-sync',
+    ...(spki ? [`--ignore-certificate-errors-spki-list=${spki}`] : []),
   ],
   viewport: { width: 800, height: 600 },
 });
@@ -74,7 +81,9 @@ try {
   let wire = new Map();
   page.on('response', async (response) => {
     const headers = await response.allHeaders().catch(() => response.headers());
+    const security = await response.securityDetails().catch(() => null);
     responses.push({
+      tls: security ? security.protocol ?? null : null,
       url: new URL(response.url()).pathname,
       status: response.status(),
       fromServiceWorker: response.fromServiceWorker(),
@@ -116,6 +125,9 @@ try {
     result.first.log = await waitForLog(0, (lines) => ['/', '/assets/app.3f9a2c1b.js', '/assets/style.8c1d2e3f.css'].every((p) => lines.some((l) => l.path === p)));
   } else {
     result.bodyBackground = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    result.protocol = await page.evaluate(() => location.protocol);
+    result.heading = await page.evaluate(() => document.querySelector('h1')?.textContent?.trim() ?? null);
+    result.text = await page.evaluate(() => document.body.innerText.slice(0, 4000));
   }
   await page.screenshot({ path: screenshot });
 

@@ -3,7 +3,8 @@
 //! hashed, precompressed assets from mote, runs its script, and on reload
 //! revalidates the no-cache HTML (304) while the immutable assets come from
 //! its cache without a request — checked in the browser's network events and
-//! in mote's access log. The embedded site is loaded and screenshotted too.
+//! in mote's access log. The embedded site is loaded and screenshotted too,
+//! over plain HTTP and, in a TLS build, over HTTPS.
 //!
 //! Needs: `apt-get install -y chromium nodejs npm` and
 //! `(cd tests/browser && npm ci)`. Missing tools fail the tests unless
@@ -314,6 +315,48 @@ fn embedded_site_renders() {
     let encoding = css.get("contentEncoding").and_then(Json::as_str);
     assert!(matches!(encoding, Some("br") | Some("gzip")), "style.css should arrive precompressed, got {encoding:?}");
     // The stylesheet applied: the body is not the default transparent.
+    assert_ne!(json.str_at("bodyBackground"), "rgba(0, 0, 0, 0)", "{json:?}");
+    assert_screenshot(&shot, 2);
+}
+
+/// The embedded site over HTTPS with a certificate the test makes:
+/// Chromium is told to accept that one public key (not any certificate),
+/// renders the page and says the connection was TLS.
+#[test]
+fn embedded_site_renders_over_https() {
+    if !crate::tls::has_tls() || tool_missing("openssl") || !browser_available() {
+        return;
+    }
+    let pki = crate::tls::Pki::new();
+    let (cert, key) = pki.leaf("leaf", "localhost", 2);
+    // base64(SHA-256(SubjectPublicKeyInfo)), as Chromium's flag takes it.
+    let spki = Command::new("sh")
+        .arg("-c")
+        .arg("openssl x509 -in \"$0\" -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    let spki = String::from_utf8(spki.stdout).unwrap().trim().to_string();
+    assert_eq!(spki.len(), 44, "not a SHA-256 in base64: {spki:?}");
+    let server = Server::start(&["--listen-tls", "127.0.0.1:0", "--tls-cert", &cert, "--tls-key", &key]);
+    let dir = TempDir::new("browser");
+    let shot = dir.path().join("embedded-https.png");
+    let base = format!("https://127.0.0.1:{}", server.addr().port());
+    let json = run_check(&base, &shot, &["--spki", &spki]);
+    assert_eq!(json.str_at("protocol"), "https:", "{json:?}");
+    assert_eq!(json.str_at("title"), "mote", "{json:?}");
+    assert_eq!(json.str_at("heading"), "mote", "{json:?}");
+    assert!(json.str_at("text").contains("If you can read this, mote is running"), "{json:?}");
+    let responses = json.get("first").unwrap().get("responses").unwrap().as_array();
+    for path in ["/", "/style.css"] {
+        let response = responses
+            .iter()
+            .find(|r| r.str_at("url") == path)
+            .unwrap_or_else(|| panic!("the page did not load {path}: {json:?}"));
+        assert_eq!(response.num_at("status"), 200.0, "{path}");
+        let tls = response.get("tls").and_then(Json::as_str);
+        assert!(matches!(tls, Some("TLS 1.3") | Some("TLS 1.2")), "{path} over {tls:?}");
+    }
     assert_ne!(json.str_at("bodyBackground"), "rgba(0, 0, 0, 0)", "{json:?}");
     assert_screenshot(&shot, 2);
 }

@@ -234,3 +234,59 @@ fn elf_check_sees_the_dynamic_test_binary() {
     }
     assert!(!dynamically_linked("/nonexistent"));
 }
+
+/// With the clock at 1970 a TLS=1 build still starts with a certificate
+/// that begins today (a Pi booting without a clock, which init would
+/// otherwise respawn until NTP answers), says once that the dates were
+/// not checked, and serves HTTPS to a client that checks them itself.
+#[test]
+fn clock_at_1970_serves_https_without_judging_the_dates() {
+    if !faketime_usable() {
+        return;
+    }
+    let (_, version, _) = run_to_exit(&["--version"]);
+    if !version.contains("(TLS)") {
+        eprintln!("skipping: {} was built without TLS (make test TLS=1 runs this)", bin());
+        return;
+    }
+    let dir = TempDir::new("tls-1970");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout"])
+        .args([&key, std::path::Path::new("-out"), &cert])
+        .output()
+        .expect("run openssl");
+    assert!(made.status.success(), "openssl: {}", String::from_utf8_lossy(&made.stderr));
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let server = under_faketime(
+        "1970-01-01 00:00:00",
+        &["--listen", "127.0.0.1:0", "--listen-tls", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key],
+    );
+    const WARNING: &str = "warning: the clock reads earlier than this build of mote";
+    assert_eq!(server.stderr().matches(WARNING).count(), 1, "{}", server.stderr());
+    const CLIENT: &str = r#"
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20) as s:
+    with ctx.wrap_socket(s, server_hostname="localhost") as t:
+        t.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        print(t.recv(100).split(b"\r\n")[0].decode())
+"#;
+    let port = server.addrs()[1].port().to_string();
+    let out = std::process::Command::new("python3").args(["-c", CLIENT, &port, cert]).output().expect("run python3");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "HTTP/1.1 200 OK",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A reload while the clock still reads 1970 keeps the pair and says nothing more.
+    server.signal("HUP");
+    let start = Instant::now();
+    while !server.stderr().contains("reloaded the TLS certificate") && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(server.stderr().contains("reloaded the TLS certificate"), "{}", server.stderr());
+    assert_eq!(server.stderr().matches(WARNING).count(), 1, "{}", server.stderr());
+}

@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 /// Whether the binary under test has TLS; says so when it does not.
-fn has_tls() -> bool {
+pub(crate) fn has_tls() -> bool {
     let (_, out, _) = run_to_exit(&["--version"]);
     let tls = out.contains("(TLS");
     if !tls {
@@ -28,12 +28,12 @@ fn run(program: &str, args: &[&str], dir: &Path) -> Output {
 }
 
 /// A test CA and certificates it signs, all ECDSA P-256, in a temp dir.
-struct Pki {
+pub(crate) struct Pki {
     dir: TempDir,
 }
 
 impl Pki {
-    fn new() -> Pki {
+    pub(crate) fn new() -> Pki {
         let pki = Pki { dir: TempDir::new("pki") };
         let dir = pki.dir.path();
         run("openssl", &["ecparam", "-genkey", "-name", "prime256v1", "-noout", "-out", "ca.key"], dir);
@@ -55,7 +55,7 @@ impl Pki {
 
     /// `NAME.pem` and `NAME.key` for the common name, localhost and 127.0.0.1, valid for
     /// `days` (-1: ended yesterday).
-    fn leaf(&self, name: &str, common_name: &str, days: i32) -> (String, String) {
+    pub(crate) fn leaf(&self, name: &str, common_name: &str, days: i32) -> (String, String) {
         let dir = self.dir.path();
         let key = format!("{name}.key");
         let (csr, cert) = (format!("{name}.csr"), format!("{name}.pem"));
@@ -87,6 +87,15 @@ fn serve(cert: &str, key: &str, root: Option<&Site>, extra: &[&str]) -> Server {
     }
     args.extend_from_slice(extra);
     Server::start(&args)
+}
+
+/// A test CA, and mote serving the built-in site over HTTPS with a
+/// certificate from it for localhost, with `extra` flags.
+fn localhost_server(extra: &[&str]) -> (Pki, Server) {
+    let pki = Pki::new();
+    let (cert, key) = pki.leaf("leaf", "localhost", 2);
+    let server = serve(&cert, &key, None, extra);
+    (pki, server)
 }
 
 fn https_port(server: &Server) -> String {
@@ -200,9 +209,7 @@ fn python_keeps_one_connection_for_several_requests() {
     if !has_tls() || tool_missing("openssl") {
         return;
     }
-    let pki = Pki::new();
-    let (cert, key) = pki.leaf("leaf", "localhost", 2);
-    let server = serve(&cert, &key, None, &[]);
+    let (pki, server) = localhost_server(&[]);
     let script = r#"
 import http.client, ssl, sys
 ctx = ssl.create_default_context(cafile=sys.argv[2])
@@ -230,9 +237,7 @@ fn openssl_gets_alpn_sni_and_resumes_a_session() {
     if !has_tls() || tool_missing("openssl") {
         return;
     }
-    let pki = Pki::new();
-    let (cert, key) = pki.leaf("leaf", "localhost", 2);
-    let server = serve(&cert, &key, None, &[]);
+    let (pki, server) = localhost_server(&[]);
     let session = pki.path("session.pem");
     let session = session.to_str().unwrap();
     let ca = pki.ca();
@@ -252,9 +257,7 @@ fn the_server_orders_the_cipher_suites() {
     if !has_tls() || tool_missing("openssl") {
         return;
     }
-    let pki = Pki::new();
-    let (cert, key) = pki.leaf("leaf", "localhost", 2);
-    let server = serve(&cert, &key, None, &[]);
+    let (_pki, server) = localhost_server(&[]);
     // ChaCha20 first on 32-bit ARM (no AES instructions), AES-GCM elsewhere,
     // whatever the client prefers.
     let arm = std::env::var("MOTE_RUNNER").is_ok_and(|runner| runner.contains("qemu-arm"));
@@ -313,13 +316,9 @@ fn hostile_bytes_and_old_protocols_are_refused() {
     if !has_tls() || tool_missing("openssl") {
         return;
     }
-    let pki = Pki::new();
-    let (cert, key) = pki.leaf("leaf", "localhost", 2);
-    let mut server = serve(&cert, &key, None, &[]);
+    let (_pki, mut server) = localhost_server(&[]);
     let tls = server.addrs()[1];
-    for raw in
-        [&b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..], &[0x16, 0x03, 0x01, 0xff, 0xff, 0x01, 0, 0, 0][..], &[0u8; 64]]
-    {
+    for raw in [&[0x16, 0x03, 0x01, 0xff, 0xff, 0x01, 0, 0, 0][..], &[0u8; 64], &[0x80, 0x2e, 0x01, 0x00, 0x02][..]] {
         let mut stream = connect(tls);
         stream.write_all(raw).unwrap();
         let got = read_until_close(&mut stream, Duration::from_secs(10)).expect("closed");
@@ -334,14 +333,50 @@ fn hostile_bytes_and_old_protocols_are_refused() {
     server.get("/").assert_status(200);
 }
 
+/// A request sent in plain text to the HTTPS port is told so in plain
+/// text, as nginx does, whether it arrives whole, with a body, or a byte
+/// at a time; the connection then closes.
+#[test]
+fn plain_http_on_the_https_port_gets_a_plain_400() {
+    if !has_tls() || tool_missing("openssl") {
+        return;
+    }
+    let (pki, mut server) = localhost_server(&[]);
+    let tls = server.addrs()[1];
+    let rows: &[(&str, &[u8], usize)] = &[
+        ("a GET", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 0),
+        ("a POST with a body", b"POST /form HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", 0),
+        ("HTTP/1.0, a byte at a time", b"GET / HTTP/1.0\r\n\r\n", 1),
+    ];
+    for (name, raw, piece) in rows {
+        let mut stream = connect(tls);
+        if *piece == 0 {
+            stream.write_all(raw).unwrap();
+        } else {
+            for chunk in raw.chunks(*piece) {
+                stream.write_all(chunk).unwrap();
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        let got = read_until_close(&mut stream, Duration::from_secs(10)).expect("closed");
+        let responses = parse_all(&got);
+        assert_eq!(statuses(&responses), [400], "{name}: {}", String::from_utf8_lossy(&got));
+        let answer = &responses[0];
+        answer.assert_header("connection", "close");
+        assert_eq!(answer.text(), "400 The plain HTTP request was sent to HTTPS port\n", "{name}");
+    }
+    // The HTTPS port still speaks TLS to everyone else.
+    let out = curl(&server, &pki.ca(), &["-o", "/dev/null", "-w", "%{http_code}"], "/");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "200", "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(server.is_running());
+}
+
 #[test]
 fn a_silent_handshake_is_cut_off_by_the_header_timeout() {
     if !has_tls() || tool_missing("openssl") {
         return;
     }
-    let pki = Pki::new();
-    let (cert, key) = pki.leaf("leaf", "localhost", 2);
-    let server = serve(&cert, &key, None, &["--header-timeout", "1", "--idle-timeout", "60"]);
+    let (_pki, server) = localhost_server(&["--header-timeout", "1", "--idle-timeout", "60"]);
     let mut stream = connect(server.addrs()[1]);
     stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut byte = [0; 1];
@@ -351,6 +386,197 @@ fn a_silent_handshake_is_cut_off_by_the_header_timeout() {
         Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
         other => panic!("the handshake was not cut off: {other:?}"),
     }
+}
+
+/// Sockets in a handshake flood: as many as the issue of a Pi on the
+/// internet might meet from one careless scanner.
+const FLOOD: usize = 1000;
+
+/// The first half of a real ClientHello (python's ssl, for localhost).
+fn half_a_client_hello() -> Vec<u8> {
+    const SCRIPT: &str = r#"
+import ssl, sys
+ctx = ssl.create_default_context()
+incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+hello = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+try:
+    hello.do_handshake()
+except ssl.SSLWantReadError:
+    pass
+sys.stdout.buffer.write(outgoing.read())
+"#;
+    let hello = python3(SCRIPT, b"");
+    assert_eq!(hello.first(), Some(&0x16), "not a handshake record: {hello:?}");
+    hello[..hello.len() / 2].to_vec()
+}
+
+/// `FLOOD` connections to the HTTPS port, each sending `opening` and then
+/// nothing, while a good client (python's ssl) must still get its page
+/// before `--header-timeout` would have freed a single place; then the
+/// server holds no more than its handshake cap, and after the timeout none.
+fn a_good_client_is_served_through_a_flood(opening: &[u8]) {
+    let _serial = serial();
+    let (soft, _) = raise_nofile_limit();
+    if soft < FLOOD as u64 + 200 {
+        eprintln!("SKIPPED: RLIMIT_NOFILE is {soft}, too few for {FLOOD} sockets");
+        return;
+    }
+    let header_timeout = 8;
+    let (pki, server) = localhost_server(&["--threads", "1", "--header-timeout", &header_timeout.to_string()]);
+    let pid = server.pid();
+    server.request(closing_get("/")).assert_status(200);
+    // The server closes that connection once it has been read.
+    std::thread::sleep(Duration::from_millis(300));
+    let fds_before = open_fds(pid);
+    let started = std::time::Instant::now();
+    let flood: Vec<_> = (0..FLOOD)
+        .map(|_| {
+            let mut stream = connect(server.addrs()[1]);
+            if !opening.is_empty() {
+                stream.write_all(opening).unwrap();
+            }
+            stream
+        })
+        .collect();
+    let script = r#"
+import http.client, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+conn = http.client.HTTPSConnection("localhost", int(sys.argv[1]), context=ctx, timeout=float(sys.argv[3]))
+conn.request("GET", "/")
+r = conn.getresponse()
+print(r.status, len(r.read()))
+"#;
+    // Within what is left of the header timeout since the flood began.
+    let left = header_timeout as f64 - started.elapsed().as_secs_f64() - 1.0;
+    assert!(left > 1.0, "the flood took {:?} to connect", started.elapsed());
+    let out = Command::new("python3")
+        .args(["-c", script, &https_port(&server), &pki.ca(), &format!("{left:.1}")])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.starts_with("200 "),
+        "the good client was not served: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Bounded in count: one worker holds at most its cap of handshakes.
+    let held = open_fds(pid).saturating_sub(fds_before);
+    assert!(held <= 64, "{held} connections of the flood are held open");
+    // Bounded in time: the header timeout closes the rest.
+    let deadline = started + Duration::from_secs(header_timeout + 5);
+    while open_fds(pid) > fds_before && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(open_fds(pid) <= fds_before, "the flood outlived the header timeout");
+    drop(flood);
+    server.get("/").assert_status(200);
+}
+
+#[test]
+fn a_thousand_silent_handshakes_do_not_lock_out_a_client() {
+    if !has_tls() || tool_missing("openssl") {
+        return;
+    }
+    a_good_client_is_served_through_a_flood(b"");
+}
+
+#[test]
+fn a_thousand_slow_handshakes_do_not_lock_out_a_client() {
+    if !has_tls() || tool_missing("openssl") {
+        return;
+    }
+    a_good_client_is_served_through_a_flood(&half_a_client_hello());
+}
+
+/// Python's ssl asks for `path` over TLS, reads the first 64 KiB of the
+/// response, says `stalled` and reads nothing more.
+const STALLING_READER: &str = r#"
+import socket, ssl, sys, time
+port, ca, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ctx = ssl.create_default_context(cafile=ca)
+t = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=30), server_hostname="localhost")
+t.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+t.sendall(("GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n" % path).encode())
+got = b""
+while len(got) < 65536:
+    got += t.recv(65536 - len(got))
+print("stalled", flush=True)
+time.sleep(60)
+"#;
+
+/// Clients that stop reading a large file over TLS in the middle of a
+/// record: mote neither spins nor buffers the file, closes them by the send
+/// timeout, and serves everyone else meanwhile.
+#[test]
+fn a_reader_that_stalls_mid_record_is_cut_off_with_bounded_memory() {
+    if !has_tls() || tool_missing("openssl") || tool_missing("curl") {
+        return;
+    }
+    let _serial = serial();
+    const STALLED: usize = 4;
+    const BIG: usize = 8 << 20;
+    let pki = Pki::new();
+    let (cert, key) = pki.leaf("leaf", "localhost", 2);
+    let site = Site::empty();
+    site.write("index.html", INDEX_HTML);
+    let big = large_bytes(BIG);
+    site.write("big.bin", &big);
+    let idle_timeout = 3;
+    let server = serve(&cert, &key, Some(&site), &["--cache-max", "1K", "--idle-timeout", &idle_timeout.to_string()]);
+    let pid = server.pid();
+    // One whole download first, so the baseline includes a finished transfer.
+    let whole = curl(&server, &pki.ca(), &[], "/big.bin");
+    assert!(whole.status.success() && whole.stdout == big, "{}", String::from_utf8_lossy(&whole.stderr));
+    std::thread::sleep(Duration::from_millis(300));
+    let (rss_before, fds_before) = (rss_bytes(pid), open_fds(pid));
+
+    let started = std::time::Instant::now();
+    let mut readers: Vec<_> = (0..STALLED)
+        .map(|_| {
+            let mut child = Command::new("python3")
+                .args(["-c", STALLING_READER, &https_port(&server), &pki.ca(), "/big.bin"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("python3");
+            let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+            let first = lines.next().and_then(Result::ok).unwrap_or_default();
+            assert_eq!(first, "stalled", "the reader did not start: {}", server.stderr());
+            child
+        })
+        .collect();
+    let stalled_at = std::time::Instant::now();
+    let ticks_before = cpu_ticks(pid);
+    assert_eq!(open_fds(pid), fds_before + STALLED, "the stalled readers are connected");
+    // Others are served meanwhile.
+    let page = curl(&server, &pki.ca(), &[], "/");
+    assert_eq!(String::from_utf8_lossy(&page.stdout), INDEX_HTML, "{}", String::from_utf8_lossy(&page.stderr));
+    let mut peak = 0;
+    let deadline = stalled_at + Duration::from_secs(idle_timeout + 10);
+    while open_fds(pid) > fds_before && std::time::Instant::now() < deadline {
+        peak = peak.max(rss_bytes(pid));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (stalled_for, ticks) = (stalled_at.elapsed(), cpu_ticks(pid) - ticks_before);
+    eprintln!(
+        "stalled TLS readers: {STALLED} x 8 MiB; closed after {stalled_for:?}; VmRSS before {} KiB, peak {} KiB; \
+         {ticks} CPU ticks meanwhile",
+        rss_before / 1024,
+        peak / 1024
+    );
+    assert!(open_fds(pid) <= fds_before, "the stalled readers were not cut off by the send timeout");
+    let cut_after = started.elapsed();
+    assert!(cut_after >= Duration::from_secs(idle_timeout), "cut off after {cut_after:?}, before the timeout");
+    assert!(peak < rss_before + (4 << 20), "RSS grew from {rss_before} to {peak}: the file is being buffered");
+    // Spinning on a full socket would take a core for the whole stall.
+    let spent = Duration::from_secs_f64(ticks as f64 / clock_ticks_per_second() as f64);
+    assert!(spent < stalled_for / 2, "{spent:?} of CPU while the readers stalled {stalled_for:?}: spinning");
+    for child in &mut readers {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    server.get("/").assert_status(200);
 }
 
 #[test]
@@ -420,6 +646,7 @@ fn https_redirect_sends_plain_requests_to_https_but_acme_challenges() {
     let pki = Pki::new();
     let (cert, key) = pki.leaf("leaf", "localhost", 2);
     let site = Site::standard();
+    site.write(".well-known/acme-challenge/Tok3n_x", "Tok3n_x.thumbprint");
     let server = serve(&cert, &key, Some(&site), &["--https-redirect"]);
     let port = https_port(&server);
     // The same head over TLS first: its answer in the worker's memo must
@@ -447,6 +674,24 @@ fn https_redirect_sends_plain_requests_to_https_but_acme_challenges() {
     head.assert_status(308).assert_header("location", &format!("https://[::1]:{port}/"));
     let no_host = server.request("GET / HTTP/1.0\r\n\r\n");
     no_host.assert_status(400);
+    // What is a challenge is judged on the path as the site would resolve
+    // it: dot-segments, doubled slashes and escapes leave no way around.
+    let rows: &[(&str, u16, &str)] = &[
+        ("/.well-known/acme-challenge/../style.css", 308, ""),
+        ("/.well-known/acme-challenge/%2e%2e/style.css", 308, ""),
+        ("/.well-known/acme-challenge/Tok3n_x/..", 308, ""),
+        ("/.well-known/acme-challenge/Tok3n_x", 200, "Tok3n_x.thumbprint"),
+        ("/./.well-known//acme-challenge/Tok3n_x", 200, "Tok3n_x.thumbprint"),
+        ("/.well-known/acme%2dchallenge/Tok3n_x", 200, "Tok3n_x.thumbprint"),
+    ];
+    for (target, status, body) in rows {
+        let answer = server.get(target);
+        assert_eq!(answer.status, *status, "{target}");
+        assert_eq!(answer.text(), *body, "{target}");
+        if *status == 308 {
+            answer.assert_header("location", &format!("https://test:{port}{target}"));
+        }
+    }
 }
 
 /// Python's ssl on connections to mote's HTTPS port as `mote.test`:
