@@ -42,14 +42,23 @@ override TINY := $(filter-out 0,$(TINY))
 # so the default binary and its dependencies stay as they are.
 TLS         ?=
 override TLS := $(filter-out 0,$(TLS))
-FEATURES    := $(if $(TLS),--features tls)
+# ACME=1: the built-in ACME client too (the `acme` feature, which implies TLS).
+# `make test ACME=1` also builds in the `test-clock` feature, so the tests can
+# set the client's clock (MOTE_TEST_CLOCK_FILE); the other targets never do.
+ACME        ?=
+override ACME := $(filter-out 0,$(ACME))
+override TLS := $(if $(ACME),1,$(TLS))
+FEATURES    := $(if $(ACME),--features acme,$(if $(TLS),--features tls))
+comma       := ,
+TEST_FEATURES := $(if $(ACME),--features acme$(comma)test-clock,$(FEATURES))
+BUILD_NAME  := $(if $(ACME), TLS ACME,$(if $(TLS), TLS))
 # ring compiles C and assembly: for a cross build cc-rs is pointed at zig for
 # that target, as the linker is (cargo-zigbuild does this itself).
 tls_cc_env = $(if $(TLS),$(call ring_cc_env,$(1)) MOTE_ZIG_TARGET=$(ZIG_TARGET_$(1)) MOTE_ZIG_CPU=$(subst -,_,$(2)))
 ring_cc_env = CC_$(subst -,_,$(1))="$(CURDIR)/.ci/zig-cc" AR_$(subst -,_,$(1))="$(CURDIR)/.ci/zig-ar"
 
 # Where a static build goes (make pi, make static), and the std features it rebuilds with.
-OUT_DIR      := $(if $(TLS),$(TARGET_DIR)/tls,$(TARGET_DIR))$(if $(TINY),/tiny)
+OUT_DIR      := $(if $(ACME),$(TARGET_DIR)/acme,$(if $(TLS),$(TARGET_DIR)/tls,$(TARGET_DIR)))$(if $(TINY),/tiny)
 STD_FEATURES  = $(if $(TINY),$(TINY_FEATURES))
 PI_BIN     := $(OUT_DIR)/$(PI_TARGET)/release/mote
 ARMV6      := arm-unknown-linux-musleabihf
@@ -123,7 +132,9 @@ help:
 	@echo "Start here:"
 	@echo "  make run             build (release) and serve the built-in site on http://127.0.0.1:8080/"
 	@echo "  make test            every test: unit tests and the integration suite against the release binary"
+	@echo "                       (TEST_FILTER=NAME: only the tests whose names contain NAME)"
 	@echo "  TLS=1                with HTTPS built in (make run, test, pi, static): docs/https.md"
+	@echo "  ACME=1               with HTTPS and the built-in ACME client (the same targets)"
 	@echo "Build:"
 	@echo "  make pi              static ARM binary: $(PI_BIN)"
 	@echo "                       PI_TARGET=armv7-unknown-linux-musleabihf | aarch64-unknown-linux-musl"
@@ -142,7 +153,8 @@ help:
 	@echo "  make lint            rustfmt and clippy (warnings are errors; sys/ must document unsafe)"
 	@echo "  make size            print cargo-bloat's crate and function tables for each target,"
 	@echo "                       then write them and the sizes into size-report/"
-	@echo "  make size-check      the ARMv6 binaries (default, TINY, TLS, both) against their size budgets (CI)"
+	@echo "  make size-check      the ARMv6 binaries (default, TINY, TLS, ACME, each TINY too) against their"
+	@echo "                       size budgets (CI)"
 	@echo "  make fuzz            every cargo-fuzz target for FUZZ_SECONDS (default 60) each"
 	@echo "  make fuzz-smoke      the same, 10 s per target (CI)"
 	@echo "  make tls-scan        testssl.sh against mote TLS=1 on loopback: fails on any weakness it marks"
@@ -164,7 +176,7 @@ help:
 # for the purpose under target/ (curl -k, or trust target/run-tls/cert.pem).
 RUN_TLS_DIR := $(TARGET_DIR)/run-tls
 run:
-	@echo "building mote (release$(if $(TLS), TLS))..."
+	@echo "building mote (release$(BUILD_NAME))..."
 	@cargo build --release -q $(FEATURES)
 ifneq ($(TLS),)
 	@[ -f $(RUN_TLS_DIR)/key.pem ] || { mkdir -p $(RUN_TLS_DIR) && \
@@ -181,6 +193,7 @@ endif
 
 # The release binary is what the integration tests run (MOTE_BIN); the test code
 # itself builds in the fast dev profile, with overflow checks on for the unit tests.
+# TEST_FILTER=acme runs only the tests whose names contain it.
 test:
 	@$(call need_apt,curl:curl busybox:busybox faketime:faketime chromium:chromium unshare:util-linux strace:strace \
 		pebble:pebble lego:lego openssl:openssl gzip:gzip brotli:brotli)
@@ -193,10 +206,10 @@ test:
 		python3 -m pip install -q --break-system-packages prometheus-client; \
 		command -v pyenv >/dev/null && pyenv rehash || true; }
 	@$(if $(TLS),$(call need_apt,openssl:openssl))
-	@echo "building mote (release$(if $(TLS), TLS))..."
-	@cargo build --release -q $(FEATURES)
-	@echo "testing target/release/mote$(if $(TLS), with TLS) (cargo test)..."
-	@MOTE_BIN=$(abspath $(TARGET_DIR))/release/mote cargo test -q --no-fail-fast $(FEATURES)
+	@echo "building mote (release$(BUILD_NAME))..."
+	@cargo build --release -q $(TEST_FEATURES)
+	@echo "testing target/release/mote$(if $(TLS), with$(BUILD_NAME)) (cargo test)..."
+	@MOTE_BIN=$(abspath $(TARGET_DIR))/release/mote cargo test -q --no-fail-fast $(TEST_FEATURES) $(TEST_FILTER)
 
 # The code as STYLE asks: formatted, and clippy-clean with warnings as errors, which
 # also holds sys/ to a SAFETY comment on every unsafe block.
@@ -210,6 +223,9 @@ lint:
 	@cargo clippy -q --workspace --all-targets -- -D warnings
 	@echo "checking lints with TLS (cargo clippy --features tls)..."
 	@cargo clippy -q --workspace --all-targets --features tls -- -D warnings
+	@echo "checking lints with ACME (cargo clippy --features acme, then with test-clock)..."
+	@cargo clippy -q --workspace --all-targets --features acme -- -D warnings
+	@cargo clippy -q --workspace --all-targets --features acme,test-clock -- -D warnings
 
 # make tls-scan  testssl.sh (Debian's) against the TLS=1 build on loopback: protocols,
 #                cipher suites one by one, forward secrecy, server order, headers and
@@ -277,7 +293,7 @@ static: tools-cross
 # ------------------------------------------------------------------- tests on ARM
 pi-test: tools-qemu
 	@$(if $(TLS),$(call need_apt,openssl:openssl))
-	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=$(TINY) TLS=$(TLS)
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=$(TINY) TLS=$(TLS) ACME=$(ACME)
 	@echo "testing $(OUT_DIR)/$(ARMV6)/release/mote under qemu-arm -cpu arm1176..."
 	@MOTE_BIN=$(abspath $(OUT_DIR))/$(ARMV6)/release/mote MOTE_RUNNER="qemu-arm -cpu arm1176" \
 		cargo test -q --no-fail-fast $(FEATURES) --test '*'
@@ -354,7 +370,12 @@ BUDGET_ARMV6      := 262144
 BUDGET_ARMV6_TINY := 163840
 BUDGET_ARMV6_TLS      := 589824
 BUDGET_ARMV6_TLS_TINY := 458752
+# The ACME builds: the TLS budgets + 192 KiB for the client side of rustls, the
+# CA chain's verifier, and the ACME client itself.
+BUDGET_ARMV6_ACME      := 786432
+BUDGET_ARMV6_ACME_TINY := 655360
 TLS_DIR           := $(TARGET_DIR)/tls
+ACME_DIR          := $(TARGET_DIR)/acme
 upper = $(shell echo '$(1)' | tr 'a-z-' 'A-Z_')
 # $(call bloat_cross,TRIPLE,CPU,TARGET_DIR,TINY,TLS): the same flags (and Thumb spec) as the
 # deliverable, so the attribution is of the same code.
@@ -414,17 +435,21 @@ size: tools-cross tools-bloat
 		--step "both, ARM code|$(STEPS_DIR)/arm/$(ARMV6)/release/mote" \
 		--step "both + Thumb code (TINY=1)|$(TINY_DIR)/$(ARMV6)/release/mote"
 
-# size-check: the ARMv6 deliverables (default, TINY=1, TLS=1, both) against their budgets, without the
+# size-check: the ARMv6 deliverables (default, TLS=1, ACME=1, each also TINY=1) against their budgets, without the
 # cargo-bloat reports (what CI runs; `make size` is the full report).
 # SIZE_WARN_ONLY="tiny" (profile names) reports those over budget without failing.
 size-check:
-	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY= TLS=
-	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=1 TLS=
-	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY= TLS=1
-	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=1 TLS=1
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY= TLS= ACME=
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=1 TLS= ACME=
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY= TLS=1 ACME=
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=1 TLS=1 ACME=
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY= ACME=1
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=1 ACME=1
 	@over=0; for spec in "default $(ARMV6_BIN) $(BUDGET_ARMV6)" "tiny $(TINY_DIR)/$(ARMV6)/release/mote $(BUDGET_ARMV6_TINY)" \
 		"tls $(TLS_DIR)/$(ARMV6)/release/mote $(BUDGET_ARMV6_TLS)" \
-		"tls-tiny $(TLS_DIR)/tiny/$(ARMV6)/release/mote $(BUDGET_ARMV6_TLS_TINY)"; do \
+		"tls-tiny $(TLS_DIR)/tiny/$(ARMV6)/release/mote $(BUDGET_ARMV6_TLS_TINY)" \
+		"acme $(ACME_DIR)/$(ARMV6)/release/mote $(BUDGET_ARMV6_ACME)" \
+		"acme-tiny $(ACME_DIR)/tiny/$(ARMV6)/release/mote $(BUDGET_ARMV6_ACME_TINY)"; do \
 		set -- $$spec; size=$$(stat -c %s $$2); \
 		if [ $$size -le $$3 ]; then echo "size-check: ARMv6 $$1 $$size bytes <= budget $$3: ok"; \
 		else case " $(SIZE_WARN_ONLY) " in *" $$1 "*) echo "size-check: ARMv6 $$1 $$size bytes > budget $$3: OVER BUDGET (warning only)";; \

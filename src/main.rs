@@ -51,7 +51,9 @@ fn main() -> ExitCode {
         }
         Ok(Command::Version) => {
             // The build's options follow the version: tests and scripts ask it.
-            log::stdout_text(if cfg!(feature = "tls") {
+            log::stdout_text(if cfg!(feature = "acme") {
+                concat!("mote ", env!("CARGO_PKG_VERSION"), " (TLS, ACME)\n")
+            } else if cfg!(feature = "tls") {
                 concat!("mote ", env!("CARGO_PKG_VERSION"), " (TLS)\n")
             } else {
                 concat!("mote ", env!("CARGO_PKG_VERSION"), "\n")
@@ -86,9 +88,16 @@ fn serve(config: Config) -> Result<(), String> {
     if auth.is_some() {
         warn_public_rules(&config);
     }
+    // The CA's roots, read before any chroot hides them.
+    #[cfg(feature = "acme")]
+    let acme = (!config.acme.is_empty()).then(|| acme::prepare(&config)).transpose()?;
+    #[cfg(feature = "acme")]
+    let (challenges, certs) = (Arc::new(acme::challenge::Challenges::new()), Arc::new(acme::challenge::Certs::new()));
     // Opened and judged while the key is still readable.
-    #[cfg(feature = "tls")]
+    #[cfg(all(feature = "tls", not(feature = "acme")))]
     let https = https(&config)?;
+    #[cfg(feature = "acme")]
+    let https = if acme.is_some() { acme_https(&config, &challenges, &certs)? } else { https(&config)? };
     let file_limit = sys::raise_file_limit();
     // Under a small limit (ulimit -n 64) keep half for connections rather than one.
     let max_conns =
@@ -108,12 +117,22 @@ fn serve(config: Config) -> Result<(), String> {
     if let Some(identity) = identity {
         sys::become_user(identity.uid, identity.gid).map_err(|e| format!("--user: {}", error_text(&e)))?;
     }
+    // --acme-dir is opened (and proved writable) as the user that will
+    // write it, inside any chroot; its certificates are installed before a
+    // listener serves.
+    #[cfg(feature = "acme")]
+    let acme = acme.map(|prepared| acme::start(prepared, &config, challenges.clone(), certs.clone())).transpose()?;
     let (catalog, memory_conns) = Shared::load_catalog(&config)?;
 
     let threads = config.threads;
     let plain = config.listen.len();
     #[allow(unused_mut)]
     let mut shared = Shared::new(config, catalog, max_conns, access_log, auth);
+    #[cfg(feature = "acme")]
+    if acme.is_some() {
+        shared.acme = acme;
+        shared.challenges = Some(challenges);
+    }
     #[cfg(feature = "tls")]
     {
         shared.https = https;
@@ -163,7 +182,28 @@ fn serve(config: Config) -> Result<(), String> {
 /// The HTTPS server, when asked for: `--tls-cert` and `--tls-key` opened
 /// (and kept open for reloads) and judged before privileges drop.
 #[cfg(feature = "tls")]
-fn https(config: &Config) -> Result<Option<(net::tls::Server, ops::certs::Material)>, String> {
+fn https(config: &Config) -> Result<Option<(net::tls::Server, Option<ops::certs::Material>)>, String> {
+    let Some((key, material)) = pair(config)? else {
+        return Ok(None);
+    };
+    Ok(Some((net::tls::Server::new(key)?, Some(material))))
+}
+
+/// With `--acme`: the HTTPS server that picks each name's certificate and
+/// answers TLS-ALPN-01, with `--tls-cert`'s pair, if any, for other names.
+#[cfg(feature = "acme")]
+fn acme_https(
+    config: &Config,
+    challenges: &Arc<acme::challenge::Challenges>,
+    certs: &Arc<acme::challenge::Certs>,
+) -> Result<Option<(net::tls::Server, Option<ops::certs::Material>)>, String> {
+    let (fallback, material) = pair(config)?.unzip();
+    Ok(Some((net::tls::Server::with_acme(fallback, challenges.clone(), certs.clone())?, material)))
+}
+
+/// `--tls-cert` and `--tls-key`, when given: opened, loaded and judged.
+#[cfg(feature = "tls")]
+fn pair(config: &Config) -> Result<Option<(Arc<rustls::sign::CertifiedKey>, ops::certs::Material)>, String> {
     let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) else {
         return Ok(None);
     };
@@ -183,7 +223,7 @@ fn https(config: &Config) -> Result<Option<(net::tls::Server, ops::certs::Materi
             cert.display()
         ));
     }
-    Ok(Some((net::tls::Server::new(loaded.key)?, material)))
+    Ok(Some((loaded.key, material)))
 }
 
 /// `--auth` and `--auth-file` together; read before any chroot.

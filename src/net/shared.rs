@@ -73,12 +73,16 @@ pub struct Shared {
     /// plain load, and take the lock only when it changed.
     pub catalog_version: AtomicUsize,
     catalog: Mutex<Arc<Catalog>>,
-    /// The HTTPS server and the files its certificate and key come from.
+    /// The HTTPS server and the files its certificate and key come from
+    /// (none with `--acme` alone: its certificates come from its client).
     #[cfg(feature = "tls")]
-    pub https: Option<(crate::net::tls::Server, crate::ops::certs::Material)>,
+    pub https: Option<(crate::net::tls::Server, Option<crate::ops::certs::Material>)>,
     /// `--https-redirect`: the port plain listeners send clients to.
     #[cfg(feature = "tls")]
     pub redirect_port: Option<u16>,
+    /// The `--acme` client: woken by SIGHUP, read by the status pages.
+    #[cfg(feature = "acme")]
+    pub acme: Option<Arc<crate::acme::Acme>>,
     /// `--acme`: the challenges its client has on, which the workers answer.
     #[cfg(feature = "acme")]
     pub challenges: Option<Arc<crate::acme::challenge::Challenges>>,
@@ -125,6 +129,8 @@ impl Shared {
             https: None,
             #[cfg(feature = "tls")]
             redirect_port: None,
+            #[cfg(feature = "acme")]
+            acme: None,
             #[cfg(feature = "acme")]
             challenges: None,
         }

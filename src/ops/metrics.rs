@@ -80,13 +80,67 @@ pub fn render(shared: &Shared, own: usize, own_stats: &Stats) -> Vec<u8> {
         sys::resident_bytes(),
         shared.start_time(),
     ];
-    write(&values)
+    #[cfg(feature = "acme")]
+    let more = acme(shared);
+    #[cfg(not(feature = "acme"))]
+    let more = Vec::new();
+    write(&values, &more)
 }
 
-/// The samples that have a value, in one buffer of exactly their size.
-fn write(values: &[Option<u64>; SAMPLES.len()]) -> Vec<u8> {
+/// The `--acme` certificates' families, labelled by each flag's names.
+#[cfg(feature = "acme")]
+fn acme(shared: &Shared) -> Vec<u8> {
+    let reports = shared.acme.as_ref().map(|acme| acme.reports()).unwrap_or_default();
+    let mut text = String::new();
+    type Family = (&'static str, &'static str, fn(&crate::acme::Report) -> Option<i64>);
+    let families: [Family; 3] = [
+        (
+            "mote_acme_certificate_expiry_timestamp_seconds",
+            "When the certificate served for these names expires, since unix epoch.",
+            |r| r.not_after,
+        ),
+        (
+            "mote_acme_next_renewal_timestamp_seconds",
+            "When the ACME client next acts for these names, since unix epoch.",
+            |r| r.next_renewal,
+        ),
+        ("mote_acme_failures", "Failed ACME attempts in a row for these names.", |r| Some(i64::from(r.failures))),
+    ];
+    for (name, help, value) in families {
+        let samples: Vec<_> = reports.iter().filter_map(|r| Some((r, value(r)?))).collect();
+        if samples.is_empty() {
+            continue;
+        }
+        text += &format!("# HELP {name} {help}\n# TYPE {name} gauge\n");
+        for (report, value) in samples {
+            text += &format!("{name}{{names=\"{}\"}} {value}\n", label(&report.names));
+        }
+    }
+    let errors: Vec<_> = reports.iter().filter(|r| !r.last_error.is_empty()).collect();
+    if !errors.is_empty() {
+        text += "# HELP mote_acme_last_error_info The last ACME error for these names, while it stands.\n\
+                 # TYPE mote_acme_last_error_info gauge\n";
+        for report in errors {
+            text += &format!(
+                "mote_acme_last_error_info{{names=\"{}\",error=\"{}\"}} 1\n",
+                label(&report.names),
+                label(&report.last_error)
+            );
+        }
+    }
+    text.into_bytes()
+}
+
+/// A label value as the text format escapes it: backslash, quote, newline.
+#[cfg(feature = "acme")]
+fn label(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// The samples that have a value, then `more`, in one buffer of exactly their size.
+fn write(values: &[Option<u64>; SAMPLES.len()], more: &[u8]) -> Vec<u8> {
     let lines = || SAMPLES.iter().zip(values).filter_map(|(text, value)| value.map(|value| (text, value)));
-    let len: usize = lines().map(|(text, value)| text.len() + digits(value) + 1).sum();
+    let len: usize = lines().map(|(text, value)| text.len() + digits(value) + 1).sum::<usize>() + more.len();
     let mut page = Vec::with_capacity(len);
     let mut number = itoa::Buffer::new();
     for (text, value) in lines() {
@@ -94,6 +148,7 @@ fn write(values: &[Option<u64>; SAMPLES.len()]) -> Vec<u8> {
         page.extend_from_slice(number.format(value).as_bytes());
         page.push(b'\n');
     }
+    page.extend_from_slice(more);
     debug_assert_eq!(page.len(), len);
     page
 }
@@ -129,18 +184,18 @@ mod tests {
                 Some(1),
             ],
         ] {
-            let page = write(&values);
+            let page = write(&values, &[]);
             assert_eq!(page.len(), page.capacity(), "{values:?}");
             assert_eq!(page.last(), Some(&b'\n'));
         }
-        let page = String::from_utf8(write(&[Some(7); 15])).unwrap();
+        let page = String::from_utf8(write(&[Some(7); 15], &[])).unwrap();
         assert!(page.starts_with("# HELP mote_requests_total "), "{page}");
         assert!(page.contains("\n# TYPE mote_requests_total counter\nmote_requests_total{class=\"1xx\"} 7\n"));
         assert!(page.ends_with("\nprocess_start_time_seconds 7\n"), "{page}");
         // A family without a value is left out whole, HELP and TYPE too.
         let mut values = [Some(1); 15];
         values[13] = None;
-        let page = String::from_utf8(write(&values)).unwrap();
+        let page = String::from_utf8(write(&values, &[])).unwrap();
         assert!(!page.contains("process_resident_memory_bytes"), "{page}");
     }
 

@@ -1,7 +1,8 @@
 //! Signals, taken synchronously, so no work ever runs inside a signal
 //! handler: SIGTERM/SIGINT stop gracefully (a second one exits at once),
-//! SIGHUP reloads `--root` off the event loops, SIGUSR1 reopens the access log
-//! (after logrotate moved it).
+//! SIGHUP reloads `--root` off the event loops (and has the ACME client
+//! re-check its certificates), SIGUSR1 reopens the access log (after
+//! logrotate moved it).
 //!
 //! With one worker (the default) its own loop reads them from a signalfd,
 //! and the process is that one thread: the kernel then skips the atomic
@@ -93,6 +94,15 @@ fn reload(shared: &Shared) {
     let https = reload_tls(shared);
     #[cfg(not(feature = "tls"))]
     let https = false;
+    // The ACME client re-checks its certificates on its own thread.
+    #[cfg(feature = "acme")]
+    let https = match &shared.acme {
+        Some(acme) => {
+            acme.wake();
+            true
+        }
+        None => https,
+    };
     let Some(root) = &shared.config.root else {
         if !https {
             log::error("SIGHUP: serving the built-in site, nothing to reload");
@@ -113,7 +123,7 @@ fn reload(shared: &Shared) {
 /// failure keeps the old. False without HTTPS.
 #[cfg(feature = "tls")]
 fn reload_tls(shared: &Shared) -> bool {
-    let Some((server, material)) = &shared.https else {
+    let Some((server, Some(material))) = &shared.https else {
         return false;
     };
     match material.load(crate::net::shared::plausible_unix_now()) {

@@ -1,5 +1,6 @@
 //! The opt-in `--status PATH` page: a few counters in plain text, for a
-//! person with curl or a monitoring script. Figures from other workers are
+//! person with curl or a monitoring script, and each `--acme` certificate's
+//! dates and errors. Figures from other workers are
 //! at most a second old (they publish once a second).
 #![forbid(unsafe_code)]
 
@@ -48,5 +49,23 @@ pub fn render(shared: &Shared, own: usize, own_stats: &Stats) -> Vec<u8> {
     line("reloads", shared.reloads.load(Ordering::Relaxed) as u64);
     line("rss_bytes", sys::resident_bytes().unwrap_or(0));
     line("workers", shared.stats.len() as u64);
+    #[cfg(feature = "acme")]
+    acme(shared, &mut page);
     page
+}
+
+/// Each `--acme` certificate: when it expires and is next renewed (unix
+/// seconds; absent while unknown), failures in a row, and the last error.
+#[cfg(feature = "acme")]
+fn acme(shared: &Shared, page: &mut Vec<u8>) {
+    for report in shared.acme.iter().flat_map(|acme| acme.reports()) {
+        let mut line = |key: &str, value: &str| {
+            page.extend_from_slice(format!("acme_{key} {}: {value}\n", report.names).as_bytes());
+        };
+        let time = |t: Option<i64>| t.map_or_else(|| "none".to_owned(), |t| t.to_string());
+        line("not_after", &time(report.not_after));
+        line("next_renewal", &time(report.next_renewal));
+        line("failures", &report.failures.to_string());
+        line("last_error", if report.last_error.is_empty() { "none" } else { &report.last_error });
+    }
 }

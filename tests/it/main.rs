@@ -7,6 +7,7 @@
 
 mod common;
 
+mod acme;
 mod acme_flags;
 mod auth;
 mod batch;

@@ -1,7 +1,8 @@
 //! A real ACME exchange on loopback: pebble (Let's Encrypt's test CA), with
 //! pebble-challtestsrv answering its DNS queries with 127.0.0.1, validates
-//! HTTP-01 against a running mote, and lego, in webroot mode, writes the
-//! token into mote's root while mote runs.
+//! HTTP-01 and TLS-ALPN-01 against a running mote: lego, in webroot mode,
+//! writes the token into mote's root while mote runs, or mote's own client
+//! (`--acme`) answers them itself.
 //!
 //! Every helper process is killed (by its own PID) when dropped, and every
 //! port is found free on loopback, so tests may run side by side.
@@ -59,60 +60,156 @@ fn wait_for_port(port: u16, log: &Path) {
     }
 }
 
-/// pebble and its DNS, validating HTTP-01 on `http_port` of 127.0.0.1.
+/// How a pebble is set up.
+#[derive(Default)]
+pub struct PebbleOptions {
+    /// Where it validates HTTP-01 on 127.0.0.1.
+    pub http_port: u16,
+    /// Where it validates TLS-ALPN-01 on 127.0.0.1 (0: a free port nobody uses).
+    pub tls_port: u16,
+    /// `certificateValidityPeriod` in seconds (pebble's default: 5 years).
+    pub validity: Option<u64>,
+    /// Keep pebble's default of rejecting 5% of nonces as `badNonce`.
+    pub reject_nonces: bool,
+    /// Require external account binding, as some CAs do.
+    pub external_accounts: bool,
+}
+
+/// pebble and its DNS, validating on the ports of `PebbleOptions`.
 pub struct Pebble {
     pub work: TempDir,
     acme: u16,
     management: u16,
+    dns_management: u16,
     _dns: Daemon,
-    _ca: Daemon,
+    ca: Option<Daemon>,
 }
 
 impl Pebble {
+    /// Validating HTTP-01 on `http_port`, every nonce good (lego's tests).
     pub fn start(http_port: u16) -> Pebble {
+        Pebble::with(PebbleOptions { http_port, ..PebbleOptions::default() })
+    }
+
+    pub fn with(options: PebbleOptions) -> Pebble {
+        let http_port = options.http_port;
         let work = TempDir::new("acme");
         let file = |name: &str| work.path().join(name);
-        // Pebble's own HTTPS endpoints need a certificate; clients are told to trust it.
-        let made = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
-            .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
-            .arg("-keyout")
-            .arg(file("ca-key.pem"))
-            .arg("-out")
-            .arg(file("ca-cert.pem"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("openssl");
-        assert!(made.success(), "openssl could not make pebble's certificate");
-        let (dns, acme, management, tls) = (free_port(), free_port(), free_port(), free_port());
+        // Pebble's own HTTPS endpoints need a certificate; clients are told
+        // to trust the CA that signed it (`ca-cert.pem`). A CA apart from
+        // the server's certificate: webpki, unlike curl, refuses a CA
+        // certificate as a server's.
+        let openssl = |args: &[&str]| {
+            let made = Command::new("openssl")
+                .args(args)
+                .current_dir(work.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("openssl");
+            assert!(made.success(), "openssl {args:?} failed");
+        };
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+        openssl(
+            &[
+                &["req", "-x509", "-days", "1", "-subj", "/CN=pebble test CA"][..],
+                &ec,
+                &["-keyout", "root-key.pem", "-out", "ca-cert.pem"],
+            ]
+            .concat(),
+        );
+        openssl(
+            &[&["req", "-new", "-subj", "/CN=localhost"][..], &ec, &["-keyout", "ca-key.pem", "-out", "server.csr"]]
+                .concat(),
+        );
+        fs::write(file("server.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n")
+            .unwrap();
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca-cert.pem",
+            "-CAkey",
+            "root-key.pem",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "server-cert.pem",
+        ]);
+        let (dns, acme, management, dns_management) = (free_port(), free_port(), free_port(), free_port());
+        let tls = if options.tls_port == 0 { free_port() } else { options.tls_port };
+        let validity = options.validity.map(|secs| format!(r#", "certificateValidityPeriod": {secs}"#));
         let config = format!(
             r#"{{"pebble": {{"listenAddress": "127.0.0.1:{acme}", "managementListenAddress": "127.0.0.1:{management}",
                 "certificate": "{}", "privateKey": "{}", "httpPort": {http_port}, "tlsPort": {tls},
-                "ocspResponderURL": "", "externalAccountBindingRequired": false}}}}"#,
-            file("ca-cert.pem").display(),
+                "ocspResponderURL": "", "externalAccountBindingRequired": {}{}}}}}"#,
+            file("server-cert.pem").display(),
             file("ca-key.pem").display(),
+            options.external_accounts,
+            validity.unwrap_or_default(),
         );
         fs::write(file("pebble.json"), config).unwrap();
         let dns_daemon = spawn(
             Command::new("pebble-challtestsrv")
                 .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", "", "-dns01", &format!("127.0.0.1:{dns}")])
                 .args(["-http01", "", "-https01", "", "-tlsalpn01", ""])
-                .args(["-management", &format!("127.0.0.1:{}", free_port())]),
+                .args(["-management", &format!("127.0.0.1:{dns_management}")]),
             &file("dns.log"),
         );
-        let ca = spawn(
-            Command::new("pebble")
-                .arg("-config")
-                .arg(file("pebble.json"))
-                .args(["-dnsserver", &format!("127.0.0.1:{dns}")])
-                .env("PEBBLE_VA_NOSLEEP", "1")
-                .env("PEBBLE_WFE_NONCEREJECT", "0"),
-            &file("pebble.log"),
-        );
+        let mut pebble = Command::new("pebble");
+        pebble
+            .arg("-config")
+            .arg(file("pebble.json"))
+            .args(["-dnsserver", &format!("127.0.0.1:{dns}")])
+            .env("PEBBLE_VA_NOSLEEP", "1");
+        if !options.reject_nonces {
+            pebble.env("PEBBLE_WFE_NONCEREJECT", "0");
+        }
+        let ca = spawn(&mut pebble, &file("pebble.log"));
         wait_for_port(acme, &file("pebble.log"));
         wait_for_port(management, &file("pebble.log"));
-        Pebble { work, acme, management, _dns: dns_daemon, _ca: ca }
+        wait_for_port(dns_management, &file("dns.log"));
+        Pebble { work, acme, management, dns_management, _dns: dns_daemon, ca: Some(ca) }
+    }
+
+    /// The port of the ACME server.
+    pub fn acme_port(&self) -> u16 {
+        self.acme
+    }
+
+    /// The ACME directory's URL.
+    pub fn directory(&self) -> String {
+        format!("https://127.0.0.1:{}/dir", self.acme)
+    }
+
+    /// The CA of pebble's own HTTPS endpoints (not the root it issues
+    /// under: that is `root`).
+    pub fn server_ca(&self) -> PathBuf {
+        self.file("ca-cert.pem")
+    }
+
+    /// Orders pebble has taken so far, as its log counts them.
+    pub fn orders(&self) -> usize {
+        self.log().matches("Added order").count()
+    }
+
+    /// Stops the CA (its DNS stays): the ACME port then refuses connections.
+    pub fn stop_ca(&mut self) {
+        self.ca = None;
+    }
+
+    /// Makes `host` resolve to `ip` for pebble's validation (an address
+    /// nothing answers on fails it).
+    pub fn resolve(&self, host: &str, ip: &str) {
+        let body = format!(r#"{{"host":"{host}.","addresses":["{ip}"]}}"#);
+        let url = format!("http://127.0.0.1:{}/add-a", self.dns_management);
+        let out = Command::new("curl").args(["-sSf", "--max-time", "10", "-d", &body, &url]).output().expect("curl");
+        assert!(out.status.success(), "{url}: {}", String::from_utf8_lossy(&out.stderr));
     }
 
     pub fn file(&self, name: &str) -> PathBuf {
