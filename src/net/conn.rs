@@ -314,7 +314,10 @@ impl Conn {
             }
         }
         let mut filled = self.partial.len();
-        scratch[..filled].copy_from_slice(&self.partial);
+        // Most turns start with nothing kept: no copy, not even an empty one.
+        if filled > 0 {
+            scratch[..filled].copy_from_slice(&self.partial);
+        }
         let mut short_read = false;
         let input = loop {
             let used = self.answer(&scratch[..filled], cx, short_read && !must_drain);
