@@ -50,6 +50,11 @@ const INPUT: usize = MAX_RECORD + 6 * 1024;
 /// The worker's output: a record's worth of plaintext encrypted, with room
 /// for what rustls queued before it (a key update, an alert).
 const OUTPUT: usize = RECORD + 512;
+/// The most a connection keeps of its own: a record still arriving, and the
+/// unsent tail of one the socket did not take whole. (In a handshake it may
+/// keep the pieces of a handshake message instead, up to the worker's
+/// input, but then no reply waits.)
+pub const MOST_KEPT: usize = MAX_RECORD + OUTPUT;
 
 /// The suites in the server's order of preference.
 #[cfg(target_arch = "arm")]
@@ -194,6 +199,9 @@ pub struct Buffers {
 }
 
 impl Buffers {
+    /// What a worker's buffers take, made.
+    pub const BYTES: usize = INPUT + OUTPUT;
+
     fn get(&mut self) -> (&mut [u8], &mut [u8]) {
         if self.input.is_empty() {
             self.input = vec![0; INPUT].into_boxed_slice();
