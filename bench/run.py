@@ -1757,18 +1757,16 @@ NGINX_TLS = """listen {listen} ssl;
 # What the report says under an HTTPS target this run did not meet, as TRIED does.
 TRIED += [
     ("memory per idle HTTPS connection", "mote's own state per idle connection is what it is "
-     "over plain HTTP (a 128-byte slot; the read buffer is the worker's); the rest is rustls's. "
-     "A heap profile (valgrind massif) of the TLS build holding 300 idle connections gave per "
-     "connection: 4,096 B rustls's read buffer, which its buffered API sizes to 4 KiB before every "
-     "read and never shrinks below that; 1,168 B the ServerConnection; 2 × 560 B the AES-GCM keys "
-     "of the two directions (ring's key schedule and GHASH table); 640 B the handshake "
-     "deframer's list of spans (room for 16, made with the connection and kept); 223 B the "
-     "traffic-secret state; ~200 B the capacity of two empty queues; ~100 B allocator overhead. "
-     "Only the read buffer is more than a rustls connection needs while idle: rustls's unbuffered "
-     "API (UnbufferedServerConnection), fed from the worker's shared read buffer as plain "
-     "connections are, would leave about 3.5 KB per idle connection, under a quarter of "
-     "nginx's. That moves src/net/tls.rs's reads and writes to another API, not a local change, "
-     "and is not done."),
+     "over plain HTTP (a 128-byte slot; the read buffer is the worker's), and with rustls's "
+     "unbuffered API records are read and written through buffers each worker shares, so an "
+     "idle connection keeps no buffer of its own; the rest is rustls's. A heap profile "
+     "(valgrind massif) of the TLS build holding idle connections gave per connection, before "
+     "that API was used: 1,168 B the connection; 2 × 560 B the AES-GCM keys of the two "
+     "directions (ring's key schedule and GHASH table); 640 B the handshake deframer's list of "
+     "spans (room for 16, made with the connection and kept); 223 B the traffic-secret state; "
+     "~200 B the capacity of two empty queues; ~100 B allocator overhead; and a 4,096 B read "
+     "buffer, which the unbuffered API removed. None of what is left can be freed through "
+     "rustls's API while the connection lives."),
 ]
 
 

@@ -91,6 +91,9 @@ pub struct Context<'a> {
     pub token: usize,
     /// The worker's access lines, when logging is on.
     pub access_log: Option<&'a mut log::Lines>,
+    /// The worker's buffers for records in and out of HTTPS connections.
+    #[cfg(feature = "tls")]
+    pub tls: &'a mut tls::Buffers,
 }
 
 pub struct Conn {
@@ -111,7 +114,7 @@ pub struct Conn {
     pub deadline: u32,
     /// The TLS state of a connection to an HTTPS listener.
     #[cfg(feature = "tls")]
-    tls: Option<Box<rustls::ServerConnection>>,
+    tls: Option<Box<tls::Session>>,
     /// No byte of this TLS connection has been looked at yet.
     #[cfg(feature = "tls")]
     opening: bool,
@@ -152,7 +155,7 @@ impl Conn {
 
     /// This connection speaks TLS; `--header-timeout` covers the handshake.
     #[cfg(feature = "tls")]
-    pub fn set_tls(&mut self, session: Box<rustls::ServerConnection>) {
+    pub fn set_tls(&mut self, session: Box<tls::Session>) {
         self.tls = Some(session);
         self.opening = true;
     }
@@ -184,11 +187,13 @@ impl Conn {
     /// Also says whether the socket is known to be empty now: a plain read
     /// shorter than asked emptied it.
     #[inline(always)]
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<(usize, bool)> {
+    fn read(&mut self, buf: &mut [u8], cx: &mut Context) -> io::Result<(usize, bool)> {
         #[cfg(feature = "tls")]
         if let Some(tls) = &mut self.tls {
-            return tls::read(tls, &self.stream, buf);
+            return tls::read(tls, &self.stream, buf, cx.tls);
         }
+        #[cfg(not(feature = "tls"))]
+        let _ = cx;
         self.stream.read(buf).map(|n| (n, n < buf.len()))
     }
 
@@ -213,7 +218,7 @@ impl Conn {
             };
             read_now = true;
             let before = self.written;
-            match self.flush(cx.replies, cx.whole) {
+            match self.flush(cx) {
                 Err(_) => return false,
                 Ok(false) => {
                     if self.timer != Timer::Send || self.written != before {
@@ -234,7 +239,7 @@ impl Conn {
             if let Phase::Closing { linger } = self.phase {
                 #[cfg(feature = "tls")]
                 if let Some(tls) = &mut self.tls {
-                    tls::close_notify(tls, &self.stream);
+                    tls::close_notify(tls, &self.stream, cx.tls);
                 }
                 // Nothing unread can turn the close into a reset that loses
                 // the reply, and the client sends nothing more.
@@ -314,7 +319,10 @@ impl Conn {
             }
         }
         let mut filled = self.partial.len();
-        scratch[..filled].copy_from_slice(&self.partial);
+        // Most turns start with nothing kept: no copy, not even an empty one.
+        if filled > 0 {
+            scratch[..filled].copy_from_slice(&self.partial);
+        }
         let mut short_read = false;
         let input = loop {
             let used = self.answer(&scratch[..filled], cx, short_read && !must_drain);
@@ -342,7 +350,7 @@ impl Conn {
                 break Input::Drained;
             }
             // `answer` leaves less than MAX_HEAD unparsed, so there is room.
-            match self.read(&mut scratch[filled..]) {
+            match self.read(&mut scratch[filled..], cx) {
                 Ok((0, _)) => break Input::Eof,
                 Ok((n, emptied)) => {
                     filled += n;
@@ -494,14 +502,15 @@ impl Conn {
     }
 
     /// Writes queued replies; Ok(true) when all are written.
-    fn flush(&mut self, replies: &mut Vec<Reply>, whole: &mut Whole) -> io::Result<bool> {
+    fn flush(&mut self, cx: &mut Context) -> io::Result<bool> {
+        let (replies, whole) = (&mut *cx.replies, &mut *cx.whole);
         if !self.backlog.is_empty() {
             self.backlog.append(replies);
         }
         let queue = if self.backlog.is_empty() { &mut *replies } else { &mut self.backlog };
         #[cfg(feature = "tls")]
         let result = match &mut self.tls {
-            Some(tls) => tls::write_queue(tls, &self.stream, queue, &mut self.written),
+            Some(tls) => tls::write_queue(tls, &self.stream, queue, &mut self.written, cx.tls),
             None => send::write_queue(&self.stream, queue, &mut self.written, whole),
         };
         #[cfg(not(feature = "tls"))]

@@ -2,11 +2,17 @@
 //! and back, and everything above (head parsing, memo, catalog, ranges,
 //! conditionals, pipelining, limits) is the same code as over plain TCP.
 //!
-//! Reads decrypt into the worker's read buffer. Replies are copied into
-//! rustls a record's worth at a time (head, `--header` lines, tail and body
-//! slices gathered; a body held as a file read with pread), so a large file
-//! never sits in memory whole, and the next record is made only when the
-//! last has gone to the socket.
+//! rustls's unbuffered API keeps the connection's bytes in mote's hands:
+//! records are read into a buffer the worker shares among its connections,
+//! decrypted there in place, and the plaintext goes to the worker's read
+//! buffer as a plain connection's bytes do. Replies are gathered a record's
+//! worth at a time (head, `--header` lines, tail and body slices; a body
+//! held as a file read with pread), encrypted into the worker's output and
+//! sent, so a large file never sits in memory whole, and the next record is
+//! made only when the last has gone to the socket. A connection keeps bytes
+//! of its own only for a record still arriving and for the unsent tail of
+//! one the socket did not take whole: idle, it holds rustls's keys and state
+//! and no buffer.
 //!
 //! The crypto provider is put together by hand for what a server needs, so
 //! nothing else is linked: ECDSA keys, X25519 and P-256 key exchange, TLS 1.3
@@ -22,16 +28,33 @@ use std::sync::{Arc, Mutex};
 use mio::net::TcpStream;
 use rustls::crypto::ring::{cipher_suite as suite, kx_group, sign, Ticketer};
 use rustls::crypto::{CryptoProvider, GetRandomFailed, KeyProvider, SecureRandom, WebPkiSupportedAlgorithms};
-use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::server::{ClientHello, ResolvesServerCert, ServerConnectionData, UnbufferedServerConnection};
 use rustls::sign::{CertifiedKey, SigningKey};
-use rustls::{ServerConfig, ServerConnection};
+use rustls::unbuffered::{ConnectionState, EncodeError, EncodeTlsData, EncryptError, WriteTraffic};
+use rustls::ServerConfig;
 use rustls_pki_types::PrivateKeyDer;
 
 use crate::answer::reply::{BodyRef, Reply};
 use crate::net::send;
 
-/// Plaintext handed to rustls at once: one record's worth.
+/// Plaintext encrypted at once: one record's worth (RFC 8446 §5.1).
 const RECORD: usize = 16 * 1024;
+/// A record's header: type, version, length.
+const HEADER: usize = 5;
+/// The largest record a client may send: 2^14 bytes of plaintext and the
+/// most expansion TLS 1.2 allows (RFC 5246 §6.2.3); rustls refuses larger.
+const MAX_RECORD: usize = HEADER + RECORD + 2048;
+/// The worker's input: a whole record, after the pieces of a handshake
+/// message that spans records, which rustls joins in place.
+const INPUT: usize = MAX_RECORD + 6 * 1024;
+/// The worker's output: a record's worth of plaintext encrypted, with room
+/// for what rustls queued before it (a key update, an alert).
+const OUTPUT: usize = RECORD + 512;
+/// The most a connection keeps of its own: a record still arriving, and the
+/// unsent tail of one the socket did not take whole. (In a handshake it may
+/// keep the pieces of a handshake message instead, up to the worker's
+/// input, but then no reply waits.)
+pub const MOST_KEPT: usize = MAX_RECORD + OUTPUT;
 
 /// The suites in the server's order of preference.
 #[cfg(target_arch = "arm")]
@@ -99,8 +122,8 @@ impl Server {
     }
 
     /// A new connection's TLS state.
-    pub fn session(&self) -> Option<Box<ServerConnection>> {
-        ServerConnection::new(self.config.clone()).ok().map(Box::new)
+    pub fn session(&self) -> Option<Box<Session>> {
+        UnbufferedServerConnection::new(self.config.clone()).ok().map(|tls| Box::new(Session::new(tls)))
     }
 }
 
@@ -133,39 +156,280 @@ impl KeyProvider for EcdsaKeys {
     }
 }
 
+/// A connection's TLS state: rustls's connection, which keeps the keys and
+/// where the protocol stands, and bytes of its own only while they are in
+/// flight, so an idle keep-alive connection holds no buffer.
+pub struct Session {
+    tls: UnbufferedServerConnection,
+    /// Bytes received and not yet decrypted: a record still arriving, or
+    /// whole records the read buffer had no room for. Its first `seen`
+    /// bytes are pieces of a handshake message that spans records, which
+    /// rustls has seen and joins in place once the rest arrives. Empty and
+    /// unallocated most of the time.
+    received: Vec<u8>,
+    seen: usize,
+    /// Records the socket did not take yet; empty unless it was full.
+    unsent: Vec<u8>,
+    /// The client's close_notify came: its data has ended.
+    peer_closed: bool,
+}
+
+impl Session {
+    fn new(tls: UnbufferedServerConnection) -> Session {
+        Session { tls, received: Vec::new(), seen: 0, unsent: Vec::new(), peer_closed: false }
+    }
+
+    /// The handshake is not done yet.
+    pub fn is_handshaking(&self) -> bool {
+        self.tls.is_handshaking()
+    }
+}
+
+/// A worker's buffers for its HTTPS connections: every record comes in and
+/// goes out through them, so a connection keeps only what is left over.
+/// Made at the first HTTPS read or write, so a worker without HTTPS
+/// listeners has none.
+#[derive(Default)]
+pub struct Buffers {
+    /// Records as read from the socket, decrypted in place; on the way out,
+    /// the plaintext of the next record.
+    input: Box<[u8]>,
+    /// Records to send.
+    output: Box<[u8]>,
+}
+
+impl Buffers {
+    /// What a worker's buffers take, made.
+    pub const BYTES: usize = INPUT + OUTPUT;
+
+    fn get(&mut self) -> (&mut [u8], &mut [u8]) {
+        if self.input.is_empty() {
+            self.input = vec![0; INPUT].into_boxed_slice();
+            self.output = vec![0; OUTPUT].into_boxed_slice();
+        }
+        (&mut self.input, &mut self.output)
+    }
+}
+
 /// Reads plaintext into `buf`, reading and decrypting records from the
-/// socket as needed: Ok(0) at the end of the stream, WouldBlock when the
-/// socket has nothing more now. With the count, whether the socket is known
-/// to be empty: a socket read came back short and every byte it brought is
-/// in `buf`, so nothing waits until the next readiness edge, and asking the
-/// socket again would only get EAGAIN. A record that breaks the protocol
-/// (garbage, a hello for TLS 1.1) is answered with an alert,
-/// which the next flush sends, and fails the read. Never inlined, like
-/// `write_queue`: inlined, rustls's code grows the loop every plain
-/// connection of this build runs too, and the plain path pays for it.
+/// socket as needed: Ok(0) at the end of the stream (or the client's
+/// close_notify), WouldBlock when the socket has nothing more now. With the
+/// count, whether the socket is known to be empty: a socket read came back
+/// short and every whole record it brought is in `buf`, so nothing waits
+/// until the next readiness edge, and asking the socket again would only get
+/// EAGAIN. Records are read into the worker's input and decrypted there in
+/// place; what is left of a record still arriving stays with the connection.
+/// A record that breaks the protocol (garbage, a hello for TLS 1.1) is
+/// answered with an alert, which the next flush sends, and fails the read.
+/// Never inlined, like `write_queue`: inlined, rustls's code grows the loop
+/// every plain connection of this build runs too, and the plain path pays
+/// for it.
 #[inline(never)]
-pub fn read(tls: &mut ServerConnection, stream: &TcpStream, buf: &mut [u8]) -> io::Result<(usize, bool)> {
-    let mut socket = Socket { stream, emptied: false };
+pub fn read<S: ?Sized>(
+    session: &mut Session,
+    socket: &S,
+    buf: &mut [u8],
+    buffers: &mut Buffers,
+) -> io::Result<(usize, bool)>
+where
+    for<'s> &'s S: Read + Write,
+{
+    if session.peer_closed {
+        return Ok((0, true));
+    }
+    let (input, output) = buffers.get();
+    let Session { tls, received, seen, unsent, peer_closed } = session;
+    // What the connection kept comes first: the input is one stream of
+    // records, which rustls knows by their offsets from its start.
+    let mut len = received.len();
+    input[..len].copy_from_slice(received);
+    let (mut start, mut seen_now) = (0, *seen);
+    let mut sink = Sink { out: output, len: 0, socket, unsent };
+    let mut produced = 0;
+    let (mut emptied, mut fresh) = (false, false);
+    let result = loop {
+        let room = buf.len() - produced;
+        let (whole, given, left_over) = next_records(&input[start + seen_now..len], room, produced == 0);
+        // An incomplete record is given to rustls once per read of the
+        // socket, so a header that is not TLS fails at once.
+        if whole > 0 || fresh {
+            fresh = false;
+            let records = &mut input[start..start + seen_now + given];
+            // rustls takes every whole record it is given, and keeps of
+            // them only the pieces of a handshake message still arriving.
+            let stop = match process(tls, records, buf, &mut produced, &mut sink) {
+                Ok((done, stop)) if done <= seen_now + whole => {
+                    seen_now = seen_now + whole - done;
+                    start += done;
+                    stop
+                }
+                Ok(_) => break Err(io::ErrorKind::InvalidData.into()),
+                Err(e) => break Err(e),
+            };
+            if let Stop::PeerClosed = stop {
+                *peer_closed = true;
+                break Ok((produced, true));
+            }
+            #[cfg(feature = "acme")]
+            if acme::validation(tls) {
+                let records = &mut input[start..start + seen_now];
+                let _ = encrypt(tls, records, &mut sink, |traffic, out| traffic.queue_close_notify(out));
+                *peer_closed = true;
+                break Ok((0, true));
+            }
+        }
+        if left_over {
+            break Ok((produced, false));
+        }
+        if produced > 0 {
+            break Ok((produced, emptied));
+        }
+        if emptied {
+            break Err(io::ErrorKind::WouldBlock.into());
+        }
+        if start > 0 {
+            input.copy_within(start..len, 0);
+            len -= start;
+            start = 0;
+        }
+        // At most one record beyond what rustls has seen is read, so no
+        // more than that is ever left over.
+        let end = input.len().min(seen_now + MAX_RECORD);
+        if len == end {
+            // A handshake message in pieces larger than the input.
+            break Err(io::ErrorKind::InvalidData.into());
+        }
+        match (&mut &*socket).read(&mut input[len..end]) {
+            Ok(0) => break Ok((0, true)),
+            Ok(n) => {
+                emptied = n < end - len;
+                fresh = true;
+                len += n;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => break Err(e),
+        }
+    };
+    if start == len {
+        *received = Vec::new();
+    } else {
+        received.clear();
+        received.extend_from_slice(&input[start..len]);
+    }
+    *seen = seen_now;
+    sink.send()?;
+    result
+}
+
+/// Where rustls stopped working through the records it was given.
+enum Stop {
+    /// It has done what it can and waits for more records.
+    NeedInput,
+    /// The client sent close_notify: its data has ended.
+    PeerClosed,
+}
+
+/// Lets rustls work through `records`, all of which it is given at once:
+/// handshake messages are answered into `sink`, and application data is
+/// decrypted in place and copied into `plain` from `*produced` on. Returns
+/// how many bytes from the front of `records` rustls is done with.
+fn process<S: ?Sized>(
+    tls: &mut UnbufferedServerConnection,
+    records: &mut [u8],
+    plain: &mut [u8],
+    produced: &mut usize,
+    sink: &mut Sink<'_, S>,
+) -> io::Result<(usize, Stop)>
+where
+    for<'s> &'s S: Write,
+{
+    let mut done = 0;
     loop {
-        match tls.reader().read(buf) {
-            Ok(n) => return Ok((n, socket.emptied && n < buf.len())),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
-        }
-        // rustls decrypts every whole record it holds at once, so with the
-        // socket emptied what is left is part of a record still arriving.
-        if socket.emptied {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        if tls.read_tls(&mut socket)? == 0 {
-            return Ok((0, true));
-        }
-        tls.process_new_packets().map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-        #[cfg(feature = "acme")]
-        if acme::validation(tls) {
-            return Ok((0, true));
+        let status = tls.process_tls_records(&mut records[done..]);
+        let mut discard = status.discard;
+        let state = match status.state {
+            Ok(state) => state,
+            Err(error) => {
+                done += discard;
+                return Err(alert(tls, &mut records[done..], sink, error));
+            }
+        };
+        let stop = match state {
+            ConnectionState::ReadTraffic(mut traffic) => {
+                while let Some(record) = traffic.next_record() {
+                    let record = record.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                    // Never short: a record holds at most 2^14 bytes, and
+                    // `next_records` gave rustls only what fits.
+                    let to = plain.get_mut(*produced..*produced + record.payload.len());
+                    to.ok_or(io::ErrorKind::InvalidData)?.copy_from_slice(record.payload);
+                    *produced += record.payload.len();
+                    discard += record.discard;
+                }
+                None
+            }
+            ConnectionState::EncodeTlsData(mut record) => {
+                sink.encode(&mut record)?;
+                None
+            }
+            ConnectionState::TransmitTlsData(transmit) => {
+                sink.send()?;
+                transmit.done();
+                None
+            }
+            ConnectionState::BlockedHandshake | ConnectionState::WriteTraffic(_) => Some(Stop::NeedInput),
+            ConnectionState::PeerClosed | ConnectionState::Closed => Some(Stop::PeerClosed),
+            // Early data, which mote never accepts.
+            _ => return Err(io::ErrorKind::InvalidData.into()),
+        };
+        done += discard;
+        if let Some(stop) = stop {
+            return Ok((done, stop));
         }
     }
+}
+
+/// Queues the alert rustls made for `error` (the next flush sends it), and
+/// returns the error to fail the read with.
+fn alert<S: ?Sized>(
+    tls: &mut UnbufferedServerConnection,
+    records: &mut [u8],
+    sink: &mut Sink<'_, S>,
+    error: rustls::Error,
+) -> io::Error
+where
+    for<'s> &'s S: Write,
+{
+    // What rustls queued comes out before it looks at the records again.
+    while let Ok(ConnectionState::EncodeTlsData(mut record)) = tls.process_tls_records(records).state {
+        if sink.encode(&mut record).is_err() {
+            break;
+        }
+    }
+    io::Error::new(io::ErrorKind::InvalidData, error)
+}
+
+/// Of `bytes` (records rustls has not seen): how many whole records it can
+/// be given now, how many bytes to give it (the whole records, and a record
+/// still arriving), and whether whole records are left over. A record is
+/// given while its plaintext, never longer than the record, surely fits the
+/// `room` left in the read buffer, and the first always is when nothing is
+/// read yet (`first`): the caller leaves room for a record's 2^14 bytes.
+fn next_records(bytes: &[u8], room: usize, first: bool) -> (usize, usize, bool) {
+    let mut whole = 0;
+    while let Some(header) = bytes.get(whole..whole + HEADER) {
+        let len = HEADER + usize::from(u16::from_be_bytes([header[3], header[4]]));
+        if len > MAX_RECORD {
+            break; // rustls refuses it when given
+        }
+        if whole + len > bytes.len() {
+            break;
+        }
+        if whole + len > room && !(first && whole == 0) {
+            return (whole, whole, true);
+        }
+        whole += len;
+    }
+    (whole, bytes.len(), false)
 }
 
 /// Whether a connection's first byte, peeked so that rustls still reads it,
@@ -184,74 +448,158 @@ pub fn sent_plain_http(stream: &TcpStream) -> io::Result<Option<bool>> {
     }
 }
 
-/// The socket as rustls reads it, noting a read shorter than asked.
-struct Socket<'a> {
-    stream: &'a TcpStream,
-    emptied: bool,
-}
-
-impl Read for Socket<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = (&mut &*self.stream).read(buf)?;
-        self.emptied = n < buf.len();
-        Ok(n)
-    }
-}
-
-/// Writes `queue` from `*written` bytes into its first reply through rustls
+/// Writes `queue` from `*written` bytes into its first reply through TLS
 /// until it is empty (Ok(true)) or the socket is full (Ok(false)), as
-/// `send::write_queue` does for a plain connection. Never inlined: its
-/// record buffer would become part of the stack frame of every plain
-/// connection's turn too, probed page by page on each call.
+/// `send::write_queue` does for a plain connection: a record's worth of
+/// plaintext gathered, encrypted into the worker's output and sent, and the
+/// next record made only once the last has gone, so a client that stops
+/// reading holds at most one record's unsent tail. Never inlined: inlined,
+/// rustls's code grows the loop every plain connection of this build runs.
 #[inline(never)]
-pub fn write_queue(
-    tls: &mut ServerConnection,
-    stream: &TcpStream,
+pub fn write_queue<S: ?Sized>(
+    session: &mut Session,
+    socket: &S,
     queue: &mut Vec<Reply>,
     written: &mut u64,
-) -> io::Result<bool> {
-    let mut record = [0; RECORD];
-    loop {
-        if !flush(tls, stream)? {
+    buffers: &mut Buffers,
+) -> io::Result<bool>
+where
+    for<'s> &'s S: Write,
+{
+    let (input, output) = buffers.get();
+    let Session { tls, received, seen, unsent, .. } = session;
+    if !unsent.is_empty() {
+        let sent = write_some(socket, unsent)?;
+        if sent < unsent.len() {
+            unsent.drain(..sent);
             return Ok(false);
         }
-        if queue.is_empty() {
-            return Ok(true);
-        }
-        let filled = fill(queue, *written, &mut record)?;
+        *unsent = Vec::new();
+    }
+    let plain = &mut input[..RECORD];
+    while !queue.is_empty() {
+        let filled = fill(queue, *written, plain)?;
         if filled == 0 {
             // A file that shrank since it was loaded cannot fill its Content-Length.
             return Err(io::ErrorKind::WriteZero.into());
         }
-        let taken = tls.writer().write(&record[..filled])?;
-        if taken == 0 {
+        let mut sink = Sink { out: &mut *output, len: 0, socket, unsent: &mut *unsent };
+        encrypt(tls, &mut received[..*seen], &mut sink, |traffic, out| traffic.encrypt(&plain[..filled], out))?;
+        sink.send()?;
+        send::advance(queue, written, filled);
+        if !unsent.is_empty() {
             return Ok(false);
-        }
-        send::advance(queue, written, taken);
-    }
-}
-
-/// Sends what rustls has ready (records, alerts); Ok(false) when the socket
-/// is full.
-pub fn flush(tls: &mut ServerConnection, stream: &TcpStream) -> io::Result<bool> {
-    let mut socket = stream;
-    while tls.wants_write() {
-        match tls.write_tls(&mut socket) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
         }
     }
     Ok(true)
 }
 
 /// Ends the TLS stream before the socket closes (RFC 8446 §6.1), so the
-/// client can tell the end of the data from a cut connection.
-pub fn close_notify(tls: &mut ServerConnection, stream: &TcpStream) {
-    tls.send_close_notify();
-    let _ = flush(tls, stream);
+/// client can tell the end of the data from a cut connection. Never
+/// inlined, like `read`: it runs once per connection, and inlined it grows
+/// the loop plain connections run.
+#[inline(never)]
+pub fn close_notify<S: ?Sized>(session: &mut Session, socket: &S, buffers: &mut Buffers)
+where
+    for<'s> &'s S: Write,
+{
+    let (_, output) = buffers.get();
+    let Session { tls, received, seen, unsent, .. } = session;
+    let mut sink = Sink { out: output, len: 0, socket, unsent };
+    if encrypt(tls, &mut received[..*seen], &mut sink, |traffic, out| traffic.queue_close_notify(out)).is_ok() {
+        let _ = sink.send();
+    }
+}
+
+/// Has rustls write into `sink` with `write` (a record of application data,
+/// or close_notify), once it has put out what it queued before. `seen`: the
+/// bytes rustls has seen and keeps; given nothing new, it discards none.
+fn encrypt<S: ?Sized>(
+    tls: &mut UnbufferedServerConnection,
+    seen: &mut [u8],
+    sink: &mut Sink<'_, S>,
+    mut write: impl FnMut(&mut WriteTraffic<'_, ServerConnectionData>, &mut [u8]) -> Result<usize, EncryptError>,
+) -> io::Result<()>
+where
+    for<'s> &'s S: Write,
+{
+    loop {
+        match tls.process_tls_records(seen).state.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))? {
+            ConnectionState::WriteTraffic(mut traffic) => loop {
+                match write(&mut traffic, &mut sink.out[sink.len..]) {
+                    Ok(n) => {
+                        sink.len += n;
+                        return Ok(());
+                    }
+                    Err(EncryptError::InsufficientSize(_)) if sink.len > 0 => sink.send()?,
+                    Err(e) => return Err(io::Error::other(e)),
+                }
+            },
+            ConnectionState::EncodeTlsData(mut record) => sink.encode(&mut record)?,
+            ConnectionState::TransmitTlsData(transmit) => {
+                sink.send()?;
+                transmit.done();
+            }
+            // Still in the handshake, or closed both ways.
+            _ => return Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+}
+
+/// Where records go out: gathered in the worker's output, which is sent
+/// when full or when rustls says; what the socket does not take waits in
+/// the connection's `unsent`, and nothing is sent before it.
+struct Sink<'a, S: ?Sized> {
+    out: &'a mut [u8],
+    len: usize,
+    socket: &'a S,
+    unsent: &'a mut Vec<u8>,
+}
+
+impl<S: ?Sized> Sink<'_, S>
+where
+    for<'s> &'s S: Write,
+{
+    /// Sends what is gathered.
+    fn send(&mut self) -> io::Result<()> {
+        let bytes = &self.out[..self.len];
+        self.len = 0;
+        let sent = if self.unsent.is_empty() { write_some(self.socket, bytes)? } else { 0 };
+        self.unsent.extend_from_slice(&bytes[sent..]);
+        Ok(())
+    }
+
+    /// Adds a handshake record or an alert.
+    fn encode(&mut self, record: &mut EncodeTlsData<'_, ServerConnectionData>) -> io::Result<()> {
+        loop {
+            match record.encode(&mut self.out[self.len..]) {
+                Ok(n) => {
+                    self.len += n;
+                    return Ok(());
+                }
+                Err(EncodeError::InsufficientSize(_)) if self.len > 0 => self.send()?,
+                Err(e) => return Err(io::Error::other(e)),
+            }
+        }
+    }
+}
+
+/// Writes as much of `bytes` as the socket takes now; returns how much.
+fn write_some<S: ?Sized>(socket: &S, bytes: &[u8]) -> io::Result<usize>
+where
+    for<'s> &'s S: Write,
+{
+    let mut sent = 0;
+    while sent < bytes.len() {
+        match (&mut &*socket).write(&bytes[sent..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(sent)
 }
 
 /// Copies the queue's next bytes from `written` on into `record`: memory
@@ -352,45 +700,41 @@ mod acme {
     }
 
     /// A TLS-ALPN-01 validation's connection, its handshake done: it
-    /// carries no HTTP (RFC 8737 §3), so it ends here, with close_notify.
-    pub fn validation(tls: &mut ServerConnection) -> bool {
-        let done = !tls.is_handshaking() && tls.alpn_protocol() == Some(ACME_TLS);
-        if done {
-            tls.send_close_notify();
-        }
-        done
+    /// carries no HTTP (RFC 8737 §3), so `read` ends it there, with
+    /// close_notify.
+    pub fn validation(tls: &UnbufferedServerConnection) -> bool {
+        !tls.is_handshaking() && tls.alpn_protocol() == Some(ACME_TLS)
     }
 }
 
-#[cfg(all(test, feature = "acme"))]
+#[cfg(all(test, feature = "tls"))]
 mod tests {
     use super::*;
+    #[cfg(feature = "acme")]
     use crate::acme::challenge::{Certs, Challenges};
-    use crate::acme::store::Pair;
     use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
     use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
     use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme};
+    use std::cell::{Cell, RefCell};
 
     /// A self-signed ECDSA pair for `name`, made by openssl.
     fn pair(name: &str) -> Arc<CertifiedKey> {
-        let dir = std::env::temp_dir().join(format!("mote-tls-{}-{name}", std::process::id()));
+        static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let made = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("mote-tls-{}-{made}-{name}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let run = |args: &[&str]| {
             let out = std::process::Command::new("openssl").args(args).current_dir(&dir).output().expect("openssl");
             assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         };
         run(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "k.pem"]);
-        run(&["pkcs8", "-topk8", "-nocrypt", "-in", "k.pem", "-outform", "DER", "-out", "k.der"]);
         let san = format!("subjectAltName=DNS:{name}");
         run(&[
             "req", "-x509", "-new", "-key", "k.pem", "-subj", "/CN=x", "-addext", &san, "-days", "2", "-out", "c.pem",
         ]);
-        let pair = Pair {
-            chain_pem: std::fs::read(dir.join("c.pem")).unwrap(),
-            key_pkcs8: std::fs::read(dir.join("k.der")).unwrap(),
-        };
+        let pair = crate::ops::certs::Material::open(&dir.join("c.pem"), &dir.join("k.pem")).unwrap().load(None);
         let _ = std::fs::remove_dir_all(&dir);
-        pair.certified_key().unwrap()
+        pair.unwrap().key
     }
 
     /// Takes any certificate: these tests look at which one was sent.
@@ -429,39 +773,232 @@ mod tests {
         }
     }
 
-    /// A handshake in memory for `name` offering `alpn`: the certificate and
-    /// protocol the client got, and whether the server then ends the
-    /// connection as a validation's; Err when the handshake failed.
-    fn handshake(server: &Server, name: &str, alpn: &[&[u8]]) -> Result<(Vec<u8>, Vec<u8>, bool), String> {
-        let mut config = ClientConfig::builder_with_provider(Arc::new(provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCert))
-            .with_no_client_auth();
-        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-        let mut client =
-            ClientConnection::new(Arc::new(config), ServerName::try_from(name.to_string()).unwrap()).unwrap();
-        let mut session = server.session().unwrap();
-        for _ in 0..10 {
-            let mut wire = Vec::new();
-            client.write_tls(&mut wire).unwrap();
-            session.read_tls(&mut &wire[..]).unwrap();
-            let failed = session.process_new_packets().map_err(|e| e.to_string());
-            let mut wire = Vec::new();
-            session.write_tls(&mut wire).unwrap();
-            client.read_tls(&mut &wire[..]).unwrap();
-            client.process_new_packets().map_err(|e| e.to_string())?;
-            failed?;
-            if !client.is_handshaking() && !session.is_handshaking() {
-                let cert = client.peer_certificates().unwrap()[0].to_vec();
-                let protocol = client.alpn_protocol().unwrap_or_default().to_vec();
-                return Ok((cert, protocol, acme::validation(&mut session)));
-            }
-        }
-        Err("no end to the handshake".into())
+    /// Both directions of a connection in memory, as the server's socket,
+    /// which takes at most `room` bytes not yet read by the client.
+    struct Wire {
+        to_server: RefCell<Vec<u8>>,
+        to_client: RefCell<Vec<u8>>,
+        room: Cell<usize>,
     }
 
+    impl Read for &Wire {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let mut bytes = self.to_server.borrow_mut();
+            if bytes.is_empty() {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let n = buf.len().min(bytes.len());
+            buf[..n].copy_from_slice(&bytes[..n]);
+            bytes.drain(..n);
+            Ok(n)
+        }
+    }
+
+    impl Write for &Wire {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let mut bytes = self.to_client.borrow_mut();
+            let n = buf.len().min(self.room.get().saturating_sub(bytes.len()));
+            if n == 0 {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            bytes.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A rustls client and a server's session joined by a `Wire`.
+    struct Pipe {
+        client: ClientConnection,
+        session: Box<Session>,
+        wire: Wire,
+        buffers: Buffers,
+    }
+
+    impl Pipe {
+        /// A connection to `server` for `name` offering `alpn`.
+        fn new(server: &Server, name: &str, alpn: &[&[u8]]) -> Pipe {
+            let mut config = ClientConfig::builder_with_provider(Arc::new(provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AnyCert))
+                .with_no_client_auth();
+            config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+            let name = ServerName::try_from(name.to_string()).unwrap();
+            Pipe {
+                client: ClientConnection::new(Arc::new(config), name).unwrap(),
+                session: server.session().unwrap(),
+                wire: Wire {
+                    to_server: RefCell::default(),
+                    to_client: RefCell::default(),
+                    room: Cell::new(usize::MAX),
+                },
+                buffers: Buffers::default(),
+            }
+        }
+
+        /// Runs the handshake; whether the server then ended the connection
+        /// with close_notify. Err when the handshake failed.
+        fn handshake(&mut self) -> Result<bool, String> {
+            let mut plain = vec![0; 32 * 1024];
+            for _ in 0..10 {
+                self.client.write_tls(&mut *self.wire.to_server.borrow_mut()).unwrap();
+                let failed = match read(&mut self.session, &self.wire, &mut plain, &mut self.buffers) {
+                    Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(e.to_string()),
+                    _ => Ok(()),
+                };
+                let ended = self.deliver().map_err(|e| e.to_string())?;
+                failed?;
+                if !self.client.is_handshaking() && !self.session.is_handshaking() {
+                    return Ok(ended);
+                }
+            }
+            Err("no end to the handshake".into())
+        }
+
+        /// Hands the client what the server sent; whether it ended the
+        /// connection with close_notify.
+        fn deliver(&mut self) -> Result<bool, rustls::Error> {
+            let sent = self.wire.to_client.take();
+            let mut ended = false;
+            let mut rest = &sent[..];
+            while !rest.is_empty() {
+                self.client.read_tls(&mut rest).unwrap();
+                ended |= self.client.process_new_packets()?.peer_has_closed();
+            }
+            Ok(ended)
+        }
+
+        /// The client's records carrying `plain`, one record per slice.
+        fn records(&mut self, plain: &[&[u8]]) -> Vec<u8> {
+            for bytes in plain {
+                self.client.writer().write_all(bytes).unwrap();
+            }
+            let mut wire = Vec::new();
+            while self.client.wants_write() {
+                self.client.write_tls(&mut wire).unwrap();
+            }
+            wire
+        }
+
+        /// What the client has decrypted.
+        fn received(&mut self) -> Vec<u8> {
+            let mut plain = Vec::new();
+            let _ = self.client.reader().read_to_end(&mut plain);
+            plain
+        }
+    }
+
+    /// A handshake in memory for `name` offering `alpn`: the certificate and
+    /// protocol the client got, and whether the server then ended the
+    /// connection with close_notify, as a validation's; Err when the
+    /// handshake failed.
+    #[cfg(feature = "acme")]
+    fn handshake(server: &Server, name: &str, alpn: &[&[u8]]) -> Result<(Vec<u8>, Vec<u8>, bool), String> {
+        let mut pipe = Pipe::new(server, name, alpn);
+        let ended = pipe.handshake()?;
+        assert_eq!(ended, acme::validation(&pipe.session.tls));
+        let cert = pipe.client.peer_certificates().unwrap()[0].to_vec();
+        let protocol = pipe.client.alpn_protocol().unwrap_or_default().to_vec();
+        Ok((cert, protocol, ended))
+    }
+
+    fn localhost() -> Pipe {
+        let server = Server::new(pair("localhost")).unwrap();
+        let mut pipe = Pipe::new(&server, "localhost", &[b"http/1.1"]);
+        assert_eq!(pipe.handshake(), Ok(false));
+        pipe
+    }
+
+    /// Records that arrive a byte at a time are decrypted once whole, and
+    /// the connection keeps only the bytes of the one still arriving.
+    #[test]
+    fn a_record_arriving_in_pieces_is_kept_until_whole() {
+        let mut pipe = localhost();
+        let requests: [&[u8]; 2] = [b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", b"GET /b HTTP/1.1\r\nHost: a\r\n\r\n"];
+        let wire = pipe.records(&requests);
+        let (mut plain, mut got) = (vec![0; 32 * 1024], Vec::new());
+        for (at, byte) in wire.iter().enumerate() {
+            pipe.wire.to_server.borrow_mut().push(*byte);
+            match read(&mut pipe.session, &pipe.wire, &mut plain, &mut pipe.buffers) {
+                Ok((n, emptied)) => {
+                    assert!(n > 0 && emptied, "at byte {at}: {n}, {emptied}");
+                    got.extend_from_slice(&plain[..n]);
+                }
+                Err(e) => assert_eq!(e.kind(), io::ErrorKind::WouldBlock, "at byte {at}"),
+            }
+            assert!(pipe.session.received.len() < wire.len(), "at byte {at}");
+        }
+        assert_eq!(got, requests.concat());
+        assert_eq!((pipe.session.received.capacity(), pipe.session.unsent.capacity()), (0, 0));
+    }
+
+    /// Whole records whose plaintext may not fit the room left in the read
+    /// buffer wait for the next read, and none is lost.
+    #[test]
+    fn records_beyond_the_room_wait_for_the_next_read() {
+        let mut pipe = localhost();
+        // The first fills most of the read buffer; the socket's next read
+        // completes three records, and the last does not surely fit.
+        let sent: Vec<Vec<u8>> = [15_000, 6_000, 6_000, 6_000].iter().zip(b'a'..).map(|(&n, c)| vec![c; n]).collect();
+        let wire = pipe.records(&sent.iter().map(Vec::as_slice).collect::<Vec<_>>());
+        *pipe.wire.to_server.borrow_mut() = wire;
+        let (mut plain, mut filled, mut got) = (vec![0; 32 * 1024], 0, Vec::new());
+        let mut held_back = false;
+        for _ in 0..10 {
+            match read(&mut pipe.session, &pipe.wire, &mut plain[filled..], &mut pipe.buffers) {
+                Ok((n, _)) => filled += n,
+                Err(e) => {
+                    assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+                    break;
+                }
+            }
+            held_back |= pipe.session.received.len() > 6_000;
+            // As the connection does: what is answered leaves the buffer,
+            // and at least a record's room stays.
+            if filled > plain.len() - RECORD {
+                got.extend_from_slice(&plain[..filled]);
+                filled = 0;
+            }
+        }
+        got.extend_from_slice(&plain[..filled]);
+        assert!(held_back, "no whole record waited for room");
+        assert_eq!(got, sent.concat());
+        assert_eq!(pipe.session.received.capacity(), 0);
+    }
+
+    /// A socket that takes only part of a reply: the connection keeps the
+    /// unsent tail of one record, makes no other until it has gone, and
+    /// frees it once sent; the client gets every byte, then close_notify.
+    #[test]
+    fn a_full_socket_keeps_only_an_unsent_tail() {
+        let mut pipe = localhost();
+        let body = Arc::new((0..100_000u32).map(|i| i as u8).collect::<Vec<u8>>());
+        let mut queue = vec![Reply::of_whole(body.clone())];
+        let mut written = 0;
+        pipe.wire.room.set(20_000);
+        let mut got = Vec::new();
+        loop {
+            let done = write_queue(&mut pipe.session, &pipe.wire, &mut queue, &mut written, &mut pipe.buffers).unwrap();
+            if done {
+                break;
+            }
+            assert!(!pipe.session.unsent.is_empty() && pipe.session.unsent.len() < OUTPUT);
+            assert!(pipe.wire.to_client.borrow().len() == 20_000, "the socket was not filled");
+            pipe.deliver().unwrap();
+            got.extend(pipe.received());
+        }
+        assert_eq!(pipe.session.unsent.capacity(), 0);
+        close_notify(&mut pipe.session, &pipe.wire, &mut pipe.buffers);
+        assert!(pipe.deliver().unwrap(), "no close_notify");
+        got.extend(pipe.received());
+        assert_eq!(got, *body);
+    }
+
+    #[cfg(feature = "acme")]
     #[test]
     fn acme_certificates_by_name_and_tls_alpn_01() {
         let challenges = Arc::new(Challenges::new());

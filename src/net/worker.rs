@@ -101,6 +101,9 @@ pub struct Worker {
     /// first; at most MAX_HANDSHAKES.
     #[cfg(feature = "tls")]
     handshakes: Vec<usize>,
+    /// Records in and out of this worker's HTTPS connections.
+    #[cfg(feature = "tls")]
+    tls_buffers: crate::net::tls::Buffers,
 }
 
 impl Worker {
@@ -156,6 +159,8 @@ impl Worker {
             tls_from: shared.config.listen.len(),
             #[cfg(feature = "tls")]
             handshakes: Vec::new(),
+            #[cfg(feature = "tls")]
+            tls_buffers: Default::default(),
             shared,
         };
         Ok((worker, waker))
@@ -437,6 +442,8 @@ impl Worker {
             batch: if batch { self.batch.as_mut() } else { None },
             token,
             access_log: self.access_lines.as_mut(),
+            #[cfg(feature = "tls")]
+            tls: &mut self.tls_buffers,
         };
         #[cfg(feature = "tls")]
         let handshaking = conn.handshaking();

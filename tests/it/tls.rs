@@ -579,6 +579,78 @@ fn a_reader_that_stalls_mid_record_is_cut_off_with_bounded_memory() {
     server.get("/").assert_status(200);
 }
 
+/// Python: `get(s)` asks for / on the TLS socket `s` and reads the whole
+/// response, a 200.
+pub(crate) const PYTHON_GET: &str = r#"
+import re
+def get(s):
+    s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        buf += s.recv(65536)
+    head, body = buf.split(b"\r\n\r\n", 1)
+    need = int(re.search(rb"(?i)\r\ncontent-length: *(\d+)", head).group(1))
+    while len(body) < need:
+        body += s.recv(65536)
+    assert head.startswith(b"HTTP/1.1 200"), head
+"#;
+
+/// Python's ssl, after `PYTHON_GET`: one connection with a GET, closed,
+/// then `warm`; after a line on stdin, `count` connections that each make a
+/// GET and stay open, then `open`; after another line, it closes them.
+const IDLE_CLIENTS: &str = r#"
+import socket, ssl, sys
+port, ca, count = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+ctx = ssl.create_default_context(cafile=ca)
+def connect():
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=20), server_hostname="localhost")
+    get(s)
+    return s
+connect().close()
+print("warm", flush=True)
+sys.stdin.readline()
+held = [connect() for _ in range(count)]
+print("open", flush=True)
+sys.stdin.readline()
+"#;
+
+/// An idle keep-alive HTTPS connection holds rustls's keys and state and no
+/// buffer of its own: records are read and written through the worker's.
+#[test]
+fn an_idle_https_connection_holds_no_buffer() {
+    if !has_tls() || tool_missing("openssl") {
+        return;
+    }
+    if std::env::var("MOTE_RUNNER").is_ok_and(|r| !r.trim().is_empty()) {
+        eprintln!("skipping: under an emulator, the process's memory is the emulator's");
+        return;
+    }
+    let _serial = serial();
+    const COUNT: usize = 300;
+    let (pki, server) = localhost_server(&[]);
+    let mut clients = Command::new("python3")
+        .args(["-c", &format!("{PYTHON_GET}{IDLE_CLIENTS}"), &https_port(&server), &pki.ca(), &COUNT.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut stdin = clients.stdin.take().unwrap();
+    let mut lines = std::io::BufReader::new(clients.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().and_then(Result::ok).as_deref(), Some("warm"));
+    std::thread::sleep(Duration::from_millis(200));
+    let before = rss_bytes(server.pid());
+    writeln!(stdin, "go").unwrap();
+    assert_eq!(lines.next().and_then(Result::ok).as_deref(), Some("open"));
+    std::thread::sleep(Duration::from_millis(200));
+    let per_connection = rss_bytes(server.pid()).saturating_sub(before) / COUNT as u64;
+    writeln!(stdin, "done").unwrap();
+    assert!(clients.wait().unwrap().success());
+    eprintln!("an idle HTTPS connection: {per_connection} bytes");
+    // rustls's keys and state come to under 4 KB; a read buffer kept per
+    // connection would be 4 KiB more.
+    assert!(per_connection < 6000, "{per_connection} bytes per idle HTTPS connection");
+}
+
 #[test]
 fn sighup_swaps_the_certificate_and_a_bad_one_keeps_the_old() {
     if !has_tls() || tool_missing("openssl") {

@@ -6,31 +6,23 @@
 //! A binary built without TLS skips these with a message.
 
 use crate::common::*;
+use crate::tls::PYTHON_GET;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
-/// One TLS connection from python's ssl: a first GET (handshake and session
-/// tickets out of the way), then, after a line on stdin, `REQUESTS` more.
+/// One TLS connection from python's ssl, after `PYTHON_GET`: a first GET
+/// (handshake and session tickets out of the way), then, after a line on
+/// stdin, `REQUESTS` more.
 const CLIENT: &str = r#"
-import re, socket, ssl, sys
+import socket, ssl, sys
 port, ca, requests = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 ctx = ssl.create_default_context(cafile=ca)
 s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=20), server_hostname="localhost")
-def get():
-    s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        buf += s.recv(65536)
-    head, body = buf.split(b"\r\n\r\n", 1)
-    need = int(re.search(rb"(?i)\r\ncontent-length: *(\d+)", head).group(1))
-    while len(body) < need:
-        body += s.recv(65536)
-    assert head.startswith(b"HTTP/1.1 200"), head
-get()
+get(s)
 print("ready", flush=True)
 sys.stdin.readline()
 for _ in range(requests):
-    get()
+    get(s)
 print("done", flush=True)
 "#;
 
@@ -70,7 +62,13 @@ fn a_keep_alive_request_over_tls_reads_the_socket_once() {
 
     let requests = 20;
     let mut client = Command::new("python3")
-        .args(["-c", CLIENT, &server.addrs()[1].port().to_string(), cert, &requests.to_string()])
+        .args([
+            "-c",
+            &format!("{PYTHON_GET}{CLIENT}"),
+            &server.addrs()[1].port().to_string(),
+            cert,
+            &requests.to_string(),
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
