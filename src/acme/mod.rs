@@ -191,6 +191,14 @@ pub fn start(
         let mut cert =
             Cert { index, id, names: names.clone(), state, held: None, ari: None, stale: false, said: Alarm::None };
         load_stored(&store, &certs, config, &mut cert);
+        if cert.state.failures > 0 {
+            log::notice(&format!(
+                "acme: {}: backing off after {} failed attempt(s): the next not before {}",
+                names.join(","),
+                cert.state.failures,
+                date(cert.state.next_attempt)
+            ));
+        }
         list.push(cert);
     }
     let settings = Settings {
@@ -282,13 +290,6 @@ fn load_stored(store: &Store, certs: &Certs, config: &Config, cert: &mut Cert) {
             "acme: {label}: the stored certificate was ordered for other names or another profile; ordering anew"
         ));
         cert.stale = true;
-    }
-    if cert.state.failures > 0 {
-        log::notice(&format!(
-            "acme: {label}: backing off after {} failed attempt(s): the next not before {}",
-            cert.state.failures,
-            date(cert.state.next_attempt)
-        ));
     }
     cert.held = Some((validity, info));
 }
@@ -402,6 +403,8 @@ impl Renewals {
     fn all_failed(&mut self, failure: &Failure, now: i64) {
         for i in 0..self.list.len() {
             if self.due(&self.list[i]) <= now {
+                let cert = &mut self.list[i];
+                cert.state.failures = cert.state.failures.saturating_add(1);
                 self.failed(i, failure);
             }
         }
@@ -486,6 +489,7 @@ impl Renewals {
             }
             listed
         });
+        self.begin(i);
         let cert = &self.list[i];
         // RFC 9773 §5: a renewal the CA's window scheduled names the
         // certificate it replaces.
@@ -550,10 +554,21 @@ impl Renewals {
         self.save_state(i);
     }
 
+    /// Records the attempt before it is made, as a failure until it ends:
+    /// a process that dies during an order (an abort, the OOM killer, init's
+    /// SIGKILL) comes back into the backoff instead of ordering again at
+    /// once. `issued` clears it; `failed` sets the wait the failure asks.
+    fn begin(&mut self, i: usize) {
+        let cert = &mut self.list[i];
+        cert.state.failures = cert.state.failures.saturating_add(1);
+        cert.state.next_attempt = renew::now() + renew::backoff(cert.state.failures, None);
+        self.save_state(i);
+    }
+
+    /// An attempt failed; `failures` already counts it.
     fn failed(&mut self, i: usize, failure: &Failure) {
         let now = renew::now();
         let cert = &mut self.list[i];
-        cert.state.failures = cert.state.failures.saturating_add(1);
         let wait = renew::backoff(cert.state.failures, failure.retry_after);
         cert.state.next_attempt = now + wait;
         cert.state.last_error = failure.text.clone();

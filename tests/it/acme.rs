@@ -503,3 +503,41 @@ fn a_ca_that_requires_external_accounts_is_one_line_naming_it() {
     assert!(said.contains(&pebble.directory()) && said.contains("next in 24 h"), "{said}");
     assert_eq!(pebble.orders(), 0);
 }
+
+/// Takes connections on `port` and holds them unanswered: a validation
+/// that never completes, so the order stays in progress.
+fn stall(port: u16) {
+    let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().collect();
+        drop(held);
+    });
+}
+
+#[test]
+fn a_process_killed_during_an_order_restarts_into_the_backoff() {
+    if !ready() {
+        return;
+    }
+    let (http, tls, stalled) = (free_port(), free_port(), free_port());
+    // pebble validates HTTP-01 where nothing answers: the order waits.
+    stall(stalled);
+    let pebble = pebble(stalled, tls, None);
+    let dir = TempDir::new("acme-killed");
+    let state = dir.path().join("state");
+    let args = ["--acme", "killed.mote.test", "--acme-challenge", "http-01"];
+    let server = mote(&pebble, &state, &listen(Some(http), tls), &args, &[]);
+    let deadline = Instant::now() + ISSUE_TIMEOUT;
+    while pebble.orders() == 0 {
+        assert!(Instant::now() < deadline, "no order:\n{}\n{}", server.stderr(), pebble.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Killed in the middle of the order, as init or the OOM killer would.
+    let log = server.stderr();
+    drop(server);
+    assert!(!log.contains("attempt 1 failed"), "the order ended before the kill:\n{log}");
+    let server = mote(&pebble, &state, &listen(Some(http), tls), &args, &[]);
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(pebble.orders(), 1, "a restart ordered again at once:\n{}", server.stderr());
+    wait_log(&server, &pebble, "killed.mote.test: backing off after 1 failed attempt", Duration::ZERO);
+}
