@@ -536,14 +536,33 @@ impl Renewals {
             hex(&info.serial),
             date(info.not_after)
         ));
-        cert.held = Some((Validity { not_before: info.not_before, not_after: info.not_after }, info));
+        let now = renew::now();
+        let validity = Validity { not_before: info.not_before, not_after: info.not_after };
+        cert.held = Some((validity, info));
         cert.ari = None;
         cert.stale = false;
         cert.said = Alarm::None;
-        cert.state.failures = 0;
-        cert.state.next_attempt = 0;
-        cert.state.last_error.clear();
-        cert.state.ari_retry = 0;
+        if validity.renewal_time() <= now {
+            // Due on arrival (a clock ahead of the CA's, a very short
+            // lifetime): ordering again at once would repeat until the CA's
+            // rate limit, so the attempt stays counted and backs off.
+            let why = "the new certificate is already due for renewal: is the clock ahead of the CA's?";
+            cert.state.next_attempt = now + renew::backoff(cert.state.failures, None);
+            log::error(&format!(
+                "acme: {label}: {why} (valid from {}, the clock reads {}); next attempt in {}",
+                date(validity.not_before),
+                date(now),
+                renew::span(cert.state.next_attempt - now)
+            ));
+            cert.state.last_error = why.to_owned();
+        } else {
+            cert.state.failures = 0;
+            cert.state.next_attempt = 0;
+            cert.state.last_error.clear();
+        }
+        // The new certificate's renewal information can wait as long as
+        // the CA would ask between polls.
+        cert.state.ari_retry = now + renew::ari_retry(None);
         if issued.kind.is_some_and(|kind| kind.name() == cert.state.failed_challenge) {
             cert.state.failed_challenge.clear();
         }

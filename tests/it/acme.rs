@@ -541,3 +541,26 @@ fn a_process_killed_during_an_order_restarts_into_the_backoff() {
     assert_eq!(pebble.orders(), 1, "a restart ordered again at once:\n{}", server.stderr());
     wait_log(&server, &pebble, "killed.mote.test: backing off after 1 failed attempt", Duration::ZERO);
 }
+
+#[test]
+fn a_certificate_due_on_arrival_is_not_ordered_again_at_once() {
+    if !ready() {
+        return;
+    }
+    let (http, tls) = (free_port(), free_port());
+    let pebble = pebble(http, tls, None);
+    let dir = TempDir::new("acme-ahead");
+    let clock = dir.path().join("clock");
+    // Four years ahead of pebble's clock, its five-year certificates are
+    // past their renewal time from the moment they arrive.
+    std::fs::write(&clock, (4 * 365 * 86_400).to_string()).unwrap();
+    let env = [("MOTE_TEST_CLOCK_FILE", clock.to_str().unwrap())];
+    let server = mote(&pebble, dir.path(), &listen(Some(http), tls), &["--acme", "ahead.mote.test"], &env);
+    wait_log(&server, &pebble, "certificate issued", ISSUE_TIMEOUT);
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(pebble.orders(), 1, "ordered again at once:\n{}", server.stderr());
+    let said = wait_log(&server, &pebble, "already due for renewal", Duration::ZERO);
+    assert!(said.contains("is the clock ahead of the CA's?") && said.contains("next attempt in 60 s"), "{said}");
+    let (code, _) = fetch(&pebble.root(), "ahead.mote.test", tls).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code, "200");
+}
