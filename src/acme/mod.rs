@@ -164,16 +164,22 @@ struct Renewals {
     said_profile: bool,
 }
 
+/// The client, opened and not yet running: `spawn` starts it.
+pub struct Opened {
+    renewals: Renewals,
+    transport: Client,
+}
+
 /// Opens `--acme-dir` (after `--user` and `--chroot`, so it is checked as
 /// the user that will write it) and installs each stored certificate that
 /// still fits its flag, so the listeners serve it from their first
-/// handshake; then starts the client thread.
-pub fn start(
+/// handshake. Nothing is sent to the CA until `spawn`.
+pub fn open(
     prepared: Prepared,
     config: &Config,
     challenges: Arc<Challenges>,
     certs: Arc<Certs>,
-) -> Result<Arc<Acme>, String> {
+) -> Result<(Arc<Acme>, Opened), String> {
     let store = Store::open(&config.acme_dir, &config.acme_directory)?;
     let acme = Arc::new(Acme {
         woken: Mutex::new(false),
@@ -220,11 +226,17 @@ pub fn start(
         said_profile: false,
     };
     client.publish_all();
-    let transport = prepared.client;
-    let thread = crate::sys::spawn(c"acme", Box::new(move || client.run(transport)))
+    Ok((acme, Opened { renewals: client, transport: prepared.client }))
+}
+
+/// Starts the client thread, once nothing else at start-up can fail: a
+/// start that ends in an error (and init's respawn) never reaches the CA.
+pub fn spawn(opened: Opened) -> Result<(), String> {
+    let Opened { renewals, transport } = opened;
+    let thread = crate::sys::spawn(c"acme", Box::new(move || renewals.run(transport)))
         .map_err(|e| format!("cannot start the ACME thread: {e}"))?;
     thread.detach();
-    Ok(acme)
+    Ok(())
 }
 
 /// `--acme-challenge` and the listeners: HTTP-01 needs a plain listener

@@ -308,6 +308,7 @@ fn short_certificates_renew_under_load_with_no_failed_request() {
 /// until the counter is dropped: a CA that cannot answer.
 struct Refuser {
     count: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    port: u16,
 }
 
 impl Refuser {
@@ -328,7 +329,7 @@ impl Refuser {
                 counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             }
         });
-        Refuser { count }
+        Refuser { count, port }
     }
 
     fn connections(&self) -> usize {
@@ -562,5 +563,72 @@ fn a_certificate_due_on_arrival_is_not_ordered_again_at_once() {
     let said = wait_log(&server, &pebble, "already due for renewal", Duration::ZERO);
     assert!(said.contains("is the clock ahead of the CA's?") && said.contains("next attempt in 60 s"), "{said}");
     let (code, _) = fetch(&pebble.root(), "ahead.mote.test", tls).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code, "200");
+}
+
+#[test]
+fn a_start_that_fails_after_opening_the_acme_dir_never_reaches_the_ca() {
+    if !ready() {
+        return;
+    }
+    let dir = TempDir::new("acme-late-error");
+    // A site slow enough to load that a client thread started before it
+    // would be talking to the CA by the time --max-memory turns it down.
+    let root = dir.path().join("site");
+    std::fs::create_dir(&root).unwrap();
+    for n in 0..3000 {
+        std::fs::write(root.join(format!("{n}.html")), format!("<p>{n}</p>\n")).unwrap();
+    }
+    let ca = Refuser::bind(free_port());
+    let key = dir.path().join("ca.key");
+    let cert = dir.path().join("ca.pem");
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"])
+        .args(["-subj", "/CN=mote test CA", "-days", "1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(made.success());
+    // A fresh --acme-dir each time: a stored backoff would hold the thread.
+    for run in 0..3 {
+        let state = dir.path().join(format!("state{run}"));
+        let (status, _, err) = run_to_exit(&[
+            "--listen-tls",
+            "127.0.0.1:0",
+            "--root",
+            root.to_str().unwrap(),
+            "--max-memory",
+            "1",
+            "--acme",
+            "late.mote.test",
+            "--acme-dir",
+            state.to_str().unwrap(),
+            "--acme-ca-file",
+            cert.to_str().unwrap(),
+            "--acme-directory",
+            &format!("https://127.0.0.1:{}/dir", ca.port),
+        ]);
+        assert_eq!(status.code(), Some(1), "{err}");
+        assert!(err.contains("--max-memory"), "{err}");
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(ca.connections(), 0, "a start that failed contacted the CA");
+}
+
+#[test]
+fn several_workers_get_a_certificate_too() {
+    if !ready() {
+        return;
+    }
+    let (http, tls) = (free_port(), free_port());
+    let pebble = pebble(http, tls, None);
+    let dir = TempDir::new("acme-threads");
+    let server =
+        mote(&pebble, dir.path(), &listen(Some(http), tls), &["--acme", "two.mote.test", "--threads", "2"], &[]);
+    wait_log(&server, &pebble, "two.mote.test: certificate issued", ISSUE_TIMEOUT);
+    let (code, _) = fetch(&pebble.root(), "two.mote.test", tls).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(code, "200");
 }
