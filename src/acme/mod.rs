@@ -503,10 +503,10 @@ impl Renewals {
         });
         self.begin(i);
         let cert = &self.list[i];
-        // RFC 9773 §5: a renewal the CA's window scheduled names the
-        // certificate it replaces.
-        let replaces = match (&cert.held, &cert.ari) {
-            (Some((_, info)), Some(_)) => info.renewal_id(),
+        // RFC 9773 §5: where the CA offers renewal information, an order
+        // that renews a certificate names the one it replaces.
+        let mut replaces = match &cert.held {
+            Some((_, info)) if session.directory.renewal_info.is_some() => info.renewal_id(),
             _ => None,
         };
         let label = cert.names.join(",");
@@ -515,6 +515,15 @@ impl Renewals {
         for (n, kind) in kinds.iter().enumerate() {
             let request = Request { names: &cert.names, profile, replaces: replaces.as_deref(), kinds: &[*kind] };
             outcome = session.order(&request, &self.challenges);
+            // RFC 9773 §5: the certificate was replaced already (by an order
+            // whose outcome was lost): order at once without naming it.
+            if replaces.is_some()
+                && outcome.as_ref().err().and_then(|f| f.problem.as_deref()) == Some("alreadyReplaced")
+            {
+                log::notice(&format!("acme: {label}: the CA says the certificate was replaced already; ordering anew"));
+                outcome = session.order(&Request { replaces: None, ..request }, &self.challenges);
+                replaces = None;
+            }
             match &outcome {
                 Err(failure) if failure.validation => {
                     failed_kind = Some(*kind);

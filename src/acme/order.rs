@@ -48,11 +48,13 @@ pub struct Failure {
     /// A challenge was tried and the CA could not validate it: `auto` may
     /// try the other type.
     pub validation: bool,
+    /// The short name of the CA's problem type (`rateLimited`), if it sent one.
+    pub problem: Option<String>,
 }
 
 impl Failure {
     fn new(text: impl Into<String>) -> Failure {
-        Failure { text: text.into(), retry_after: None, validation: false }
+        Failure { text: text.into(), retry_after: None, validation: false, problem: None }
     }
 }
 
@@ -171,6 +173,7 @@ impl<'c> Session<'c> {
                 ),
                 retry_after: Some(renew::DAY),
                 validation: false,
+                problem: None,
             });
         }
         let contact = email.map(|email| format!(",\"contact\":[{}]", json::quote(&format!("mailto:{email}"))));
@@ -442,7 +445,7 @@ fn failure(what: &str, response: &Response) -> Failure {
         Some(problem) => format!("{what}: {} {}", response.status, problem_text(problem)),
         None => format!("{what}: HTTP {}", response.status),
     };
-    Failure { text, retry_after: retry_after(response), validation: false }
+    Failure { text, retry_after: retry_after(response), validation: false, problem: problem_type(response) }
 }
 
 /// RFC 8555 §6.7: a problem document's type and detail (and its
@@ -520,6 +523,34 @@ mod tests {
             ("newNonce not a string", br#"{"newNonce":1,"newAccount":"a","newOrder":"o"}"#),
         ] {
             assert!(Directory::parse(body).is_err(), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_failure_carries_the_problem_type() {
+        let response = |status, body: &str| Response {
+            status,
+            headers: vec![("Retry-After".into(), "120".into())],
+            body: body.as_bytes().to_vec(),
+        };
+        for (name, status, body, want) in [
+            (
+                "RFC 9773 §5: a certificate replaced already",
+                409,
+                r#"{"type":"urn:ietf:params:acme:error:alreadyReplaced","detail":"replaced"}"#,
+                Some("alreadyReplaced"),
+            ),
+            (
+                "RFC 8555 §6.6: rate limited",
+                429,
+                r#"{"type":"urn:ietf:params:acme:error:rateLimited"}"#,
+                Some("rateLimited"),
+            ),
+            ("not a problem document", 502, "<html>bad gateway</html>", None),
+        ] {
+            let failure = failure("newOrder", &response(status, body));
+            assert_eq!(failure.problem.as_deref(), want, "{name}");
+            assert_eq!(failure.retry_after, Some(120), "{name}");
         }
     }
 
