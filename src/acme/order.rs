@@ -36,6 +36,10 @@ const POLL_MAX: Duration = Duration::from_secs(30);
 /// Problem documents are logged in one line of at most this many bytes.
 const MAX_DETAIL: usize = 300;
 const JOSE: &str = "application/jose+json";
+/// RFC 8555 §7.4.2: the certificate chain's media type.
+const PEM_CHAIN: &str = "application/pem-certificate-chain";
+/// Downloads of an issued certificate before the order is given up.
+const DOWNLOAD_TRIES: u32 = 3;
 const ERROR_PREFIX: &str = "urn:ietf:params:acme:error:";
 
 /// Why an exchange failed, and what the CA asked of the schedule.
@@ -226,7 +230,20 @@ impl<'c> Session<'c> {
         };
         let certificate =
             text(&order, "certificate").ok_or_else(|| Failure::new("order: no certificate URL"))?.to_owned();
-        let response = self.post(&certificate, None)?;
+        // The certificate is issued once the order is valid: a download cut
+        // short is tried again, within the poll's time, rather than lost.
+        let deadline = Instant::now() + POLL_LIMIT;
+        let mut tries = 1;
+        let response = loop {
+            match self.post_accepting(&certificate, None, Some(PEM_CHAIN)) {
+                Ok(response) => break response,
+                Err(_) if tries < DOWNLOAD_TRIES && Instant::now() + POLL_DEFAULT * tries < deadline => {
+                    thread::sleep(POLL_DEFAULT * tries);
+                    tries += 1;
+                }
+                Err(failure) => return Err(failure),
+            }
+        };
         let pair = Pair { chain_pem: response.body, key_pkcs8 };
         let (certified, info) = check_chain(&pair, request.names)?;
         Ok(Issued { pair, certified, info, kind: used })
@@ -335,6 +352,11 @@ impl<'c> Session<'c> {
     /// A signed POST (RFC 8555 §6.2), POST-as-GET when `payload` is None;
     /// a `badNonce` is sent again with the fresh nonce (§6.5).
     fn post(&mut self, url: &str, payload: Option<&str>) -> Result<Response, Failure> {
+        self.post_accepting(url, payload, None)
+    }
+
+    /// `post`, asking for the media type `accept`.
+    fn post_accepting(&mut self, url: &str, payload: Option<&str>, accept: Option<&str>) -> Result<Response, Failure> {
         for _ in 0..BAD_NONCE_RETRIES {
             let nonce = match self.nonce.take() {
                 Some(nonce) => nonce,
@@ -345,7 +367,7 @@ impl<'c> Session<'c> {
                 None => jws::protected_jwk(url, &nonce, &self.key),
             };
             let body = self.key.sign(&protected, payload.unwrap_or("").as_bytes())?;
-            let response = self.client.request("POST", url, Some(JOSE), body.as_bytes())?;
+            let response = self.client.request_accepting("POST", url, Some(JOSE), accept, body.as_bytes())?;
             self.nonce = response.header("replay-nonce").map(str::to_owned);
             if response.status < 400 {
                 return Ok(response);
