@@ -431,7 +431,12 @@ impl Renewals {
             log::notice(&format!(
                 "acme: using the CA at {}; using --acme means agreeing to its terms{}",
                 self.settings.directory,
-                session.directory.terms.as_deref().map(|terms| format!(": {terms}")).unwrap_or_default()
+                session
+                    .directory
+                    .terms
+                    .as_deref()
+                    .map(|terms| format!(": {}", order::one_line(terms, 300)))
+                    .unwrap_or_default()
             ));
         }
         Ok(session)
@@ -444,7 +449,7 @@ impl Renewals {
             if let Err(why) = self.store.save_account_url(&url) {
                 log::error(&format!("acme: {why}"));
             }
-            log::notice(&format!("acme: account {url}"));
+            log::notice(&format!("acme: account {}", order::one_line(&url, 300)));
         }
         Ok(())
     }

@@ -35,6 +35,8 @@ const POLL_DEFAULT: Duration = Duration::from_secs(1);
 const POLL_MAX: Duration = Duration::from_secs(30);
 /// Problem documents are logged in one line of at most this many bytes.
 const MAX_DETAIL: usize = 300;
+/// A status or a name from the CA is logged in at most this many bytes.
+const MAX_WORD: usize = 80;
 const JOSE: &str = "application/jose+json";
 /// RFC 8555 §7.4.2: the certificate chain's media type.
 const PEM_CHAIN: &str = "application/pem-certificate-chain";
@@ -213,7 +215,7 @@ impl<'c> Session<'c> {
             .map(|list| list.iter().filter_map(Value::as_str).map(str::to_owned).collect())
             .unwrap_or_default();
         for authorization in &authorizations {
-            if let Some(kind) = self.authorize(authorization, request.kinds, challenges)? {
+            if let Some(kind) = self.authorize(authorization, request, challenges)? {
                 used = Some(kind);
             }
         }
@@ -272,16 +274,20 @@ impl<'c> Session<'c> {
 
     /// Takes one authorization to `valid`, by the first of `kinds` it offers;
     /// returns the kind used (None: it was valid already).
-    fn authorize(&mut self, url: &str, kinds: &[Kind], challenges: &Challenges) -> Result<Option<Kind>, Failure> {
+    fn authorize(&mut self, url: &str, request: &Request, challenges: &Challenges) -> Result<Option<Kind>, Failure> {
+        let kinds = request.kinds;
         let response = self.post(url, None)?;
         let authorization = parse_json("authorization", &response)?;
-        let name = authorization.get("identifier").and_then(|i| i.get("value")).and_then(Value::as_str);
-        let name = name.unwrap_or("?").to_owned();
+        let name = asked_name(&authorization, request.names)?;
+        // The log line names the certificate's names already: one name
+        // more only where there are several.
+        let who = if request.names.len() > 1 { format!("{name}: ") } else { String::new() };
         match text(&authorization, "status") {
             Some("valid") => return Ok(None),
             Some("pending") => {}
             other => {
-                return Err(Failure::new(format!("{name}: the authorization is {}", other.unwrap_or("without status"))))
+                let status = other.map_or("without status".to_owned(), |status| one_line(status, MAX_WORD));
+                return Err(Failure::new(format!("{who}the authorization is {status}")));
             }
         }
         let offered = authorization.get("challenges").and_then(Value::as_array);
@@ -292,21 +298,21 @@ impl<'c> Session<'c> {
         });
         let Some((kind, challenge_url, token)) = chosen else {
             let wanted: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
-            return Err(Failure::new(format!("{name}: the CA offers no {} challenge", wanted.join(" or "))));
+            return Err(Failure::new(format!("{who}the CA offers no {} challenge", wanted.join(" or "))));
         };
         let key_authorization = self.key.key_authorization(&token);
         // Published before the CA is told to look, withdrawn whatever the outcome.
         match kind {
             Kind::Http01 => challenges.set_http(&token, &key_authorization),
-            Kind::TlsAlpn01 => challenges.set_alpn(&name, alpn_certificate(&name, &key_authorization)?),
+            Kind::TlsAlpn01 => challenges.set_alpn(name, alpn_certificate(name, &key_authorization)?),
         }
         let outcome = self.post(&challenge_url, Some("{}")).and_then(|_| self.poll(url, "authorization", &["valid"]));
         match kind {
             Kind::Http01 => challenges.clear_http(&token),
-            Kind::TlsAlpn01 => challenges.clear_alpn(&name),
+            Kind::TlsAlpn01 => challenges.clear_alpn(name),
         }
         outcome.map(|_| Some(kind)).map_err(|mut failure| {
-            failure.text = format!("{name}: {} {}", kind.name(), failure.text);
+            failure.text = format!("{who}{} {}", kind.name(), failure.text);
             failure
         })
     }
@@ -323,7 +329,8 @@ impl<'c> Session<'c> {
             if done.contains(&status) {
                 return Ok(value);
             }
-            if !matches!(status, "pending" | "processing" | "ready") {
+            let status = one_line(status, MAX_WORD);
+            if !matches!(status.as_str(), "pending" | "processing" | "ready") {
                 let problem = value
                     .get("error")
                     .or_else(|| {
@@ -389,6 +396,19 @@ impl<'c> Session<'c> {
             _ => Err(failure("newNonce", &response)),
         }
     }
+}
+
+/// The name in `names` an authorization is for (RFC 8555 §7.1.4: its
+/// `dns` identifier): the log then says this client's text, not the CA's,
+/// and no challenge is answered for a name the CA chose.
+fn asked_name<'n>(authorization: &Value, names: &'n [String]) -> Result<&'n str, Failure> {
+    let identifier = authorization.get("identifier").filter(|id| text(id, "type") == Some("dns"));
+    let value = identifier.and_then(|id| text(id, "value"));
+    let asked = value.and_then(|value| names.iter().find(|name| name.eq_ignore_ascii_case(value)));
+    asked.map(String::as_str).ok_or_else(|| {
+        let what = value.map_or("no DNS name".to_owned(), |value| one_line(value, MAX_WORD));
+        Failure::new(format!("the CA sent an authorization for {what}, which was not asked for"))
+    })
 }
 
 /// Which resource a URL is, for the log: the directory's names, else the
@@ -490,7 +510,7 @@ pub fn problem_text(problem: &Value) -> String {
 
 /// Text from the CA made safe for a log line: control characters become
 /// spaces, and it is cut at `max` bytes on a character boundary.
-fn one_line(text: &str, max: usize) -> String {
+pub fn one_line(text: &str, max: usize) -> String {
     let mut line: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     if line.len() > max {
         let mut cut = max;
@@ -573,6 +593,43 @@ mod tests {
             let failure = failure("newOrder", &response(status, body));
             assert_eq!(failure.problem.as_deref(), want, "{name}");
             assert_eq!(failure.retry_after, Some(120), "{name}");
+        }
+    }
+
+    #[test]
+    fn an_authorization_is_only_for_a_name_asked_for() {
+        let names = ["a.example".to_owned(), "www.a.example".to_owned()];
+        for (name, body, want) in [
+            (
+                "RFC 8555 §7.1.4 a dns identifier",
+                r#"{"identifier":{"type":"dns","value":"www.a.example"}}"#,
+                Ok("www.a.example"),
+            ),
+            ("names are case-insensitive", r#"{"identifier":{"type":"dns","value":"A.Example"}}"#, Ok("a.example")),
+            (
+                "a name not asked for",
+                r#"{"identifier":{"type":"dns","value":"evil.example"}}"#,
+                Err("the CA sent an authorization for evil.example, which was not asked for"),
+            ),
+            (
+                "control characters never reach the log",
+                r#"{"identifier":{"type":"dns","value":"x\n\u001b[31m"}}"#,
+                Err("the CA sent an authorization for x  [31m, which was not asked for"),
+            ),
+            (
+                "an IP identifier (RFC 8738) is not asked for",
+                r#"{"identifier":{"type":"ip","value":"a.example"}}"#,
+                Err("the CA sent an authorization for no DNS name, which was not asked for"),
+            ),
+            (
+                "no identifier",
+                r#"{"status":"pending"}"#,
+                Err("the CA sent an authorization for no DNS name, which was not asked for"),
+            ),
+        ] {
+            let authorization = json::parse(body.as_bytes()).unwrap();
+            let got = asked_name(&authorization, &names).map_err(|failure| failure.text);
+            assert_eq!(got, want.map_err(str::to_owned), "{name}");
         }
     }
 

@@ -632,3 +632,23 @@ fn several_workers_get_a_certificate_too() {
     let (code, _) = fetch(&pebble.root(), "two.mote.test", tls).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(code, "200");
 }
+
+#[test]
+fn a_failed_validation_names_the_name_once() {
+    if !ready() {
+        return;
+    }
+    let (http, tls) = (free_port(), free_port());
+    let pebble = pebble(http, tls, None);
+    pebble.resolve("lone.mote.test", "127.0.0.2");
+    pebble.resolve("bad.pair.mote.test", "127.0.0.2");
+    let dir = TempDir::new("acme-named-once");
+    let args =
+        ["--acme", "lone.mote.test", "--acme", "pair.mote.test,bad.pair.mote.test", "--acme-challenge", "http-01"];
+    let server = mote(&pebble, dir.path(), &listen(Some(http), tls), &args, &[]);
+    let lone = wait_log(&server, &pebble, "acme: lone.mote.test: ", ISSUE_TIMEOUT);
+    assert!(lone.contains("acme: lone.mote.test: http-01 "), "{lone}");
+    // Of several names, the line says which one failed.
+    let pair = wait_log(&server, &pebble, "acme: pair.mote.test,bad.pair.mote.test: ", ISSUE_TIMEOUT);
+    assert!(pair.contains("acme: pair.mote.test,bad.pair.mote.test: bad.pair.mote.test: http-01 "), "{pair}");
+}
