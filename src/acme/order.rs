@@ -214,6 +214,15 @@ impl<'c> Session<'c> {
             .and_then(Value::as_array)
             .map(|list| list.iter().filter_map(Value::as_str).map(str::to_owned).collect())
             .unwrap_or_default();
+        // RFC 8555 §7.1.3: one authorization per identifier; more is a CA
+        // asking this client to prove names it never asked for.
+        if authorizations.len() > request.names.len() {
+            return Err(Failure::new(format!(
+                "newOrder: {} authorizations for {} names",
+                authorizations.len(),
+                request.names.len()
+            )));
+        }
         for authorization in &authorizations {
             if let Some(kind) = self.authorize(authorization, request, challenges)? {
                 used = Some(kind);
