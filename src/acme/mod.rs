@@ -47,7 +47,7 @@ use self::challenge::{Certs, Challenges};
 use self::https::Client;
 use self::jws::AccountKey;
 use self::order::{Failure, Issued, Kind, Request, Session};
-use self::renew::{Alarm, Validity, Window};
+use self::renew::{Alarm, Validity};
 use self::store::{CertState, Store};
 use crate::ops::config::{AcmeChallenge, Config};
 use crate::ops::log;
@@ -130,9 +130,6 @@ struct Cert {
     state: CertState,
     /// The certificate served now, if any.
     held: Option<(Validity, der::CertInfo)>,
-    /// RFC 9773: the time picked in the CA's window, the window it was
-    /// picked in, and when to ask again.
-    ari: Option<(i64, Window)>,
     /// The certificate held was ordered for other names or another
     /// profile: it is served until a new one is issued, which is due now.
     stale: bool,
@@ -194,9 +191,11 @@ pub fn open(
             log::error(&format!("acme: {}: {why}", names.join(",")));
             CertState::default()
         });
-        let mut cert =
-            Cert { index, id, names: names.clone(), state, held: None, ari: None, stale: false, said: Alarm::None };
+        let mut cert = Cert { index, id, names: names.clone(), state, held: None, stale: false, said: Alarm::None };
         load_stored(&store, &certs, config, &mut cert);
+        if cert.held.is_none() {
+            cert.state.ari = None;
+        }
         if cert.state.failures > 0 {
             log::notice(&format!(
                 "acme: {}: backing off after {} failed attempt(s): the next not before {}",
@@ -361,7 +360,7 @@ impl Renewals {
         if cert.stale {
             return retry;
         }
-        renew::due(cert.held.as_ref().map(|(v, _)| *v), cert.ari.map(|(at, _)| at), retry)
+        renew::due(cert.held.as_ref().map(|(v, _)| *v), cert.state.ari.map(|(at, _)| at), retry)
     }
 
     /// Whether to ask for renewal information about the certificate held:
@@ -382,8 +381,10 @@ impl Renewals {
             Err(failure) => {
                 // Renewal information can wait: the certificates' own dates
                 // still hold, and an unreachable CA is not asked every tick.
-                for cert in &mut self.list {
+                for i in 0..self.list.len() {
+                    let cert = &mut self.list[i];
                     cert.state.ari_retry = cert.state.ari_retry.max(now + renew::HOUR);
+                    self.save_state(i);
                 }
                 return self.all_failed(&failure, now);
             }
@@ -396,7 +397,7 @@ impl Renewals {
                     self.poll_ari(&mut session, i, now);
                 }
             } else {
-                self.list[i].ari = None;
+                self.list[i].state.ari = None;
             }
             if self.due(&self.list[i]) > renew::now() {
                 continue;
@@ -470,9 +471,9 @@ impl Renewals {
             Ok((window, retry)) => {
                 let cert = &mut self.list[i];
                 cert.state.ari_retry = now + retry;
-                if cert.ari.map(|(_, old)| old) != Some(window) {
+                if cert.state.ari.map(|(_, old)| old) != Some(window) {
                     let at = window.pick(random(), now);
-                    cert.ari = Some((at, window));
+                    cert.state.ari = Some((at, window));
                     log::notice(&format!(
                         "acme: {}: the CA suggests renewing between {} and {}; renewing at {}",
                         cert.names.join(","),
@@ -488,6 +489,7 @@ impl Renewals {
                 log::error(&format!("acme: {}: renewal information: {}", cert.names.join(","), failure.text));
             }
         }
+        self.save_state(i);
     }
 
     /// Orders the certificate: by the preferred challenge type, then, under
@@ -565,7 +567,7 @@ impl Renewals {
         let now = renew::now();
         let validity = Validity { not_before: info.not_before, not_after: info.not_after };
         cert.held = Some((validity, info));
-        cert.ari = None;
+        cert.state.ari = None;
         cert.stale = false;
         cert.said = Alarm::None;
         if validity.renewal_time() <= now {

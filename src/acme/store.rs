@@ -32,6 +32,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::sign::CertifiedKey;
 
+use super::renew::Window;
+
 /// The first line of a state file; a new layout gets a new number.
 const STATE_MAGIC: &str = "mote-acme-state 1";
 /// Largest file the store reads: its files are a few KiB.
@@ -75,6 +77,10 @@ pub struct CertState {
     pub names: Vec<String>,
     /// Unix seconds when ACME Renewal Information is asked again (0: now).
     pub ari_retry: i64,
+    /// RFC 9773: the time picked in the CA's window for the certificate
+    /// stored, and the window it was picked in; kept so that a restart
+    /// neither asks again at once nor picks another time.
+    pub ari: Option<(i64, Window)>,
     /// The challenge type that last failed ("" for none), so `auto` tries
     /// the other.
     pub failed_challenge: String,
@@ -294,12 +300,14 @@ impl CertState {
             }
             error.truncate(cut);
         }
+        let ari = self.ari.map(|(at, window)| format!("ari_window {at} {} {}\n", window.start, window.end));
         format!(
-            "{STATE_MAGIC}\nfailures {}\nnext_attempt {}\nari_retry {}\nprofile {}\nnames {}\n\
+            "{STATE_MAGIC}\nfailures {}\nnext_attempt {}\nari_retry {}\n{}profile {}\nnames {}\n\
              failed_challenge {}\nlast_error {}\nend\n",
             self.failures,
             self.next_attempt,
             self.ari_retry,
+            ari.unwrap_or_default(),
             line(&self.profile),
             line(&self.names.join(" ")),
             line(&self.failed_challenge),
@@ -330,6 +338,12 @@ impl CertState {
                 "failures" => state.failures = value.parse().map_err(|_| bad())?,
                 "next_attempt" => state.next_attempt = value.parse().map_err(|_| bad())?,
                 "ari_retry" => state.ari_retry = value.parse().map_err(|_| bad())?,
+                "ari_window" => {
+                    let times: Vec<i64> =
+                        value.split(' ').map(str::parse).collect::<Result<_, _>>().map_err(|_| bad())?;
+                    let [at, start, end] = times[..] else { return Err(bad()) };
+                    state.ari = Some((at, Window { start, end }));
+                }
                 "profile" => state.profile = value.to_string(),
                 "names" => state.names = value.split_whitespace().map(String::from).collect(),
                 "failed_challenge" => state.failed_challenge = value.to_string(),
@@ -571,6 +585,7 @@ mod tests {
             profile: "shortlived".into(),
             names: vec!["a.example".into(), "www.a.example".into()],
             ari_retry: -1,
+            ari: Some((1_760_000_100, Window { start: 1_760_000_000, end: 1_760_086_400 })),
             failed_challenge: "http-01".into(),
         };
         store.save_state("a.example", &state).unwrap();
@@ -591,6 +606,8 @@ mod tests {
             ("another file", b"{\"failures\": 1}\n", "not a state file"),
             ("a bad number", b"mote-acme-state 1\nfailures many\nend\n", "line 2: bad failures 'many'"),
             ("a negative count", b"mote-acme-state 1\nfailures -1\nend\n", "bad failures"),
+            ("a window of two times", b"mote-acme-state 1\nari_window 1 2\nend\n", "line 2: bad ari_window '1 2'"),
+            ("a window not of numbers", b"mote-acme-state 1\nari_window 1 2 x\nend\n", "bad ari_window"),
         ];
         for (name, bytes, want) in rows {
             fs::write(store.path("a.example.state"), bytes).unwrap();
