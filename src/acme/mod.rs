@@ -130,6 +130,9 @@ struct Cert {
     state: CertState,
     /// The certificate served now, if any.
     held: Option<(Validity, der::CertInfo)>,
+    /// When renewal information was last asked for (unix seconds; 0: not
+    /// since the start).
+    ari_polled: i64,
     /// The certificate held was ordered for other names or another
     /// profile: it is served until a new one is issued, which is due now.
     stale: bool,
@@ -191,7 +194,8 @@ pub fn open(
             log::error(&format!("acme: {}: {why}", names.join(",")));
             CertState::default()
         });
-        let mut cert = Cert { index, id, names: names.clone(), state, held: None, stale: false, said: Alarm::None };
+        let mut cert =
+            Cert { index, id, names: names.clone(), state, held: None, ari_polled: 0, stale: false, said: Alarm::None };
         load_stored(&store, &certs, config, &mut cert);
         if cert.held.is_none() {
             cert.state.ari = None;
@@ -327,7 +331,7 @@ impl Renewals {
             }
             if woken {
                 for cert in &mut self.list {
-                    cert.state.ari_retry = 0;
+                    cert.state.ari_retry = renew::ari_on_wake(cert.state.ari_retry, cert.ari_polled);
                 }
             }
             if self.list.iter().any(|cert| self.wants_ca(cert, now)) {
@@ -489,6 +493,7 @@ impl Renewals {
                 log::error(&format!("acme: {}: renewal information: {}", cert.names.join(","), failure.text));
             }
         }
+        self.list[i].ari_polled = now;
         self.save_state(i);
     }
 

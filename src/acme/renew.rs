@@ -72,6 +72,14 @@ pub fn ari_retry(retry_after: Option<i64>) -> i64 {
     retry_after.map_or(ARI_DEFAULT_RETRY, |secs| secs.clamp(ARI_MIN_RETRY, ARI_MAX_RETRY))
 }
 
+/// When to ask for renewal information after a SIGHUP: at once, but no
+/// sooner than the shortest wait after the last poll (`polled`), so a
+/// deploy script that signals after every upload does not become a stream
+/// of requests to the CA.
+pub fn ari_on_wake(retry: i64, polled: i64) -> i64 {
+    retry.min(polled.saturating_add(ARI_MIN_RETRY))
+}
+
 /// The wait after `failures` failed attempts in a row (at least one):
 /// doubling from a minute up to a day, or longer when the CA asked for
 /// longer (`Retry-After`, a `rateLimited` problem), still no more than a day.
@@ -251,6 +259,18 @@ mod tests {
             [(None, 6 * HOUR), (Some(0), MINUTE), (Some(-5), MINUTE), (Some(3600), 3600), (Some(7 * DAY), DAY)]
         {
             assert_eq!(ari_retry(retry_after), want, "{retry_after:?}");
+        }
+    }
+
+    #[test]
+    fn a_sighup_asks_again_at_most_once_a_minute() {
+        for (name, retry, polled, want) in [
+            ("never asked since the start: at once", T + 6 * HOUR, 0, MINUTE),
+            ("asked an hour ago: at once", T + 5 * HOUR, T - HOUR, T - HOUR + MINUTE),
+            ("asked 10 s ago: a minute after that", T + 6 * HOUR, T - 10, T + 50),
+            ("the CA's own time is sooner", T + 30, T - 10, T + 30),
+        ] {
+            assert_eq!(ari_on_wake(retry, polled), want, "{name}");
         }
     }
 
