@@ -580,7 +580,7 @@ impl Renewals {
             // lifetime): ordering again at once would repeat until the CA's
             // rate limit, so the attempt stays counted and backs off.
             let why = "the new certificate is already due for renewal: is the clock ahead of the CA's?";
-            cert.state.next_attempt = now + renew::backoff(cert.state.failures, None);
+            cert.state.next_attempt = now + renew::backoff(cert.state.failures, None, false, 0);
             log::error(&format!(
                 "acme: {label}: {why} (valid from {}, the clock reads {}); next attempt in {}",
                 date(validity.not_before),
@@ -613,7 +613,7 @@ impl Renewals {
     fn begin(&mut self, i: usize) {
         let cert = &mut self.list[i];
         cert.state.failures = cert.state.failures.saturating_add(1);
-        cert.state.next_attempt = renew::now() + renew::backoff(cert.state.failures, None);
+        cert.state.next_attempt = renew::now() + renew::backoff(cert.state.failures, None, false, 0);
         self.save_state(i);
     }
 
@@ -621,7 +621,11 @@ impl Renewals {
     fn failed(&mut self, i: usize, failure: &Failure) {
         let now = renew::now();
         let cert = &mut self.list[i];
-        let wait = renew::backoff(cert.state.failures, failure.retry_after);
+        // A CA's long Retry-After is honoured while the certificate held
+        // can wait: until its last day.
+        let limit = cert.held.as_ref().map_or(0, |(validity, _)| validity.not_after - renew::DAY - now);
+        let rate_limited = failure.problem.as_deref() == Some("rateLimited");
+        let wait = renew::backoff(cert.state.failures, failure.retry_after, rate_limited, limit);
         cert.state.next_attempt = now + wait;
         cert.state.last_error = failure.text.clone();
         log::error(&format!(
