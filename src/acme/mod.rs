@@ -200,6 +200,7 @@ pub fn open(
         if cert.held.is_none() {
             cert.state.ari = None;
         }
+        clamp(&mut cert, renew::now());
         if cert.state.failures > 0 {
             log::notice(&format!(
                 "acme: {}: backing off after {} failed attempt(s): the next not before {}",
@@ -329,6 +330,7 @@ impl Renewals {
             if std::mem::take(&mut self.said_clock) {
                 log::notice(&format!("acme: the clock reads {} now; checking the certificates", date(now)));
             }
+            self.list.iter_mut().for_each(|cert| clamp(cert, now));
             if woken {
                 for cert in &mut self.list {
                     cert.state.ari_retry = renew::ari_on_wake(cert.state.ari_retry, cert.ari_polled);
@@ -623,7 +625,7 @@ impl Renewals {
         let cert = &mut self.list[i];
         // A CA's long Retry-After is honoured while the certificate held
         // can wait: until its last day.
-        let limit = cert.held.as_ref().map_or(0, |(validity, _)| validity.not_after - renew::DAY - now);
+        let limit = wait_limit(cert, now);
         let rate_limited = failure.problem.as_deref() == Some("rateLimited");
         let wait = renew::backoff(cert.state.failures, failure.retry_after, rate_limited, limit);
         cert.state.next_attempt = now + wait;
@@ -703,6 +705,22 @@ impl Renewals {
             };
             self.acme.report(cert.index, report);
         }
+    }
+}
+
+/// How long the certificate held can wait for a CA that asks for longer
+/// than the backoff: until its last day (`renew::backoff`).
+fn wait_limit(cert: &Cert, now: i64) -> i64 {
+    cert.held.as_ref().map_or(0, |(validity, _)| validity.not_after - renew::DAY - now)
+}
+
+/// Holds the certificate's stored times to the longest waits, once the
+/// clock can be believed (`renew::clamp`).
+fn clamp(cert: &mut Cert, now: i64) {
+    if renew::plausible(now) {
+        let limit = wait_limit(cert, now);
+        (cert.state.next_attempt, cert.state.ari_retry) =
+            renew::clamp(cert.state.next_attempt, cert.state.ari_retry, now, limit);
     }
 }
 

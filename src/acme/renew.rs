@@ -98,6 +98,15 @@ pub fn backoff(failures: u32, retry_after: Option<i64>, rate_limited: bool, limi
     doubled.max(asked)
 }
 
+/// A certificate's next attempt and next poll for renewal information,
+/// held to the longest this client sets: a state file written under a
+/// clock far ahead (or by hand), or a clock stepped back since, must not
+/// keep the client from the CA for years. `limit` is `backoff`'s.
+pub fn clamp(next_attempt: i64, ari_retry: i64, now: i64, limit: i64) -> (i64, i64) {
+    let latest = |wait: i64| now.saturating_add(wait);
+    (next_attempt.min(latest(limit.max(MAX_BACKOFF))), ari_retry.min(latest(ARI_MAX_RETRY)))
+}
+
 /// When to act for one certificate: order at once when none is held, else
 /// at the chosen time in the CA's window (`ari`) or at the renewal time,
 /// but never before `not_before_retry` (the backoff of past failures).
@@ -303,6 +312,21 @@ mod tests {
             ("rateLimited with Retry-After: the CA's time", 1, Some(10 * MINUTE), true, 0, 10 * MINUTE),
         ] {
             assert_eq!(backoff(failures, retry_after, rate_limited, limit), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn stored_times_are_held_to_the_longest_wait() {
+        for (name, next_attempt, ari_retry, limit, want) in [
+            ("times within the waits are kept", T + HOUR, T + 6 * HOUR, 0, (T + HOUR, T + 6 * HOUR)),
+            ("times past are kept", 0, 0, 0, (0, 0)),
+            ("a backoff ten years on: a day", T + 3650 * DAY, T, 0, (T + DAY, T)),
+            ("a poll ten years on: a day", T, T + 3650 * DAY, 0, (T, T + DAY)),
+            ("the CA's long wait while the certificate lasts", T + 9 * DAY, T, 20 * DAY, (T + 9 * DAY, T)),
+            ("no longer than the certificate can wait", T + 30 * DAY, T, 20 * DAY, (T + 20 * DAY, T)),
+            ("never overflows", i64::MAX, i64::MAX, i64::MAX, (i64::MAX, T + DAY)),
+        ] {
+            assert_eq!(clamp(next_attempt, ari_retry, T, limit), want, "{name}");
         }
     }
 

@@ -652,3 +652,41 @@ fn a_failed_validation_names_the_name_once() {
     let pair = wait_log(&server, &pebble, "acme: pair.mote.test,bad.pair.mote.test: ", ISSUE_TIMEOUT);
     assert!(pair.contains("acme: pair.mote.test,bad.pair.mote.test: bad.pair.mote.test: http-01 "), "{pair}");
 }
+
+#[test]
+fn a_backoff_years_long_in_the_state_file_is_cut_to_a_day() {
+    if !ready() {
+        return;
+    }
+    let (http, tls) = (free_port(), free_port());
+    let pebble = pebble(http, tls, None);
+    pebble.resolve("far.mote.test", "127.0.0.2");
+    let dir = TempDir::new("acme-far");
+    let state = dir.path().join("state");
+    let clock = dir.path().join("clock");
+    std::fs::write(&clock, "0").unwrap();
+    let env = [("MOTE_TEST_CLOCK_FILE", clock.to_str().unwrap())];
+    let args = ["--acme", "far.mote.test", "--acme-challenge", "http-01"];
+    let server = mote(&pebble, &state, &listen(Some(http), tls), &args, &env);
+    wait_log(&server, &pebble, "attempt 1 failed", ISSUE_TIMEOUT);
+    drop(server);
+    // A state written under a clock ten years ahead, or by hand.
+    let file = ca_dir(&state).join("far.mote.test.state");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let far: String = text
+        .lines()
+        .map(|line| {
+            if line.starts_with("next_attempt ") {
+                format!("next_attempt {}\n", now + 3650 * 86_400)
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect();
+    std::fs::write(&file, far).unwrap();
+    let server = mote(&pebble, &state, &listen(Some(http), tls), &args, &env);
+    // Two days on, the next attempt is due.
+    std::fs::write(&clock, (2 * 86_400).to_string()).unwrap();
+    wait_log(&server, &pebble, "attempt 2 failed", Duration::from_secs(20));
+}
