@@ -160,8 +160,9 @@ fn serve(config: Config) -> Result<(), String> {
         let scheme = if i < plain { "http" } else { "https" };
         log::notice(&format!("listening on {scheme}://{}", address::socket(bound)));
     }
-    // One worker is the process's only thread (ops/signals.rs says why), unless
-    // signalfd is refused (a seccomp filter): then a thread waits for them.
+    // One worker is the process's only thread (ops/signals.rs says why; with
+    // --acme the ACME client's runs beside it), unless signalfd is refused
+    // (a seccomp filter): then a thread waits for the signals.
     if let ([worker], [waker]) = (&mut workers[..], &wakers[..]) {
         if worker.own_signals(waker.clone()).is_ok() {
             #[cfg(feature = "acme")]
