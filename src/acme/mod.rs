@@ -159,7 +159,6 @@ struct Renewals {
     kinds: Vec<Kind>,
     /// Whether the CA's directory lists renewalInfo; None until read.
     ari_offered: Option<bool>,
-    said_terms: bool,
     said_clock: bool,
     said_profile: bool,
 }
@@ -181,6 +180,11 @@ pub fn open(
     certs: Arc<Certs>,
 ) -> Result<(Arc<Acme>, Opened), String> {
     let store = Store::open(&config.acme_dir, &config.acme_directory)?;
+    log::notice(&format!(
+        "acme: using the CA at {}; using --acme means agreeing to its terms{}",
+        config.acme_directory,
+        store.terms().map(|terms| format!(": {terms}")).unwrap_or_default()
+    ));
     let acme = Arc::new(Acme {
         woken: Mutex::new(false),
         bell: Condvar::new(),
@@ -225,7 +229,6 @@ pub fn open(
         list,
         kinds,
         ari_offered: None,
-        said_terms: false,
         said_clock: false,
         said_profile: false,
     };
@@ -433,17 +436,16 @@ impl Renewals {
     fn session<'c>(&mut self, client: &'c mut Client) -> Result<Session<'c>, Failure> {
         let key = self.account_key()?;
         let session = Session::open(client, &self.settings.directory, key)?;
-        if !self.said_terms {
-            self.said_terms = true;
+        // Said at the first visit and whenever the CA names other terms;
+        // kept, so that every start can name them before any visit.
+        let terms = session.directory.terms.as_deref().map(|terms| order::one_line(terms, 300));
+        if let Some(terms) = terms.filter(|terms| self.store.terms().as_ref() != Some(terms)) {
+            if let Err(why) = self.store.save_terms(&terms) {
+                log::error(&format!("acme: {why}"));
+            }
             log::notice(&format!(
-                "acme: using the CA at {}; using --acme means agreeing to its terms{}",
-                self.settings.directory,
-                session
-                    .directory
-                    .terms
-                    .as_deref()
-                    .map(|terms| format!(": {}", order::one_line(terms, 300)))
-                    .unwrap_or_default()
+                "acme: the CA at {} names its terms: {terms}; using --acme means agreeing to them",
+                self.settings.directory
             ));
         }
         Ok(session)

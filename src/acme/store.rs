@@ -9,6 +9,7 @@
 //! <hash of the directory URL>/   one CA's state: a staging certificate is
 //!   directory.url                never served after --acme-staging is dropped
 //!   account.key  account.url
+//!   terms.url                    the CA's terms, as its directory last named them
 //!   <cert id>                    symlink to the pair now served: <cert id>.a or .b
 //!   <cert id>.a/ chain.pem key.der
 //!   <cert id>.state              renewal state, a few `key value` lines
@@ -159,6 +160,16 @@ impl Store {
 
     pub fn save_account_url(&self, url: &str) -> Result<(), String> {
         self.write("account.url", format!("{url}\n").as_bytes())
+    }
+
+    /// The URL of the CA's terms of service, as its directory last named it.
+    pub fn terms(&self) -> Option<String> {
+        let text = String::from_utf8(self.read("terms.url").ok()??).ok()?;
+        Some(text.trim().to_owned()).filter(|terms| !terms.is_empty())
+    }
+
+    pub fn save_terms(&self, url: &str) -> Result<(), String> {
+        self.write("terms.url", format!("{url}\n").as_bytes())
     }
 
     /// The pair now stored for `cert_id`: None when there is none, an error
@@ -458,6 +469,9 @@ mod tests {
         assert_eq!(mode(&store.path("account.key")), 0o600);
         assert_eq!(store.account_key().unwrap().as_deref(), Some(&b"key"[..]));
         assert_eq!(store.account_url().unwrap().as_deref(), Some("https://acme.example/acct/1"));
+        assert_eq!(store.terms(), None);
+        store.save_terms("https://acme.example/terms").unwrap();
+        assert_eq!(store.terms().as_deref(), Some("https://acme.example/terms"));
         // Another directory URL (staging) has nothing of this one's.
         let staging = Store::open(&dir, "https://staging.example/directory").unwrap();
         assert_ne!(staging.dir, store.dir);

@@ -107,8 +107,10 @@ fn http01_gets_a_certificate_from_a_cold_start_and_a_restart_reuses_it() {
     wait_log(&server, &pebble, "the CA lists no profile shortlived; ordering without one", Duration::ZERO);
     eprintln!("issued {:?} after the start: {issued}", started.elapsed());
     assert!(issued.contains("a.mote.test,b.mote.test: certificate issued by http-01, serial "), "{issued}");
-    // The start-up names the CA's terms, which --acme agrees to.
+    // The start-up names the CA, and its first visit the terms --acme agrees to.
     let terms = wait_log(&server, &pebble, "agreeing to its terms", Duration::ZERO);
+    assert!(terms.contains(&pebble.directory()), "{terms}");
+    let terms = wait_log(&server, &pebble, "names its terms", Duration::ZERO);
     assert!(terms.contains(&pebble.directory()) && terms.contains("data:text/plain"), "{terms}");
     let root = pebble.root();
     for name in ["a.mote.test", "b.mote.test"] {
@@ -122,6 +124,9 @@ fn http01_gets_a_certificate_from_a_cold_start_and_a_restart_reuses_it() {
     // A restart serves the stored certificate at once and orders nothing.
     let server = mote(&pebble, &state, &listen(Some(http), tls), &flags, &[]);
     let stored = wait_log(&server, &pebble, "serving the stored certificate", Duration::ZERO);
+    // The start names the terms the first visit stored, before any visit.
+    let terms = wait_log(&server, &pebble, "agreeing to its terms", Duration::ZERO);
+    assert!(terms.contains(&pebble.directory()) && terms.contains("data:text/plain"), "{terms}");
     let (code, serial) = fetch(&root, "a.mote.test", tls).unwrap_or_else(|e| panic!("{e}\n{}", server.stderr()));
     assert_eq!(code, "200");
     assert!(stored.contains(&serial.replace(':', "").to_lowercase()), "{serial} vs {stored}");
