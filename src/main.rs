@@ -119,9 +119,10 @@ fn serve(config: Config) -> Result<(), String> {
     }
     // --acme-dir is opened (and proved writable) as the user that will
     // write it, inside any chroot; its certificates are installed before a
-    // listener serves.
+    // listener serves. Its thread starts last, with the workers.
     #[cfg(feature = "acme")]
-    let acme = acme.map(|prepared| acme::start(prepared, &config, challenges.clone(), certs.clone())).transpose()?;
+    let (acme, mut acme_client) =
+        acme.map(|prepared| acme::open(prepared, &config, challenges.clone(), certs.clone())).transpose()?.unzip();
     let (catalog, memory_conns) = Shared::load_catalog(&config)?;
 
     let threads = config.threads;
@@ -159,10 +160,15 @@ fn serve(config: Config) -> Result<(), String> {
         let scheme = if i < plain { "http" } else { "https" };
         log::notice(&format!("listening on {scheme}://{}", address::socket(bound)));
     }
-    // One worker is the process's only thread (ops/signals.rs says why), unless
-    // signalfd is refused (a seccomp filter): then a thread waits for them.
+    // One worker is the process's only thread (ops/signals.rs says why; with
+    // --acme the ACME client's runs beside it), unless signalfd is refused
+    // (a seccomp filter): then a thread waits for the signals.
     if let ([worker], [waker]) = (&mut workers[..], &wakers[..]) {
         if worker.own_signals(waker.clone()).is_ok() {
+            #[cfg(feature = "acme")]
+            if let Some(client) = acme_client.take() {
+                acme::spawn(client)?;
+            }
             workers.into_iter().for_each(Worker::run);
             return Ok(());
         }
@@ -173,6 +179,10 @@ fn serve(config: Config) -> Result<(), String> {
         .map(|worker| sys::spawn(c"worker", Box::new(move || worker.run())))
         .collect::<Result<_, _>>()
         .map_err(|e| format!("cannot start a worker thread: {e}"))?;
+    #[cfg(feature = "acme")]
+    if let Some(client) = acme_client.take() {
+        acme::spawn(client)?;
+    }
     for handle in handles {
         handle.join();
     }

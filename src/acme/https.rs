@@ -100,9 +100,21 @@ impl Client {
         content_type: Option<&str>,
         body: &[u8],
     ) -> Result<Response, String> {
+        self.request_accepting(method, url, content_type, None, body)
+    }
+
+    /// `request`, with an `Accept` header naming the media type wanted.
+    pub fn request_accepting(
+        &mut self,
+        method: &str,
+        url: &str,
+        content_type: Option<&str>,
+        accept: Option<&str>,
+        body: &[u8],
+    ) -> Result<Response, String> {
         let url = Url::parse(url).ok_or_else(|| format!("{}: not an https URL", printable(url)))?;
         let deadline = Instant::now() + REQUEST_TIMEOUT;
-        let request = request_bytes(method, &url, content_type, body);
+        let request = request_bytes(method, &url, content_type, accept, body);
         let head_only = method == "HEAD";
         // A kept connection the server closed meanwhile fails before any
         // byte of a response: then the request was not seen, and goes again
@@ -281,7 +293,7 @@ impl Url {
     }
 }
 
-fn request_bytes(method: &str, url: &Url, content_type: Option<&str>, body: &[u8]) -> Vec<u8> {
+fn request_bytes(method: &str, url: &Url, content_type: Option<&str>, accept: Option<&str>, body: &[u8]) -> Vec<u8> {
     let mut request = Vec::with_capacity(256 + body.len());
     for part in [method, " ", &url.target, " HTTP/1.1\r\nHost: ", &url.authority] {
         request.extend_from_slice(part.as_bytes());
@@ -290,6 +302,11 @@ fn request_bytes(method: &str, url: &Url, content_type: Option<&str>, body: &[u8
     request.extend_from_slice(concat!("\r\nUser-Agent: mote/", env!("CARGO_PKG_VERSION"), "\r\n").as_bytes());
     if let Some(content_type) = content_type {
         for part in ["Content-Type: ", content_type, "\r\n"] {
+            request.extend_from_slice(part.as_bytes());
+        }
+    }
+    if let Some(accept) = accept {
+        for part in ["Accept: ", accept, "\r\n"] {
             request.extend_from_slice(part.as_bytes());
         }
     }
@@ -810,12 +827,16 @@ mod tests {
     #[test]
     fn request_head() {
         let url = Url::parse("https://ca.example:14000/new-acct").unwrap();
-        let bytes = request_bytes("POST", &url, Some("application/jose+json"), b"{}");
+        let bytes = request_bytes("POST", &url, Some("application/jose+json"), None, b"{}");
         let text = String::from_utf8(bytes).unwrap();
         assert!(text.starts_with("POST /new-acct HTTP/1.1\r\nHost: ca.example:14000\r\nUser-Agent: mote/"), "{text}");
         assert!(text.ends_with("Content-Type: application/jose+json\r\nContent-Length: 2\r\n\r\n{}"), "{text}");
-        let text = String::from_utf8(request_bytes("HEAD", &url, None, b"")).unwrap();
+        let text = String::from_utf8(request_bytes("HEAD", &url, None, None, b"")).unwrap();
         assert!(!text.contains("Content-Length") && text.ends_with("\r\n\r\n"), "{text}");
+        // RFC 8555 §7.4.2: the certificate is asked for as a PEM chain.
+        let pem = Some("application/pem-certificate-chain");
+        let text = String::from_utf8(request_bytes("POST", &url, Some("application/jose+json"), pem, b"{}")).unwrap();
+        assert!(text.contains("\r\nAccept: application/pem-certificate-chain\r\n"), "{text}");
     }
 
     #[test]

@@ -47,7 +47,7 @@ use self::challenge::{Certs, Challenges};
 use self::https::Client;
 use self::jws::AccountKey;
 use self::order::{Failure, Issued, Kind, Request, Session};
-use self::renew::{Alarm, Validity, Window};
+use self::renew::{Alarm, Validity};
 use self::store::{CertState, Store};
 use crate::ops::config::{AcmeChallenge, Config};
 use crate::ops::log;
@@ -130,9 +130,9 @@ struct Cert {
     state: CertState,
     /// The certificate served now, if any.
     held: Option<(Validity, der::CertInfo)>,
-    /// RFC 9773: the time picked in the CA's window, the window it was
-    /// picked in, and when to ask again.
-    ari: Option<(i64, Window)>,
+    /// When renewal information was last asked for (unix seconds; 0: not
+    /// since the start).
+    ari_polled: i64,
     /// The certificate held was ordered for other names or another
     /// profile: it is served until a new one is issued, which is due now.
     stale: bool,
@@ -159,22 +159,32 @@ struct Renewals {
     kinds: Vec<Kind>,
     /// Whether the CA's directory lists renewalInfo; None until read.
     ari_offered: Option<bool>,
-    said_terms: bool,
     said_clock: bool,
     said_profile: bool,
+}
+
+/// The client, opened and not yet running: `spawn` starts it.
+pub struct Opened {
+    renewals: Renewals,
+    transport: Client,
 }
 
 /// Opens `--acme-dir` (after `--user` and `--chroot`, so it is checked as
 /// the user that will write it) and installs each stored certificate that
 /// still fits its flag, so the listeners serve it from their first
-/// handshake; then starts the client thread.
-pub fn start(
+/// handshake. Nothing is sent to the CA until `spawn`.
+pub fn open(
     prepared: Prepared,
     config: &Config,
     challenges: Arc<Challenges>,
     certs: Arc<Certs>,
-) -> Result<Arc<Acme>, String> {
+) -> Result<(Arc<Acme>, Opened), String> {
     let store = Store::open(&config.acme_dir, &config.acme_directory)?;
+    log::notice(&format!(
+        "acme: using the CA at {}; using --acme means agreeing to its terms{}",
+        config.acme_directory,
+        store.terms().map(|terms| format!(": {terms}")).unwrap_or_default()
+    ));
     let acme = Arc::new(Acme {
         woken: Mutex::new(false),
         bell: Condvar::new(),
@@ -189,8 +199,20 @@ pub fn start(
             CertState::default()
         });
         let mut cert =
-            Cert { index, id, names: names.clone(), state, held: None, ari: None, stale: false, said: Alarm::None };
+            Cert { index, id, names: names.clone(), state, held: None, ari_polled: 0, stale: false, said: Alarm::None };
         load_stored(&store, &certs, config, &mut cert);
+        if cert.held.is_none() {
+            cert.state.ari = None;
+        }
+        clamp(&mut cert, renew::now());
+        if cert.state.failures > 0 {
+            log::notice(&format!(
+                "acme: {}: backing off after {} failed attempt(s): the next not before {}",
+                names.join(","),
+                cert.state.failures,
+                date(cert.state.next_attempt)
+            ));
+        }
         list.push(cert);
     }
     let settings = Settings {
@@ -207,16 +229,21 @@ pub fn start(
         list,
         kinds,
         ari_offered: None,
-        said_terms: false,
         said_clock: false,
         said_profile: false,
     };
     client.publish_all();
-    let transport = prepared.client;
-    let thread = crate::sys::spawn(c"acme", Box::new(move || client.run(transport)))
+    Ok((acme, Opened { renewals: client, transport: prepared.client }))
+}
+
+/// Starts the client thread, once nothing else at start-up can fail: a
+/// start that ends in an error (and init's respawn) never reaches the CA.
+pub fn spawn(opened: Opened) -> Result<(), String> {
+    let Opened { renewals, transport } = opened;
+    let thread = crate::sys::spawn(c"acme", Box::new(move || renewals.run(transport)))
         .map_err(|e| format!("cannot start the ACME thread: {e}"))?;
     thread.detach();
-    Ok(acme)
+    Ok(())
 }
 
 /// `--acme-challenge` and the listeners: HTTP-01 needs a plain listener
@@ -283,13 +310,6 @@ fn load_stored(store: &Store, certs: &Certs, config: &Config, cert: &mut Cert) {
         ));
         cert.stale = true;
     }
-    if cert.state.failures > 0 {
-        log::notice(&format!(
-            "acme: {label}: backing off after {} failed attempt(s): the next not before {}",
-            cert.state.failures,
-            date(cert.state.next_attempt)
-        ));
-    }
     cert.held = Some((validity, info));
 }
 
@@ -313,9 +333,10 @@ impl Renewals {
             if std::mem::take(&mut self.said_clock) {
                 log::notice(&format!("acme: the clock reads {} now; checking the certificates", date(now)));
             }
+            self.list.iter_mut().for_each(|cert| clamp(cert, now));
             if woken {
                 for cert in &mut self.list {
-                    cert.state.ari_retry = 0;
+                    cert.state.ari_retry = renew::ari_on_wake(cert.state.ari_retry, cert.ari_polled);
                 }
             }
             if self.list.iter().any(|cert| self.wants_ca(cert, now)) {
@@ -348,7 +369,7 @@ impl Renewals {
         if cert.stale {
             return retry;
         }
-        renew::due(cert.held.as_ref().map(|(v, _)| *v), cert.ari.map(|(at, _)| at), retry)
+        renew::due(cert.held.as_ref().map(|(v, _)| *v), cert.state.ari.map(|(at, _)| at), retry)
     }
 
     /// Whether to ask for renewal information about the certificate held:
@@ -369,8 +390,10 @@ impl Renewals {
             Err(failure) => {
                 // Renewal information can wait: the certificates' own dates
                 // still hold, and an unreachable CA is not asked every tick.
-                for cert in &mut self.list {
+                for i in 0..self.list.len() {
+                    let cert = &mut self.list[i];
                     cert.state.ari_retry = cert.state.ari_retry.max(now + renew::HOUR);
+                    self.save_state(i);
                 }
                 return self.all_failed(&failure, now);
             }
@@ -383,7 +406,7 @@ impl Renewals {
                     self.poll_ari(&mut session, i, now);
                 }
             } else {
-                self.list[i].ari = None;
+                self.list[i].state.ari = None;
             }
             if self.due(&self.list[i]) > renew::now() {
                 continue;
@@ -402,6 +425,8 @@ impl Renewals {
     fn all_failed(&mut self, failure: &Failure, now: i64) {
         for i in 0..self.list.len() {
             if self.due(&self.list[i]) <= now {
+                let cert = &mut self.list[i];
+                cert.state.failures = cert.state.failures.saturating_add(1);
                 self.failed(i, failure);
             }
         }
@@ -411,12 +436,16 @@ impl Renewals {
     fn session<'c>(&mut self, client: &'c mut Client) -> Result<Session<'c>, Failure> {
         let key = self.account_key()?;
         let session = Session::open(client, &self.settings.directory, key)?;
-        if !self.said_terms {
-            self.said_terms = true;
+        // Said at the first visit and whenever the CA names other terms;
+        // kept, so that every start can name them before any visit.
+        let terms = session.directory.terms.as_deref().map(|terms| order::one_line(terms, 300));
+        if let Some(terms) = terms.filter(|terms| self.store.terms().as_ref() != Some(terms)) {
+            if let Err(why) = self.store.save_terms(&terms) {
+                log::error(&format!("acme: {why}"));
+            }
             log::notice(&format!(
-                "acme: using the CA at {}; using --acme means agreeing to its terms{}",
-                self.settings.directory,
-                session.directory.terms.as_deref().map(|terms| format!(": {terms}")).unwrap_or_default()
+                "acme: the CA at {} names its terms: {terms}; using --acme means agreeing to them",
+                self.settings.directory
             ));
         }
         Ok(session)
@@ -429,7 +458,7 @@ impl Renewals {
             if let Err(why) = self.store.save_account_url(&url) {
                 log::error(&format!("acme: {why}"));
             }
-            log::notice(&format!("acme: account {url}"));
+            log::notice(&format!("acme: account {}", order::one_line(&url, 300)));
         }
         Ok(())
     }
@@ -450,9 +479,9 @@ impl Renewals {
             Ok((window, retry)) => {
                 let cert = &mut self.list[i];
                 cert.state.ari_retry = now + retry;
-                if cert.ari.map(|(_, old)| old) != Some(window) {
+                if cert.state.ari.map(|(_, old)| old) != Some(window) {
                     let at = window.pick(random(), now);
-                    cert.ari = Some((at, window));
+                    cert.state.ari = Some((at, window));
                     log::notice(&format!(
                         "acme: {}: the CA suggests renewing between {} and {}; renewing at {}",
                         cert.names.join(","),
@@ -468,6 +497,8 @@ impl Renewals {
                 log::error(&format!("acme: {}: renewal information: {}", cert.names.join(","), failure.text));
             }
         }
+        self.list[i].ari_polled = now;
+        self.save_state(i);
     }
 
     /// Orders the certificate: by the preferred challenge type, then, under
@@ -486,11 +517,12 @@ impl Renewals {
             }
             listed
         });
+        self.begin(i);
         let cert = &self.list[i];
-        // RFC 9773 §5: a renewal the CA's window scheduled names the
-        // certificate it replaces.
-        let replaces = match (&cert.held, &cert.ari) {
-            (Some((_, info)), Some(_)) => info.renewal_id(),
+        // RFC 9773 §5: where the CA offers renewal information, an order
+        // that renews a certificate names the one it replaces.
+        let mut replaces = match &cert.held {
+            Some((_, info)) if session.directory.renewal_info.is_some() => info.renewal_id(),
             _ => None,
         };
         let label = cert.names.join(",");
@@ -499,6 +531,15 @@ impl Renewals {
         for (n, kind) in kinds.iter().enumerate() {
             let request = Request { names: &cert.names, profile, replaces: replaces.as_deref(), kinds: &[*kind] };
             outcome = session.order(&request, &self.challenges);
+            // RFC 9773 §5: the certificate was replaced already (by an order
+            // whose outcome was lost): order at once without naming it.
+            if replaces.is_some()
+                && outcome.as_ref().err().and_then(|f| f.problem.as_deref()) == Some("alreadyReplaced")
+            {
+                log::notice(&format!("acme: {label}: the CA says the certificate was replaced already; ordering anew"));
+                outcome = session.order(&Request { replaces: None, ..request }, &self.challenges);
+                replaces = None;
+            }
             match &outcome {
                 Err(failure) if failure.validation => {
                     failed_kind = Some(*kind);
@@ -532,14 +573,33 @@ impl Renewals {
             hex(&info.serial),
             date(info.not_after)
         ));
-        cert.held = Some((Validity { not_before: info.not_before, not_after: info.not_after }, info));
-        cert.ari = None;
+        let now = renew::now();
+        let validity = Validity { not_before: info.not_before, not_after: info.not_after };
+        cert.held = Some((validity, info));
+        cert.state.ari = None;
         cert.stale = false;
         cert.said = Alarm::None;
-        cert.state.failures = 0;
-        cert.state.next_attempt = 0;
-        cert.state.last_error.clear();
-        cert.state.ari_retry = 0;
+        if validity.renewal_time() <= now {
+            // Due on arrival (a clock ahead of the CA's, a very short
+            // lifetime): ordering again at once would repeat until the CA's
+            // rate limit, so the attempt stays counted and backs off.
+            let why = "the new certificate is already due for renewal: is the clock ahead of the CA's?";
+            cert.state.next_attempt = now + renew::backoff(cert.state.failures, None, false, 0);
+            log::error(&format!(
+                "acme: {label}: {why} (valid from {}, the clock reads {}); next attempt in {}",
+                date(validity.not_before),
+                date(now),
+                renew::span(cert.state.next_attempt - now)
+            ));
+            cert.state.last_error = why.to_owned();
+        } else {
+            cert.state.failures = 0;
+            cert.state.next_attempt = 0;
+            cert.state.last_error.clear();
+        }
+        // The new certificate's renewal information can wait as long as
+        // the CA would ask between polls.
+        cert.state.ari_retry = now + renew::ari_retry(None);
         if issued.kind.is_some_and(|kind| kind.name() == cert.state.failed_challenge) {
             cert.state.failed_challenge.clear();
         }
@@ -550,11 +610,26 @@ impl Renewals {
         self.save_state(i);
     }
 
+    /// Records the attempt before it is made, as a failure until it ends:
+    /// a process that dies during an order (an abort, the OOM killer, init's
+    /// SIGKILL) comes back into the backoff instead of ordering again at
+    /// once. `issued` clears it; `failed` sets the wait the failure asks.
+    fn begin(&mut self, i: usize) {
+        let cert = &mut self.list[i];
+        cert.state.failures = cert.state.failures.saturating_add(1);
+        cert.state.next_attempt = renew::now() + renew::backoff(cert.state.failures, None, false, 0);
+        self.save_state(i);
+    }
+
+    /// An attempt failed; `failures` already counts it.
     fn failed(&mut self, i: usize, failure: &Failure) {
         let now = renew::now();
         let cert = &mut self.list[i];
-        cert.state.failures = cert.state.failures.saturating_add(1);
-        let wait = renew::backoff(cert.state.failures, failure.retry_after);
+        // A CA's long Retry-After is honoured while the certificate held
+        // can wait: until its last day.
+        let limit = wait_limit(cert, now);
+        let rate_limited = failure.problem.as_deref() == Some("rateLimited");
+        let wait = renew::backoff(cert.state.failures, failure.retry_after, rate_limited, limit);
         cert.state.next_attempt = now + wait;
         cert.state.last_error = failure.text.clone();
         log::error(&format!(
@@ -632,6 +707,22 @@ impl Renewals {
             };
             self.acme.report(cert.index, report);
         }
+    }
+}
+
+/// How long the certificate held can wait for a CA that asks for longer
+/// than the backoff: until its last day (`renew::backoff`).
+fn wait_limit(cert: &Cert, now: i64) -> i64 {
+    cert.held.as_ref().map_or(0, |(validity, _)| validity.not_after - renew::DAY - now)
+}
+
+/// Holds the certificate's stored times to the longest waits, once the
+/// clock can be believed (`renew::clamp`).
+fn clamp(cert: &mut Cert, now: i64) {
+    if renew::plausible(now) {
+        let limit = wait_limit(cert, now);
+        (cert.state.next_attempt, cert.state.ari_retry) =
+            renew::clamp(cert.state.next_attempt, cert.state.ari_retry, now, limit);
     }
 }
 

@@ -35,7 +35,13 @@ const POLL_DEFAULT: Duration = Duration::from_secs(1);
 const POLL_MAX: Duration = Duration::from_secs(30);
 /// Problem documents are logged in one line of at most this many bytes.
 const MAX_DETAIL: usize = 300;
+/// A status or a name from the CA is logged in at most this many bytes.
+const MAX_WORD: usize = 80;
 const JOSE: &str = "application/jose+json";
+/// RFC 8555 §7.4.2: the certificate chain's media type.
+const PEM_CHAIN: &str = "application/pem-certificate-chain";
+/// Downloads of an issued certificate before the order is given up.
+const DOWNLOAD_TRIES: u32 = 3;
 const ERROR_PREFIX: &str = "urn:ietf:params:acme:error:";
 
 /// Why an exchange failed, and what the CA asked of the schedule.
@@ -48,11 +54,13 @@ pub struct Failure {
     /// A challenge was tried and the CA could not validate it: `auto` may
     /// try the other type.
     pub validation: bool,
+    /// The short name of the CA's problem type (`rateLimited`), if it sent one.
+    pub problem: Option<String>,
 }
 
 impl Failure {
     fn new(text: impl Into<String>) -> Failure {
-        Failure { text: text.into(), retry_after: None, validation: false }
+        Failure { text: text.into(), retry_after: None, validation: false, problem: None }
     }
 }
 
@@ -171,6 +179,7 @@ impl<'c> Session<'c> {
                 ),
                 retry_after: Some(renew::DAY),
                 validation: false,
+                problem: None,
             });
         }
         let contact = email.map(|email| format!(",\"contact\":[{}]", json::quote(&format!("mailto:{email}"))));
@@ -205,8 +214,17 @@ impl<'c> Session<'c> {
             .and_then(Value::as_array)
             .map(|list| list.iter().filter_map(Value::as_str).map(str::to_owned).collect())
             .unwrap_or_default();
+        // RFC 8555 §7.1.3: one authorization per identifier; more is a CA
+        // asking this client to prove names it never asked for.
+        if authorizations.len() > request.names.len() {
+            return Err(Failure::new(format!(
+                "newOrder: {} authorizations for {} names",
+                authorizations.len(),
+                request.names.len()
+            )));
+        }
         for authorization in &authorizations {
-            if let Some(kind) = self.authorize(authorization, request.kinds, challenges)? {
+            if let Some(kind) = self.authorize(authorization, request, challenges)? {
                 used = Some(kind);
             }
         }
@@ -223,7 +241,20 @@ impl<'c> Session<'c> {
         };
         let certificate =
             text(&order, "certificate").ok_or_else(|| Failure::new("order: no certificate URL"))?.to_owned();
-        let response = self.post(&certificate, None)?;
+        // The certificate is issued once the order is valid: a download cut
+        // short is tried again, within the poll's time, rather than lost.
+        let deadline = Instant::now() + POLL_LIMIT;
+        let mut tries = 1;
+        let response = loop {
+            match self.post_accepting(&certificate, None, Some(PEM_CHAIN)) {
+                Ok(response) => break response,
+                Err(_) if tries < DOWNLOAD_TRIES && Instant::now() + POLL_DEFAULT * tries < deadline => {
+                    thread::sleep(POLL_DEFAULT * tries);
+                    tries += 1;
+                }
+                Err(failure) => return Err(failure),
+            }
+        };
         let pair = Pair { chain_pem: response.body, key_pkcs8 };
         let (certified, info) = check_chain(&pair, request.names)?;
         Ok(Issued { pair, certified, info, kind: used })
@@ -252,16 +283,20 @@ impl<'c> Session<'c> {
 
     /// Takes one authorization to `valid`, by the first of `kinds` it offers;
     /// returns the kind used (None: it was valid already).
-    fn authorize(&mut self, url: &str, kinds: &[Kind], challenges: &Challenges) -> Result<Option<Kind>, Failure> {
+    fn authorize(&mut self, url: &str, request: &Request, challenges: &Challenges) -> Result<Option<Kind>, Failure> {
+        let kinds = request.kinds;
         let response = self.post(url, None)?;
         let authorization = parse_json("authorization", &response)?;
-        let name = authorization.get("identifier").and_then(|i| i.get("value")).and_then(Value::as_str);
-        let name = name.unwrap_or("?").to_owned();
+        let name = asked_name(&authorization, request.names)?;
+        // The log line names the certificate's names already: one name
+        // more only where there are several.
+        let who = if request.names.len() > 1 { format!("{name}: ") } else { String::new() };
         match text(&authorization, "status") {
             Some("valid") => return Ok(None),
             Some("pending") => {}
             other => {
-                return Err(Failure::new(format!("{name}: the authorization is {}", other.unwrap_or("without status"))))
+                let status = other.map_or("without status".to_owned(), |status| one_line(status, MAX_WORD));
+                return Err(Failure::new(format!("{who}the authorization is {status}")));
             }
         }
         let offered = authorization.get("challenges").and_then(Value::as_array);
@@ -272,21 +307,21 @@ impl<'c> Session<'c> {
         });
         let Some((kind, challenge_url, token)) = chosen else {
             let wanted: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
-            return Err(Failure::new(format!("{name}: the CA offers no {} challenge", wanted.join(" or "))));
+            return Err(Failure::new(format!("{who}the CA offers no {} challenge", wanted.join(" or "))));
         };
         let key_authorization = self.key.key_authorization(&token);
         // Published before the CA is told to look, withdrawn whatever the outcome.
         match kind {
             Kind::Http01 => challenges.set_http(&token, &key_authorization),
-            Kind::TlsAlpn01 => challenges.set_alpn(&name, alpn_certificate(&name, &key_authorization)?),
+            Kind::TlsAlpn01 => challenges.set_alpn(name, alpn_certificate(name, &key_authorization)?),
         }
         let outcome = self.post(&challenge_url, Some("{}")).and_then(|_| self.poll(url, "authorization", &["valid"]));
         match kind {
             Kind::Http01 => challenges.clear_http(&token),
-            Kind::TlsAlpn01 => challenges.clear_alpn(&name),
+            Kind::TlsAlpn01 => challenges.clear_alpn(name),
         }
         outcome.map(|_| Some(kind)).map_err(|mut failure| {
-            failure.text = format!("{name}: {} {}", kind.name(), failure.text);
+            failure.text = format!("{who}{} {}", kind.name(), failure.text);
             failure
         })
     }
@@ -303,7 +338,8 @@ impl<'c> Session<'c> {
             if done.contains(&status) {
                 return Ok(value);
             }
-            if !matches!(status, "pending" | "processing" | "ready") {
+            let status = one_line(status, MAX_WORD);
+            if !matches!(status.as_str(), "pending" | "processing" | "ready") {
                 let problem = value
                     .get("error")
                     .or_else(|| {
@@ -332,6 +368,11 @@ impl<'c> Session<'c> {
     /// A signed POST (RFC 8555 §6.2), POST-as-GET when `payload` is None;
     /// a `badNonce` is sent again with the fresh nonce (§6.5).
     fn post(&mut self, url: &str, payload: Option<&str>) -> Result<Response, Failure> {
+        self.post_accepting(url, payload, None)
+    }
+
+    /// `post`, asking for the media type `accept`.
+    fn post_accepting(&mut self, url: &str, payload: Option<&str>, accept: Option<&str>) -> Result<Response, Failure> {
         for _ in 0..BAD_NONCE_RETRIES {
             let nonce = match self.nonce.take() {
                 Some(nonce) => nonce,
@@ -342,7 +383,7 @@ impl<'c> Session<'c> {
                 None => jws::protected_jwk(url, &nonce, &self.key),
             };
             let body = self.key.sign(&protected, payload.unwrap_or("").as_bytes())?;
-            let response = self.client.request("POST", url, Some(JOSE), body.as_bytes())?;
+            let response = self.client.request_accepting("POST", url, Some(JOSE), accept, body.as_bytes())?;
             self.nonce = response.header("replay-nonce").map(str::to_owned);
             if response.status < 400 {
                 return Ok(response);
@@ -364,6 +405,19 @@ impl<'c> Session<'c> {
             _ => Err(failure("newNonce", &response)),
         }
     }
+}
+
+/// The name in `names` an authorization is for (RFC 8555 §7.1.4: its
+/// `dns` identifier): the log then says this client's text, not the CA's,
+/// and no challenge is answered for a name the CA chose.
+fn asked_name<'n>(authorization: &Value, names: &'n [String]) -> Result<&'n str, Failure> {
+    let identifier = authorization.get("identifier").filter(|id| text(id, "type") == Some("dns"));
+    let value = identifier.and_then(|id| text(id, "value"));
+    let asked = value.and_then(|value| names.iter().find(|name| name.eq_ignore_ascii_case(value)));
+    asked.map(String::as_str).ok_or_else(|| {
+        let what = value.map_or("no DNS name".to_owned(), |value| one_line(value, MAX_WORD));
+        Failure::new(format!("the CA sent an authorization for {what}, which was not asked for"))
+    })
 }
 
 /// Which resource a URL is, for the log: the directory's names, else the
@@ -442,7 +496,7 @@ fn failure(what: &str, response: &Response) -> Failure {
         Some(problem) => format!("{what}: {} {}", response.status, problem_text(problem)),
         None => format!("{what}: HTTP {}", response.status),
     };
-    Failure { text, retry_after: retry_after(response), validation: false }
+    Failure { text, retry_after: retry_after(response), validation: false, problem: problem_type(response) }
 }
 
 /// RFC 8555 §6.7: a problem document's type and detail (and its
@@ -465,7 +519,7 @@ pub fn problem_text(problem: &Value) -> String {
 
 /// Text from the CA made safe for a log line: control characters become
 /// spaces, and it is cut at `max` bytes on a character boundary.
-fn one_line(text: &str, max: usize) -> String {
+pub fn one_line(text: &str, max: usize) -> String {
     let mut line: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     if line.len() > max {
         let mut cut = max;
@@ -520,6 +574,71 @@ mod tests {
             ("newNonce not a string", br#"{"newNonce":1,"newAccount":"a","newOrder":"o"}"#),
         ] {
             assert!(Directory::parse(body).is_err(), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_failure_carries_the_problem_type() {
+        let response = |status, body: &str| Response {
+            status,
+            headers: vec![("Retry-After".into(), "120".into())],
+            body: body.as_bytes().to_vec(),
+        };
+        for (name, status, body, want) in [
+            (
+                "RFC 9773 §5: a certificate replaced already",
+                409,
+                r#"{"type":"urn:ietf:params:acme:error:alreadyReplaced","detail":"replaced"}"#,
+                Some("alreadyReplaced"),
+            ),
+            (
+                "RFC 8555 §6.6: rate limited",
+                429,
+                r#"{"type":"urn:ietf:params:acme:error:rateLimited"}"#,
+                Some("rateLimited"),
+            ),
+            ("not a problem document", 502, "<html>bad gateway</html>", None),
+        ] {
+            let failure = failure("newOrder", &response(status, body));
+            assert_eq!(failure.problem.as_deref(), want, "{name}");
+            assert_eq!(failure.retry_after, Some(120), "{name}");
+        }
+    }
+
+    #[test]
+    fn an_authorization_is_only_for_a_name_asked_for() {
+        let names = ["a.example".to_owned(), "www.a.example".to_owned()];
+        for (name, body, want) in [
+            (
+                "RFC 8555 §7.1.4 a dns identifier",
+                r#"{"identifier":{"type":"dns","value":"www.a.example"}}"#,
+                Ok("www.a.example"),
+            ),
+            ("names are case-insensitive", r#"{"identifier":{"type":"dns","value":"A.Example"}}"#, Ok("a.example")),
+            (
+                "a name not asked for",
+                r#"{"identifier":{"type":"dns","value":"evil.example"}}"#,
+                Err("the CA sent an authorization for evil.example, which was not asked for"),
+            ),
+            (
+                "control characters never reach the log",
+                r#"{"identifier":{"type":"dns","value":"x\n\u001b[31m"}}"#,
+                Err("the CA sent an authorization for x  [31m, which was not asked for"),
+            ),
+            (
+                "an IP identifier (RFC 8738) is not asked for",
+                r#"{"identifier":{"type":"ip","value":"a.example"}}"#,
+                Err("the CA sent an authorization for no DNS name, which was not asked for"),
+            ),
+            (
+                "no identifier",
+                r#"{"status":"pending"}"#,
+                Err("the CA sent an authorization for no DNS name, which was not asked for"),
+            ),
+        ] {
+            let authorization = json::parse(body.as_bytes()).unwrap();
+            let got = asked_name(&authorization, &names).map_err(|failure| failure.text);
+            assert_eq!(got, want.map_err(str::to_owned), "{name}");
         }
     }
 

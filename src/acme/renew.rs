@@ -20,8 +20,11 @@ pub const DAY: i64 = 24 * HOUR;
 const SHORT_LIFETIME: i64 = 10 * DAY;
 /// The first retry after a failure; each further failure doubles it.
 const FIRST_BACKOFF: i64 = MINUTE;
-/// The longest wait between attempts, whatever the failures or the CA say.
+/// The longest wait the failures alone make between attempts.
 const MAX_BACKOFF: i64 = DAY;
+/// The first wait after a `rateLimited` problem that does not say how
+/// long: the CA's limits count in hours and weeks, not minutes.
+const RATE_LIMITED_BACKOFF: i64 = HOUR;
 /// RFC 9773 §4.3: a `Retry-After` on renewal information is honoured within
 /// these bounds, and this is the wait when the CA gives none.
 const ARI_MIN_RETRY: i64 = MINUTE;
@@ -72,12 +75,36 @@ pub fn ari_retry(retry_after: Option<i64>) -> i64 {
     retry_after.map_or(ARI_DEFAULT_RETRY, |secs| secs.clamp(ARI_MIN_RETRY, ARI_MAX_RETRY))
 }
 
+/// When to ask for renewal information after a SIGHUP: at once, but no
+/// sooner than the shortest wait after the last poll (`polled`), so a
+/// deploy script that signals after every upload does not become a stream
+/// of requests to the CA.
+pub fn ari_on_wake(retry: i64, polled: i64) -> i64 {
+    retry.min(polled.saturating_add(ARI_MIN_RETRY))
+}
+
 /// The wait after `failures` failed attempts in a row (at least one):
 /// doubling from a minute up to a day, or longer when the CA asked for
-/// longer (`Retry-After`, a `rateLimited` problem), still no more than a day.
-pub fn backoff(failures: u32, retry_after: Option<i64>) -> i64 {
-    let doubled = FIRST_BACKOFF.saturating_mul(1 << failures.saturating_sub(1).min(20));
-    doubled.max(retry_after.unwrap_or(0)).min(MAX_BACKOFF)
+/// longer (`Retry-After`), up to `limit` (the time the certificate held
+/// can still wait) where that is more than a day; at least an hour after
+/// a `rateLimited` problem that does not say how long.
+pub fn backoff(failures: u32, retry_after: Option<i64>, rate_limited: bool, limit: i64) -> i64 {
+    let doubled = FIRST_BACKOFF.saturating_mul(1 << failures.saturating_sub(1).min(20)).min(MAX_BACKOFF);
+    let asked = match retry_after {
+        Some(secs) => secs.min(limit.max(MAX_BACKOFF)),
+        None if rate_limited => RATE_LIMITED_BACKOFF,
+        None => 0,
+    };
+    doubled.max(asked)
+}
+
+/// A certificate's next attempt and next poll for renewal information,
+/// held to the longest this client sets: a state file written under a
+/// clock far ahead (or by hand), or a clock stepped back since, must not
+/// keep the client from the CA for years. `limit` is `backoff`'s.
+pub fn clamp(next_attempt: i64, ari_retry: i64, now: i64, limit: i64) -> (i64, i64) {
+    let latest = |wait: i64| now.saturating_add(wait);
+    (next_attempt.min(latest(limit.max(MAX_BACKOFF))), ari_retry.min(latest(ARI_MAX_RETRY)))
 }
 
 /// When to act for one certificate: order at once when none is held, else
@@ -255,19 +282,51 @@ mod tests {
     }
 
     #[test]
-    fn backoff_doubles_to_a_day_and_honours_the_ca() {
-        for (failures, retry_after, want) in [
-            (1, None, MINUTE),
-            (2, None, 2 * MINUTE),
-            (5, None, 16 * MINUTE),
-            (12, None, DAY),
-            (u32::MAX, None, DAY),
-            (0, None, MINUTE),
-            (1, Some(3 * HOUR), 3 * HOUR),
-            (5, Some(30), 16 * MINUTE),
-            (1, Some(30 * DAY), DAY),
+    fn a_sighup_asks_again_at_most_once_a_minute() {
+        for (name, retry, polled, want) in [
+            ("never asked since the start: at once", T + 6 * HOUR, 0, MINUTE),
+            ("asked an hour ago: at once", T + 5 * HOUR, T - HOUR, T - HOUR + MINUTE),
+            ("asked 10 s ago: a minute after that", T + 6 * HOUR, T - 10, T + 50),
+            ("the CA's own time is sooner", T + 30, T - 10, T + 30),
         ] {
-            assert_eq!(backoff(failures, retry_after), want, "{failures} {retry_after:?}");
+            assert_eq!(ari_on_wake(retry, polled), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_to_a_day_and_honours_the_ca() {
+        for (name, failures, retry_after, rate_limited, limit, want) in [
+            ("first failure", 1, None, false, 0, MINUTE),
+            ("doubles", 2, None, false, 0, 2 * MINUTE),
+            ("doubles again", 5, None, false, 0, 16 * MINUTE),
+            ("up to a day", 12, None, false, 0, DAY),
+            ("never overflows", u32::MAX, None, false, 0, DAY),
+            ("no failure counts as one", 0, None, false, 0, MINUTE),
+            ("RFC 8555 §6.6 Retry-After honoured", 1, Some(3 * HOUR), false, 0, 3 * HOUR),
+            ("a shorter Retry-After does not cut the doubling", 5, Some(30), false, 0, 16 * MINUTE),
+            ("without a certificate, a day at most", 1, Some(30 * DAY), false, 0, DAY),
+            ("a week's limit honoured while the certificate lasts", 1, Some(7 * DAY), false, 20 * DAY, 7 * DAY),
+            ("no longer than the certificate can wait", 1, Some(30 * DAY), false, 20 * DAY, 20 * DAY),
+            ("rateLimited without Retry-After: an hour", 1, None, true, 0, HOUR),
+            ("rateLimited: the doubling goes on past it", 12, None, true, 0, DAY),
+            ("rateLimited with Retry-After: the CA's time", 1, Some(10 * MINUTE), true, 0, 10 * MINUTE),
+        ] {
+            assert_eq!(backoff(failures, retry_after, rate_limited, limit), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn stored_times_are_held_to_the_longest_wait() {
+        for (name, next_attempt, ari_retry, limit, want) in [
+            ("times within the waits are kept", T + HOUR, T + 6 * HOUR, 0, (T + HOUR, T + 6 * HOUR)),
+            ("times past are kept", 0, 0, 0, (0, 0)),
+            ("a backoff ten years on: a day", T + 3650 * DAY, T, 0, (T + DAY, T)),
+            ("a poll ten years on: a day", T, T + 3650 * DAY, 0, (T, T + DAY)),
+            ("the CA's long wait while the certificate lasts", T + 9 * DAY, T, 20 * DAY, (T + 9 * DAY, T)),
+            ("no longer than the certificate can wait", T + 30 * DAY, T, 20 * DAY, (T + 20 * DAY, T)),
+            ("never overflows", i64::MAX, i64::MAX, i64::MAX, (i64::MAX, T + DAY)),
+        ] {
+            assert_eq!(clamp(next_attempt, ari_retry, T, limit), want, "{name}");
         }
     }
 

@@ -9,6 +9,7 @@
 //! <hash of the directory URL>/   one CA's state: a staging certificate is
 //!   directory.url                never served after --acme-staging is dropped
 //!   account.key  account.url
+//!   terms.url                    the CA's terms, as its directory last named them
 //!   <cert id>                    symlink to the pair now served: <cert id>.a or .b
 //!   <cert id>.a/ chain.pem key.der
 //!   <cert id>.state              renewal state, a few `key value` lines
@@ -31,6 +32,8 @@ use std::sync::Arc;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::sign::CertifiedKey;
+
+use super::renew::Window;
 
 /// The first line of a state file; a new layout gets a new number.
 const STATE_MAGIC: &str = "mote-acme-state 1";
@@ -75,6 +78,10 @@ pub struct CertState {
     pub names: Vec<String>,
     /// Unix seconds when ACME Renewal Information is asked again (0: now).
     pub ari_retry: i64,
+    /// RFC 9773: the time picked in the CA's window for the certificate
+    /// stored, and the window it was picked in; kept so that a restart
+    /// neither asks again at once nor picks another time.
+    pub ari: Option<(i64, Window)>,
     /// The challenge type that last failed ("" for none), so `auto` tries
     /// the other.
     pub failed_challenge: String,
@@ -153,6 +160,16 @@ impl Store {
 
     pub fn save_account_url(&self, url: &str) -> Result<(), String> {
         self.write("account.url", format!("{url}\n").as_bytes())
+    }
+
+    /// The URL of the CA's terms of service, as its directory last named it.
+    pub fn terms(&self) -> Option<String> {
+        let text = String::from_utf8(self.read("terms.url").ok()??).ok()?;
+        Some(text.trim().to_owned()).filter(|terms| !terms.is_empty())
+    }
+
+    pub fn save_terms(&self, url: &str) -> Result<(), String> {
+        self.write("terms.url", format!("{url}\n").as_bytes())
     }
 
     /// The pair now stored for `cert_id`: None when there is none, an error
@@ -294,12 +311,14 @@ impl CertState {
             }
             error.truncate(cut);
         }
+        let ari = self.ari.map(|(at, window)| format!("ari_window {at} {} {}\n", window.start, window.end));
         format!(
-            "{STATE_MAGIC}\nfailures {}\nnext_attempt {}\nari_retry {}\nprofile {}\nnames {}\n\
+            "{STATE_MAGIC}\nfailures {}\nnext_attempt {}\nari_retry {}\n{}profile {}\nnames {}\n\
              failed_challenge {}\nlast_error {}\nend\n",
             self.failures,
             self.next_attempt,
             self.ari_retry,
+            ari.unwrap_or_default(),
             line(&self.profile),
             line(&self.names.join(" ")),
             line(&self.failed_challenge),
@@ -330,6 +349,12 @@ impl CertState {
                 "failures" => state.failures = value.parse().map_err(|_| bad())?,
                 "next_attempt" => state.next_attempt = value.parse().map_err(|_| bad())?,
                 "ari_retry" => state.ari_retry = value.parse().map_err(|_| bad())?,
+                "ari_window" => {
+                    let times: Vec<i64> =
+                        value.split(' ').map(str::parse).collect::<Result<_, _>>().map_err(|_| bad())?;
+                    let [at, start, end] = times[..] else { return Err(bad()) };
+                    state.ari = Some((at, Window { start, end }));
+                }
                 "profile" => state.profile = value.to_string(),
                 "names" => state.names = value.split_whitespace().map(String::from).collect(),
                 "failed_challenge" => state.failed_challenge = value.to_string(),
@@ -444,6 +469,9 @@ mod tests {
         assert_eq!(mode(&store.path("account.key")), 0o600);
         assert_eq!(store.account_key().unwrap().as_deref(), Some(&b"key"[..]));
         assert_eq!(store.account_url().unwrap().as_deref(), Some("https://acme.example/acct/1"));
+        assert_eq!(store.terms(), None);
+        store.save_terms("https://acme.example/terms").unwrap();
+        assert_eq!(store.terms().as_deref(), Some("https://acme.example/terms"));
         // Another directory URL (staging) has nothing of this one's.
         let staging = Store::open(&dir, "https://staging.example/directory").unwrap();
         assert_ne!(staging.dir, store.dir);
@@ -571,6 +599,7 @@ mod tests {
             profile: "shortlived".into(),
             names: vec!["a.example".into(), "www.a.example".into()],
             ari_retry: -1,
+            ari: Some((1_760_000_100, Window { start: 1_760_000_000, end: 1_760_086_400 })),
             failed_challenge: "http-01".into(),
         };
         store.save_state("a.example", &state).unwrap();
@@ -591,6 +620,8 @@ mod tests {
             ("another file", b"{\"failures\": 1}\n", "not a state file"),
             ("a bad number", b"mote-acme-state 1\nfailures many\nend\n", "line 2: bad failures 'many'"),
             ("a negative count", b"mote-acme-state 1\nfailures -1\nend\n", "bad failures"),
+            ("a window of two times", b"mote-acme-state 1\nari_window 1 2\nend\n", "line 2: bad ari_window '1 2'"),
+            ("a window not of numbers", b"mote-acme-state 1\nari_window 1 2 x\nend\n", "bad ari_window"),
         ];
         for (name, bytes, want) in rows {
             fs::write(store.path("a.example.state"), bytes).unwrap();

@@ -8,8 +8,10 @@
 //! and the process is that one thread: the kernel then skips the atomic
 //! reference count on every descriptor a system call uses, which a second
 //! thread forces on every recv and send, a cost paid per request on a CPU
-//! that has none to spare. With more workers a thread of their own waits
-//! for them (`sigwait`).
+//! that has none to spare. With `--acme` the ACME client's thread is a
+//! second one all the same (it waits on the CA, never on the loop), so
+//! that saving is lost there. With more workers a thread of their own
+//! waits for them (`sigwait`).
 #![forbid(unsafe_code)]
 
 use std::sync::atomic::{AtomicU8, Ordering};

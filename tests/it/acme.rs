@@ -107,8 +107,10 @@ fn http01_gets_a_certificate_from_a_cold_start_and_a_restart_reuses_it() {
     wait_log(&server, &pebble, "the CA lists no profile shortlived; ordering without one", Duration::ZERO);
     eprintln!("issued {:?} after the start: {issued}", started.elapsed());
     assert!(issued.contains("a.mote.test,b.mote.test: certificate issued by http-01, serial "), "{issued}");
-    // The start-up names the CA's terms, which --acme agrees to.
+    // The start-up names the CA, and its first visit the terms --acme agrees to.
     let terms = wait_log(&server, &pebble, "agreeing to its terms", Duration::ZERO);
+    assert!(terms.contains(&pebble.directory()), "{terms}");
+    let terms = wait_log(&server, &pebble, "names its terms", Duration::ZERO);
     assert!(terms.contains(&pebble.directory()) && terms.contains("data:text/plain"), "{terms}");
     let root = pebble.root();
     for name in ["a.mote.test", "b.mote.test"] {
@@ -122,6 +124,9 @@ fn http01_gets_a_certificate_from_a_cold_start_and_a_restart_reuses_it() {
     // A restart serves the stored certificate at once and orders nothing.
     let server = mote(&pebble, &state, &listen(Some(http), tls), &flags, &[]);
     let stored = wait_log(&server, &pebble, "serving the stored certificate", Duration::ZERO);
+    // The start names the terms the first visit stored, before any visit.
+    let terms = wait_log(&server, &pebble, "agreeing to its terms", Duration::ZERO);
+    assert!(terms.contains(&pebble.directory()) && terms.contains("data:text/plain"), "{terms}");
     let (code, serial) = fetch(&root, "a.mote.test", tls).unwrap_or_else(|e| panic!("{e}\n{}", server.stderr()));
     assert_eq!(code, "200");
     assert!(stored.contains(&serial.replace(':', "").to_lowercase()), "{serial} vs {stored}");
@@ -308,6 +313,7 @@ fn short_certificates_renew_under_load_with_no_failed_request() {
 /// until the counter is dropped: a CA that cannot answer.
 struct Refuser {
     count: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    port: u16,
 }
 
 impl Refuser {
@@ -328,7 +334,7 @@ impl Refuser {
                 counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             }
         });
-        Refuser { count }
+        Refuser { count, port }
     }
 
     fn connections(&self) -> usize {
@@ -502,4 +508,190 @@ fn a_ca_that_requires_external_accounts_is_one_line_naming_it() {
     let said = wait_log(&server, &pebble, "external account binding", ISSUE_TIMEOUT);
     assert!(said.contains(&pebble.directory()) && said.contains("next in 24 h"), "{said}");
     assert_eq!(pebble.orders(), 0);
+}
+
+/// Takes connections on `port` and holds them unanswered: a validation
+/// that never completes, so the order stays in progress.
+fn stall(port: u16) {
+    let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().collect();
+        drop(held);
+    });
+}
+
+#[test]
+fn a_process_killed_during_an_order_restarts_into_the_backoff() {
+    if !ready() {
+        return;
+    }
+    let (http, tls, stalled) = (free_port(), free_port(), free_port());
+    // pebble validates HTTP-01 where nothing answers: the order waits.
+    stall(stalled);
+    let pebble = pebble(stalled, tls, None);
+    let dir = TempDir::new("acme-killed");
+    let state = dir.path().join("state");
+    let args = ["--acme", "killed.mote.test", "--acme-challenge", "http-01"];
+    let server = mote(&pebble, &state, &listen(Some(http), tls), &args, &[]);
+    let deadline = Instant::now() + ISSUE_TIMEOUT;
+    while pebble.orders() == 0 {
+        assert!(Instant::now() < deadline, "no order:\n{}\n{}", server.stderr(), pebble.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Killed in the middle of the order, as init or the OOM killer would.
+    let log = server.stderr();
+    drop(server);
+    assert!(!log.contains("attempt 1 failed"), "the order ended before the kill:\n{log}");
+    let server = mote(&pebble, &state, &listen(Some(http), tls), &args, &[]);
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(pebble.orders(), 1, "a restart ordered again at once:\n{}", server.stderr());
+    wait_log(&server, &pebble, "killed.mote.test: backing off after 1 failed attempt", Duration::ZERO);
+}
+
+#[test]
+fn a_certificate_due_on_arrival_is_not_ordered_again_at_once() {
+    if !ready() {
+        return;
+    }
+    let (http, tls) = (free_port(), free_port());
+    let pebble = pebble(http, tls, None);
+    let dir = TempDir::new("acme-ahead");
+    let clock = dir.path().join("clock");
+    // Four years ahead of pebble's clock, its five-year certificates are
+    // past their renewal time from the moment they arrive.
+    std::fs::write(&clock, (4 * 365 * 86_400).to_string()).unwrap();
+    let env = [("MOTE_TEST_CLOCK_FILE", clock.to_str().unwrap())];
+    let server = mote(&pebble, dir.path(), &listen(Some(http), tls), &["--acme", "ahead.mote.test"], &env);
+    wait_log(&server, &pebble, "certificate issued", ISSUE_TIMEOUT);
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(pebble.orders(), 1, "ordered again at once:\n{}", server.stderr());
+    let said = wait_log(&server, &pebble, "already due for renewal", Duration::ZERO);
+    assert!(said.contains("is the clock ahead of the CA's?") && said.contains("next attempt in 60 s"), "{said}");
+    let (code, _) = fetch(&pebble.root(), "ahead.mote.test", tls).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code, "200");
+}
+
+#[test]
+fn a_start_that_fails_after_opening_the_acme_dir_never_reaches_the_ca() {
+    if !ready() {
+        return;
+    }
+    let dir = TempDir::new("acme-late-error");
+    // A site slow enough to load that a client thread started before it
+    // would be talking to the CA by the time --max-memory turns it down.
+    let root = dir.path().join("site");
+    std::fs::create_dir(&root).unwrap();
+    for n in 0..3000 {
+        std::fs::write(root.join(format!("{n}.html")), format!("<p>{n}</p>\n")).unwrap();
+    }
+    let ca = Refuser::bind(free_port());
+    let key = dir.path().join("ca.key");
+    let cert = dir.path().join("ca.pem");
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"])
+        .args(["-subj", "/CN=mote test CA", "-days", "1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(made.success());
+    // A fresh --acme-dir each time: a stored backoff would hold the thread.
+    for run in 0..3 {
+        let state = dir.path().join(format!("state{run}"));
+        let (status, _, err) = run_to_exit(&[
+            "--listen-tls",
+            "127.0.0.1:0",
+            "--root",
+            root.to_str().unwrap(),
+            "--max-memory",
+            "1",
+            "--acme",
+            "late.mote.test",
+            "--acme-dir",
+            state.to_str().unwrap(),
+            "--acme-ca-file",
+            cert.to_str().unwrap(),
+            "--acme-directory",
+            &format!("https://127.0.0.1:{}/dir", ca.port),
+        ]);
+        assert_eq!(status.code(), Some(1), "{err}");
+        assert!(err.contains("--max-memory"), "{err}");
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(ca.connections(), 0, "a start that failed contacted the CA");
+}
+
+#[test]
+fn several_workers_get_a_certificate_too() {
+    if !ready() {
+        return;
+    }
+    let (http, tls) = (free_port(), free_port());
+    let pebble = pebble(http, tls, None);
+    let dir = TempDir::new("acme-threads");
+    let server =
+        mote(&pebble, dir.path(), &listen(Some(http), tls), &["--acme", "two.mote.test", "--threads", "2"], &[]);
+    wait_log(&server, &pebble, "two.mote.test: certificate issued", ISSUE_TIMEOUT);
+    let (code, _) = fetch(&pebble.root(), "two.mote.test", tls).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code, "200");
+}
+
+#[test]
+fn a_failed_validation_names_the_name_once() {
+    if !ready() {
+        return;
+    }
+    let (http, tls) = (free_port(), free_port());
+    let pebble = pebble(http, tls, None);
+    pebble.resolve("lone.mote.test", "127.0.0.2");
+    pebble.resolve("bad.pair.mote.test", "127.0.0.2");
+    let dir = TempDir::new("acme-named-once");
+    let args =
+        ["--acme", "lone.mote.test", "--acme", "pair.mote.test,bad.pair.mote.test", "--acme-challenge", "http-01"];
+    let server = mote(&pebble, dir.path(), &listen(Some(http), tls), &args, &[]);
+    let lone = wait_log(&server, &pebble, "acme: lone.mote.test: ", ISSUE_TIMEOUT);
+    assert!(lone.contains("acme: lone.mote.test: http-01 "), "{lone}");
+    // Of several names, the line says which one failed.
+    let pair = wait_log(&server, &pebble, "acme: pair.mote.test,bad.pair.mote.test: ", ISSUE_TIMEOUT);
+    assert!(pair.contains("acme: pair.mote.test,bad.pair.mote.test: bad.pair.mote.test: http-01 "), "{pair}");
+}
+
+#[test]
+fn a_backoff_years_long_in_the_state_file_is_cut_to_a_day() {
+    if !ready() {
+        return;
+    }
+    let (http, tls) = (free_port(), free_port());
+    let pebble = pebble(http, tls, None);
+    pebble.resolve("far.mote.test", "127.0.0.2");
+    let dir = TempDir::new("acme-far");
+    let state = dir.path().join("state");
+    let clock = dir.path().join("clock");
+    std::fs::write(&clock, "0").unwrap();
+    let env = [("MOTE_TEST_CLOCK_FILE", clock.to_str().unwrap())];
+    let args = ["--acme", "far.mote.test", "--acme-challenge", "http-01"];
+    let server = mote(&pebble, &state, &listen(Some(http), tls), &args, &env);
+    wait_log(&server, &pebble, "attempt 1 failed", ISSUE_TIMEOUT);
+    drop(server);
+    // A state written under a clock ten years ahead, or by hand.
+    let file = ca_dir(&state).join("far.mote.test.state");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let far: String = text
+        .lines()
+        .map(|line| {
+            if line.starts_with("next_attempt ") {
+                format!("next_attempt {}\n", now + 3650 * 86_400)
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect();
+    std::fs::write(&file, far).unwrap();
+    let server = mote(&pebble, &state, &listen(Some(http), tls), &args, &env);
+    // Two days on, the next attempt is due.
+    std::fs::write(&clock, (2 * 86_400).to_string()).unwrap();
+    wait_log(&server, &pebble, "attempt 2 failed", Duration::from_secs(20));
 }
