@@ -32,9 +32,20 @@ fn free_port() -> u16 {
 
 /// A mote with `--acme` flags against `pebble`, its state in `dir`.
 fn mote(pebble: &Pebble, dir: &Path, listen: &[String], args: &[&str], env: &[(&str, &str)]) -> Server {
-    let directory = pebble.directory();
+    mote_at(&pebble.directory(), pebble, dir, listen, args, env)
+}
+
+/// The same, with the ACME directory at `directory` (a front for pebble).
+fn mote_at(
+    directory: &str,
+    pebble: &Pebble,
+    dir: &Path,
+    listen: &[String],
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Server {
     let ca = pebble.server_ca();
-    let mut all: Vec<&str> = vec!["--acme-directory", &directory, "--acme-ca-file", ca.to_str().unwrap()];
+    let mut all: Vec<&str> = vec!["--acme-directory", directory, "--acme-ca-file", ca.to_str().unwrap()];
     all.extend(["--acme-dir", dir.to_str().unwrap()]);
     all.extend(listen.iter().map(String::as_str));
     all.extend(args);
@@ -502,4 +513,88 @@ fn a_ca_that_requires_external_accounts_is_one_line_naming_it() {
     let said = wait_log(&server, &pebble, "external account binding", ISSUE_TIMEOUT);
     assert!(said.contains(&pebble.directory()) && said.contains("next in 24 h"), "{said}");
     assert_eq!(pebble.orders(), 0);
+}
+
+/// Waits until `count()` reaches `want`; panics with mote's log after `limit`.
+fn wait_count(server: &Server, what: &str, want: usize, limit: Duration, count: impl Fn() -> usize) {
+    let deadline = Instant::now() + limit;
+    while count() < want {
+        assert!(Instant::now() < deadline, "{what}: {} of {want} after {limit:?}:\n{}", count(), server.stderr());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn renewal_information_schedules_renewal_and_names_the_replaced_certificate() {
+    if !ready() {
+        return;
+    }
+    let (http, tls) = (free_port(), free_port());
+    let pebble = pebble(http, tls, None);
+    // Each window comes with `Retry-After: 120`.
+    let shim = AriShim::start(&pebble, 120, &["classic", "shortlived"]);
+    let dir = TempDir::new("acme-ari");
+    let state = dir.path().join("state");
+    let clock = dir.path().join("clock");
+    std::fs::write(&clock, "0").unwrap();
+    let env = [("MOTE_TEST_CLOCK_FILE", clock.to_str().unwrap())];
+    let flags = ["--acme", "ari.mote.test", "--acme-profile", "shortlived"];
+    let server = mote_at(&shim.directory(), &pebble, &state, &listen(Some(http), tls), &flags, &env);
+    wait_log(&server, &pebble, "certificate issued", ISSUE_TIMEOUT);
+    // The directory lists the profile: the order names it, and replaces nothing.
+    assert_eq!(shim.orders(), ["profile=shortlived replaces=- names=ari.mote.test"]);
+
+    // The CA is asked for the window of the certificate held, by its RFC 9773
+    // identifier; the window is in the future, so nothing is ordered.
+    let said = wait_log(&server, &pebble, "the CA suggests renewing between", Duration::from_secs(20));
+    assert!(said.starts_with("acme: ari.mote.test: "), "{said}");
+    let first = ari_id(&ca_dir(&state).join("ari.mote.test").join("chain.pem"));
+    assert_eq!(shim.ari_requests(), std::slice::from_ref(&first));
+    let root = pebble.root();
+    let (_, before) = fetch(&root, "ari.mote.test", tls).unwrap();
+    // Retry-After is honoured: not asked again within its 120 s.
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(shim.ari_requests().len(), 1, "asked again before Retry-After:\n{}", server.stderr());
+    assert_eq!(shim.orders().len(), 1, "{}", server.stderr());
+
+    // The CA moves this certificate's window into the past; two minutes
+    // later (the clock stepped) the client asks again and renews at once,
+    // naming the certificate it replaces (RFC 9773 §5).
+    shim.set(&[&first], 120, &["classic", "shortlived"]);
+    std::fs::write(&clock, "121").unwrap();
+    wait_count(&server, "renewal-info requests", 2, Duration::from_secs(20), || shim.ari_requests().len());
+    wait_count(&server, "certificates issued", 2, ISSUE_TIMEOUT, || {
+        server.stderr().matches("certificate issued").count()
+    });
+    assert_eq!(shim.ari_requests()[1], first);
+    assert_eq!(shim.orders()[1], format!("profile=shortlived replaces={first} names=ari.mote.test"));
+    let (code, after) = fetch(&root, "ari.mote.test", tls).unwrap();
+    assert_eq!(code, "200");
+    assert_ne!(after, before, "the renewed certificate is not served");
+
+    // The new certificate's window is in the future: it is asked about once
+    // and not renewed.
+    let second = ari_id(&ca_dir(&state).join("ari.mote.test").join("chain.pem"));
+    assert_ne!(second, first);
+    wait_count(&server, "renewal-info requests", 3, Duration::from_secs(20), || shim.ari_requests().len());
+    assert_eq!(shim.ari_requests()[2], second);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(shim.orders().len(), 2, "renewed again:\n{}", server.stderr());
+    assert_eq!(shim.ari_requests().len(), 3, "{}", server.stderr());
+}
+
+#[test]
+fn a_profile_is_sent_only_when_the_directory_lists_it() {
+    if !ready() {
+        return;
+    }
+    let (http, tls) = (free_port(), free_port());
+    let pebble = pebble(http, tls, None);
+    let shim = AriShim::start(&pebble, 3600, &["classic"]);
+    let dir = TempDir::new("acme-profile");
+    let flags = ["--acme", "profile.mote.test", "--acme-profile", "shortlived"];
+    let server = mote_at(&shim.directory(), &pebble, dir.path(), &listen(Some(http), tls), &flags, &[]);
+    wait_log(&server, &pebble, "certificate issued", ISSUE_TIMEOUT);
+    wait_log(&server, &pebble, "the CA lists no profile shortlived; ordering without one", Duration::ZERO);
+    assert_eq!(shim.orders(), ["profile=- replaces=- names=profile.mote.test"]);
 }
