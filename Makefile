@@ -311,16 +311,16 @@ ring-test-32: tools-cross
 	@echo "testing the send ring on $(I686) (natively)..."
 	@cargo-zigbuild test -q --release --target $(I686) --bin mote -- sys::uring::tests
 
-# make pi-boot  the builds of make pi (ARMv6, ARMv6 TINY=1, ARMv6 TLS=1, ARMv7) booted under
-#               busybox init on emulated boards with Debian's kernels: the Pi Zero (QEMU
-#               raspi0, linux-image-rpi) with the ARMv6 builds, QEMU's virt board (Cortex-A7
-#               x2, linux-image-armmp) with ARMv7. mote is started by deploy/inittab's own
-#               line and checked inside the guest (.ci/board/); the TLS=1 build also over
-#               HTTPS, by a rustls client built beside it. The kernels and busybox-static
-#               come from Debian's archive into BOARD_DIR and stay there; installs
-#               qemu-system-arm, cpio and openssl (apt).
-#               An ACME=1 build's boot joins the list below when that build exists
-#               (what it must check: .ci/board/boot.py, next to TLS_CHECKS).
+# make pi-boot  the builds of make pi (ARMv6, ARMv6 TINY=1, ARMv6 TLS=1, ARMv6 ACME=1, ARMv7)
+#               booted under busybox init on emulated boards with Debian's kernels: the Pi
+#               Zero (QEMU raspi0, linux-image-rpi) with the ARMv6 builds, QEMU's virt board
+#               (Cortex-A7 x2, linux-image-armmp) with ARMv7. mote is started by
+#               deploy/inittab's own line and checked inside the guest (.ci/board/); the
+#               TLS=1 build also over HTTPS, by a rustls client built beside it, and the
+#               ACME=1 build with a stored certificate and the clock at 1970 (the same
+#               binary `make size-check` builds). The kernels and busybox-static come from
+#               Debian's archive into BOARD_DIR and stay there; installs qemu-system-arm,
+#               cpio and openssl (apt).
 ARMV7        := armv7-unknown-linux-musleabihf
 BOARD_DIR    ?= $(TARGET_DIR)/board
 BOARD_CLIENT := $(BOARD_DIR)/mote-client
@@ -347,16 +347,18 @@ board-client: $(BOARD_CLIENT)
 
 pi-boot: tools-cross tools-board $(BOARD_CLIENT)
 	@$(call need_apt,openssl:openssl)
-	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY= TLS=
-	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=1 TLS=
-	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY= TLS=1
-	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV7) PI_CPU=$(PI_CPU_$(ARMV7)) TINY= TLS=
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY= TLS= ACME=
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=1 TLS= ACME=
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY= TLS=1 ACME=
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY= ACME=1
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV7) PI_CPU=$(PI_CPU_$(ARMV7)) TINY= TLS= ACME=
 	@echo "building the guest's HTTPS client ($(ARMV6), beside the TLS=1 build)..."
 	@RUSTFLAGS="$(call rustflags,$(PI_CPU_$(ARMV6)),,$(ARMV6))" RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$(TARGET_DIR)/tls \
 		cargo zigbuild -q --release --features tls --target $(ARMV6) $(call zflags,) --example mote-tls-client
 	@python3 .ci/board/boot.py --cache $(BOARD_DIR) --client $(BOARD_CLIENT) --tls-client $(BOARD_TLS_CLIENT) \
 		raspi0:armv6:$(ARMV6_BIN) raspi0:armv6-tiny:$(TINY_DIR)/$(ARMV6)/release/mote \
 		raspi0:armv6-tls:$(TARGET_DIR)/tls/$(ARMV6)/release/mote \
+		raspi0:armv6-acme:$(ACME_DIR)/$(ARMV6)/release/mote \
 		virt:armv7:$(TARGET_DIR)/$(ARMV7)/release/mote
 
 # --------------------------------------------------------------------------- size
