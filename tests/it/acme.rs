@@ -598,3 +598,35 @@ fn a_profile_is_sent_only_when_the_directory_lists_it() {
     wait_log(&server, &pebble, "the CA lists no profile shortlived; ordering without one", Duration::ZERO);
     assert_eq!(shim.orders(), ["profile=- replaces=- names=profile.mote.test"]);
 }
+
+/// The status of a plain GET / for `host`, and its Location.
+fn plain_get(server: &Server, host: &str) -> (u16, Option<String>) {
+    let response = server.request(format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"));
+    (response.status, response.header("location").map(str::to_string))
+}
+
+#[test]
+fn https_redirect_waits_for_the_names_first_certificate() {
+    if !ready() {
+        return;
+    }
+    let (http, tls) = (free_port(), free_port());
+    let pebble = pebble(http, tls, None);
+    // Nothing listens on 127.0.0.2: this name never gets a certificate.
+    pebble.resolve("later.mote.test", "127.0.0.2");
+    let dir = TempDir::new("acme-redirect");
+    let args = ["--acme", "now.mote.test", "--acme", "later.mote.test", "--acme-challenge", "http-01"];
+    let args = [&args[..], &["--https-redirect"]].concat();
+    let server = mote(&pebble, dir.path(), &listen(Some(http), tls), &args, &[]);
+    wait_log(&server, &pebble, "now.mote.test: certificate issued", ISSUE_TIMEOUT);
+    wait_log(&server, &pebble, "later.mote.test: ", ISSUE_TIMEOUT);
+    // The name with a certificate is sent to HTTPS, which answers it.
+    let (status, location) = plain_get(&server, "now.mote.test");
+    assert_eq!(status, 308);
+    assert_eq!(location.as_deref(), Some(format!("https://now.mote.test:{tls}/").as_str()));
+    assert_eq!(fetch(&pebble.root(), "now.mote.test", tls).unwrap().0, "200");
+    // The one without is served on plain HTTP: its handshakes fail.
+    assert!(fetch(&pebble.root(), "later.mote.test", tls).is_err());
+    let (status, location) = plain_get(&server, "later.mote.test:80");
+    assert_eq!((status, location), (200, None));
+}
