@@ -179,9 +179,28 @@ fn a_corrupt_state_or_a_broken_pair_is_said_and_nothing_wrong_is_served() {
     let said = wait_log(&server, &pebble, "c.mote.test.state", Duration::ZERO);
     assert_eq!(said.lines().count(), 1);
     wait_log(&server, &pebble, "serving the stored certificate", Duration::ZERO);
-    assert_eq!(fetch(&root, "c.mote.test", tls).unwrap().0, "200");
+    let (code, served) = fetch(&root, "c.mote.test", tls).unwrap();
+    assert_eq!(code, "200");
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(pebble.orders(), 1, "{}", server.stderr());
+    drop(server);
+
+    // A power cut while a renewal wrote its pair: the new pair's directory
+    // half-written (a chain cut short, no key) and the link that would
+    // switch to it made but not renamed into place. The pair in place is
+    // served, silently, and nothing is ordered.
+    let live = std::fs::read_link(ca.join("c.mote.test")).unwrap();
+    let other = if live.to_str() == Some("c.mote.test.a") { "c.mote.test.b" } else { "c.mote.test.a" };
+    std::fs::create_dir(ca.join(other)).unwrap();
+    let chain_text = std::fs::read(ca.join("c.mote.test").join("chain.pem")).unwrap();
+    std::fs::write(ca.join(other).join("chain.pem"), &chain_text[..chain_text.len() / 2]).unwrap();
+    std::os::unix::fs::symlink(other, ca.join("c.mote.test.link")).unwrap();
+    let server = start();
+    wait_log(&server, &pebble, "serving the stored certificate", Duration::ZERO);
+    assert_eq!(fetch(&root, "c.mote.test", tls).unwrap(), ("200".to_string(), served));
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(pebble.orders(), 1, "{}", server.stderr());
+    assert!(!server.stderr().contains("cannot be used"), "{}", server.stderr());
     drop(server);
 
     // A pair whose chain was cut short (a disk that lost a write): said,
@@ -195,6 +214,33 @@ fn a_corrupt_state_or_a_broken_pair_is_said_and_nothing_wrong_is_served() {
     assert!(said.contains("c.mote.test"), "{said}");
     wait_log(&server, &pebble, "certificate issued", ISSUE_TIMEOUT);
     assert_eq!(pebble.orders(), 2);
+    assert_eq!(fetch(&root, "c.mote.test", tls).unwrap().0, "200");
+    drop(server);
+
+    // A certificate beside a key that is not its own: said, never served
+    // (curl, trusting pebble's root, would fail the handshake), and a new
+    // certificate is ordered.
+    let pair = std::fs::canonicalize(ca.join("c.mote.test")).unwrap();
+    let stray = dir.path().join("stray");
+    let made = Command::new("openssl")
+        .args(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out"])
+        .arg(&stray)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let made = Command::new("openssl")
+        .args(["pkcs8", "-topk8", "-nocrypt", "-outform", "DER", "-in"])
+        .arg(&stray)
+        .arg("-out")
+        .arg(pair.join("key.der"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let server = start();
+    let said = wait_log(&server, &pebble, "the stored certificate cannot be used", Duration::ZERO);
+    assert!(said.contains("the key is not the certificate's"), "{said}");
+    wait_log(&server, &pebble, "certificate issued", ISSUE_TIMEOUT);
+    assert_eq!(pebble.orders(), 3);
     assert_eq!(fetch(&root, "c.mote.test", tls).unwrap().0, "200");
 }
 
@@ -629,4 +675,65 @@ fn https_redirect_waits_for_the_names_first_certificate() {
     assert!(fetch(&pebble.root(), "later.mote.test", tls).is_err());
     let (status, location) = plain_get(&server, "later.mote.test:80");
     assert_eq!((status, location), (200, None));
+}
+
+#[test]
+fn an_acme_dir_on_tmpfs_is_a_warning() {
+    if !ready() {
+        return;
+    }
+    let shm = Path::new("/dev/shm");
+    let kind = Command::new("stat").args(["-f", "-c", "%T"]).arg(shm).output().map(|o| o.stdout).unwrap_or_default();
+    if String::from_utf8_lossy(&kind).trim() != "tmpfs" {
+        eprintln!("skipping: /dev/shm is not a tmpfs here");
+        return;
+    }
+    let (http, tls) = (free_port(), free_port());
+    let pebble = pebble(http, tls, None);
+    let dir = shm.join(format!("mote-acme-test-{}-{http}", std::process::id()));
+    let server = mote(&pebble, &dir, &listen(Some(http), tls), &["--acme", "shm.mote.test"], &[]);
+    let said = wait_log(&server, &pebble, "is on tmpfs", Duration::from_secs(5));
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(said.starts_with(&format!("mote: warning: --acme-dir {} is on tmpfs: ", dir.display())), "{said}");
+    assert!(said.contains("orders them again"), "{said}");
+}
+
+#[test]
+fn an_acme_dir_the_user_cannot_write_stops_the_start() {
+    if !ready() {
+        return;
+    }
+    let uid = Command::new("id").arg("-u").output().map(|o| o.stdout).unwrap_or_default();
+    if String::from_utf8_lossy(&uid).trim() != "0" {
+        eprintln!("skipping: --user needs root");
+        return;
+    }
+    let (http, tls) = (free_port(), free_port());
+    let pebble = pebble(http, tls, None);
+    let dir = TempDir::new("acme-user");
+    // Root's, 0700: readable and writable by root only.
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    std::fs::set_permissions(&state, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let (directory, ca) = (pebble.directory(), pebble.server_ca());
+    let flags = |user: bool| {
+        let mut flags =
+            vec!["--listen-tls".to_string(), format!("127.0.0.1:{tls}"), "--acme".into(), "u.mote.test".into()];
+        flags.extend(["--acme-dir", state.to_str().unwrap(), "--acme-directory", &directory].map(String::from));
+        flags.extend(["--acme-ca-file".to_string(), ca.to_str().unwrap().to_string()]);
+        if user {
+            flags.extend(["--user".to_string(), "nobody".to_string()]);
+        }
+        flags
+    };
+    let with_user = flags(true);
+    let (status, _, err) = run_to_exit(&with_user.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(&format!("--acme-dir {}", state.display())), "{err}");
+    // The same flags as root start: it is the user that cannot write there.
+    let as_root = flags(false);
+    let server = Server::start(&as_root.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(!server.stderr().contains("--acme-dir"), "{}", server.stderr());
 }
