@@ -379,10 +379,10 @@ BUDGET_ARMV6_ACME_TINY := 655360
 TLS_DIR           := $(TARGET_DIR)/tls
 ACME_DIR          := $(TARGET_DIR)/acme
 upper = $(shell echo '$(1)' | tr 'a-z-' 'A-Z_')
-# $(call bloat_cross,TRIPLE,CPU,TARGET_DIR,TINY,TLS): the same flags (and Thumb spec) as the
-# deliverable, so the attribution is of the same code.
+# $(call bloat_cross,TRIPLE,CPU,TARGET_DIR,TINY,FEATURE): the same flags (and Thumb spec) as the
+# deliverable, so the attribution is of the same code; FEATURE is tls, acme or empty.
 bloat_cross = $(call zig_cc_env,$(1),$(2),$(4)) $(if $(5),$(call ring_cc_env,$(1))) CARGO_TARGET_DIR=$(3) \
-	cargo bloat --release $(if $(5),--features tls) \
+	cargo bloat --release $(if $(5),--features $(5)) \
 	-Z build-std=std,panic_abort $(call target_arg,$(1),$(3),$(call thumb,$(1),$(4))) \
 	-Z build-std-features=$(if $(4),$(TINY_FEATURES))
 # $(call bloat_pair,NAME,COMMAND): crates + 30 biggest functions into size-report/,
@@ -405,6 +405,8 @@ size: tools-cross tools-bloat
 	@$(MAKE) --no-print-directory static TINY= TLS=1
 	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY= TLS=1
 	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=1 TLS=1
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY= ACME=1
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=1 ACME=1
 	@echo "building $(ARMV6) with std's default features, backtrace included (size steps)..."
 	@RUSTFLAGS="$(call rustflags,arm1176jzf-s,,$(ARMV6))" RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$(STEPS_DIR)/bt \
 		cargo zigbuild -q --release --target $(ARMV6) -Zbuild-std=std,panic_abort
@@ -418,9 +420,11 @@ size: tools-cross tools-bloat
 	@$(call bloat_pair,x86_64-tiny,$(call bloat_cross,$(X86),,$(BLOAT_DIR)/tiny,1))
 	@$(call bloat_pair,armv6,$(call bloat_cross,$(ARMV6),arm1176jzf-s,$(BLOAT_DIR),))
 	@$(call bloat_pair,armv6-tiny,$(call bloat_cross,$(ARMV6),arm1176jzf-s,$(BLOAT_DIR)/tiny,1))
-	@$(call bloat_pair,x86_64-tls,$(call bloat_cross,$(X86),,$(BLOAT_DIR)/tls,,1))
-	@$(call bloat_pair,armv6-tls,$(call bloat_cross,$(ARMV6),arm1176jzf-s,$(BLOAT_DIR)/tls,,1))
-	@$(call bloat_pair,armv6-tls-tiny,$(call bloat_cross,$(ARMV6),arm1176jzf-s,$(BLOAT_DIR)/tls/tiny,1,1))
+	@$(call bloat_pair,x86_64-tls,$(call bloat_cross,$(X86),,$(BLOAT_DIR)/tls,,tls))
+	@$(call bloat_pair,armv6-tls,$(call bloat_cross,$(ARMV6),arm1176jzf-s,$(BLOAT_DIR)/tls,,tls))
+	@$(call bloat_pair,armv6-tls-tiny,$(call bloat_cross,$(ARMV6),arm1176jzf-s,$(BLOAT_DIR)/tls/tiny,1,tls))
+	@$(call bloat_pair,armv6-acme,$(call bloat_cross,$(ARMV6),arm1176jzf-s,$(BLOAT_DIR)/acme,,acme))
+	@$(call bloat_pair,armv6-acme-tiny,$(call bloat_cross,$(ARMV6),arm1176jzf-s,$(BLOAT_DIR)/acme/tiny,1,acme))
 	@echo "size: writing $(SIZE_DIR)/README.md..."
 	@python3 .ci/size_report.py $(SIZE_DIR) \
 		"armv6|$(ARMV6)|default|$(ARMV6_BIN)|$(BUDGET_ARMV6)" \
@@ -430,6 +434,10 @@ size: tools-cross tools-bloat
 		"armv6-tls|$(ARMV6)|TLS|$(TLS_DIR)/$(ARMV6)/release/mote|$(BUDGET_ARMV6_TLS)" \
 		"armv6-tls-tiny|$(ARMV6)|TLS tiny|$(TLS_DIR)/tiny/$(ARMV6)/release/mote|$(BUDGET_ARMV6_TLS_TINY)" \
 		"x86_64-tls|$(X86)|TLS|$(TLS_DIR)/$(X86)/release/mote|" \
+		"armv6-acme|$(ARMV6)|ACME|$(ACME_DIR)/$(ARMV6)/release/mote|$(BUDGET_ARMV6_ACME)" \
+		"armv6-acme-tiny|$(ARMV6)|ACME tiny|$(ACME_DIR)/tiny/$(ARMV6)/release/mote|$(BUDGET_ARMV6_ACME_TINY)" \
+		--cost "the ACME client (ACME vs TLS)|armv6-acme|armv6-tls" \
+		--cost "the ACME client, tiny (ACME tiny vs TLS tiny)|armv6-acme-tiny|armv6-tls-tiny" \
 		--step "std rebuilt, default features (backtrace)|$(STEPS_DIR)/bt/$(ARMV6)/release/mote" \
 		--step "without backtrace (make pi default)|$(ARMV6_BIN)" \
 		--step "+ optimize_for_size|$(STEPS_DIR)/ofs/$(ARMV6)/release/mote" \
