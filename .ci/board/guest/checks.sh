@@ -305,15 +305,20 @@ date_once_set() {
 
 # With the clock at 1970 the mote init started at boot is still the same process (it
 # did not refuse its certificate and get respawned) and completes a handshake whose
-# chain is verified as of the pack time, as a client with a right clock would; a second
-# mote with the same pair says once that it did not check the dates.
-tls_at_1970() {
+# chain is verified as of the pack time, as a client with a right clock would. Sets pid
+# and out (the client's line).
+handshake_at_1970() {
 	year=$(date -u +%Y)
 	[ "$year" = 1970 ] || { echo "the clock reads $year, not 1970"; return 1; }
 	pid=$(mote_pid) || { echo "no mote running"; return 1; }
 	boot_pid=$(cat /tmp/boot.pid 2>/dev/null)
 	[ "$pid" = "$boot_pid" ] || { echo "mote is pid $pid, not $boot_pid as at boot: init respawned it"; return 1; }
 	out=$("$TLS_CLIENT" handshake "127.0.0.1:$TLS_PORT" "$TLS_CA" 1 "$NOW" 2>&1) || { echo "$out"; return 1; }
+}
+
+# That, and a second mote with the same pair says once that it did not check the dates.
+tls_at_1970() {
+	handshake_at_1970 || return 1
 	other=127.0.0.1:$OTHER_PORT
 	"$MOTE_BIN" --root "$ROOT" --listen "$other" --listen-tls "127.0.0.1:$TLS_OTHER_PORT" \
 		--tls-cert "$TLS_CERT" --tls-key "$TLS_KEY" 2>/tmp/tls.log &
@@ -362,16 +367,11 @@ acme_lines() {
 	grep -c -e "$1" /var/log/messages
 }
 
-# With the clock at 1970 the mote init started serves its stored certificate (the chain
-# verified as of the pack time), has said once that it waits for the clock, and makes no
+# With the clock at 1970 the mote init started serves its stored certificate
+# (handshake_at_1970), has said once that it waits for the clock, and makes no
 # connection towards the CA, even when SIGHUP wakes its client to look again.
 acme_at_1970() {
-	year=$(date -u +%Y)
-	[ "$year" = 1970 ] || { echo "the clock reads $year, not 1970"; return 1; }
-	pid=$(mote_pid) || { echo "no mote running"; return 1; }
-	boot_pid=$(cat /tmp/boot.pid 2>/dev/null)
-	[ "$pid" = "$boot_pid" ] || { echo "mote is pid $pid, not $boot_pid as at boot: init respawned it"; return 1; }
-	out=$("$TLS_CLIENT" handshake "127.0.0.1:$TLS_PORT" "$TLS_CA" 1 "$NOW" 2>&1) || { echo "$out"; return 1; }
+	handshake_at_1970 || return 1
 	kill -HUP "$pid"
 	if wait_until 5 towards_ca; then
 		echo "sockets towards $ACME_CA_ADDR:$ACME_CA_PORT after SIGHUP at 1970: $(ca_sockets)"
