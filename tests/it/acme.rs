@@ -259,6 +259,16 @@ fn tls_alpn01_gets_a_certificate_with_only_a_tls_listener() {
     assert_eq!(code, "200");
 }
 
+/// mote with `--acme BAD --acme GOOD` by HTTP-01 and `extra` flags, on
+/// `(http, tls)`. pebble resolves BAD to 127.0.0.2, where nothing listens
+/// (mote is on 127.0.0.1 only): it never validates.
+fn good_and_bad(pebble: &Pebble, dir: &Path, ports: (u16, u16), names: (&str, &str), extra: &[&str]) -> Server {
+    let (good, bad) = names;
+    pebble.resolve(bad, "127.0.0.2");
+    let args = [&["--acme", bad, "--acme", good, "--acme-challenge", "http-01"][..], extra].concat();
+    mote(pebble, dir, &listen(Some(ports.0), ports.1), &args, &[])
+}
+
 #[test]
 fn a_name_that_cannot_validate_does_not_hold_up_another() {
     if !ready() {
@@ -266,11 +276,8 @@ fn a_name_that_cannot_validate_does_not_hold_up_another() {
     }
     let (http, tls) = (free_port(), free_port());
     let pebble = pebble(http, tls, None);
-    // Nothing listens on 127.0.0.2 (mote is on 127.0.0.1 only).
-    pebble.resolve("bad.mote.test", "127.0.0.2");
     let dir = TempDir::new("acme-two");
-    let args = ["--acme", "bad.mote.test", "--acme", "good.mote.test", "--acme-challenge", "http-01"];
-    let server = mote(&pebble, dir.path(), &listen(Some(http), tls), &args, &[]);
+    let server = good_and_bad(&pebble, dir.path(), (http, tls), ("good.mote.test", "bad.mote.test"), &[]);
     wait_log(&server, &pebble, "good.mote.test: certificate issued by http-01", ISSUE_TIMEOUT);
     let failed = wait_log(&server, &pebble, "attempt 1 failed", ISSUE_TIMEOUT);
     assert!(failed.contains("bad.mote.test: ") && failed.contains("next in 60 s"), "{failed}");
@@ -478,11 +485,9 @@ fn status_and_metrics_show_each_certificate() {
     }
     let (http, tls) = (free_port(), free_port());
     let pebble = pebble(http, tls, None);
-    pebble.resolve("nope.mote.test", "127.0.0.2");
     let dir = TempDir::new("acme-status");
-    let args = ["--acme", "ok.mote.test", "--acme", "nope.mote.test", "--status", "/s", "--metrics", "/m"];
-    let args = [&args[..], &["--acme-challenge", "http-01"]].concat();
-    let server = mote(&pebble, dir.path(), &listen(Some(http), tls), &args, &[]);
+    let names = ("ok.mote.test", "nope.mote.test");
+    let server = good_and_bad(&pebble, dir.path(), (http, tls), names, &["--status", "/s", "--metrics", "/m"]);
     wait_log(&server, &pebble, "ok.mote.test: certificate issued", ISSUE_TIMEOUT);
     wait_log(&server, &pebble, "nope.mote.test: ", ISSUE_TIMEOUT);
     wait_log(&server, &pebble, "attempt 1 failed", ISSUE_TIMEOUT);
@@ -658,12 +663,9 @@ fn https_redirect_waits_for_the_names_first_certificate() {
     }
     let (http, tls) = (free_port(), free_port());
     let pebble = pebble(http, tls, None);
-    // Nothing listens on 127.0.0.2: this name never gets a certificate.
-    pebble.resolve("later.mote.test", "127.0.0.2");
     let dir = TempDir::new("acme-redirect");
-    let args = ["--acme", "now.mote.test", "--acme", "later.mote.test", "--acme-challenge", "http-01"];
-    let args = [&args[..], &["--https-redirect"]].concat();
-    let server = mote(&pebble, dir.path(), &listen(Some(http), tls), &args, &[]);
+    let names = ("now.mote.test", "later.mote.test");
+    let server = good_and_bad(&pebble, dir.path(), (http, tls), names, &["--https-redirect"]);
     wait_log(&server, &pebble, "now.mote.test: certificate issued", ISSUE_TIMEOUT);
     wait_log(&server, &pebble, "later.mote.test: ", ISSUE_TIMEOUT);
     // The name with a certificate is sent to HTTPS, which answers it.
