@@ -311,16 +311,16 @@ ring-test-32: tools-cross
 	@echo "testing the send ring on $(I686) (natively)..."
 	@cargo-zigbuild test -q --release --target $(I686) --bin mote -- sys::uring::tests
 
-# make pi-boot  the builds of make pi (ARMv6, ARMv6 TINY=1, ARMv6 TLS=1, ARMv7) booted under
-#               busybox init on emulated boards with Debian's kernels: the Pi Zero (QEMU
-#               raspi0, linux-image-rpi) with the ARMv6 builds, QEMU's virt board (Cortex-A7
-#               x2, linux-image-armmp) with ARMv7. mote is started by deploy/inittab's own
-#               line and checked inside the guest (.ci/board/); the TLS=1 build also over
-#               HTTPS, by a rustls client built beside it. The kernels and busybox-static
-#               come from Debian's archive into BOARD_DIR and stay there; installs
-#               qemu-system-arm, cpio and openssl (apt).
-#               An ACME=1 build's boot joins the list below when that build exists
-#               (what it must check: .ci/board/boot.py, next to TLS_CHECKS).
+# make pi-boot  the builds of make pi (ARMv6, ARMv6 TINY=1, ARMv6 TLS=1, ARMv6 ACME=1, ARMv7)
+#               booted under busybox init on emulated boards with Debian's kernels: the Pi
+#               Zero (QEMU raspi0, linux-image-rpi) with the ARMv6 builds, QEMU's virt board
+#               (Cortex-A7 x2, linux-image-armmp) with ARMv7. mote is started by
+#               deploy/inittab's own line and checked inside the guest (.ci/board/); the
+#               TLS=1 build also over HTTPS, by a rustls client built beside it, and the
+#               ACME=1 build with a stored certificate and the clock at 1970 (the same
+#               binary `make size-check` builds). The kernels and busybox-static come from
+#               Debian's archive into BOARD_DIR and stay there; installs qemu-system-arm,
+#               cpio and openssl (apt).
 ARMV7        := armv7-unknown-linux-musleabihf
 BOARD_DIR    ?= $(TARGET_DIR)/board
 BOARD_CLIENT := $(BOARD_DIR)/mote-client
@@ -347,16 +347,18 @@ board-client: $(BOARD_CLIENT)
 
 pi-boot: tools-cross tools-board $(BOARD_CLIENT)
 	@$(call need_apt,openssl:openssl)
-	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY= TLS=
-	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=1 TLS=
-	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY= TLS=1
-	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV7) PI_CPU=$(PI_CPU_$(ARMV7)) TINY= TLS=
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY= TLS= ACME=
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=1 TLS= ACME=
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY= TLS=1 ACME=
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY= ACME=1
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV7) PI_CPU=$(PI_CPU_$(ARMV7)) TINY= TLS= ACME=
 	@echo "building the guest's HTTPS client ($(ARMV6), beside the TLS=1 build)..."
 	@RUSTFLAGS="$(call rustflags,$(PI_CPU_$(ARMV6)),,$(ARMV6))" RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$(TARGET_DIR)/tls \
 		cargo zigbuild -q --release --features tls --target $(ARMV6) $(call zflags,) --example mote-tls-client
 	@python3 .ci/board/boot.py --cache $(BOARD_DIR) --client $(BOARD_CLIENT) --tls-client $(BOARD_TLS_CLIENT) \
 		raspi0:armv6:$(ARMV6_BIN) raspi0:armv6-tiny:$(TINY_DIR)/$(ARMV6)/release/mote \
 		raspi0:armv6-tls:$(TARGET_DIR)/tls/$(ARMV6)/release/mote \
+		raspi0:armv6-acme:$(ACME_DIR)/$(ARMV6)/release/mote \
 		virt:armv7:$(TARGET_DIR)/$(ARMV7)/release/mote
 
 # --------------------------------------------------------------------------- size
@@ -377,10 +379,10 @@ BUDGET_ARMV6_ACME_TINY := 655360
 TLS_DIR           := $(TARGET_DIR)/tls
 ACME_DIR          := $(TARGET_DIR)/acme
 upper = $(shell echo '$(1)' | tr 'a-z-' 'A-Z_')
-# $(call bloat_cross,TRIPLE,CPU,TARGET_DIR,TINY,TLS): the same flags (and Thumb spec) as the
-# deliverable, so the attribution is of the same code.
+# $(call bloat_cross,TRIPLE,CPU,TARGET_DIR,TINY,FEATURE): the same flags (and Thumb spec) as the
+# deliverable, so the attribution is of the same code; FEATURE is tls, acme or empty.
 bloat_cross = $(call zig_cc_env,$(1),$(2),$(4)) $(if $(5),$(call ring_cc_env,$(1))) CARGO_TARGET_DIR=$(3) \
-	cargo bloat --release $(if $(5),--features tls) \
+	cargo bloat --release $(if $(5),--features $(5)) \
 	-Z build-std=std,panic_abort $(call target_arg,$(1),$(3),$(call thumb,$(1),$(4))) \
 	-Z build-std-features=$(if $(4),$(TINY_FEATURES))
 # $(call bloat_pair,NAME,COMMAND): crates + 30 biggest functions into size-report/,
@@ -403,6 +405,8 @@ size: tools-cross tools-bloat
 	@$(MAKE) --no-print-directory static TINY= TLS=1
 	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY= TLS=1
 	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=1 TLS=1
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY= ACME=1
+	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=1 ACME=1
 	@echo "building $(ARMV6) with std's default features, backtrace included (size steps)..."
 	@RUSTFLAGS="$(call rustflags,arm1176jzf-s,,$(ARMV6))" RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$(STEPS_DIR)/bt \
 		cargo zigbuild -q --release --target $(ARMV6) -Zbuild-std=std,panic_abort
@@ -416,9 +420,11 @@ size: tools-cross tools-bloat
 	@$(call bloat_pair,x86_64-tiny,$(call bloat_cross,$(X86),,$(BLOAT_DIR)/tiny,1))
 	@$(call bloat_pair,armv6,$(call bloat_cross,$(ARMV6),arm1176jzf-s,$(BLOAT_DIR),))
 	@$(call bloat_pair,armv6-tiny,$(call bloat_cross,$(ARMV6),arm1176jzf-s,$(BLOAT_DIR)/tiny,1))
-	@$(call bloat_pair,x86_64-tls,$(call bloat_cross,$(X86),,$(BLOAT_DIR)/tls,,1))
-	@$(call bloat_pair,armv6-tls,$(call bloat_cross,$(ARMV6),arm1176jzf-s,$(BLOAT_DIR)/tls,,1))
-	@$(call bloat_pair,armv6-tls-tiny,$(call bloat_cross,$(ARMV6),arm1176jzf-s,$(BLOAT_DIR)/tls/tiny,1,1))
+	@$(call bloat_pair,x86_64-tls,$(call bloat_cross,$(X86),,$(BLOAT_DIR)/tls,,tls))
+	@$(call bloat_pair,armv6-tls,$(call bloat_cross,$(ARMV6),arm1176jzf-s,$(BLOAT_DIR)/tls,,tls))
+	@$(call bloat_pair,armv6-tls-tiny,$(call bloat_cross,$(ARMV6),arm1176jzf-s,$(BLOAT_DIR)/tls/tiny,1,tls))
+	@$(call bloat_pair,armv6-acme,$(call bloat_cross,$(ARMV6),arm1176jzf-s,$(BLOAT_DIR)/acme,,acme))
+	@$(call bloat_pair,armv6-acme-tiny,$(call bloat_cross,$(ARMV6),arm1176jzf-s,$(BLOAT_DIR)/acme/tiny,1,acme))
 	@echo "size: writing $(SIZE_DIR)/README.md..."
 	@python3 .ci/size_report.py $(SIZE_DIR) \
 		"armv6|$(ARMV6)|default|$(ARMV6_BIN)|$(BUDGET_ARMV6)" \
@@ -428,6 +434,10 @@ size: tools-cross tools-bloat
 		"armv6-tls|$(ARMV6)|TLS|$(TLS_DIR)/$(ARMV6)/release/mote|$(BUDGET_ARMV6_TLS)" \
 		"armv6-tls-tiny|$(ARMV6)|TLS tiny|$(TLS_DIR)/tiny/$(ARMV6)/release/mote|$(BUDGET_ARMV6_TLS_TINY)" \
 		"x86_64-tls|$(X86)|TLS|$(TLS_DIR)/$(X86)/release/mote|" \
+		"armv6-acme|$(ARMV6)|ACME|$(ACME_DIR)/$(ARMV6)/release/mote|$(BUDGET_ARMV6_ACME)" \
+		"armv6-acme-tiny|$(ARMV6)|ACME tiny|$(ACME_DIR)/tiny/$(ARMV6)/release/mote|$(BUDGET_ARMV6_ACME_TINY)" \
+		--cost "the ACME client (ACME vs TLS)|armv6-acme|armv6-tls" \
+		--cost "the ACME client, tiny (ACME tiny vs TLS tiny)|armv6-acme-tiny|armv6-tls-tiny" \
 		--step "std rebuilt, default features (backtrace)|$(STEPS_DIR)/bt/$(ARMV6)/release/mote" \
 		--step "without backtrace (make pi default)|$(ARMV6_BIN)" \
 		--step "+ optimize_for_size|$(STEPS_DIR)/ofs/$(ARMV6)/release/mote" \

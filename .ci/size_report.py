@@ -2,10 +2,12 @@
 """Write size-report/README.md from the binaries and cargo-bloat reports `make size` made.
 
 usage: size_report.py DIR NAME|TRIPLE|PROFILE|BIN|BUDGET ... [--step LABEL|BIN ...]
+                      [--cost LABEL|NAME|BASE ...]
 
 For each NAME, DIR/NAME.crates.txt and DIR/NAME.functions.txt are cargo-bloat's own
-output. Bytes are the stripped deliverable's file size. Exits 1 when a binary is over
-its budget, so `make size` fails.
+output. Bytes are the stripped deliverable's file size. A --cost compares two of the
+NAMEs: the bytes and each crate's .text that NAME adds to BASE. Exits 1 when a binary
+is over its budget, so `make size` fails.
 """
 import os
 import platform
@@ -75,11 +77,13 @@ def machine():
 
 
 def main(argv):
-    out_dir, specs, steps = argv[0], [], []
+    out_dir, specs, steps, costs = argv[0], [], [], []
     args = iter(argv[1:])
     for a in args:
         if a == "--step":
             steps.append(next(args).split("|"))
+        elif a == "--cost":
+            costs.append(next(args).split("|"))
         else:
             specs.append(a.split("|"))
 
@@ -130,6 +134,31 @@ def main(argv):
             size = os.path.getsize(binary)
             lines.append(f"| {label} | {size} ({human(size)}) | {size - base:+d} |")
 
+    binaries = {spec[0]: spec[3] for spec in specs}
+    for label, name, base in costs:
+        added = os.path.getsize(binaries[name]) - os.path.getsize(binaries[base])
+        crates = {}
+        for column, which in ((0, base), (1, name)):
+            for size, crate, _ in bloat_rows(os.path.join(out_dir, f"{which}.crates.txt")):
+                crates.setdefault(crate, [0, 0])[column] += size
+        totals = [text_total(os.path.join(out_dir, f"{which}.crates.txt")) or 0 for which in (base, name)]
+        lines += [
+            "",
+            f"## What {label} costs",
+            "",
+            f"{name} is {added:+d} bytes ({added / 1024:+.1f} KiB) on {base}. The .text of each crate"
+            f" that differs (cargo-bloat), largest change first:",
+            "",
+            f"| crate | {base} | {name} | change |",
+            "|---|---:|---:|---:|",
+        ]
+        changed = sorted(crates.items(), key=lambda item: -abs(item[1][1] - item[1][0]))
+        for crate, (before, after) in changed:
+            if abs(after - before) >= 512:
+                lines.append(f"| {crate} | {human(before)} | {human(after)} | {(after - before) / 1024:+.1f} KiB |")
+        lines.append(f"| .text in all | {human(totals[0])} | {human(totals[1])} |"
+                     f" {(totals[1] - totals[0]) / 1024:+.1f} KiB |")
+
     lines += [
         "",
         "## Method",
@@ -163,8 +192,15 @@ def main(argv):
         " ECDHE-AEAD suites, stateless session tickets; ring's C and assembly compiled by zig"
         " for the target. What each of those choices costs was measured by temporary builds"
         " and is in `tls-choices.md`.",
+        "- **ACME** (`ACME=1`): the `acme` feature on top of TLS: rustls' client side, webpki's"
+        " verification of the CA's chain with the algorithms a CA's chain needs (ECDSA P-256 and"
+        " P-384, RSA PKCS#1 and PSS: Let's Encrypt's roots are RSA), ring's RSA verification, and"
+        " mote's own ACME client (`src/acme/`: JSON, base64, JWS, DER, the HTTPS transport, the"
+        " store, the protocol and the schedule). Its cost is the comparison with the TLS build"
+        " above.",
         "- budgets: ARMv6 default <= 256 KiB, ARMv6 tiny <= 160 KiB, ARMv6 TLS <= 576 KiB,"
-        " ARMv6 TLS tiny <= 448 KiB; `make size` and `make size-check` fail above them."
+        " ARMv6 TLS tiny <= 448 KiB, ARMv6 ACME <= 768 KiB, ARMv6 ACME tiny <= 640 KiB (the TLS"
+        " budgets + 192 KiB); `make size` and `make size-check` fail above them."
         " x86_64 has no budget (reported for comparison).",
         "- **attribution**: cargo-bloat on an unstripped twin of each build with identical flags"
         " (for the cross builds cargo-bloat drives `cargo build -Zbuild-std` linked by"

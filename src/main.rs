@@ -98,6 +98,9 @@ fn serve(config: Config) -> Result<(), String> {
     let https = https(&config)?;
     #[cfg(feature = "acme")]
     let https = if acme.is_some() { acme_https(&config, &challenges, &certs)? } else { https(&config)? };
+    // --https-redirect sends clients only where a certificate answers them.
+    #[cfg(feature = "acme")]
+    challenges.redirect_by(config.tls_cert.is_none().then(|| certs.clone()));
     let file_limit = sys::raise_file_limit();
     // Under a small limit (ulimit -n 64) keep half for connections rather than one.
     let max_conns =

@@ -20,7 +20,9 @@ certificate for localhost and 127.0.0.1 made here by openssl, signed by a CA mad
 for the run (the key readable by root only, as docs/https.md advises), the HTTPS
 client built for it (--tls-client) and the CA; the mote line gets `--listen-tls`,
 `--tls-cert` and `--tls-key` (TLS_FLAGS), and guest/checks.sh runs its HTTPS
-checks too (TLS_CHECKS).
+checks too (TLS_CHECKS). A BUILD named with `-acme` (armv6-acme) is the ACME build:
+its guest holds a stored certificate in its --acme-dir instead, and runs the checks of
+ACME_CHECKS (what it must show with the clock at 1970).
 
 The module is also what `make bench` boots its board run with (bench/run.py):
 Archive, unpacked, cpio_gz and console_run.
@@ -31,6 +33,7 @@ Python standard library only; qemu is stopped by PID however a boot ends.
 import argparse
 import glob
 import gzip
+import hashlib
 import os
 import re
 import shlex
@@ -67,17 +70,41 @@ TLS_CHECKS = ["tls-at-1970", "tls-handshake", "tls-load"]
 TLS_PORT = "443"
 TLS_CERT, TLS_KEY, TLS_CA = "/etc/mote/cert.pem", "/etc/mote/key.pem", "/board/ca.pem"
 TLS_FLAGS = f"--listen-tls 0.0.0.0:{TLS_PORT} --tls-cert {TLS_CERT} --tls-key {TLS_KEY}"
-# The ACME build's boot goes here, once `make pi ACME=1` exists: a BUILD named `-acme`,
-# with a stored certificate and account in its --acme directory and a CA address the
-# guest cannot reach. With the clock at 1970 it must serve the stored certificate, say
-# once on the console that it waits for the clock before renewing, and make no
-# connection to the CA (nothing in /proc/net/tcp towards the CA's port); set the clock,
-# then the same HTTPS checks as TLS_CHECKS.
+# The ACME build (a BUILD named with `-acme`): its --acme-dir is packed into the guest
+# holding a certificate, key, account and renewal state for ACME_NAME, as the store
+# writes them (acme_store: made here with openssl, signed by the run's CA, and valid
+# for 30 days from the pack time, so not due for renewal), and the line names a CA the
+# guest cannot reach: the address a QEMU guest with user networking would reach the host
+# at. rcS routes that address into the loopback device, where nothing answers it, so a
+# connection attempt stays in SYN_SENT for the client's 10 s connect timeout and shows
+# in /proc/net/tcp; mote also logs to syslog (busybox syslogd), so the guest can read
+# its lines. With the clock at 1970 mote must serve the stored certificate, say once
+# that it waits for the clock, and make no connection towards the CA, even when SIGHUP
+# wakes its client; once the clock is set, SIGHUP must send it to the CA (which shows
+# that the checks would see an attempt), and handshakes verified by the guest's clock
+# pass. The rest of the boot is the TLS build's, so these are its only checks.
+ACME_CHECKS = ["boot", "acme-at-1970", "date", "acme-once-set", "tls-handshake"]
+ACME_NAME = "localhost"
+ACME_DIR = "/var/lib/mote/acme"
+ACME_CA_ADDR, ACME_CA_PORT = "10.0.2.2", "14000"
+ACME_DIRECTORY = f"https://{ACME_CA_ADDR}:{ACME_CA_PORT}/dir"
+ACME_FLAGS = (f"--listen-tls 0.0.0.0:{TLS_PORT} --acme {ACME_NAME} --acme-dir {ACME_DIR} "
+              f"--acme-directory {ACME_DIRECTORY} --acme-ca-file {TLS_CA} --syslog")
 
 
 def checks_for(build):
     """The checks a boot of BUILD must report."""
+    if is_acme(build):
+        return ACME_CHECKS
     return CHECKS + (TLS_CHECKS if "tls" in build.split("-") else [])
+
+
+def is_acme(build):
+    return "acme" in build.split("-")
+
+
+def is_https(build):
+    return "tls" in build.split("-") or is_acme(build)
 
 # What each board boots: Debian's kernel package (a metapackage naming the current
 # kernel) and the files found in it by pattern, as they move with Debian's updates.
@@ -268,9 +295,10 @@ def cpio_gz(rootfs, path):
     return path
 
 
-def initramfs(work, board, build, binary, clients, busybox, line, tls):
+def initramfs(work, board, build, binary, clients, busybox, line, tls, acme=None):
     """The checks' guest as a gzipped cpio archive; returns its path. CLIENTS: the HTTP
-    client and, for an HTTPS build, the HTTPS one; TLS: (ca, cert, key) or None."""
+    client and, for an HTTPS build, the HTTPS one; TLS: (ca, cert, key) or None; ACME:
+    the --acme-dir to pack (acme_store), or None."""
     fs = Rootfs(os.path.join(work, "rootfs"), busybox)
     fs.put(os.path.join(HERE, "guest", "checks.sh"), "/board/checks.sh")
     fs.put(clients[0], "/board/mote-client")
@@ -295,15 +323,21 @@ def initramfs(work, board, build, binary, clients, busybox, line, tls):
         ca, cert, key = tls
         fs.put(clients[1], "/board/mote-tls-client")
         fs.put(ca, TLS_CA, 0o644)
-        fs.put(cert, TLS_CERT, 0o644)
-        # Readable by root only: mote reads it before --user drops privileges.
-        fs.put(key, TLS_KEY, 0o600)
-        guest_line = f"{guest_line} {TLS_FLAGS}"
+        if acme:
+            shutil.copytree(acme, fs._at(ACME_DIR), symlinks=True)
+            guest_line = f"{guest_line} {ACME_FLAGS}"
+        else:
+            fs.put(cert, TLS_CERT, 0o644)
+            # Readable by root only: mote reads it before --user drops privileges.
+            fs.put(key, TLS_KEY, 0o600)
+            guest_line = f"{guest_line} {TLS_FLAGS}"
     fs.write("/etc/inittab", "::sysinit:/etc/init.d/rcS\n::once:/board/checks.sh\n" + guest_line + "\n")
     fs.env(BOARD=board, BUILD=build, NOW=str(int(time.time())), MOTE_BIN=line["bin"],
            PORT=line["port"], ROOT=line["root"], LOG=line["log"], RUN_USER=line["user"],
            STATUS=line["status"], LINE=guest_line, TLS="1" if tls else "",
-           TLS_PORT=TLS_PORT, TLS_CERT=TLS_CERT, TLS_KEY=TLS_KEY, TLS_CA=TLS_CA)
+           TLS_PORT=TLS_PORT, TLS_CERT=TLS_CERT, TLS_KEY=TLS_KEY, TLS_CA=TLS_CA,
+           ACME="1" if acme else "", ACME_DIR=ACME_DIR, ACME_NAME=ACME_NAME, ACME_CA_ADDR=ACME_CA_ADDR,
+           ACME_CA_PORT=ACME_CA_PORT)
     return cpio_gz(fs.path, os.path.join(work, "initramfs.cpio.gz"))
 
 
@@ -315,7 +349,9 @@ def certificates(work):
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
     with open(os.path.join(d, "ext"), "w") as f:
-        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+        # The authority key identifier, as a CA's certificates carry it: the ACME build's
+        # client asks for renewal information by it once the clock is set.
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\nauthorityKeyIdentifier=keyid\n")
     for cmd in (["ecparam", "-genkey", "-name", "prime256v1", "-noout", "-out", "ca.key"],
                 ["req", "-x509", "-new", "-key", "ca.key", "-subj", "/CN=board CA", "-days", "30", "-out", "ca.pem"],
                 ["ecparam", "-genkey", "-name", "prime256v1", "-noout", "-out", "key.pem"],
@@ -324,6 +360,36 @@ def certificates(work):
                  "-days", "30", "-extfile", "ext", "-out", "cert.pem"]):
         run(["openssl", *cmd], cwd=d, timeout=30)
     return [os.path.join(d, n) for n in ("ca.pem", "cert.pem", "key.pem")]
+
+
+def acme_store(work, cert, key):
+    """An --acme-dir as mote's store (src/acme/store.rs) leaves it after issuing CERT
+    (with KEY) for ACME_NAME from ACME_DIRECTORY: one directory per CA, named by the
+    first 8 bytes of SHA-256 of its URL, holding the account, the pair behind a link,
+    and the renewal state; directories 0700, files 0600. Returns its path."""
+    root = os.path.join(work, "acme")
+    shutil.rmtree(root, ignore_errors=True)
+    ca_dir = os.path.join(root, hashlib.sha256(ACME_DIRECTORY.encode()).hexdigest()[:16])
+    pair = os.path.join(ca_dir, f"{ACME_NAME}.a")
+    os.makedirs(pair)
+    account = os.path.join(work, "pki", "account.pem")
+    run(["openssl", "ecparam", "-genkey", "-name", "prime256v1", "-noout", "-out", account], timeout=30)
+    # Both keys as PKCS #8 DER, as the store keeps them.
+    for pem, der in ((key, os.path.join(pair, "key.der")), (account, os.path.join(ca_dir, "account.key"))):
+        run(["openssl", "pkcs8", "-topk8", "-nocrypt", "-in", pem, "-outform", "DER", "-out", der], timeout=30)
+    shutil.copyfile(cert, os.path.join(pair, "chain.pem"))
+    os.symlink(f"{ACME_NAME}.a", os.path.join(ca_dir, ACME_NAME))
+    for name, text in (("directory.url", f"{ACME_DIRECTORY}\n"),
+                       ("account.url", f"https://{ACME_CA_ADDR}:{ACME_CA_PORT}/my-account/1\n"),
+                       (f"{ACME_NAME}.state", "mote-acme-state 1\nfailures 0\nnext_attempt 0\nari_retry 0\n"
+                        f"profile \nnames {ACME_NAME}\nfailed_challenge \nlast_error \nend\n")):
+        with open(os.path.join(ca_dir, name), "w") as f:
+            f.write(text)
+    for dirpath, dirs, files in os.walk(root):
+        os.chmod(dirpath, 0o700)
+        for name in files:
+            os.chmod(os.path.join(dirpath, name), 0o600)
+    return root
 
 
 # --------------------------------------------------------------------------- boot
@@ -438,7 +504,7 @@ def main():
         board, build, binary = spec.split(":", 2)
         if board not in BOARDS or not os.path.isfile(binary):
             sys.exit(f"pi-boot: {spec}: a board is one of {', '.join(BOARDS)}, and the binary must exist")
-        if "tls" in build.split("-") and not (args.tls_client and os.path.isfile(args.tls_client)):
+        if is_https(build) and not (args.tls_client and os.path.isfile(args.tls_client)):
             sys.exit(f"pi-boot: {spec}: an HTTPS build needs --tls-client (the guest's HTTPS client)")
         boots.append((board, build, os.path.abspath(binary)))
     try:
@@ -455,6 +521,10 @@ def main():
         if any("tls" in b.split("-") for _, b, _ in boots):
             say(f"pi-boot: an HTTPS build's line adds: {TLS_FLAGS} (a certificate for localhost and "
                 f"127.0.0.1 from a CA made for the run, in {TLS_CA}; the key mode 600)")
+        if any(is_acme(b) for _, b, _ in boots):
+            say(f"pi-boot: an ACME build's line adds: {ACME_FLAGS} (its --acme-dir holds a certificate for "
+                f"{ACME_NAME} from the run's CA, its key, an account and renewal state, as the store writes "
+                f"them; nothing answers at {ACME_CA_ADDR})")
         archive = Archive(cache)
         parts = {board: board_files(cache, archive, board) for board in dict.fromkeys(b for b, _, _ in boots)}
         say(f"pi-boot: kernels and busybox ready in {time.monotonic() - started:.1f} s")
@@ -466,9 +536,10 @@ def main():
         work = os.path.join(cache, "boot", f"{board}-{build}")
         os.makedirs(work, exist_ok=True)
         try:
-            tls = certificates(work) if "tls" in build.split("-") else None
+            tls = certificates(work) if is_https(build) else None
+            acme = acme_store(work, tls[1], tls[2]) if is_acme(build) else None
             clients = [os.path.abspath(args.client)] + ([os.path.abspath(args.tls_client)] if tls else [])
-            initrd = initramfs(work, board, build, binary, clients, parts[board]["busybox"], line, tls)
+            initrd = initramfs(work, board, build, binary, clients, parts[board]["busybox"], line, tls, acme)
             boot(name, board, parts[board]["kernel"], parts[board]["dtb"], initrd, work, checks_for(build))
         except BootError as e:
             say(f"{name}: FAILED: {e}")

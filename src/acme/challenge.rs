@@ -8,7 +8,7 @@
 //! never on a request that the catalog or the memo answers.
 #![forbid(unsafe_code)]
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use rustls::sign::CertifiedKey;
 
@@ -22,6 +22,9 @@ pub struct Challenges {
     http: Mutex<Vec<(String, String)>>,
     /// TLS-ALPN-01: name -> the self-signed certificate that proves it.
     alpn: Mutex<Vec<(String, Arc<CertifiedKey>)>>,
+    /// What `--https-redirect` asks before it sends a client to HTTPS (see
+    /// `redirect_by`); unset: every name.
+    https: OnceLock<Option<Arc<Certs>>>,
 }
 
 impl Challenges {
@@ -59,6 +62,22 @@ impl Challenges {
     /// The TLS-ALPN-01 certificate for `name`, while its challenge is on.
     pub fn alpn(&self, name: &str) -> Option<Arc<CertifiedKey>> {
         locked(&self.alpn).iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, key)| key.clone())
+    }
+
+    /// `--https-redirect` sends a client to HTTPS only for a name `certs`
+    /// has a certificate for: before a name's first certificate, the TLS
+    /// listener would fail its handshake. None: a `--tls-cert` pair answers
+    /// the names no certificate of `certs` covers, so every name.
+    pub fn redirect_by(&self, certs: Option<Arc<Certs>>) {
+        let _ = self.https.set(certs);
+    }
+
+    /// Whether the TLS listener has a certificate for `host`.
+    pub fn https_answers(&self, host: &str) -> bool {
+        match self.https.get() {
+            Some(Some(certs)) => certs.for_name(Some(host)).is_some(),
+            _ => true,
+        }
     }
 }
 

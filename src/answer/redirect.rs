@@ -4,6 +4,9 @@
 //! stay on plain HTTP because that is where a CA asks for them (RFC 8555
 //! §8.3), before the site has a certificate at all.
 //!
+//! With `--acme`, a name that has no certificate yet (its first order is
+//! not through) is served on plain HTTP instead: its handshakes would fail.
+//!
 //! The choice is made before the request is routed, on its decoded and
 //! normalised path, so `/.well-known/acme-challenge/../x` is redirected like
 //! `/x`, and a redirected request costs no lookup. Such a connection never
@@ -32,9 +35,24 @@ pub fn answer(request: &Request, router: &Router, port: u16, path: &mut Vec<u8>)
         return router::route(request, router, path);
     }
     match (request.target.first(), request.host.and_then(host_name)) {
-        (Some(b'/'), Some(host)) => redirect(host, port, request.target),
+        (Some(b'/'), Some(host)) if https_answers(router, host) => redirect(host, port, request.target),
+        // No certificate for this name yet: served here, not sent to a
+        // handshake that would fail.
+        (Some(b'/'), Some(_)) => router::route(request, router, path),
         _ => canned::BAD_REQUEST.answer(request.method == Method::Head),
     }
+}
+
+/// Whether the HTTPS port can answer `host`: with `--acme`, only once a
+/// certificate for it is installed.
+#[cfg(feature = "acme")]
+fn https_answers(router: &Router, host: &[u8]) -> bool {
+    router.acme.is_none_or(|acme| std::str::from_utf8(host).is_ok_and(|host| acme.https_answers(host)))
+}
+
+#[cfg(not(feature = "acme"))]
+fn https_answers(_: &Router, _: &[u8]) -> bool {
+    true
 }
 
 /// `308` to `https://HOST[:PORT]TARGET`; the port is left out when it is 443.

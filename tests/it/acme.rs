@@ -32,9 +32,20 @@ fn free_port() -> u16 {
 
 /// A mote with `--acme` flags against `pebble`, its state in `dir`.
 fn mote(pebble: &Pebble, dir: &Path, listen: &[String], args: &[&str], env: &[(&str, &str)]) -> Server {
-    let directory = pebble.directory();
+    mote_at(&pebble.directory(), pebble, dir, listen, args, env)
+}
+
+/// The same, with the ACME directory at `directory` (a front for pebble).
+fn mote_at(
+    directory: &str,
+    pebble: &Pebble,
+    dir: &Path,
+    listen: &[String],
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Server {
     let ca = pebble.server_ca();
-    let mut all: Vec<&str> = vec!["--acme-directory", &directory, "--acme-ca-file", ca.to_str().unwrap()];
+    let mut all: Vec<&str> = vec!["--acme-directory", directory, "--acme-ca-file", ca.to_str().unwrap()];
     all.extend(["--acme-dir", dir.to_str().unwrap()]);
     all.extend(listen.iter().map(String::as_str));
     all.extend(args);
@@ -173,9 +184,28 @@ fn a_corrupt_state_or_a_broken_pair_is_said_and_nothing_wrong_is_served() {
     let said = wait_log(&server, &pebble, "c.mote.test.state", Duration::ZERO);
     assert_eq!(said.lines().count(), 1);
     wait_log(&server, &pebble, "serving the stored certificate", Duration::ZERO);
-    assert_eq!(fetch(&root, "c.mote.test", tls).unwrap().0, "200");
+    let (code, served) = fetch(&root, "c.mote.test", tls).unwrap();
+    assert_eq!(code, "200");
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(pebble.orders(), 1, "{}", server.stderr());
+    drop(server);
+
+    // A power cut while a renewal wrote its pair: the new pair's directory
+    // half-written (a chain cut short, no key) and the link that would
+    // switch to it made but not renamed into place. The pair in place is
+    // served, silently, and nothing is ordered.
+    let live = std::fs::read_link(ca.join("c.mote.test")).unwrap();
+    let other = if live.to_str() == Some("c.mote.test.a") { "c.mote.test.b" } else { "c.mote.test.a" };
+    std::fs::create_dir(ca.join(other)).unwrap();
+    let chain_text = std::fs::read(ca.join("c.mote.test").join("chain.pem")).unwrap();
+    std::fs::write(ca.join(other).join("chain.pem"), &chain_text[..chain_text.len() / 2]).unwrap();
+    std::os::unix::fs::symlink(other, ca.join("c.mote.test.link")).unwrap();
+    let server = start();
+    wait_log(&server, &pebble, "serving the stored certificate", Duration::ZERO);
+    assert_eq!(fetch(&root, "c.mote.test", tls).unwrap(), ("200".to_string(), served));
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(pebble.orders(), 1, "{}", server.stderr());
+    assert!(!server.stderr().contains("cannot be used"), "{}", server.stderr());
     drop(server);
 
     // A pair whose chain was cut short (a disk that lost a write): said,
@@ -189,6 +219,33 @@ fn a_corrupt_state_or_a_broken_pair_is_said_and_nothing_wrong_is_served() {
     assert!(said.contains("c.mote.test"), "{said}");
     wait_log(&server, &pebble, "certificate issued", ISSUE_TIMEOUT);
     assert_eq!(pebble.orders(), 2);
+    assert_eq!(fetch(&root, "c.mote.test", tls).unwrap().0, "200");
+    drop(server);
+
+    // A certificate beside a key that is not its own: said, never served
+    // (curl, trusting pebble's root, would fail the handshake), and a new
+    // certificate is ordered.
+    let pair = std::fs::canonicalize(ca.join("c.mote.test")).unwrap();
+    let stray = dir.path().join("stray");
+    let made = Command::new("openssl")
+        .args(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out"])
+        .arg(&stray)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let made = Command::new("openssl")
+        .args(["pkcs8", "-topk8", "-nocrypt", "-outform", "DER", "-in"])
+        .arg(&stray)
+        .arg("-out")
+        .arg(pair.join("key.der"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let server = start();
+    let said = wait_log(&server, &pebble, "the stored certificate cannot be used", Duration::ZERO);
+    assert!(said.contains("the key is not the certificate's"), "{said}");
+    wait_log(&server, &pebble, "certificate issued", ISSUE_TIMEOUT);
+    assert_eq!(pebble.orders(), 3);
     assert_eq!(fetch(&root, "c.mote.test", tls).unwrap().0, "200");
 }
 
@@ -207,6 +264,16 @@ fn tls_alpn01_gets_a_certificate_with_only_a_tls_listener() {
     assert_eq!(code, "200");
 }
 
+/// mote with `--acme BAD --acme GOOD` by HTTP-01 and `extra` flags, on
+/// `(http, tls)`. pebble resolves BAD to 127.0.0.2, where nothing listens
+/// (mote is on 127.0.0.1 only): it never validates.
+fn good_and_bad(pebble: &Pebble, dir: &Path, ports: (u16, u16), names: (&str, &str), extra: &[&str]) -> Server {
+    let (good, bad) = names;
+    pebble.resolve(bad, "127.0.0.2");
+    let args = [&["--acme", bad, "--acme", good, "--acme-challenge", "http-01"][..], extra].concat();
+    mote(pebble, dir, &listen(Some(ports.0), ports.1), &args, &[])
+}
+
 #[test]
 fn a_name_that_cannot_validate_does_not_hold_up_another() {
     if !ready() {
@@ -214,11 +281,8 @@ fn a_name_that_cannot_validate_does_not_hold_up_another() {
     }
     let (http, tls) = (free_port(), free_port());
     let pebble = pebble(http, tls, None);
-    // Nothing listens on 127.0.0.2 (mote is on 127.0.0.1 only).
-    pebble.resolve("bad.mote.test", "127.0.0.2");
     let dir = TempDir::new("acme-two");
-    let args = ["--acme", "bad.mote.test", "--acme", "good.mote.test", "--acme-challenge", "http-01"];
-    let server = mote(&pebble, dir.path(), &listen(Some(http), tls), &args, &[]);
+    let server = good_and_bad(&pebble, dir.path(), (http, tls), ("good.mote.test", "bad.mote.test"), &[]);
     wait_log(&server, &pebble, "good.mote.test: certificate issued by http-01", ISSUE_TIMEOUT);
     let failed = wait_log(&server, &pebble, "attempt 1 failed", ISSUE_TIMEOUT);
     assert!(failed.contains("bad.mote.test: ") && failed.contains("next in 60 s"), "{failed}");
@@ -427,11 +491,9 @@ fn status_and_metrics_show_each_certificate() {
     }
     let (http, tls) = (free_port(), free_port());
     let pebble = pebble(http, tls, None);
-    pebble.resolve("nope.mote.test", "127.0.0.2");
     let dir = TempDir::new("acme-status");
-    let args = ["--acme", "ok.mote.test", "--acme", "nope.mote.test", "--status", "/s", "--metrics", "/m"];
-    let args = [&args[..], &["--acme-challenge", "http-01"]].concat();
-    let server = mote(&pebble, dir.path(), &listen(Some(http), tls), &args, &[]);
+    let names = ("ok.mote.test", "nope.mote.test");
+    let server = good_and_bad(&pebble, dir.path(), (http, tls), names, &["--status", "/s", "--metrics", "/m"]);
     wait_log(&server, &pebble, "ok.mote.test: certificate issued", ISSUE_TIMEOUT);
     wait_log(&server, &pebble, "nope.mote.test: ", ISSUE_TIMEOUT);
     wait_log(&server, &pebble, "attempt 1 failed", ISSUE_TIMEOUT);
@@ -694,4 +756,178 @@ fn a_backoff_years_long_in_the_state_file_is_cut_to_a_day() {
     // Two days on, the next attempt is due.
     std::fs::write(&clock, (2 * 86_400).to_string()).unwrap();
     wait_log(&server, &pebble, "attempt 2 failed", Duration::from_secs(20));
+}
+
+/// Waits until `count()` reaches `want`; panics with mote's log after `limit`.
+fn wait_count(server: &Server, what: &str, want: usize, limit: Duration, count: impl Fn() -> usize) {
+    let deadline = Instant::now() + limit;
+    while count() < want {
+        assert!(Instant::now() < deadline, "{what}: {} of {want} after {limit:?}:\n{}", count(), server.stderr());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn renewal_information_schedules_renewal_and_names_the_replaced_certificate() {
+    if !ready() {
+        return;
+    }
+    let (http, tls) = (free_port(), free_port());
+    let pebble = pebble(http, tls, None);
+    // Each window comes with `Retry-After: 120`.
+    let shim = AriShim::start(&pebble, 120, &["classic", "shortlived"]);
+    let dir = TempDir::new("acme-ari");
+    let state = dir.path().join("state");
+    let clock = dir.path().join("clock");
+    std::fs::write(&clock, "0").unwrap();
+    let env = [("MOTE_TEST_CLOCK_FILE", clock.to_str().unwrap())];
+    let flags = ["--acme", "ari.mote.test", "--acme-profile", "shortlived"];
+    let server = mote_at(&shim.directory(), &pebble, &state, &listen(Some(http), tls), &flags, &env);
+    wait_log(&server, &pebble, "certificate issued", ISSUE_TIMEOUT);
+    // The directory lists the profile: the order names it, and replaces nothing.
+    assert_eq!(shim.orders(), ["profile=shortlived replaces=- names=ari.mote.test"]);
+
+    // The CA is asked for the window of the certificate held, by its RFC 9773
+    // identifier; the window is in the future, so nothing is ordered.
+    let said = wait_log(&server, &pebble, "the CA suggests renewing between", Duration::from_secs(20));
+    assert!(said.starts_with("acme: ari.mote.test: "), "{said}");
+    let first = ari_id(&ca_dir(&state).join("ari.mote.test").join("chain.pem"));
+    assert_eq!(shim.ari_requests(), std::slice::from_ref(&first));
+    let root = pebble.root();
+    let (_, before) = fetch(&root, "ari.mote.test", tls).unwrap();
+    // Retry-After is honoured: not asked again within its 120 s.
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(shim.ari_requests().len(), 1, "asked again before Retry-After:\n{}", server.stderr());
+    assert_eq!(shim.orders().len(), 1, "{}", server.stderr());
+
+    // The CA moves this certificate's window into the past; two minutes
+    // later (the clock stepped) the client asks again and renews at once,
+    // naming the certificate it replaces (RFC 9773 §5).
+    shim.set(&[&first], 120, &["classic", "shortlived"]);
+    std::fs::write(&clock, "121").unwrap();
+    wait_count(&server, "renewal-info requests", 2, Duration::from_secs(20), || shim.ari_requests().len());
+    wait_count(&server, "certificates issued", 2, ISSUE_TIMEOUT, || {
+        server.stderr().matches("certificate issued").count()
+    });
+    assert_eq!(shim.ari_requests()[1], first);
+    assert_eq!(shim.orders()[1], format!("profile=shortlived replaces={first} names=ari.mote.test"));
+    let (code, after) = fetch(&root, "ari.mote.test", tls).unwrap();
+    assert_eq!(code, "200");
+    assert_ne!(after, before, "the renewed certificate is not served");
+
+    // The new certificate's window is in the future: it is asked about once
+    // and not renewed.
+    let second = ari_id(&ca_dir(&state).join("ari.mote.test").join("chain.pem"));
+    assert_ne!(second, first);
+    wait_count(&server, "renewal-info requests", 3, Duration::from_secs(20), || shim.ari_requests().len());
+    assert_eq!(shim.ari_requests()[2], second);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(shim.orders().len(), 2, "renewed again:\n{}", server.stderr());
+    assert_eq!(shim.ari_requests().len(), 3, "{}", server.stderr());
+}
+
+#[test]
+fn a_profile_is_sent_only_when_the_directory_lists_it() {
+    if !ready() {
+        return;
+    }
+    let (http, tls) = (free_port(), free_port());
+    let pebble = pebble(http, tls, None);
+    let shim = AriShim::start(&pebble, 3600, &["classic"]);
+    let dir = TempDir::new("acme-profile");
+    let flags = ["--acme", "profile.mote.test", "--acme-profile", "shortlived"];
+    let server = mote_at(&shim.directory(), &pebble, dir.path(), &listen(Some(http), tls), &flags, &[]);
+    wait_log(&server, &pebble, "certificate issued", ISSUE_TIMEOUT);
+    wait_log(&server, &pebble, "the CA lists no profile shortlived; ordering without one", Duration::ZERO);
+    assert_eq!(shim.orders(), ["profile=- replaces=- names=profile.mote.test"]);
+}
+
+/// The status of a plain GET / for `host`, and its Location.
+fn plain_get(server: &Server, host: &str) -> (u16, Option<String>) {
+    let response = server.request(format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"));
+    (response.status, response.header("location").map(str::to_string))
+}
+
+#[test]
+fn https_redirect_waits_for_the_names_first_certificate() {
+    if !ready() {
+        return;
+    }
+    let (http, tls) = (free_port(), free_port());
+    let pebble = pebble(http, tls, None);
+    let dir = TempDir::new("acme-redirect");
+    let names = ("now.mote.test", "later.mote.test");
+    let server = good_and_bad(&pebble, dir.path(), (http, tls), names, &["--https-redirect"]);
+    wait_log(&server, &pebble, "now.mote.test: certificate issued", ISSUE_TIMEOUT);
+    wait_log(&server, &pebble, "later.mote.test: ", ISSUE_TIMEOUT);
+    // The name with a certificate is sent to HTTPS, which answers it.
+    let (status, location) = plain_get(&server, "now.mote.test");
+    assert_eq!(status, 308);
+    assert_eq!(location.as_deref(), Some(format!("https://now.mote.test:{tls}/").as_str()));
+    assert_eq!(fetch(&pebble.root(), "now.mote.test", tls).unwrap().0, "200");
+    // The one without is served on plain HTTP: its handshakes fail.
+    assert!(fetch(&pebble.root(), "later.mote.test", tls).is_err());
+    let (status, location) = plain_get(&server, "later.mote.test:80");
+    assert_eq!((status, location), (200, None));
+}
+
+#[test]
+fn an_acme_dir_on_tmpfs_is_a_warning() {
+    if !ready() {
+        return;
+    }
+    let shm = Path::new("/dev/shm");
+    let kind = Command::new("stat").args(["-f", "-c", "%T"]).arg(shm).output().map(|o| o.stdout).unwrap_or_default();
+    if String::from_utf8_lossy(&kind).trim() != "tmpfs" {
+        eprintln!("skipping: /dev/shm is not a tmpfs here");
+        return;
+    }
+    let (http, tls) = (free_port(), free_port());
+    let pebble = pebble(http, tls, None);
+    let dir = shm.join(format!("mote-acme-test-{}-{http}", std::process::id()));
+    let server = mote(&pebble, &dir, &listen(Some(http), tls), &["--acme", "shm.mote.test"], &[]);
+    let said = wait_log(&server, &pebble, "is on tmpfs", Duration::from_secs(5));
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(said.starts_with(&format!("mote: warning: --acme-dir {} is on tmpfs: ", dir.display())), "{said}");
+    assert!(said.contains("orders them again"), "{said}");
+}
+
+#[test]
+fn an_acme_dir_the_user_cannot_write_stops_the_start() {
+    if !ready() {
+        return;
+    }
+    let uid = Command::new("id").arg("-u").output().map(|o| o.stdout).unwrap_or_default();
+    if String::from_utf8_lossy(&uid).trim() != "0" {
+        eprintln!("skipping: --user needs root");
+        return;
+    }
+    let (http, tls) = (free_port(), free_port());
+    let pebble = pebble(http, tls, None);
+    let dir = TempDir::new("acme-user");
+    // Root's, 0700: readable and writable by root only.
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    std::fs::set_permissions(&state, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let (directory, ca) = (pebble.directory(), pebble.server_ca());
+    let flags = |user: bool| {
+        let mut flags =
+            vec!["--listen-tls".to_string(), format!("127.0.0.1:{tls}"), "--acme".into(), "u.mote.test".into()];
+        flags.extend(["--acme-dir", state.to_str().unwrap(), "--acme-directory", &directory].map(String::from));
+        flags.extend(["--acme-ca-file".to_string(), ca.to_str().unwrap().to_string()]);
+        if user {
+            flags.extend(["--user".to_string(), "nobody".to_string()]);
+        }
+        flags
+    };
+    let with_user = flags(true);
+    let (status, _, err) = run_to_exit(&with_user.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(&format!("--acme-dir {}", state.display())), "{err}");
+    // The same flags as root start: it is the user that cannot write there.
+    let as_root = flags(false);
+    let server = Server::start(&as_root.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(!server.stderr().contains("--acme-dir"), "{}", server.stderr());
 }

@@ -302,19 +302,23 @@ date_once_set() {
 }
 
 # ---------------------------------------------------------------- HTTPS build
-# (the ACME build's checks will follow these, as .ci/board/boot.py describes)
 
 # With the clock at 1970 the mote init started at boot is still the same process (it
 # did not refuse its certificate and get respawned) and completes a handshake whose
-# chain is verified as of the pack time, as a client with a right clock would; a second
-# mote with the same pair says once that it did not check the dates.
-tls_at_1970() {
+# chain is verified as of the pack time, as a client with a right clock would. Sets pid
+# and out (the client's line).
+handshake_at_1970() {
 	year=$(date -u +%Y)
 	[ "$year" = 1970 ] || { echo "the clock reads $year, not 1970"; return 1; }
 	pid=$(mote_pid) || { echo "no mote running"; return 1; }
 	boot_pid=$(cat /tmp/boot.pid 2>/dev/null)
 	[ "$pid" = "$boot_pid" ] || { echo "mote is pid $pid, not $boot_pid as at boot: init respawned it"; return 1; }
 	out=$("$TLS_CLIENT" handshake "127.0.0.1:$TLS_PORT" "$TLS_CA" 1 "$NOW" 2>&1) || { echo "$out"; return 1; }
+}
+
+# That, and a second mote with the same pair says once that it did not check the dates.
+tls_at_1970() {
+	handshake_at_1970 || return 1
 	other=127.0.0.1:$OTHER_PORT
 	"$MOTE_BIN" --root "$ROOT" --listen "$other" --listen-tls "127.0.0.1:$TLS_OTHER_PORT" \
 		--tls-cert "$TLS_CERT" --tls-key "$TLS_KEY" 2>/tmp/tls.log &
@@ -346,8 +350,67 @@ tls_load() {
 		'{ printf "user %d us, system %d us", ($3 - $1) * 10000 / n, ($4 - $2) * 10000 / n }')"
 }
 
+# ---------------------------------------------------------------- ACME build
+
+# Sockets of any state towards the CA's port, in /proc/net/tcp (SYN_SENT is 02).
+ca_sockets() {
+	awk -v port=":$(printf '%04X' "$ACME_CA_PORT")" \
+		'NR > 1 && substr($3, length($3) - 4) == port { n++; states = states " " $4 } END { print n + 0 states }' \
+		/proc/net/tcp
+}
+
+towards_ca() {
+	[ "$(ca_sockets | cut -d' ' -f1)" -ge 1 ]
+}
+
+acme_lines() {
+	grep -c -e "$1" /var/log/messages
+}
+
+# With the clock at 1970 the mote init started serves its stored certificate
+# (handshake_at_1970), has said once that it waits for the clock, and makes no
+# connection towards the CA, even when SIGHUP wakes its client to look again.
+acme_at_1970() {
+	handshake_at_1970 || return 1
+	kill -HUP "$pid"
+	if wait_until 5 towards_ca; then
+		echo "sockets towards $ACME_CA_ADDR:$ACME_CA_PORT after SIGHUP at 1970: $(ca_sockets)"
+		return 1
+	fi
+	waits=$(acme_lines 'earlier than this build')
+	contacts=$(acme_lines 'acme: using the CA\|failed, next in')
+	echo "clock $(date -u '+%F %T'); pid $pid since boot serves the stored certificate for $ACME_NAME: $out" \
+		"(as of @$NOW); $waits line(s) saying it waits for the clock, $contacts of the CA's answers or failures;" \
+		"no socket towards $ACME_CA_ADDR:$ACME_CA_PORT for 5 s after SIGHUP"
+	[ "$waits" = 1 ] && [ "$contacts" = 0 ]
+}
+
+# Once the clock is set, SIGHUP sends the client to the CA: the attempt the check above
+# looks for is there to see (and the certificate is not due, so it only asks for
+# renewal information).
+acme_once_set() {
+	pid=$(mote_pid) || { echo "no mote running"; return 1; }
+	start=$(uptime_cs)
+	kill -HUP "$pid"
+	if ! wait_until 10 towards_ca; then
+		echo "no socket towards $ACME_CA_ADDR:$ACME_CA_PORT 10 s after SIGHUP, the clock at $(date -u '+%F %T')"
+		return 1
+	fi
+	echo "a socket towards $ACME_CA_ADDR:$ACME_CA_PORT (state $(ca_sockets | cut -d' ' -f2-), where 02 is SYN_SENT) $(seconds_since "$start") s" \
+		"after SIGHUP; the log: $(grep -o 'acme: the clock reads .*checking the certificates' /var/log/messages)"
+	[ "$(acme_lines 'checking the certificates')" = 1 ]
+}
+
 echo "board checks: $BOARD, mote $BUILD, line: $LINE"
 check boot boot
+if [ -n "$ACME" ]; then
+	check acme-at-1970 acme_at_1970
+	check date date_once_set
+	check acme-once-set acme_once_set
+	check tls-handshake tls_handshake
+	echo "BOARD-END passed=$passed failed=$failed"
+	exit 0
+fi
 check no-date-at-1970 no_date_at_1970
 [ -n "$TLS" ] && check tls-at-1970 tls_at_1970
 check site site

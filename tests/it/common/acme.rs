@@ -251,3 +251,112 @@ impl Pebble {
         path
     }
 }
+
+/// A front for pebble that adds what pebble 2.4 lacks, renewal information
+/// (RFC 9773) and profiles, and records each newOrder and renewal-info
+/// request (`ari_shim.py`). Its directory, windows and profiles are set
+/// with `set`, and read again at each request.
+pub struct AriShim {
+    port: u16,
+    control: PathBuf,
+    record: PathBuf,
+    _process: Daemon,
+}
+
+impl AriShim {
+    /// Listing `profiles` in its directory, every window in the future,
+    /// each sent with `Retry-After: retry_after`.
+    pub fn start(pebble: &Pebble, retry_after: u64, profiles: &[&str]) -> AriShim {
+        let port = free_port();
+        let control = pebble.file("ari-shim.json");
+        let record = pebble.file("ari-shim.record");
+        fs::write(&record, "").unwrap();
+        let shim = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/common/ari_shim.py");
+        let mut cmd = Command::new("python3");
+        cmd.arg(&shim).args([&port.to_string(), &pebble.acme_port().to_string()]);
+        cmd.args([pebble.file("server-cert.pem"), pebble.file("ca-key.pem"), pebble.server_ca()]);
+        cmd.args([&control, &record]);
+        let log = pebble.file("ari-shim.log");
+        let process = spawn(&mut cmd, &log);
+        let shim = AriShim { port, control, record, _process: process };
+        shim.set(&[], retry_after, profiles);
+        wait_for_port(port, &log);
+        shim
+    }
+
+    /// The certificates (ARI identifiers) whose window is in the past.
+    pub fn set(&self, past: &[&str], retry_after: u64, profiles: &[&str]) {
+        let list = |items: &[&str]| items.iter().map(|item| format!("\"{item}\"")).collect::<Vec<_>>().join(", ");
+        let text =
+            format!(r#"{{"past": [{}], "retry_after": {retry_after}, "profiles": [{}]}}"#, list(past), list(profiles));
+        let next = self.control.with_extension("new");
+        fs::write(&next, text).unwrap();
+        fs::rename(&next, &self.control).unwrap();
+    }
+
+    /// The directory URL mote is given.
+    pub fn directory(&self) -> String {
+        format!("https://127.0.0.1:{}/dir", self.port)
+    }
+
+    /// The newOrders seen, as `profile=P replaces=R names=A,B` (`-`: absent).
+    pub fn orders(&self) -> Vec<String> {
+        self.lines("order ")
+    }
+
+    /// The certificate identifiers renewal information was asked for.
+    pub fn ari_requests(&self) -> Vec<String> {
+        self.lines("ari ")
+    }
+
+    fn lines(&self, prefix: &str) -> Vec<String> {
+        let text = fs::read_to_string(&self.record).unwrap_or_default();
+        text.lines().filter_map(|line| line.strip_prefix(prefix)).map(str::to_owned).collect()
+    }
+}
+
+/// RFC 9773 §4.1's identifier of the PEM certificate `cert`, computed with
+/// openssl (not by mote's code): base64url of the authority key
+/// identifier's keyIdentifier, `.`, base64url of the serial's DER bytes.
+pub fn ari_id(cert: &Path) -> String {
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-serial", "-ext", "authorityKeyIdentifier", "-in"])
+        .arg(cert)
+        .output()
+        .expect("openssl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "openssl x509 {}: {text}", cert.display());
+    let serial = text.lines().find_map(|l| l.strip_prefix("serial=")).expect("a serial").trim().to_string();
+    // The key identifier is the indented line of hex pairs (`keyid:` before
+    // it on older openssl).
+    let key_id = text
+        .lines()
+        .skip_while(|l| !l.contains("Authority Key Identifier"))
+        .nth(1)
+        .expect("an authority key identifier")
+        .trim()
+        .trim_start_matches("keyid:")
+        .replace(':', "");
+    let bytes = |hex: &str| -> Vec<u8> {
+        let hex = if hex.len() % 2 == 1 { format!("0{hex}") } else { hex.to_string() };
+        (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
+    };
+    let mut serial = bytes(&serial);
+    // DER INTEGER content: positive, so a leading zero when the top bit is set.
+    if serial.first().is_some_and(|b| b & 0x80 != 0) {
+        serial.insert(0, 0);
+    }
+    format!("{}.{}", base64url(&bytes(&key_id)), base64url(&serial))
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    out
+}
