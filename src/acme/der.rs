@@ -151,6 +151,7 @@ pub fn implicit(number: u8, constructed: bool, contents: &[u8]) -> Vec<u8> {
 
 /// PEM (RFC 7468 §2): the base64 of `der` in 64-character lines between
 /// the label's lines.
+#[cfg(test)]
 pub fn pem(label: &str, der: &[u8]) -> String {
     let body = base64::standard(der);
     let mut out = format!("-----BEGIN {label}-----\n");

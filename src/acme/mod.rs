@@ -20,24 +20,14 @@
 //! would need, for one wake-up a minute.
 #![forbid(unsafe_code)]
 
-// The hand-written primitives and the transport keep a whole, tested
-// interface (base64's standard alphabet and decoders, PEM, integer JSON
-// numbers, external account binding, repeated headers, the store's tmpfs
-// test) beyond what the client calls.
-#[allow(dead_code)]
 pub mod base64;
 pub mod challenge;
-#[allow(dead_code)]
 pub mod der;
-#[allow(dead_code)]
 pub mod https;
-#[allow(dead_code)]
 pub mod json;
-#[allow(dead_code)]
 pub mod jws;
 pub mod order;
 pub mod renew;
-#[allow(dead_code)]
 pub mod store;
 
 use std::sync::{Arc, Condvar, Mutex};

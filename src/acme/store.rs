@@ -126,6 +126,7 @@ impl Store {
     }
 
     /// Whether the directory is on a file system held in memory.
+    #[cfg(test)]
     pub fn in_memory(&self) -> bool {
         self.in_memory
     }
