@@ -18,7 +18,7 @@
 #![forbid(unsafe_code)]
 
 use std::io::{self, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,6 +29,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, SignatureScheme, StreamOwned};
 use webpki::ring as algs;
+
+use super::dns;
 
 /// Time to set up a TCP connection to one of the CA's addresses.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -126,9 +128,9 @@ impl Client {
     fn connect(&self, url: &Url, deadline: Instant) -> Result<StreamOwned<ClientConnection, TcpStream>, String> {
         let host = url.host.trim_start_matches('[').trim_end_matches(']');
         let name = ServerName::try_from(host).map_err(|_| "not a host name".to_string())?.to_owned();
-        // std's resolver: getaddrinfo, which reads /etc/resolv.conf (inside
-        // --chroot too, so the chroot needs one).
-        let addrs = (host, url.port).to_socket_addrs().map_err(|e| format!("cannot resolve: {e}"))?;
+        // /etc/hosts and /etc/resolv.conf are read here, inside --chroot
+        // too, so the chroot needs them.
+        let addrs = dns::lookup(host, url.port, deadline)?;
         let mut last = String::from("no address");
         let mut tcp = None;
         for addr in addrs {

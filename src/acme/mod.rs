@@ -23,6 +23,7 @@
 pub mod base64;
 pub mod challenge;
 pub mod der;
+pub mod dns;
 pub mod https;
 pub mod json;
 pub mod jws;
