@@ -240,7 +240,7 @@ fn dns_names(names: &[String]) -> Result<Vec<u8>, String> {
     let mut general_names = Vec::new();
     for name in names {
         if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(format!("{name:?}: not a DNS name in ASCII (write IDNs as xn--)"));
+            return Err(format!("'{}': not a DNS name in ASCII (write IDNs as xn--)", super::printable(name)));
         }
         general_names.extend(implicit(2, false, name.as_bytes()));
     }

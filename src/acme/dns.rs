@@ -19,6 +19,8 @@ use std::io::{self, Read};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
+use crate::ops::address::socket;
+
 const HOSTS: &str = "/etc/hosts";
 const RESOLV_CONF: &str = "/etc/resolv.conf";
 /// RFC 1035 §4.2.1: queries over UDP go to port 53.
@@ -112,11 +114,11 @@ fn query(name: &str, servers: &[SocketAddr], deadline: Instant) -> Result<Vec<Ip
         match ask(server, &questions, deadline) {
             Ok(Some(ips)) if !ips.is_empty() => return Ok(ips),
             Ok(Some(_)) => why = "the name has no address".into(),
-            Ok(None) => return Err(format!("cannot resolve: no such name (name server {server})")),
+            Ok(None) => return Err(format!("cannot resolve: no such name (name server {})", socket(server))),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut => {
-                why = format!("no answer from the name server {server}");
+                why = format!("no answer from the name server {}", socket(server));
             }
-            Err(e) => why = format!("name server {server}: {e}"),
+            Err(e) => why = format!("name server {}: {e}", socket(server)),
         }
         if Instant::now() >= deadline {
             break;

@@ -30,7 +30,7 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, SignatureScheme, StreamOwned};
 use webpki::ring as algs;
 
-use super::dns;
+use super::{dns, printable};
 
 /// Time to set up a TCP connection to one of the CA's addresses.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -140,7 +140,7 @@ impl Client {
                     tcp = Some(stream);
                     break;
                 }
-                Err(e) => last = format!("cannot connect to {addr}: {e}"),
+                Err(e) => last = format!("cannot connect to {}: {e}", crate::ops::address::socket(addr)),
             }
         }
         let tcp = tcp.ok_or(last)?;
@@ -617,11 +617,6 @@ static VERIFY: WebPkiSupportedAlgorithms = WebPkiSupportedAlgorithms {
         (SignatureScheme::RSA_PKCS1_SHA256, &[algs::RSA_PKCS1_2048_8192_SHA256]),
     ],
 };
-
-/// Control characters as `?`, so an error stays one line.
-fn printable(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
-}
 
 #[cfg(test)]
 mod tests {

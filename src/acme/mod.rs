@@ -465,9 +465,12 @@ impl Renewals {
     /// `--acme-challenge auto`, by the other one if the CA could not
     /// validate the first.
     fn renew(&mut self, session: &mut Session, i: usize) {
-        // The type that failed last goes last (a stable sort keeps the rest).
+        // The type that failed last goes last; the rest keep their order.
         let mut kinds = self.kinds.clone();
-        kinds.sort_by_key(|kind| kind.name() == self.list[i].state.failed_challenge);
+        if let Some(at) = kinds.iter().position(|kind| kind.name() == self.list[i].state.failed_challenge) {
+            let failed = kinds.remove(at);
+            kinds.push(failed);
+        }
         let wanted = self.settings.profile.clone();
         let profile = wanted.as_deref().filter(|profile| {
             let listed = session.directory.profiles.iter().any(|p| p == profile);
@@ -633,9 +636,33 @@ fn random() -> u64 {
     u64::from_le_bytes(bytes)
 }
 
+/// Control characters as `?`, so an error quoting what a server or a file
+/// said stays one line (by hand: `escape_debug` pulls Unicode tables into
+/// the binary).
+pub fn printable(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
+}
+
+/// Text from the CA made safe for a log line (or a line of a state file):
+/// control characters become spaces, and it is cut at `max` bytes on a
+/// character boundary, with `...` to say so.
+pub fn one_line(text: &str, max: usize) -> String {
+    let mut line: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if line.len() > max {
+        let mut cut = max;
+        while !line.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        line.truncate(cut);
+        line.push_str("...");
+    }
+    line
+}
+
 /// A serial number as the log writes it: lowercase hex.
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    bytes.iter().flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0xf)]]).map(char::from).collect()
 }
 
 /// A time as the log writes it: an HTTP date.
