@@ -151,6 +151,7 @@ pub fn implicit(number: u8, constructed: bool, contents: &[u8]) -> Vec<u8> {
 
 /// PEM (RFC 7468 §2): the base64 of `der` in 64-character lines between
 /// the label's lines.
+#[cfg(test)]
 pub fn pem(label: &str, der: &[u8]) -> String {
     let body = base64::standard(der);
     let mut out = format!("-----BEGIN {label}-----\n");
@@ -239,7 +240,7 @@ fn dns_names(names: &[String]) -> Result<Vec<u8>, String> {
     let mut general_names = Vec::new();
     for name in names {
         if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(format!("{name:?}: not a DNS name in ASCII (write IDNs as xn--)"));
+            return Err(format!("'{}': not a DNS name in ASCII (write IDNs as xn--)", super::printable(name)));
         }
         general_names.extend(implicit(2, false, name.as_bytes()));
     }

@@ -18,7 +18,7 @@
 #![forbid(unsafe_code)]
 
 use std::io::{self, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,6 +29,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, SignatureScheme, StreamOwned};
 use webpki::ring as algs;
+
+use super::{dns, printable};
 
 /// Time to set up a TCP connection to one of the CA's addresses.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -63,11 +65,6 @@ impl Response {
     /// The first field named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-
-    /// Every field named `name`, in order (e.g. ACME's several `Link`s).
-    pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.headers.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -143,9 +140,9 @@ impl Client {
     fn connect(&self, url: &Url, deadline: Instant) -> Result<StreamOwned<ClientConnection, TcpStream>, String> {
         let host = url.host.trim_start_matches('[').trim_end_matches(']');
         let name = ServerName::try_from(host).map_err(|_| "not a host name".to_string())?.to_owned();
-        // std's resolver: getaddrinfo, which reads /etc/resolv.conf (inside
-        // --chroot too, so the chroot needs one).
-        let addrs = (host, url.port).to_socket_addrs().map_err(|e| format!("cannot resolve: {e}"))?;
+        // /etc/hosts and /etc/resolv.conf are read here, inside --chroot
+        // too, so the chroot needs them.
+        let addrs = dns::lookup(host, url.port, deadline)?;
         let mut last = String::from("no address");
         let mut tcp = None;
         for addr in addrs {
@@ -155,7 +152,7 @@ impl Client {
                     tcp = Some(stream);
                     break;
                 }
-                Err(e) => last = format!("cannot connect to {addr}: {e}"),
+                Err(e) => last = format!("cannot connect to {}: {e}", crate::ops::address::socket(addr)),
             }
         }
         let tcp = tcp.ok_or(last)?;
@@ -637,11 +634,6 @@ static VERIFY: WebPkiSupportedAlgorithms = WebPkiSupportedAlgorithms {
         (SignatureScheme::RSA_PKCS1_SHA256, &[algs::RSA_PKCS1_2048_8192_SHA256]),
     ],
 };
-
-/// Control characters as `?`, so an error stays one line.
-fn printable(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
-}
 
 #[cfg(test)]
 mod tests {

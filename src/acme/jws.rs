@@ -89,23 +89,6 @@ pub fn protected_kid(url: &str, nonce: &str, kid: &str) -> String {
     format!(r#"{{"alg":"ES256","kid":{},"nonce":{},"url":{}}}"#, quote(kid), quote(nonce), quote(url))
 }
 
-/// RFC 8555 §7.3.4: the `externalAccountBinding` member of a newAccount
-/// payload, the account's JWK signed with HS256 under the MAC key the CA
-/// gave with `kid` (no nonce: it is inside a request that has one).
-pub fn external_account_binding(key: &AccountKey, kid: &str, mac_key: &[u8], url: &str) -> String {
-    let protected = format!(r#"{{"alg":"HS256","kid":{},"url":{}}}"#, quote(kid), quote(url));
-    hs256(&protected, key.jwk().as_bytes(), mac_key)
-}
-
-/// A flattened JWS with HMAC SHA-256 (RFC 7518 §3.2).
-fn hs256(protected: &str, payload: &[u8], mac_key: &[u8]) -> String {
-    let protected = base64::url(protected.as_bytes());
-    let payload = base64::url(payload);
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, mac_key);
-    let tag = ring::hmac::sign(&key, format!("{protected}.{payload}").as_bytes());
-    flattened(&protected, &payload, tag.as_ref())
-}
-
 /// RFC 7515 §7.2.2; the three members are base64url, which needs no quoting.
 fn flattened(protected: &str, payload: &str, signature: &[u8]) -> String {
     format!(r#"{{"protected":"{protected}","payload":"{payload}","signature":"{}"}}"#, base64::url(signature))
@@ -281,35 +264,5 @@ mod tests {
         assert_eq!(header.get("kid").and_then(Value::as_str), Some("https://e/acct/1"));
         assert_eq!(header.get("jwk"), None);
         assert_eq!(header.get("nonce").and_then(Value::as_str), Some("abc"));
-    }
-
-    #[test]
-    fn hs256_matches_rfc_7515_a1() {
-        // Appendix A.1: HMAC SHA-256 is deterministic, so the exact bytes.
-        let protected = "{\"typ\":\"JWT\",\r\n \"alg\":\"HS256\"}";
-        let mac_key = base64::url_decode(
-            "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow",
-        )
-        .unwrap();
-        let (protected, payload, signature) = members(&hs256(protected, A_PAYLOAD, &mac_key));
-        assert_eq!(protected, "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9");
-        assert_eq!(payload, A_PAYLOAD_B64);
-        assert_eq!(base64::url(&signature), "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
-    }
-
-    #[test]
-    fn external_account_binding_signs_the_jwk() {
-        // RFC 8555 §7.3.4: alg HS256, kid, url and no nonce; the payload is the account's JWK.
-        let key = a3_key();
-        let binding = external_account_binding(&key, "kid-1", b"secret", "https://e/acme/new-account");
-        let (protected, payload, signature) = members(&binding);
-        let header = json::parse(&base64::url_decode(&protected).unwrap()).unwrap();
-        assert_eq!(header.get("alg").and_then(Value::as_str), Some("HS256"));
-        assert_eq!(header.get("kid").and_then(Value::as_str), Some("kid-1"));
-        assert_eq!(header.get("url").and_then(Value::as_str), Some("https://e/acme/new-account"));
-        assert_eq!(header.get("nonce"), None);
-        assert_eq!(base64::url_decode(&payload).unwrap(), key.jwk().as_bytes());
-        let mac = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"secret");
-        assert!(ring::hmac::verify(&mac, format!("{protected}.{payload}").as_bytes(), &signature).is_ok());
     }
 }

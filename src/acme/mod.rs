@@ -20,24 +20,15 @@
 //! would need, for one wake-up a minute.
 #![forbid(unsafe_code)]
 
-// The hand-written primitives and the transport keep a whole, tested
-// interface (base64's standard alphabet and decoders, PEM, integer JSON
-// numbers, external account binding, repeated headers, the store's tmpfs
-// test) beyond what the client calls.
-#[allow(dead_code)]
 pub mod base64;
 pub mod challenge;
-#[allow(dead_code)]
 pub mod der;
-#[allow(dead_code)]
+pub mod dns;
 pub mod https;
-#[allow(dead_code)]
 pub mod json;
-#[allow(dead_code)]
 pub mod jws;
 pub mod order;
 pub mod renew;
-#[allow(dead_code)]
 pub mod store;
 
 use std::sync::{Arc, Condvar, Mutex};
@@ -438,7 +429,7 @@ impl Renewals {
         let session = Session::open(client, &self.settings.directory, key)?;
         // Said at the first visit and whenever the CA names other terms;
         // kept, so that every start can name them before any visit.
-        let terms = session.directory.terms.as_deref().map(|terms| order::one_line(terms, 300));
+        let terms = session.directory.terms.as_deref().map(|terms| one_line(terms, 300));
         if let Some(terms) = terms.filter(|terms| self.store.terms().as_ref() != Some(terms)) {
             if let Err(why) = self.store.save_terms(&terms) {
                 log::error(&format!("acme: {why}"));
@@ -458,7 +449,7 @@ impl Renewals {
             if let Err(why) = self.store.save_account_url(&url) {
                 log::error(&format!("acme: {why}"));
             }
-            log::notice(&format!("acme: account {}", order::one_line(&url, 300)));
+            log::notice(&format!("acme: account {}", one_line(&url, 300)));
         }
         Ok(())
     }
@@ -505,9 +496,12 @@ impl Renewals {
     /// `--acme-challenge auto`, by the other one if the CA could not
     /// validate the first.
     fn renew(&mut self, session: &mut Session, i: usize) {
-        // The type that failed last goes last (a stable sort keeps the rest).
+        // The type that failed last goes last; the rest keep their order.
         let mut kinds = self.kinds.clone();
-        kinds.sort_by_key(|kind| kind.name() == self.list[i].state.failed_challenge);
+        if let Some(at) = kinds.iter().position(|kind| kind.name() == self.list[i].state.failed_challenge) {
+            let failed = kinds.remove(at);
+            kinds.push(failed);
+        }
         let wanted = self.settings.profile.clone();
         let profile = wanted.as_deref().filter(|profile| {
             let listed = session.directory.profiles.iter().any(|p| p == profile);
@@ -733,9 +727,33 @@ fn random() -> u64 {
     u64::from_le_bytes(bytes)
 }
 
+/// Control characters as `?`, so an error quoting what a server or a file
+/// said stays one line (by hand: `escape_debug` pulls Unicode tables into
+/// the binary).
+pub fn printable(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
+}
+
+/// Text from the CA made safe for a log line (or a line of a state file):
+/// control characters become spaces, and it is cut at `max` bytes on a
+/// character boundary, with `...` to say so.
+pub fn one_line(text: &str, max: usize) -> String {
+    let mut line: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if line.len() > max {
+        let mut cut = max;
+        while !line.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        line.truncate(cut);
+        line.push_str("...");
+    }
+    line
+}
+
 /// A serial number as the log writes it: lowercase hex.
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    bytes.iter().flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0xf)]]).map(char::from).collect()
 }
 
 /// A time as the log writes it: an HTTP date.

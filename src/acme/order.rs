@@ -22,7 +22,7 @@ use super::json::{self, Value};
 use super::jws::{self, AccountKey};
 use super::renew::{self, Window};
 use super::store::Pair;
-use super::{base64, der};
+use super::{base64, der, one_line};
 
 /// RFC 8555 §6.5: a `badNonce` is retried with the nonce that came with it;
 /// a CA that rejects this many in a row is broken, not unlucky.
@@ -515,21 +515,6 @@ pub fn problem_text(problem: &Value) -> String {
         }
     }
     one_line(&line, MAX_DETAIL)
-}
-
-/// Text from the CA made safe for a log line: control characters become
-/// spaces, and it is cut at `max` bytes on a character boundary.
-pub fn one_line(text: &str, max: usize) -> String {
-    let mut line: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    if line.len() > max {
-        let mut cut = max;
-        while !line.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        line.truncate(cut);
-        line.push_str("...");
-    }
-    line
 }
 
 #[cfg(test)]

@@ -133,6 +133,7 @@ impl Store {
     }
 
     /// Whether the directory is on a file system held in memory.
+    #[cfg(test)]
     pub fn in_memory(&self) -> bool {
         self.in_memory
     }
@@ -215,7 +216,7 @@ impl Store {
         let next_dir = self.dir.join(&next_name);
         // A leftover from a write cut short: never linked, so never served.
         if next_dir.exists() {
-            fs::remove_dir_all(&next_dir).map_err(|e| named(&next_dir, e))?;
+            remove_pair(&next_dir).map_err(|e| named(&next_dir, e))?;
         }
         make_private_dir(&next_dir).map_err(|e| named(&next_dir, e))?;
         write_synced(&next_dir.join("chain.pem"), chain_pem).map_err(|e| named(&next_dir, e))?;
@@ -229,7 +230,7 @@ impl Store {
         fs::rename(&new_link, &link).map_err(|e| named(&link, e))?;
         sync_dir(&self.dir).map_err(|e| named(&self.dir, e))?;
         if let Some(old) = current.filter(|old| old.as_os_str() != next_name.as_str()) {
-            let _ = fs::remove_dir_all(self.dir.join(old));
+            let _ = remove_pair(&self.dir.join(old));
         }
         Ok(())
     }
@@ -302,15 +303,7 @@ impl CertState {
     /// The state file's text: a header line, `key value` lines, `end`.
     fn render(&self) -> String {
         // One line each: no control characters survive into the file.
-        let line = |text: &str| -> String { text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect() };
-        let mut error = line(&self.last_error);
-        if error.len() > MAX_ERROR {
-            let mut cut = MAX_ERROR;
-            while !error.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            error.truncate(cut);
-        }
+        let line = |text: &str| super::one_line(text, usize::MAX);
         let ari = self.ari.map(|(at, window)| format!("ari_window {at} {} {}\n", window.start, window.end));
         format!(
             "{STATE_MAGIC}\nfailures {}\nnext_attempt {}\nari_retry {}\n{}profile {}\nnames {}\n\
@@ -322,7 +315,7 @@ impl CertState {
             line(&self.profile),
             line(&self.names.join(" ")),
             line(&self.failed_challenge),
-            error
+            super::one_line(&self.last_error, MAX_ERROR)
         )
     }
 
@@ -344,7 +337,7 @@ impl CertState {
                 break;
             }
             let (key, value) = line.split_once(' ').unwrap_or((line, ""));
-            let bad = || format!("line {}: bad {key} '{}'", number + 2, value.escape_debug());
+            let bad = || format!("line {}: bad {key} '{}'", number + 2, super::printable(value));
             match key {
                 "failures" => state.failures = value.parse().map_err(|_| bad())?,
                 "next_attempt" => state.next_attempt = value.parse().map_err(|_| bad())?,
@@ -369,7 +362,7 @@ impl CertState {
 /// A short hex name for a directory URL: SHA-256's first 8 bytes.
 fn url_hash(url: &str) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, url.as_bytes());
-    digest.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect()
+    super::hex(&digest.as_ref()[..8])
 }
 
 /// The pair directory a link of `cert_id` names, "a" or "b"; None for any
@@ -398,6 +391,19 @@ fn make_private_dir(dir: &Path) -> io::Result<()> {
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
     }
     Ok(())
+}
+
+/// Removes a pair's directory: the files the store writes in it, then the
+/// directory, which fails if it holds anything else (nothing the store did
+/// not write is deleted).
+fn remove_pair(dir: &Path) -> io::Result<()> {
+    for name in ["chain.pem", "key.der"] {
+        match fs::remove_file(dir.join(name)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    fs::remove_dir(dir)
 }
 
 /// Writes a new file, 0600, and syncs it to the disk.

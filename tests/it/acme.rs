@@ -769,6 +769,7 @@ fn wait_count(server: &Server, what: &str, want: usize, limit: Duration, count: 
 
 #[test]
 fn renewal_information_schedules_renewal_and_names_the_replaced_certificate() {
+    const SIX_HOURS: u64 = 6 * 3600;
     if !ready() {
         return;
     }
@@ -787,8 +788,14 @@ fn renewal_information_schedules_renewal_and_names_the_replaced_certificate() {
     // The directory lists the profile: the order names it, and replaces nothing.
     assert_eq!(shim.orders(), ["profile=shortlived replaces=- names=ari.mote.test"]);
 
-    // The CA is asked for the window of the certificate held, by its RFC 9773
-    // identifier; the window is in the future, so nothing is ordered.
+    // A new certificate's window is asked for as long after its issuance
+    // as the CA would ask between polls without saying (six hours): then
+    // for the certificate held, by its RFC 9773 identifier; the window is
+    // in the future, so nothing is ordered.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(shim.ari_requests().is_empty(), "asked at once after issuance:\n{}", server.stderr());
+    let polled = SIX_HOURS + 1;
+    std::fs::write(&clock, polled.to_string()).unwrap();
     let said = wait_log(&server, &pebble, "the CA suggests renewing between", Duration::from_secs(20));
     assert!(said.starts_with("acme: ari.mote.test: "), "{said}");
     let first = ari_id(&ca_dir(&state).join("ari.mote.test").join("chain.pem"));
@@ -804,7 +811,8 @@ fn renewal_information_schedules_renewal_and_names_the_replaced_certificate() {
     // later (the clock stepped) the client asks again and renews at once,
     // naming the certificate it replaces (RFC 9773 §5).
     shim.set(&[&first], 120, &["classic", "shortlived"]);
-    std::fs::write(&clock, "121").unwrap();
+    let renewed = polled + 121;
+    std::fs::write(&clock, renewed.to_string()).unwrap();
     wait_count(&server, "renewal-info requests", 2, Duration::from_secs(20), || shim.ari_requests().len());
     wait_count(&server, "certificates issued", 2, ISSUE_TIMEOUT, || {
         server.stderr().matches("certificate issued").count()
@@ -816,9 +824,10 @@ fn renewal_information_schedules_renewal_and_names_the_replaced_certificate() {
     assert_ne!(after, before, "the renewed certificate is not served");
 
     // The new certificate's window is in the future: it is asked about once
-    // and not renewed.
+    // (six hours on) and not renewed.
     let second = ari_id(&ca_dir(&state).join("ari.mote.test").join("chain.pem"));
     assert_ne!(second, first);
+    std::fs::write(&clock, (renewed + SIX_HOURS + 1).to_string()).unwrap();
     wait_count(&server, "renewal-info requests", 3, Duration::from_secs(20), || shim.ari_requests().len());
     assert_eq!(shim.ari_requests()[2], second);
     std::thread::sleep(Duration::from_secs(3));
