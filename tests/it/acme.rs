@@ -24,12 +24,6 @@ fn ready() -> bool {
     !acme_tools_missing()
 }
 
-/// A loopback port free right now, for a listener pebble must know before
-/// mote starts.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// A mote with `--acme` flags against `pebble`, its state in `dir`.
 fn mote(pebble: &Pebble, dir: &Path, listen: &[String], args: &[&str], env: &[(&str, &str)]) -> Server {
     mote_at(&pebble.directory(), pebble, dir, listen, args, env)

@@ -59,10 +59,11 @@
 //! third drives deploy/init.d/S50mote (start, reload, restart, stop, a failed
 //! start) with busybox sh.
 
+use crate::common::free_port;
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -145,10 +146,6 @@ fn prerequisites_met() -> bool {
         return false;
     }
     panic!("the busybox-init test needs {what}; install it or set MOTE_ALLOW_MISSING_TOOLS=1 to skip");
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn signal(pid: u32, name: &str) {

@@ -7,10 +7,11 @@
 //! Every helper process is killed (by its own PID) when dropped, and every
 //! port is found free on loopback, so tests may run side by side.
 
+use super::ports::free_port;
 use super::server::{output_within, START_TIMEOUT};
 use super::site::TempDir;
 use std::fs;
-use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
@@ -36,16 +37,6 @@ fn spawn(cmd: &mut Command, log: &Path) -> Daemon {
     let err = out.try_clone().unwrap();
     let child = cmd.stdin(Stdio::null()).stdout(out).stderr(err).spawn().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     Daemon(child)
-}
-
-/// A loopback port free for both TCP and UDP right now.
-fn free_port() -> u16 {
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
 }
 
 fn wait_for_port(port: u16, log: &Path) {

@@ -10,6 +10,7 @@
 mod acme;
 mod client;
 mod date;
+mod ports;
 mod response;
 mod server;
 mod site;
@@ -20,6 +21,7 @@ mod usage;
 pub use acme::*;
 pub use client::*;
 pub use date::*;
+pub use ports::*;
 pub use response::*;
 pub use server::*;
 pub use site::*;
