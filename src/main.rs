@@ -100,7 +100,7 @@ fn serve(config: Config) -> Result<(), String> {
     let https = if acme.is_some() { acme_https(&config, &challenges, &certs)? } else { https(&config)? };
     // --https-redirect sends clients only where a certificate answers them.
     #[cfg(feature = "acme")]
-    challenges.redirect_by(config.tls_cert.is_none().then(|| certs.clone()));
+    challenges.redirect_by(config.tls_cert.is_empty().then(|| certs.clone()));
     let file_limit = sys::raise_file_limit();
     // Under a small limit (ulimit -n 64) keep half for connections rather than one.
     let max_conns =
@@ -192,14 +192,15 @@ fn serve(config: Config) -> Result<(), String> {
     Ok(())
 }
 
-/// The HTTPS server, when asked for: `--tls-cert` and `--tls-key` opened
-/// (and kept open for reloads) and judged before privileges drop.
+/// The HTTPS server, when asked for: each `--tls-cert` and `--tls-key`
+/// opened (and kept open for reloads) and judged before privileges drop.
 #[cfg(feature = "tls")]
-fn https(config: &Config) -> Result<Option<(net::tls::Server, Option<ops::certs::Material>)>, String> {
-    let Some((key, material)) = pair(config)? else {
+fn https(config: &Config) -> Result<Option<(net::tls::Server, Vec<ops::certs::Material>)>, String> {
+    let (pairs, materials) = pairs(config)?;
+    if pairs.is_empty() {
         return Ok(None);
-    };
-    Ok(Some((net::tls::Server::new(key)?, Some(material))))
+    }
+    Ok(Some((net::tls::Server::new(pairs)?, materials)))
 }
 
 /// With `--acme`: the HTTPS server that picks each name's certificate and
@@ -209,34 +210,56 @@ fn acme_https(
     config: &Config,
     challenges: &Arc<acme::challenge::Challenges>,
     certs: &Arc<acme::challenge::Certs>,
-) -> Result<Option<(net::tls::Server, Option<ops::certs::Material>)>, String> {
-    let (fallback, material) = pair(config)?.unzip();
-    Ok(Some((net::tls::Server::with_acme(fallback, challenges.clone(), certs.clone())?, material)))
+) -> Result<Option<(net::tls::Server, Vec<ops::certs::Material>)>, String> {
+    let (fallback, materials) = pairs(config)?;
+    Ok(Some((net::tls::Server::with_acme(fallback, challenges.clone(), certs.clone())?, materials)))
 }
 
-/// `--tls-cert` and `--tls-key`, when given: opened, loaded and judged.
+/// Each `--tls-cert` and its `--tls-key`: opened, loaded and judged.
 #[cfg(feature = "tls")]
-fn pair(config: &Config) -> Result<Option<(Arc<rustls::sign::CertifiedKey>, ops::certs::Material)>, String> {
-    let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) else {
-        return Ok(None);
-    };
-    let material = ops::certs::Material::open(cert, key)?;
+type Pairs = (Vec<net::tls::Pair>, Vec<ops::certs::Material>);
+
+#[cfg(feature = "tls")]
+fn pairs(config: &Config) -> Result<Pairs, String> {
+    let (mut pairs, mut materials) = (Vec::new(), Vec::new());
     let now = net::shared::plausible_unix_now();
-    let loaded = material.load(now)?;
-    if let Some(warning) = &loaded.warning {
-        log::error(warning);
+    for (cert, key) in config.tls_cert.iter().zip(&config.tls_key) {
+        let material = ops::certs::Material::open(cert, key)?;
+        let loaded = material.load(now)?;
+        if let Some(warning) = &loaded.warning {
+            log::error(warning);
+        }
+        // A Pi without a real-time clock boots in 1970: refusing the pair then
+        // would have init respawn mote until NTP answers. Said once, here; a
+        // reload after the clock is set judges the dates again.
+        if now.is_none() {
+            log::error(&format!(
+                "warning: the clock reads earlier than this build of mote; the dates of --tls-cert {} are not \
+                 checked; a reload (SIGHUP) after the clock is set checks them",
+                cert.display()
+            ));
+        }
+        pairs.push(loaded.pair);
+        materials.push(material);
     }
-    // A Pi without a real-time clock boots in 1970: refusing the pair then
-    // would have init respawn mote until NTP answers. Said once, here; a
-    // reload after the clock is set judges the dates again.
-    if now.is_none() {
-        log::error(&format!(
-            "warning: the clock reads earlier than this build of mote; the dates of --tls-cert {} are not \
-             checked; a reload (SIGHUP) after the clock is set checks them",
-            cert.display()
-        ));
+    warn_uncovered(config, &pairs);
+    Ok((pairs, materials))
+}
+
+/// A `--vhost` that no certificate covers gets, over HTTPS, another name's
+/// certificate (which a browser refuses) and then 421: said at start.
+#[cfg(feature = "tls")]
+fn warn_uncovered(config: &Config, pairs: &[net::tls::Pair]) {
+    #[cfg(feature = "acme")]
+    let by_acme = |host: &String| config.acme.iter().flatten().any(|name| name == host);
+    #[cfg(not(feature = "acme"))]
+    let by_acme = |_: &String| false;
+    let listening = !config.listen_tls.is_empty();
+    for (host, _) in config.vhosts.iter().filter(|_| listening) {
+        if !by_acme(host) && !pairs.iter().any(|pair| net::tls::covers(&pair.names, host.as_bytes())) {
+            log::error(&format!("warning: --vhost {host}: no certificate covers it; HTTPS clients cannot reach it"));
+        }
     }
-    Ok(Some((loaded.key, material)))
 }
 
 /// `--auth` and `--auth-file` together; read before any chroot.
@@ -263,12 +286,32 @@ fn warn_public_rules(config: &Config) {
     }
 }
 
-/// `mote --check`: the manifest and findings on stdout, exit 1 on errors.
+/// `mote --check`: the manifest and findings on stdout, exit 1 on errors;
+/// with `--vhost`, a section for each site, headed by the flag that names it.
 fn check_site(config: &Config) -> ExitCode {
-    let Some(root) = &config.root else {
-        log::stdout_text(&embedded::manifest(&config.cache_rules, config.audience()));
-        return ExitCode::SUCCESS;
-    };
+    if config.vhosts.is_empty() {
+        return match &config.root {
+            Some(root) => check_dir(config, root),
+            None => {
+                log::stdout_text(&embedded::manifest(&config.cache_rules, config.audience()));
+                ExitCode::SUCCESS
+            }
+        };
+    }
+    let sites = config.vhosts.iter().map(|(host, dir)| (format!("--vhost {host}={}", dir.display()), dir));
+    let root = config.root.iter().map(|root| (format!("--root {}", root.display()), root));
+    let mut status = ExitCode::SUCCESS;
+    for (heading, dir) in sites.chain(root) {
+        log::stdout_text(&format!("== {heading}\n"));
+        if check_dir(config, dir) != ExitCode::SUCCESS {
+            status = ExitCode::FAILURE;
+        }
+    }
+    status
+}
+
+/// One site's `--check`.
+fn check_dir(config: &Config, root: &std::path::Path) -> ExitCode {
     let report =
         check::check(root, &config.cache_rules, config.audience(), true, |path| sys::open(path, libc::O_RDONLY));
     log::stdout_text(&report.render(config.verbose));

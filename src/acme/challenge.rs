@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use rustls::sign::CertifiedKey;
 
+use crate::net::tls::{covers, Names};
+
 /// TLS-ALPN-01's protocol name (RFC 8737 §6.2).
 pub const ACME_TLS: &[u8] = b"acme-tls/1";
 
@@ -89,7 +91,7 @@ pub struct Certs {
 }
 
 /// A certificate's id, its names, and the pair.
-type Installed = (String, Vec<String>, Arc<CertifiedKey>);
+type Installed = (String, Names, Arc<CertifiedKey>);
 
 /// An HTTP-01 answer's head (up to its blank line) and body.
 pub type HttpResponse = (Box<[u8]>, Box<[u8]>);
@@ -115,10 +117,17 @@ impl Certs {
     pub fn for_name(&self, name: Option<&str>) -> Option<Arc<CertifiedKey>> {
         let installed = locked(&self.installed);
         let found = match name {
-            Some(name) => installed.iter().find(|(_, names, _)| names.iter().any(|n| n.eq_ignore_ascii_case(name))),
+            Some(name) => installed.iter().find(|(_, names, _)| covers(names, name.as_bytes())),
             None => installed.first(),
         };
         found.map(|(_, _, key)| key.clone())
+    }
+
+    /// The names of the certificate a client that asked for `name` gets,
+    /// when one of these covers it.
+    pub fn names(&self, name: &str) -> Option<Names> {
+        let installed = locked(&self.installed);
+        installed.iter().find(|(_, names, _)| covers(names, name.as_bytes())).map(|(_, names, _)| names.clone())
     }
 }
 

@@ -59,6 +59,9 @@ canned!(NOT_FOUND, "404", "Not Found", "14", false);
 // codings: another Accept-Encoding would get a 200, and caches must know.
 canned!(NOT_FOUND_VARYING, "404", "Not Found", "14", false, "Vary: Accept-Encoding\r\n");
 canned!(METHOD_NOT_ALLOWED, "405", "Method Not Allowed", "23", false, "Allow: GET, HEAD, OPTIONS\r\n");
+// RFC 9110 §15.5.20: no site here for the request's host (or, over TLS,
+// not under this connection's certificate); a client may retry elsewhere.
+canned!(MISDIRECTED_REQUEST, "421", "Misdirected Request", "24", false);
 canned!(PRECONDITION_FAILED, "412", "Precondition Failed", "24", false);
 canned!(CONTENT_TOO_LARGE, "413", "Content Too Large", "22", true);
 canned!(URI_TOO_LONG, "414", "URI Too Long", "17", true);
@@ -94,6 +97,7 @@ mod tests {
             NOT_FOUND,
             NOT_FOUND_VARYING,
             METHOD_NOT_ALLOWED,
+            MISDIRECTED_REQUEST,
             PRECONDITION_FAILED,
             CONTENT_TOO_LARGE,
             URI_TOO_LONG,

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::answer::canned::{self, Canned};
 use crate::answer::reply::{Answer, Content, Head};
+use crate::catalog::sites::Sites;
 use crate::catalog::{challenge, Catalog, Entry, Resource, Route};
 use crate::http::auth::Auth;
 use crate::http::conditional::{evaluate, if_range_holds, Precondition};
@@ -58,7 +59,15 @@ pub type Pages<'a> = (&'a [Page], &'a dyn Fn(Counters) -> Vec<u8>);
 /// What a request is routed by: the catalog, and the settings that decide
 /// answers outside it.
 pub struct Router<'a> {
+    /// The site `route` answers from: with `--vhost`, the one the request's
+    /// host picked from `sites`.
     pub catalog: &'a Catalog,
+    /// Every site; with `--vhost`, the request's host picks `catalog`.
+    pub sites: &'a Sites,
+    /// With `--vhost`, over TLS to a client that sent SNI: the names the
+    /// connection's certificate covers (RFC 9110 §4.3.3).
+    #[cfg(feature = "tls")]
+    pub certificate: Option<&'a [String]>,
     /// None without `--status` and `--metrics`.
     pub pages: Option<Pages<'a>>,
     /// `--spa`: extension-less paths that match nothing get `/index.html`.
@@ -86,7 +95,42 @@ pub fn answer(request: &Request, router: &Router, path: &mut Vec<u8>) -> Answer 
     if let Some(port) = router.https_port {
         return crate::answer::redirect::answer(request, router, port, path);
     }
+    if !router.sites.hosts.is_empty() {
+        return by_host(request, router, path);
+    }
     route(request, router, path)
+}
+
+/// With `--vhost`: the site the request's effective host picks answers it.
+/// No site for the host, or over TLS a certificate that does not cover it,
+/// is 421 (RFC 9110 §15.5.20, §7.4), but the counter pages answer for any
+/// host, so a health check needs no name.
+#[inline(never)]
+fn by_host(request: &Request, router: &Router, path: &mut Vec<u8>) -> Answer {
+    let host = target::effective_host(request.target, request.host);
+    #[cfg(feature = "tls")]
+    let covered = match (router.certificate, host) {
+        (Some(names), Some(host)) => crate::net::tls::covers(names, host),
+        _ => true,
+    };
+    #[cfg(not(feature = "tls"))]
+    let covered = true;
+    match router.sites.pick(host) {
+        Some(catalog) if covered => route(request, &Router { catalog, ..*router }, path),
+        _ if is_page(request, router, path) => route(request, router, path),
+        // Another connection, with another certificate, may get the site:
+        // the memo must not keep this answer for these bytes.
+        Some(_) => unremembered(canned::MISDIRECTED_REQUEST.answer(request.method == Method::Head)),
+        None => canned::MISDIRECTED_REQUEST.answer(request.method == Method::Head),
+    }
+}
+
+/// The request is for `--status` or `--metrics`.
+fn is_page(request: &Request, router: &Router, path: &mut Vec<u8>) -> bool {
+    let (Some((pages, _)), Some(Target::Path { path: raw, .. })) = (router.pages, target::split(request.target)) else {
+        return false;
+    };
+    target::normalize(raw, path).is_ok() && pages.iter().any(|page| path[..] == *page.path)
 }
 
 /// The site's answer to a request.
@@ -319,7 +363,17 @@ mod tests {
     ) -> (String, Vec<u8>, bool) {
         let audience = if auth.is_some() { Audience::Authenticated } else { Audience::Anyone };
         let catalog = Catalog::embedded(&Options { cache_max: 1 << 20, cache_rules: &[], audience, listing: false });
-        let router = Router { catalog: &catalog, pages: None, spa: false, auth, acme, https_port };
+        let sites = Sites { fallback: catalog, misdirects: false, hosts: Vec::new() };
+        let router = Router {
+            catalog: &sites.fallback,
+            sites: &sites,
+            certificate: None,
+            pages: None,
+            spa: false,
+            auth,
+            acme,
+            https_port,
+        };
         let Parse::Complete(request, _) = request::parse(raw) else { panic!("not a complete head") };
         let answer = answer(&request, &router, &mut Vec::new());
         let head = match &answer.head {

@@ -15,6 +15,7 @@
 pub mod challenge;
 pub mod embedded;
 pub mod listing;
+pub mod sites;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -100,7 +101,7 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    fn empty() -> Catalog {
+    pub(crate) fn empty() -> Catalog {
         Catalog { routes: BTreeMap::new(), bytes: 0, not_found: None, challenges: None }
     }
 

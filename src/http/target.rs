@@ -29,23 +29,7 @@ pub fn split(raw: &[u8]) -> Option<Target<'_>> {
     if raw == b"*" {
         return Some(Target::Asterisk);
     }
-    let origin = if raw.first() == Some(&b'/') {
-        raw
-    } else {
-        let scheme_len = if starts_with_ignore_case(raw, b"http://") {
-            7
-        } else if starts_with_ignore_case(raw, b"https://") {
-            8
-        } else {
-            return None;
-        };
-        let rest = &raw[scheme_len..];
-        let authority_len = rest.iter().position(|&b| b == b'/' || b == b'?').unwrap_or(rest.len());
-        if authority_len == 0 || !rest[..authority_len].iter().all(|&b| is_authority_byte(b)) {
-            return None;
-        }
-        &rest[authority_len..]
-    };
+    let origin = if raw.first() == Some(&b'/') { raw } else { absolute(raw)?.1 };
     let (path, query) = match origin.iter().position(|&b| b == b'?') {
         Some(q) => (&origin[..q], Some(&origin[q + 1..])),
         None => (origin, None),
@@ -54,6 +38,41 @@ pub fn split(raw: &[u8]) -> Option<Target<'_>> {
         return None;
     }
     Some(Target::Path { path: if path.is_empty() { b"/" } else { path }, query })
+}
+
+/// An absolute-form target's authority and what follows it.
+fn absolute(raw: &[u8]) -> Option<(&[u8], &[u8])> {
+    let scheme_len = if starts_with_ignore_case(raw, b"http://") {
+        7
+    } else if starts_with_ignore_case(raw, b"https://") {
+        8
+    } else {
+        return None;
+    };
+    let rest = &raw[scheme_len..];
+    let authority_len = rest.iter().position(|&b| b == b'/' || b == b'?').unwrap_or(rest.len());
+    if authority_len == 0 || !rest[..authority_len].iter().all(|&b| is_authority_byte(b)) {
+        return None;
+    }
+    Some(rest.split_at(authority_len))
+}
+
+/// The host a request is for (RFC 9112 §3.2.2: an absolute-form target's,
+/// which overrides Host, else Host's), without its port or a
+/// trailing dot; None when neither names one. Compared without case.
+pub fn effective_host<'a>(target: &'a [u8], host: Option<&'a [u8]>) -> Option<&'a [u8]> {
+    let authority = match absolute(target) {
+        Some((authority, _)) => authority,
+        None => host?,
+    };
+    let end = match authority.first() {
+        // An IP literal keeps its colons.
+        Some(b'[') => authority.iter().position(|&b| b == b']').map_or(authority.len(), |at| at + 1),
+        _ => authority.iter().position(|&b| b == b':').unwrap_or(authority.len()),
+    };
+    let name = &authority[..end];
+    let name = name.strip_suffix(b".").unwrap_or(name);
+    (!name.is_empty()).then_some(name)
 }
 
 /// A target no file can be reached by: a bad escape, a control byte, not
@@ -312,6 +331,31 @@ mod tests {
         ];
         for (raw, want) in rows {
             assert_eq!(&split(raw.as_bytes()), want, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn finds_the_effective_host() {
+        let rows: &[(&str, &str, Option<&str>, Option<&str>)] = &[
+            ("Host alone", "/", Some("a.example"), Some("a.example")),
+            ("Host's port dropped", "/", Some("a.example:8080"), Some("a.example")),
+            ("a trailing dot dropped", "/", Some("a.example.:80"), Some("a.example")),
+            ("case kept, compared without it", "/", Some("A.Example"), Some("A.Example")),
+            (
+                "RFC 9112 §3.2.2: absolute-form overrides Host",
+                "http://b.example/x",
+                Some("a.example"),
+                Some("b.example"),
+            ),
+            ("absolute-form with a port", "https://b.example.:443?q", None, Some("b.example")),
+            ("RFC 9110 §4.2.4: userinfo is not a target", "http://u@b.example/", Some("a.example"), Some("a.example")),
+            ("an IP literal keeps its colons", "/", Some("[::1]:8080"), Some("[::1]")),
+            ("HTTP/1.0 without Host", "/", None, None),
+            ("an empty Host", "/", Some(""), None),
+        ];
+        for &(row, target, host, want) in rows {
+            let got = effective_host(target.as_bytes(), host.map(str::as_bytes));
+            assert_eq!(got, want.map(str::as_bytes), "{row}");
         }
     }
 

@@ -100,6 +100,8 @@ pub struct Conn {
     stream: TcpStream,
     /// For the access log.
     client: IpAddr,
+    /// The listener's port, for the access log's `vhost_combined` lines.
+    port: u16,
     /// An incomplete request head (empty, unallocated, most of the time).
     partial: Vec<u8>,
     /// Replies the socket could not take yet, in order.
@@ -133,10 +135,11 @@ enum Input {
 }
 
 impl Conn {
-    pub fn new(stream: TcpStream, client: IpAddr, clock: &Clock, limits: &Limits) -> Conn {
+    pub fn new(stream: TcpStream, (client, port): (IpAddr, u16), clock: &Clock, limits: &Limits) -> Conn {
         Conn {
             stream,
             client,
+            port,
             partial: Vec::new(),
             backlog: Vec::new(),
             written: 0,
@@ -170,6 +173,13 @@ impl Conn {
     #[cfg(feature = "tls")]
     pub fn redirects(&self) -> bool {
         self.redirect
+    }
+
+    /// The names this TLS connection's certificate covers, when the client
+    /// sent SNI: with `--vhost`, hosts beyond them are answered 421.
+    #[cfg(feature = "tls")]
+    pub fn certificate(&self) -> Option<tls::Names> {
+        self.tls.as_ref().and_then(|tls| tls.certificate())
     }
 
     /// A TLS handshake is under way (the worker caps how many).
@@ -381,8 +391,11 @@ impl Conn {
                 return used;
             }
             let unparsed = &input[used..];
+            // The memo is shared by every connection of the worker: a
+            // redirecting one, or one whose certificate decides which hosts
+            // it may ask for, must not recall another's answers.
             #[cfg(feature = "tls")]
-            let slot = if self.redirect { None } else { cx.memo.find(unparsed) };
+            let slot = if self.redirect || cx.router.certificate.is_some() { None } else { cx.memo.find(unparsed) };
             #[cfg(not(feature = "tls"))]
             let slot = cx.memo.find(unparsed);
             if let Some(head_len) = slot.and_then(|at| self.queue_whole(cx, at, unparsed.len(), last)) {
@@ -436,7 +449,7 @@ impl Conn {
         count_response(cx.stats, reply::status_of(whole), whole.len() as u64);
         cx.stats.whole_responses += 1;
         if let Some(lines) = cx.access_log.as_deref_mut() {
-            lines.push_recalled(self.client, cx.clock.unix(), cx.memo.log_part(slot));
+            lines.push_recalled(self.client, self.port, cx.clock.unix(), cx.memo.log_part(slot));
         }
         // The turn's last request (a short read left nothing unread;
         // `must_drain` reads on) can wait for the batch. Until the worker
@@ -469,18 +482,19 @@ impl Conn {
         let (lines, client, unix) = (cx.access_log.as_deref_mut(), self.client, cx.clock.unix());
         if let Source::Recalled(at) = source {
             if let Some(lines) = lines {
-                lines.push_recalled(client, unix, cx.memo.log_part(at));
+                lines.push_recalled(client, self.port, unix, cx.memo.log_part(at));
             }
         } else {
             let request = source.request();
             let entry = log::Entry {
+                host: request.and_then(|r| crate::http::target::effective_host(r.target, r.host)),
                 request_line: request.map(|r| (r.method_token, r.target, r.http10)),
                 status: reply.status(),
                 body_bytes: reply.body_len(),
                 referer: request.and_then(|r| r.referer),
                 user_agent: request.and_then(|r| r.user_agent),
             };
-            let part = lines.map_or(&[][..], |lines| lines.push_entry(client, unix, &entry));
+            let part = lines.map_or(&[][..], |lines| lines.push_entry(client, self.port, unix, &entry));
             if let Source::Parsed { remember: Some(answer), .. } = source {
                 cx.memo.remember(head, answer, persistence.keep_alive, persistence.http10, part);
             }

@@ -1,4 +1,4 @@
-//! What the workers share: the configuration, the current catalog (swapped
+//! What the workers share: the configuration, the current sites (swapped
 //! whole on reload), the stop flag, the count of open connections and each
 //! worker's published counters.
 #![forbid(unsafe_code)]
@@ -9,7 +9,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::answer::router::{Counters, Page};
 use crate::catalog::embedded::BUILD_TIME;
-use crate::catalog::{Catalog, Options};
+use crate::catalog::sites::Sites;
+use crate::catalog::Options;
 use crate::http::auth::Auth;
 use crate::ops::budget;
 use crate::ops::config::Config;
@@ -72,11 +73,12 @@ pub struct Shared {
     /// Bumped after every swap; workers compare it each loop turn, which is a
     /// plain load, and take the lock only when it changed.
     pub catalog_version: AtomicUsize,
-    catalog: Mutex<Arc<Catalog>>,
-    /// The HTTPS server and the files its certificate and key come from
+    /// Every site (`catalog/sites.rs`): one swap replaces them all.
+    catalog: Mutex<Arc<Sites>>,
+    /// The HTTPS server and the files its certificates and keys come from
     /// (none with `--acme` alone: its certificates come from its client).
     #[cfg(feature = "tls")]
-    pub https: Option<(crate::net::tls::Server, Option<crate::ops::certs::Material>)>,
+    pub https: Option<(crate::net::tls::Server, Vec<crate::ops::certs::Material>)>,
     /// `--https-redirect`: the port plain listeners send clients to.
     #[cfg(feature = "tls")]
     pub redirect_port: Option<u16>,
@@ -91,7 +93,7 @@ pub struct Shared {
 impl Shared {
     pub fn new(
         config: Config,
-        catalog: Catalog,
+        catalog: Sites,
         max_conns: usize,
         access_log: Option<AccessLog>,
         auth: Option<Auth>,
@@ -136,22 +138,21 @@ impl Shared {
         }
     }
 
-    /// The catalog to load: the built-in site or `--root`.
-    /// Also checks it against `--max-memory`: the result carries how many
-    /// connections fit beside it.
-    pub fn load_catalog(config: &Config) -> Result<(Catalog, usize), String> {
+    /// The sites to load: `--root` or the built-in site, and each `--vhost`.
+    /// Also checks them, together, against `--max-memory`: the result
+    /// carries how many connections fit beside them.
+    pub fn load_catalog(config: &Config) -> Result<(Sites, usize), String> {
         let options = Options {
             cache_max: config.cache_max,
             cache_rules: &config.cache_rules,
             audience: config.audience(),
             listing: config.listing,
         };
-        let catalog = match &config.root {
-            Some(root) => Catalog::load(root, &options)?,
-            None => Catalog::embedded(&options),
-        };
+        let catalog = Sites::load(config.root.as_deref(), &config.vhosts, &options)?;
         let conns = match config.max_memory {
-            Some(budget) => budget::connections(budget, catalog.bytes, config.threads, !config.listen_tls.is_empty())?,
+            Some(budget) => {
+                budget::connections(budget, catalog.bytes(), config.threads, !config.listen_tls.is_empty())?
+            }
             None => usize::MAX,
         };
         Ok((catalog, conns))
@@ -162,14 +163,14 @@ impl Shared {
         self.max_conns.min(self.memory_conns.load(Ordering::Relaxed))
     }
 
-    pub fn catalog(&self) -> (Arc<Catalog>, usize) {
+    pub fn catalog(&self) -> (Arc<Sites>, usize) {
         let catalog = self.catalog.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         (catalog.clone(), self.catalog_version.load(Ordering::Acquire))
     }
 
     /// Requests see the old site or the new one, never a mix: the swap is
     /// one pointer under the lock.
-    pub fn swap_catalog(&self, new: Catalog, memory_conns: usize) {
+    pub fn swap_catalog(&self, new: Sites, memory_conns: usize) {
         self.memory_conns.store(memory_conns, Ordering::Relaxed);
         let mut catalog = self.catalog.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         *catalog = Arc::new(new);

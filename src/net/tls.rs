@@ -21,6 +21,7 @@
 //! instructions, AES-GCM first elsewhere.
 #![forbid(unsafe_code)]
 
+use std::cell::RefCell;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Mutex};
@@ -77,31 +78,77 @@ pub(crate) const SUITES: [rustls::SupportedCipherSuite; 6] = [
 ];
 
 /// The server side of HTTPS: one configuration for every listener, and the
-/// certificate a new handshake is answered with.
+/// certificates a new handshake is answered with.
 pub struct Server {
     config: Arc<ServerConfig>,
     current: Arc<Current>,
 }
 
-/// The pair new handshakes get; a reload swaps it, and a handshake already
-/// made keeps the one it was made with. None only beside `--acme`, without
-/// `--tls-cert`.
-#[derive(Debug)]
-struct Current(Mutex<Option<Arc<CertifiedKey>>>);
+/// The DNS names a certificate covers (its SAN's dNSNames, lowercase).
+pub type Names = Arc<[String]>;
 
-impl ResolvesServerCert for Current {
-    fn resolve(&self, _: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+/// A `--tls-cert` pair: the names its certificate covers, and the pair.
+#[derive(Debug)]
+pub struct Pair {
+    pub names: Names,
+    pub key: Arc<CertifiedKey>,
+}
+
+/// The pairs new handshakes get, in flag order; a reload swaps them, and a
+/// handshake already made keeps the one it was made with. Empty only beside
+/// `--acme`, without `--tls-cert`.
+#[derive(Debug)]
+struct Current(Mutex<Vec<Pair>>);
+
+impl Current {
+    /// The pair whose certificate covers `name` (SNI), else the first.
+    fn pick(&self, name: Option<&str>) -> Option<Arc<CertifiedKey>> {
+        let pairs = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let named = name.and_then(|name| pairs.iter().find(|pair| covers(&pair.names, name.as_bytes())));
+        let pair = named.or(pairs.first())?;
+        if name.is_some() {
+            chose(&pair.names);
+        }
+        Some(pair.key.clone())
     }
 }
 
-impl Server {
-    pub fn new(key: Arc<CertifiedKey>) -> Result<Server, String> {
-        Server::with_pair(Some(key))
+impl ResolvesServerCert for Current {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        self.pick(hello.server_name())
     }
+}
 
-    fn with_pair(key: Option<Arc<CertifiedKey>>) -> Result<Server, String> {
-        let current = Arc::new(Current(Mutex::new(key)));
+/// Whether a certificate for `names` covers `host` (RFC 6125 §6.4: without
+/// case; `*.example.com` covers one label, `a.example.com`, and neither
+/// `example.com` nor `a.b.example.com`). The one answer to "which
+/// certificate is for this name", for handshakes and requests alike.
+pub fn covers(names: &[String], host: &[u8]) -> bool {
+    names.iter().any(|name| match name.strip_prefix("*.") {
+        Some(parent) => host
+            .iter()
+            .position(|&b| b == b'.')
+            .is_some_and(|dot| dot > 0 && host[dot + 1..].eq_ignore_ascii_case(parent.as_bytes())),
+        None => host.eq_ignore_ascii_case(name.as_bytes()),
+    })
+}
+
+thread_local! {
+    /// The names of the certificate the resolver just chose for a client
+    /// that sent SNI. rustls asks the resolver on the thread that drives the
+    /// handshake, inside `read`, which hands them to the connection.
+    static CHOSEN: RefCell<Option<Names>> = const { RefCell::new(None) };
+}
+
+/// Tells the connection whose handshake runs on this thread which names its
+/// certificate covers.
+fn chose(names: &Names) {
+    CHOSEN.with(|chosen| *chosen.borrow_mut() = Some(names.clone()));
+}
+
+impl Server {
+    pub fn new(pairs: Vec<Pair>) -> Result<Server, String> {
+        let current = Arc::new(Current(Mutex::new(pairs)));
         let mut config = ServerConfig::builder_with_provider(Arc::new(provider()))
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
             .map_err(|e| format!("TLS: {e}"))?
@@ -116,9 +163,9 @@ impl Server {
         Ok(Server { config: Arc::new(config), current })
     }
 
-    /// New handshakes use `key` from now on.
-    pub fn swap(&self, key: Arc<CertifiedKey>) {
-        *self.current.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(key);
+    /// New handshakes use `pairs` from now on.
+    pub fn swap(&self, pairs: Vec<Pair>) {
+        *self.current.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = pairs;
     }
 
     /// A new connection's TLS state.
@@ -172,11 +219,18 @@ pub struct Session {
     unsent: Vec<u8>,
     /// The client's close_notify came: its data has ended.
     peer_closed: bool,
+    /// The names the certificate covers, when the client sent SNI.
+    certificate: Option<Names>,
 }
 
 impl Session {
     fn new(tls: UnbufferedServerConnection) -> Session {
-        Session { tls, received: Vec::new(), seen: 0, unsent: Vec::new(), peer_closed: false }
+        Session { tls, received: Vec::new(), seen: 0, unsent: Vec::new(), peer_closed: false, certificate: None }
+    }
+
+    /// The names the certificate this client got covers, when it sent SNI.
+    pub fn certificate(&self) -> Option<Names> {
+        self.certificate.clone()
     }
 
     /// The handshake is not done yet.
@@ -238,7 +292,11 @@ where
         return Ok((0, true));
     }
     let (input, output) = buffers.get();
-    let Session { tls, received, seen, unsent, peer_closed } = session;
+    let handshaking = session.tls.is_handshaking();
+    if handshaking {
+        CHOSEN.with(|chosen| chosen.borrow_mut().take());
+    }
+    let Session { tls, received, seen, unsent, peer_closed, certificate } = session;
     // What the connection kept comes first: the input is one stream of
     // records, which rustls knows by their offsets from its start.
     let mut len = received.len();
@@ -317,6 +375,11 @@ where
         received.extend_from_slice(&input[start..len]);
     }
     *seen = seen_now;
+    if handshaking {
+        if let Some(names) = CHOSEN.with(|chosen| chosen.borrow_mut().take()) {
+            *certificate = Some(names);
+        }
+    }
     sink.send()?;
     result
 }
@@ -669,11 +732,11 @@ mod acme {
         /// TLS-ALPN-01's from `challenges`, and `fallback` (`--tls-cert`)
         /// for names no `--acme` covers.
         pub fn with_acme(
-            fallback: Option<Arc<CertifiedKey>>,
+            fallback: Vec<Pair>,
             challenges: Arc<Challenges>,
             certs: Arc<Certs>,
         ) -> Result<Server, String> {
-            let server = Server::with_pair(fallback)?;
+            let server = Server::new(fallback)?;
             let mut config = (*server.config).clone();
             config.cert_resolver = Arc::new(ByName { challenges, certs, fallback: server.current.clone() });
             // rustls picks the first of these the client offers: a client
@@ -694,8 +757,11 @@ mod acme {
         fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
             let acme_tls = hello.alpn().is_some_and(|mut offered| offered.any(|p| p == ACME_TLS));
             let name = hello.server_name();
-            let fallback = || self.fallback.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
-            challenge::resolve(&self.challenges, &self.certs, name, acme_tls, fallback)
+            let key = challenge::resolve(&self.challenges, &self.certs, name, acme_tls, || self.fallback.pick(name));
+            if let Some(names) = name.filter(|_| !acme_tls).and_then(|name| self.certs.names(name)) {
+                chose(&names);
+            }
+            key
         }
     }
 
@@ -717,8 +783,13 @@ mod tests {
     use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme};
     use std::cell::{Cell, RefCell};
 
-    /// A self-signed ECDSA pair for `name`, made by openssl.
+    #[cfg(feature = "acme")]
     fn pair(name: &str) -> Arc<CertifiedKey> {
+        named_pair(name).key
+    }
+
+    /// A self-signed ECDSA pair for `name`, made by openssl, as mote reads it.
+    fn named_pair(name: &str) -> Pair {
         static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let made = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("mote-tls-{}-{made}-{name}", std::process::id()));
@@ -734,7 +805,7 @@ mod tests {
         ]);
         let pair = crate::ops::certs::Material::open(&dir.join("c.pem"), &dir.join("k.pem")).unwrap().load(None);
         let _ = std::fs::remove_dir_all(&dir);
-        pair.unwrap().key
+        pair.unwrap().pair
     }
 
     /// Takes any certificate: these tests look at which one was sent.
@@ -896,10 +967,10 @@ mod tests {
     /// protocol the client got, and whether the server then ended the
     /// connection with close_notify, as a validation's; Err when the
     /// handshake failed.
-    #[cfg(feature = "acme")]
     fn handshake(server: &Server, name: &str, alpn: &[&[u8]]) -> Result<(Vec<u8>, Vec<u8>, bool), String> {
         let mut pipe = Pipe::new(server, name, alpn);
         let ended = pipe.handshake()?;
+        #[cfg(feature = "acme")]
         assert_eq!(ended, acme::validation(&pipe.session.tls));
         let cert = pipe.client.peer_certificates().unwrap()[0].to_vec();
         let protocol = pipe.client.alpn_protocol().unwrap_or_default().to_vec();
@@ -907,10 +978,40 @@ mod tests {
     }
 
     fn localhost() -> Pipe {
-        let server = Server::new(pair("localhost")).unwrap();
+        let server = Server::new(vec![named_pair("localhost")]).unwrap();
         let mut pipe = Pipe::new(&server, "localhost", &[b"http/1.1"]);
         assert_eq!(pipe.handshake(), Ok(false));
         pipe
+    }
+
+    #[test]
+    fn sni_picks_the_pair_that_covers_it() {
+        let (a, b) = (named_pair("a.example"), named_pair("*.b.example"));
+        assert_eq!(&b.names[..], ["*.b.example"], "the SAN's names are read");
+        let (a_cert, b_cert) = (a.key.cert[0].to_vec(), b.key.cert[0].to_vec());
+        let server = Server::new(vec![a, b]).unwrap();
+        let rows = [("a.example", &a_cert), ("www.b.example", &b_cert), ("c.example", &a_cert)];
+        for (name, want) in rows {
+            assert_eq!(&handshake(&server, name, &[b"http/1.1"]).unwrap().0, want, "{name}");
+        }
+    }
+
+    #[test]
+    fn which_names_a_certificate_covers() {
+        let names: Vec<String> = ["a.example", "*.b.example"].map(String::from).into();
+        let rows: &[(&str, &str, bool)] = &[
+            ("a name on it", "a.example", true),
+            ("RFC 6125 §6.4.1: without case", "A.Example", true),
+            ("not a subdomain of a plain name", "www.a.example", false),
+            ("§6.4.3: a wildcard covers one label", "www.b.example", true),
+            ("not the parent itself", "b.example", false),
+            ("nor two labels", "x.www.b.example", false),
+            ("nor an empty label", ".b.example", false),
+            ("another name", "c.example", false),
+        ];
+        for &(row, host, want) in rows {
+            assert_eq!(covers(&names, host.as_bytes()), want, "{row}");
+        }
     }
 
     /// Records that arrive a byte at a time are decrypted once whole, and
@@ -1003,7 +1104,7 @@ mod tests {
     fn acme_certificates_by_name_and_tls_alpn_01() {
         let challenges = Arc::new(Challenges::new());
         let certs = Arc::new(Certs::new());
-        let server = Server::with_acme(None, challenges.clone(), certs.clone()).unwrap();
+        let server = Server::with_acme(Vec::new(), challenges.clone(), certs.clone()).unwrap();
         let http: &[&[u8]] = &[b"h2", b"http/1.1"];
         // Before a name's first certificate: no handshake (no other's).
         let err = handshake(&server, "a.example", http).unwrap_err();
@@ -1024,7 +1125,8 @@ mod tests {
         assert!(handshake(&server, "a.example", &[b"acme-tls/1"]).is_err());
         // A --tls-cert pair serves the names no --acme covers.
         let fallback = pair("other.example");
-        let server = Server::with_acme(Some(fallback.clone()), challenges, certs).unwrap();
+        let server =
+            Server::with_acme(vec![Pair { names: Arc::new([]), key: fallback.clone() }], challenges, certs).unwrap();
         let (cert, _, _) = handshake(&server, "other.example", http).unwrap();
         assert_eq!(cert, fallback.cert[0].to_vec());
     }

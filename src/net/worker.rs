@@ -24,7 +24,7 @@ use crate::answer::memo::Memo;
 use crate::answer::reply::{Connection, Reply};
 use crate::answer::router::{Counters, Router};
 use crate::answer::whole::Whole;
-use crate::catalog::Catalog;
+use crate::catalog::sites::Sites;
 use crate::net::batch::Batch;
 use crate::net::clock::Clock;
 use crate::net::conn::{Conn, Context, Limits};
@@ -64,11 +64,13 @@ pub struct Worker {
     id: usize,
     poll: Poll,
     listeners: Vec<TcpListener>,
+    /// Each listener's port, for the access log.
+    ports: Vec<u16>,
     slots: Vec<Slot>,
     free: Vec<usize>,
     open: usize,
     shared: Arc<Shared>,
-    catalog: Arc<Catalog>,
+    catalog: Arc<Sites>,
     catalog_version: usize,
     clock: Clock,
     /// Set while the worker must wake each second; fires when the clock
@@ -132,6 +134,7 @@ impl Worker {
         let worker = Worker {
             id,
             poll,
+            ports: mio_listeners.iter().map(|l| l.local_addr().map_or(0, |a| a.port())).collect(),
             listeners: mio_listeners,
             slots: Vec::new(),
             free: Vec::new(),
@@ -154,7 +157,7 @@ impl Worker {
             memo: Memo::default(),
             batch: None,
             short_sends: Vec::new(),
-            access_lines: shared.access_log.as_ref().map(|_| log::Lines::new()),
+            access_lines: shared.access_log.as_ref().map(|_| log::Lines::new(!shared.config.vhosts.is_empty())),
             #[cfg(feature = "tls")]
             tls_from: shared.config.listen.len(),
             #[cfg(feature = "tls")]
@@ -282,7 +285,7 @@ impl Worker {
         }
         loop {
             let (stream, client) = match self.listeners[listener].accept() {
-                Ok((stream, client)) => (stream, client.ip()),
+                Ok((stream, client)) => (stream, (client.ip(), self.ports[listener])),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if is_transient_accept_error(&e) => continue,
                 Err(e) => {
@@ -337,7 +340,7 @@ impl Worker {
     }
 
     /// Adds a connection; returns its slab index.
-    fn insert(&mut self, mut stream: mio::net::TcpStream, client: std::net::IpAddr) -> Option<usize> {
+    fn insert(&mut self, mut stream: mio::net::TcpStream, client: (std::net::IpAddr, u16)) -> Option<usize> {
         let index = match self.free.pop() {
             Some(index) => index,
             None => {
@@ -419,9 +422,15 @@ impl Worker {
             };
             Some((&shared.pages[..], &render as &dyn Fn(Counters) -> Vec<u8>))
         };
+        // Its own copy: the connection is lent to `step` below.
+        #[cfg(feature = "tls")]
+        let certificate = (!self.catalog.hosts.is_empty()).then(|| conn.certificate()).flatten();
         let mut cx = Context {
             router: Router {
-                catalog: &self.catalog,
+                catalog: &self.catalog.fallback,
+                sites: &self.catalog,
+                #[cfg(feature = "tls")]
+                certificate: certificate.as_deref(),
                 pages,
                 spa: shared.config.spa,
                 auth: shared.auth.as_ref(),

@@ -19,6 +19,8 @@ use std::sync::Arc;
 
 use mote_site::walk::error_text;
 use rustls::sign::CertifiedKey;
+
+use crate::net::tls::Pair;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -98,7 +100,7 @@ pub struct Material {
 
 /// A pair that passed every check, and a warning when it ends soon.
 pub struct Loaded {
-    pub key: Arc<CertifiedKey>,
+    pub pair: Pair,
     pub warning: Option<String>,
 }
 
@@ -133,6 +135,7 @@ impl Material {
         }
         let signer = rustls::crypto::ring::sign::any_ecdsa_type(&key)
             .map_err(|_| format!("{}: not an ECDSA P-256 or P-384 key; {ECDSA_ADVICE}", self.key.name()))?;
+        let names = dns_names(leaf).unwrap_or_default().into();
         let certified = CertifiedKey::new(chain, signer);
         if certified.keys_match().is_err() {
             return Err(format!("{}: not the key of the certificate in {}", self.key.name(), self.cert.name()));
@@ -154,7 +157,7 @@ impl Material {
                 ));
             }
         }
-        Ok(Loaded { key: Arc::new(certified), warning })
+        Ok(Loaded { pair: Pair { names, key: Arc::new(certified) }, warning })
     }
 }
 
@@ -201,6 +204,42 @@ fn validity(cert: &[u8]) -> Option<(u64, u64)> {
     let not_before = time(tag, not_before)?;
     let (tag, not_after, _) = element(rest)?;
     Some((not_before, time(tag, not_after)?))
+}
+
+/// The dNSNames of a certificate's subjectAltName (RFC 5280 §4.2.1.6),
+/// lowercase, which SNI and Host are matched against (RFC 6125 §6.4.4: not
+/// the subject's CN); None when the certificate cannot be read so far.
+fn dns_names(cert: &[u8]) -> Option<Vec<String>> {
+    const SEQUENCE: u8 = 0x30;
+    // id-ce-subjectAltName, 2.5.29.17.
+    const SAN: &[u8] = &[0x06, 0x03, 0x55, 0x1d, 0x11];
+    let (SEQUENCE, cert, _) = element(cert)? else { return None };
+    let (SEQUENCE, mut tbs, _) = element(cert)? else { return None };
+    let mut names = Vec::new();
+    // Every field up to the extensions, `[3] EXPLICIT`, is passed over.
+    while let Some((tag, contents, rest)) = element(tbs) {
+        tbs = rest;
+        if tag != 0xa3 {
+            continue;
+        }
+        let (SEQUENCE, mut extensions, _) = element(contents)? else { return None };
+        while let Some((SEQUENCE, extension, rest)) = element(extensions) {
+            extensions = rest;
+            let Some(value) = extension.strip_prefix(SAN) else { continue };
+            // An optional `critical` BOOLEAN, then the OCTET STRING.
+            let (tag, value, rest) = element(value)?;
+            let value = if tag == 0x01 { element(rest)?.1 } else { value };
+            let (SEQUENCE, mut general_names, _) = element(value)? else { return None };
+            while let Some((tag, name, rest)) = element(general_names) {
+                general_names = rest;
+                // dNSName is `[2] IMPLICIT IA5String`.
+                if tag == 0x82 {
+                    names.push(std::str::from_utf8(name).ok()?.to_ascii_lowercase());
+                }
+            }
+        }
+    }
+    Some(names)
 }
 
 /// UTCTime (`YYMMDDHHMMSSZ`, 1950..2049, RFC 5280 §4.1.2.5.1) or

@@ -44,8 +44,11 @@ Flags:
                          (default 0.0.0.0:8080)
   --listen-tls ADDR      address to serve HTTPS on, as --listen; repeatable
                          (needs --tls-cert and --tls-key; default: none)
-  --tls-cert FILE        the certificate chain for HTTPS, PEM, leaf first
-  --tls-key FILE         its private key, PEM (ECDSA P-256 or P-384)
+  --tls-cert FILE        the certificate chain for HTTPS, PEM, leaf first;
+                         repeatable: a handshake gets the one whose names
+                         cover its SNI, else the first
+  --tls-key FILE         its private key, PEM (ECDSA P-256 or P-384); the Nth
+                         --tls-key goes with the Nth --tls-cert
   --https-redirect       plain listeners answer 308 to the same URL on https,
                          except /.well-known/acme-challenge/
   --acme NAME[,NAME...]  get and renew a certificate for these names from an
@@ -65,6 +68,9 @@ Flags:
                          how the CA validates: auto uses what the listeners
                          allow, the other after a failure (default auto)
   --root DIR             serve the files under DIR (default: the built-in site)
+  --vhost HOST=DIR       serve the files under DIR to requests for HOST (any
+                         case, any port); repeatable. Other hosts get --root,
+                         or 421 Misdirected Request without it (default: none)
   --threads N|auto       event-loop threads; auto = one per core (default 1)
   --max-conns N          most open connections; more get 503
                          (default: from the open-file limit)
@@ -120,7 +126,8 @@ Flags:
   --version              print the version and exit
 
 Signals: SIGTERM/SIGINT stop gracefully (a second one exits at once);
-SIGHUP reloads --root (and a TLS certificate and key); SIGUSR1 reopens
+SIGHUP reloads --root and every --vhost (and the TLS certificates and
+keys); SIGUSR1 reopens
 the access log file.
 ";
 
@@ -129,11 +136,15 @@ pub struct Config {
     pub listen: Vec<SocketAddr>,
     /// HTTPS listeners.
     pub listen_tls: Vec<SocketAddr>,
-    pub tls_cert: Option<PathBuf>,
-    pub tls_key: Option<PathBuf>,
+    /// `--tls-cert` and `--tls-key`, in order: the Nth key is the Nth
+    /// certificate's.
+    pub tls_cert: Vec<PathBuf>,
+    pub tls_key: Vec<PathBuf>,
     /// Plain listeners send every request but ACME's challenges to https.
     pub https_redirect: bool,
     pub root: Option<PathBuf>,
+    /// `--vhost`: each host (lowercase, no trailing dot) and its directory.
+    pub vhosts: Vec<(String, PathBuf)>,
     pub threads: usize,
     /// `None`: derived from the open-file limit at start-up.
     pub max_conns: Option<usize>,
@@ -225,10 +236,11 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
     let mut config = Config {
         listen: Vec::new(),
         listen_tls: Vec::new(),
-        tls_cert: None,
-        tls_key: None,
+        tls_cert: Vec::new(),
+        tls_key: Vec::new(),
         https_redirect: false,
         root: None,
+        vhosts: Vec::new(),
         threads: 1,
         max_conns: None,
         header_timeout: DEFAULT_HEADER_TIMEOUT,
@@ -298,8 +310,19 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
                     config.listen_tls.push(addr);
                 }
             }
-            "--tls-cert" => config.tls_cert = Some(PathBuf::from(non_empty(&flag, value()?, "a PEM file")?)),
-            "--tls-key" => config.tls_key = Some(PathBuf::from(non_empty(&flag, value()?, "a PEM file")?)),
+            "--tls-cert" => config.tls_cert.push(PathBuf::from(non_empty(&flag, value()?, "a PEM file")?)),
+            "--tls-key" => config.tls_key.push(PathBuf::from(non_empty(&flag, value()?, "a PEM file")?)),
+            "--vhost" => {
+                let text = value()?;
+                let vhost = text.split_once('=').and_then(|(host, dir)| Some((host_name(host)?, dir)));
+                let Some((host, dir)) = vhost.filter(|(_, dir)| !dir.is_empty()) else {
+                    return Err(invalid(&flag, &text, "HOST=DIR, HOST a DNS name such as example.org"));
+                };
+                if config.vhosts.iter().any(|(named, _)| *named == host) {
+                    return Err(UsageError(format!("--vhost: {host} is named twice")));
+                }
+                config.vhosts.push((host, PathBuf::from(dir)));
+            }
             "--https-redirect" if inline.is_none() => config.https_redirect = true,
             "--root" => {
                 let text = value()?;
@@ -434,8 +457,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
 fn check_tls(config: &Config) -> Result<(), UsageError> {
     let given = [
         ("--listen-tls", !config.listen_tls.is_empty()),
-        ("--tls-cert", config.tls_cert.is_some()),
-        ("--tls-key", config.tls_key.is_some()),
+        ("--tls-cert", !config.tls_cert.is_empty()),
+        ("--tls-key", !config.tls_key.is_empty()),
         ("--https-redirect", config.https_redirect),
     ];
     let Some((first, _)) = given.iter().find(|(_, given)| *given) else {
@@ -458,7 +481,29 @@ fn check_tls(config: &Config) -> Result<(), UsageError> {
             )));
         }
     }
+    if config.tls_cert.len() != config.tls_key.len() {
+        return Err(UsageError(format!(
+            "--tls-key: {} given for {} --tls-cert; give each certificate its key, in the same order",
+            config.tls_key.len(),
+            config.tls_cert.len()
+        )));
+    }
     Ok(())
+}
+
+/// A host name as `--vhost` takes it: DNS labels (or an IPv4 address),
+/// lowercase, a trailing dot dropped, as requests are matched.
+fn host_name(text: &str) -> Option<String> {
+    let name = text.strip_suffix('.').unwrap_or(text).to_ascii_lowercase();
+    (name.len() <= 253 && name.split('.').all(dns_label)).then_some(name)
+}
+
+/// RFC 1123 §2.1: letters, digits and hyphens, not at either end, 1 to 63.
+fn dns_label(label: &str) -> bool {
+    (1..=63).contains(&label.len())
+        && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !label.starts_with('-')
+        && !label.ends_with('-')
 }
 
 /// The ACME options that take a value.
@@ -522,14 +567,8 @@ fn acme_names(text: &str) -> Result<Vec<String>, UsageError> {
                 printable(&name)
             )));
         }
-        let label_ok = |label: &str| {
-            (1..=63).contains(&label.len())
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        };
         let last = name.rsplit('.').next().unwrap_or_default();
-        if name.len() > 253 || !name.split('.').all(label_ok) || last.bytes().all(|b| b.is_ascii_digit()) {
+        if name.len() > 253 || !name.split('.').all(dns_label) || last.bytes().all(|b| b.is_ascii_digit()) {
             return Err(invalid("--acme", text, "comma-separated DNS names such as example.org,www.example.org"));
         }
         if names.contains(&name) {
@@ -716,6 +755,15 @@ mod tests {
     }
 
     #[test]
+    fn vhosts_are_matched_as_requests_are() {
+        let Ok(Command::Serve(config)) = parse_line("--vhost A.Example.=/srv/a --vhost=b.example=/srv/b=c") else {
+            panic!("not parsed");
+        };
+        let want = [("a.example", "/srv/a"), ("b.example", "/srv/b=c")];
+        assert_eq!(config.vhosts, want.map(|(host, dir)| (host.to_string(), PathBuf::from(dir))));
+    }
+
+    #[test]
     fn defaults() {
         let Ok(Command::Serve(config)) = parse_line("") else { panic!() };
         assert_eq!(config.listen[0].to_string(), DEFAULT_LISTEN);
@@ -757,6 +805,12 @@ mod tests {
             ("-v", "--verbose goes with --check"),
             ("--max-memory 12Q", "--max-memory: invalid value '12Q'"),
             ("--max-memory 0", "--max-memory: invalid value '0'"),
+            ("--vhost a.test", "--vhost: invalid value 'a.test'"),
+            ("--vhost a.test=", "--vhost: invalid value 'a.test='"),
+            ("--vhost =/srv", "--vhost: invalid value '=/srv'"),
+            ("--vhost a_b.test=/srv", "--vhost: invalid value 'a_b.test=/srv'"),
+            ("--vhost a.test:80=/srv", "--vhost: invalid value 'a.test:80=/srv'"),
+            ("--vhost a.test=/a --vhost A.Test.=/b", "--vhost: a.test is named twice"),
             ("stray", "unexpected argument 'stray'"),
         ];
         for (line, message) in rows {
@@ -798,7 +852,7 @@ mod tests {
         assert_eq!(config.acme_profile.as_deref(), Some("shortlived"));
         assert_eq!(config.acme_challenge, AcmeChallenge::TlsAlpn01);
         assert_eq!(config.acme_ca_file, Some(PathBuf::from("/etc/roots.pem")));
-        assert_eq!((config.tls_cert, config.tls_key), (None, None));
+        assert!(config.tls_cert.is_empty() && config.tls_key.is_empty());
         let Ok(Command::Serve(config)) = parse_line("--listen-tls 127.0.0.1:0 --acme a.example") else {
             panic!("valid flags rejected")
         };

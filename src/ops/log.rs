@@ -166,6 +166,8 @@ fn open_append(path: &std::path::Path) -> Result<File, String> {
 
 /// What one access line says about a request, after who asked and when.
 pub struct Entry<'a> {
+    /// With `--vhost`: the request's effective host, as sent.
+    pub host: Option<&'a [u8]>,
     /// `GET /x HTTP/1.1`, raw; `None` when the head could not be parsed.
     pub request_line: Option<(&'a [u8], &'a [u8], bool)>,
     pub status: &'a [u8],
@@ -186,11 +188,17 @@ pub struct Lines {
     /// `IP - - [time] ` for `prefix_of`.
     prefix: Vec<u8>,
     prefix_of: Option<(std::net::IpAddr, u64)>,
+    /// With `--vhost`, Apache's `vhost_combined`: each line starts with
+    /// `host:port ` (`%v:%p`), and an entry part with the host and a space.
+    vhost: bool,
+    /// With `--vhost`, the entry part being made.
+    part: Vec<u8>,
 }
 
 impl Lines {
-    pub fn new() -> Lines {
-        Lines { bytes: Vec::with_capacity(FLUSH_BYTES), prefix: Vec::new(), prefix_of: None }
+    /// `vhost`: lines in the `vhost_combined` layout.
+    pub fn new(vhost: bool) -> Lines {
+        Lines { bytes: Vec::with_capacity(FLUSH_BYTES), prefix: Vec::new(), prefix_of: None, vhost, part: Vec::new() }
     }
 
     /// The whole lines so far.
@@ -204,7 +212,21 @@ impl Lines {
 
     /// A line for a request from `client` in the second `unix_time`;
     /// returns its entry part, for the memo to keep with the head.
-    pub fn push_entry(&mut self, client: std::net::IpAddr, unix_time: u64, entry: &Entry) -> &[u8] {
+    /// `port`: the listener's, for `vhost_combined`.
+    pub fn push_entry(&mut self, client: std::net::IpAddr, port: u16, unix_time: u64, entry: &Entry) -> &[u8] {
+        if self.vhost {
+            let mut part = std::mem::take(&mut self.part);
+            part.clear();
+            match entry.host {
+                Some(host) => push_escaped(&mut part, &host.to_ascii_lowercase()),
+                None => part.push(b'-'),
+            }
+            part.push(b' ');
+            push_entry(&mut part, entry);
+            self.push_recalled(client, port, unix_time, &part);
+            self.part = part;
+            return &self.part;
+        }
         self.push_prefix(client, unix_time);
         let start = self.bytes.len();
         push_entry(&mut self.bytes, entry);
@@ -212,7 +234,16 @@ impl Lines {
     }
 
     /// A line for a repeated head: `part` is what `push_entry` returned for it.
-    pub fn push_recalled(&mut self, client: std::net::IpAddr, unix_time: u64, part: &[u8]) {
+    pub fn push_recalled(&mut self, client: std::net::IpAddr, port: u16, unix_time: u64, part: &[u8]) {
+        let mut part = part;
+        if self.vhost {
+            let (host, rest) = part.split_at(part.iter().position(|&b| b == b' ').unwrap_or(0));
+            self.bytes.extend_from_slice(host);
+            self.bytes.push(b':');
+            self.bytes.extend_from_slice(itoa::Buffer::new().format(port).as_bytes());
+            self.bytes.push(b' ');
+            part = rest.strip_prefix(b" ").unwrap_or(rest);
+        }
         self.push_prefix(client, unix_time);
         self.bytes.extend_from_slice(part);
     }
@@ -297,14 +328,15 @@ mod tests {
     use super::*;
 
     fn line(client: &str, unix_time: u64, entry: &Entry) -> String {
-        let mut lines = Lines::new();
-        lines.push_entry(client.parse().unwrap(), unix_time, entry);
+        let mut lines = Lines::new(false);
+        lines.push_entry(client.parse().unwrap(), 80, unix_time, entry);
         String::from_utf8(lines.bytes().to_vec()).unwrap()
     }
 
     #[test]
     fn writes_combined_lines() {
         let entry = Entry {
+            host: None,
             request_line: Some((b"GET", b"/a?q=\"x\"", false)),
             status: b"200",
             body_bytes: 2326,
@@ -320,7 +352,8 @@ mod tests {
 
     #[test]
     fn unparsed_requests_log_a_dash() {
-        let entry = Entry { request_line: None, status: b"400", body_bytes: 16, referer: None, user_agent: None };
+        let entry =
+            Entry { host: None, request_line: None, status: b"400", body_bytes: 16, referer: None, user_agent: None };
         assert_eq!(line("::1", 0, &entry), "::1 - - [01/Jan/1970:00:00:00 +0000] \"-\" 400 16 \"-\" \"-\"\n");
     }
 
@@ -329,16 +362,17 @@ mod tests {
     #[test]
     fn recalled_parts_and_prefixes_make_the_same_lines() {
         let entry = Entry {
+            host: None,
             request_line: Some((b"HEAD", b"/", true)),
             status: b"304",
             body_bytes: 0,
             referer: Some(b"http://a/"),
             user_agent: None,
         };
-        let mut lines = Lines::new();
-        let part = lines.push_entry("10.0.0.1".parse().unwrap(), 60, &entry).to_vec();
+        let mut lines = Lines::new(false);
+        let part = lines.push_entry("10.0.0.1".parse().unwrap(), 80, 60, &entry).to_vec();
         for (client, unix_time) in [("10.0.0.1", 60), ("10.0.0.1", 61), ("10.0.0.2", 61), ("10.0.0.1", 61)] {
-            lines.push_recalled(client.parse().unwrap(), unix_time, &part);
+            lines.push_recalled(client.parse().unwrap(), 80, unix_time, &part);
         }
         let expected: String =
             [("10.0.0.1", 60), ("10.0.0.1", 60), ("10.0.0.1", 61), ("10.0.0.2", 61), ("10.0.0.1", 61)]
@@ -348,5 +382,23 @@ mod tests {
         assert_eq!(String::from_utf8(lines.bytes().to_vec()).unwrap(), expected);
         lines.clear();
         assert!(lines.bytes().is_empty());
+    }
+    #[test]
+    fn vhost_combined_puts_the_host_and_port_first() {
+        let entry = Entry {
+            host: Some(b"A.Example"),
+            request_line: Some((b"GET", b"/", false)),
+            status: b"200",
+            body_bytes: 5,
+            referer: None,
+            user_agent: None,
+        };
+        let mut lines = Lines::new(true);
+        let part = lines.push_entry("10.0.0.1".parse().unwrap(), 8080, 60, &entry).to_vec();
+        // A recalled head on another listener: the same host, its own port.
+        lines.push_recalled("10.0.0.1".parse().unwrap(), 443, 60, &part);
+        let line = "10.0.0.1 - - [01/Jan/1970:00:01:00 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"-\"\n";
+        let want = format!("a.example:8080 {line}a.example:443 {line}");
+        assert_eq!(String::from_utf8_lossy(lines.bytes()), want);
     }
 }

@@ -105,38 +105,55 @@ fn reload(shared: &Shared) {
         }
         None => https,
     };
-    let Some(root) = &shared.config.root else {
+    let config = &shared.config;
+    if config.root.is_none() && config.vhosts.is_empty() {
         if !https {
             log::error("SIGHUP: serving the built-in site, nothing to reload");
         }
         return;
-    };
-    match Shared::load_catalog(&shared.config) {
-        Ok((catalog, memory_conns)) => {
-            let files = catalog.file_count();
-            shared.swap_catalog(catalog, memory_conns);
-            log::error(&format!("reloaded {} ({files} files)", root.display()));
+    }
+    // Every site is loaded before any is swapped in: one that fails keeps
+    // them all as they were.
+    match Shared::load_catalog(config) {
+        Ok((sites, memory_conns)) => {
+            let files = sites.file_count();
+            shared.swap_catalog(sites, memory_conns);
+            match (&config.root, config.vhosts.len()) {
+                (Some(root), 0) => log::error(&format!("reloaded {} ({files} files)", root.display())),
+                (_, hosts) => {
+                    log::error(&format!("reloaded {} sites ({files} files)", hosts + config.root.is_some() as usize))
+                }
+            }
         }
         Err(why) => log::error(&format!("reload failed, still serving the previous site: {why}")),
     }
 }
 
-/// Reads the certificate and key again; new handshakes get the new pair, a
-/// failure keeps the old. False without HTTPS.
+/// Reads every certificate and key again; new handshakes get the new
+/// pairs, and one that fails keeps all the old ones. False without HTTPS.
 #[cfg(feature = "tls")]
 fn reload_tls(shared: &Shared) -> bool {
-    let Some((server, Some(material))) = &shared.https else {
+    let Some((server, materials)) = shared.https.as_ref().filter(|(_, materials)| !materials.is_empty()) else {
         return false;
     };
-    match material.load(crate::net::shared::plausible_unix_now()) {
+    let now = crate::net::shared::plausible_unix_now();
+    match materials.iter().map(|material| material.load(now)).collect::<Result<Vec<_>, _>>() {
         Ok(loaded) => {
-            server.swap(loaded.key);
-            log::error("reloaded the TLS certificate and key");
-            if let Some(warning) = loaded.warning {
-                log::error(&warning);
+            let mut pairs = Vec::with_capacity(loaded.len());
+            for loaded in loaded {
+                if let Some(warning) = loaded.warning {
+                    log::error(&warning);
+                }
+                pairs.push(loaded.pair);
             }
+            server.swap(pairs);
+            log::error(if materials.len() == 1 {
+                "reloaded the TLS certificate and key"
+            } else {
+                "reloaded the TLS certificates and keys"
+            });
         }
-        Err(why) => log::error(&format!("TLS reload failed, still using the previous certificate: {why}")),
+        Err(why) => log::error(&format!("TLS reload failed, still using the previous certificate(s): {why}")),
     }
     true
 }

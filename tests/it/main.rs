@@ -45,5 +45,6 @@ mod tls;
 mod tls_reads;
 mod variants;
 mod versions;
+mod vhosts;
 mod well_known;
 mod whole;

@@ -45,7 +45,7 @@ impl Pki {
         pki
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
@@ -117,13 +117,18 @@ fn curl(server: &Server, ca: &str, args: &[&str], path: &str) -> Output {
 /// Sends `raw` in one write over TLS (python's ssl, verifying against
 /// `ca`), reads until the server closes, and returns the bytes.
 fn tls_exchange(server: &Server, ca: &str, raw: &[u8]) -> Vec<u8> {
+    tls_exchange_as(server, ca, "localhost", raw)
+}
+
+/// `tls_exchange` with SNI `name`.
+pub(crate) fn tls_exchange_as(server: &Server, ca: &str, name: &str, raw: &[u8]) -> Vec<u8> {
     const SCRIPT: &str = r#"
 import socket, ssl, sys
-port, ca = int(sys.argv[1]), sys.argv[2]
+port, ca, name = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 ctx = ssl.create_default_context(cafile=ca)
 raw = sys.stdin.buffer.read()
 with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
-    with ctx.wrap_socket(s, server_hostname="localhost") as t:
+    with ctx.wrap_socket(s, server_hostname=name) as t:
         t.sendall(raw)
         out = b""
         while True:
@@ -134,7 +139,7 @@ with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
 sys.stdout.buffer.write(out)
 "#;
     let mut child = Command::new("python3")
-        .args(["-c", SCRIPT, &https_port(server), ca])
+        .args(["-c", SCRIPT, &https_port(server), ca, name])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

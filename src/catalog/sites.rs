@@ -1,0 +1,70 @@
+//! The sites one mote serves: one Catalog per `--vhost`, and the site for
+//! every other host (`--root`, or the built-in one without `--vhost`).
+//!
+//! A request's catalog is picked by its effective host (RFC 9112 §3.2.2:
+//! an absolute-form target's host, else Host) before it is routed, and a
+//! head's bytes fix that host, so the memo, keyed by the same bytes, needs
+//! no part of this. The sites are loaded, counted against `--max-memory`
+//! and swapped as one: a reload that fails for one site keeps every old one.
+#![forbid(unsafe_code)]
+
+use std::path::Path;
+
+use crate::catalog::{Catalog, Options};
+
+pub struct Sites {
+    /// What hosts no `--vhost` names get: `--root`, or the built-in site;
+    /// with `--vhost` and no `--root`, an empty catalog that `misdirects`.
+    pub fallback: Catalog,
+    /// With `--vhost` and no `--root`: other hosts are answered 421.
+    pub misdirects: bool,
+    /// Each `--vhost`: its name (lowercase, no trailing dot) and its site.
+    pub hosts: Vec<(Box<[u8]>, Catalog)>,
+}
+
+impl Sites {
+    /// Loads every site; the first that fails fails them all.
+    pub fn load(
+        root: Option<&Path>,
+        vhosts: &[(String, std::path::PathBuf)],
+        options: &Options,
+    ) -> Result<Sites, String> {
+        let mut hosts = Vec::with_capacity(vhosts.len());
+        for (host, dir) in vhosts {
+            let named = |why: &str| format!("--vhost {host}={}: {why}", dir.display());
+            if !std::fs::metadata(dir).is_ok_and(|meta| meta.is_dir()) {
+                return Err(named("not a directory"));
+            }
+            // The walk's reasons name --root; here the flag is --vhost.
+            let catalog =
+                Catalog::load(dir, options).map_err(|why| named(why.strip_prefix("--root ").unwrap_or(&why)))?;
+            hosts.push((host.as_bytes().into(), catalog));
+        }
+        let (fallback, misdirects) = match root {
+            Some(root) => (Catalog::load(root, options)?, false),
+            None if vhosts.is_empty() => (Catalog::embedded(options), false),
+            None => (Catalog::empty(), true),
+        };
+        Ok(Sites { fallback, misdirects, hosts })
+    }
+
+    /// Memory all the sites hold, for `--max-memory`.
+    pub fn bytes(&self) -> u64 {
+        self.hosts.iter().map(|(_, catalog)| catalog.bytes).sum::<u64>() + self.fallback.bytes
+    }
+
+    /// Files in all the sites, for the reload's line.
+    pub fn file_count(&self) -> usize {
+        self.hosts.iter().map(|(_, catalog)| catalog.file_count()).sum::<usize>() + self.fallback.file_count()
+    }
+
+    /// The site for `host` (an effective host, `target::host_name`): its
+    /// `--vhost`, else the fallback; None when that misdirects.
+    pub fn pick(&self, host: Option<&[u8]>) -> Option<&Catalog> {
+        let named = host.and_then(|host| self.hosts.iter().find(|(name, _)| name.eq_ignore_ascii_case(host)));
+        match named {
+            Some((_, catalog)) => Some(catalog),
+            None => (!self.misdirects).then_some(&self.fallback),
+        }
+    }
+}
