@@ -54,6 +54,7 @@ fn main() {
                 content_type,
                 content_encoding: coding,
                 vary,
+                vary_origin: false,
                 cache_control: &cache_control,
                 len: bytes.len() as u64,
                 last_modified,

@@ -19,6 +19,7 @@ impl Canned {
             head: Head::Static(self.head),
             content: if head_only { Content::Empty } else { Content::Static(self.body) },
             closes: self.closes,
+            extra: 0,
         }
     }
 }
@@ -58,6 +59,8 @@ canned!(NOT_FOUND, "404", "Not Found", "14", false);
 // A file on disk only precompressed, for a client that accepts none of its
 // codings: another Accept-Encoding would get a 200, and caches must know.
 canned!(NOT_FOUND_VARYING, "404", "Not Found", "14", false, "Vary: Accept-Encoding\r\n");
+// The same where `--cors` names origins: one Vary field (`cors.rs`).
+canned!(NOT_FOUND_VARYING_ORIGIN, "404", "Not Found", "14", false, "Vary: Accept-Encoding, Origin\r\n");
 canned!(METHOD_NOT_ALLOWED, "405", "Method Not Allowed", "23", false, "Allow: GET, HEAD, OPTIONS\r\n");
 // RFC 9110 §15.5.20: no site here for the request's host (or, over TLS,
 // not under this connection's certificate); a client may retry elsewhere.
@@ -96,6 +99,7 @@ mod tests {
             UNAUTHORIZED,
             NOT_FOUND,
             NOT_FOUND_VARYING,
+            NOT_FOUND_VARYING_ORIGIN,
             METHOD_NOT_ALLOWED,
             MISDIRECTED_REQUEST,
             PRECONDITION_FAILED,

@@ -82,7 +82,7 @@ pub fn answer<'b>(
             Some(Answered { answer, head_len: 0, body_len: 0, persistence, source: Source::Rejected })
         }
         Parse::Complete(request, head_len) => {
-            let answer = router::answer(&request, router, path);
+            let answer = router::answer(&request, &input[..head_len], router, path);
             let persistence = Persistence {
                 // A client waiting for 100-continue may never send the body
                 // it announced: close rather than wait for it.

@@ -133,7 +133,7 @@ mod tests {
     use crate::answer::reply::{Content, Head};
 
     fn canned(head: &'static [u8]) -> Answer {
-        Answer { entry: None, head: Head::Static(head), content: Content::Empty, closes: false }
+        Answer { entry: None, head: Head::Static(head), content: Content::Empty, closes: false, extra: 0 }
     }
 
     fn recall(memo: &Memo, input: &[u8]) -> Option<Recalled> {
@@ -164,7 +164,13 @@ mod tests {
     #[test]
     fn built_answers_and_long_heads_are_not_kept() {
         let mut memo = Memo::default();
-        let built = Answer { entry: None, head: Head::Built(Box::new(*b"x")), content: Content::Empty, closes: false };
+        let built = Answer {
+            entry: None,
+            head: Head::Built(Box::new(*b"x")),
+            content: Content::Empty,
+            closes: false,
+            extra: 0,
+        };
         memo.remember(b"GET / HTTP/1.1\r\n\r\n", built, true, false, b"");
         assert!(recall(&memo, b"GET / HTTP/1.1\r\n\r\n").is_none());
         let long = [b"GET / HTTP/1.1\r\nX: ".as_slice(), &[b'a'; MAX_HEAD], b"\r\n\r\n"].concat();

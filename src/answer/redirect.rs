@@ -66,7 +66,7 @@ fn redirect(host: &[u8], port: u16, target: &[u8]) -> Answer {
     head.extend_from_slice(target);
     head.extend_from_slice(b"\r\nContent-Length: 0\r\n");
     head.extend_from_slice(NOSNIFF.as_bytes());
-    Answer { entry: None, head: Head::Built(head.into_boxed_slice()), content: Content::Empty, closes: false }
+    Answer { entry: None, head: Head::Built(head.into_boxed_slice()), content: Content::Empty, closes: false, extra: 0 }
 }
 
 /// The host name of a Host field's value, without its port, when it is a

@@ -1,7 +1,8 @@
 //! A reply is an answer made writable, the list of parts one response is
 //! written from: a head (canned, the entry's, or built for a 206/301/416),
-//! the `--header` lines, a tail (Date, Connection, the empty line) and a body
-//! (a slice of the entry's body, a static text, or a page built for it).
+//! the `--header` lines (with `--cors`, perhaps those made for one origin),
+//! a tail (Date, Connection, the empty line) and a body (a slice of the
+//! entry's body, a static text, or a page built for it).
 //!
 //! Replies point into the catalog instead of copying it, so a pipelined burst
 //! of answers becomes one gathered `sendmsg` over shared bytes, and holding
@@ -88,7 +89,16 @@ pub struct Answer {
     pub content: Content,
     /// The request left the connection in a state no further request can follow.
     pub closes: bool,
+    /// Which header lines follow the head, of those made at start-up
+    /// (`Extras`): 0 the ones every response carries, others what
+    /// `--cors` says to some requests (`cors.rs`). An index, not a slice:
+    /// it fits in the padding after `closes`, and answers are moved often.
+    pub extra: u8,
 }
+
+/// The header lines a reply may carry after its head, made at start-up:
+/// the `--header` lines, and with `--cors` its lines (`cors.rs`).
+pub type Extras = &'static [&'static [u8]];
 
 impl Head {
     /// Another of this head, when it lives in the entry or in static memory.
@@ -119,7 +129,7 @@ impl Answer {
     /// it was built for one request.
     pub fn share(&self) -> Option<Answer> {
         let (head, content) = (self.head.share()?, self.content.share()?);
-        Some(Answer { entry: self.entry.clone(), head, content, closes: self.closes })
+        Some(Answer { entry: self.entry.clone(), head, content, closes: self.closes, extra: self.extra })
     }
 
     /// Every part lives in the entry or in static memory (`share` would
@@ -151,7 +161,8 @@ pub enum BodyRef<'a> {
 }
 
 impl Reply {
-    pub fn new(answer: Answer, extra: &'static [u8], tail: &Tail) -> Reply {
+    pub fn new(answer: Answer, extras: Extras, tail: &Tail) -> Reply {
+        let extra = extras.get(usize::from(answer.extra)).copied().unwrap_or_default();
         let mut reply =
             Reply { entry: answer.entry, head: answer.head, extra, tail: *tail, content: answer.content, len: 0 };
         reply.len = (reply.head().len() + extra.len() + reply.tail().len()) as u64 + reply.body_len();

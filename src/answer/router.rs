@@ -10,6 +10,7 @@
 use std::sync::Arc;
 
 use crate::answer::canned::{self, Canned};
+use crate::answer::cors::Cors;
 use crate::answer::reply::{Answer, Content, Head};
 use crate::catalog::sites::Sites;
 use crate::catalog::{challenge, Catalog, Entry, Resource, Route};
@@ -73,6 +74,8 @@ pub struct Router<'a> {
     /// `--spa`: extension-less paths that match nothing get `/index.html`.
     pub spa: bool,
     pub auth: Option<&'a Auth>,
+    /// `--cors`.
+    pub cors: Option<&'a Cors>,
     /// `--acme`: the HTTP-01 challenges its client has on.
     #[cfg(feature = "acme")]
     pub acme: Option<&'a crate::acme::challenge::Challenges>,
@@ -82,8 +85,9 @@ pub struct Router<'a> {
     pub https_port: Option<u16>,
 }
 
-/// The answer to a request. `path` is scratch space for the decoded path.
-pub fn answer(request: &Request, router: &Router, path: &mut Vec<u8>) -> Answer {
+/// The answer to a request, whose head is `head`. `path` is scratch space
+/// for the decoded path.
+pub fn answer(request: &Request, head: &[u8], router: &Router, path: &mut Vec<u8>) -> Answer {
     // The built-in client's challenges come before anything else decides.
     #[cfg(feature = "acme")]
     if let Some(answer) = router.acme.and_then(|acme| acme_challenge(request, acme, request.method == Method::Head)) {
@@ -95,10 +99,18 @@ pub fn answer(request: &Request, router: &Router, path: &mut Vec<u8>) -> Answer 
     if let Some(port) = router.https_port {
         return crate::answer::redirect::answer(request, router, port, path);
     }
-    if !router.sites.hosts.is_empty() {
-        return by_host(request, router, path);
+    // A preflight comes without credentials: answered before `--auth`.
+    let asked = match router.cors.map(|cors| cors.ask(request, head)) {
+        Some(Err(preflight)) => return preflight,
+        Some(Ok(asked)) => Some(asked),
+        None => None,
+    };
+    let mut answer =
+        if router.sites.hosts.is_empty() { route(request, router, path) } else { by_host(request, router, path) };
+    if let Some(asked) = asked {
+        asked.apply(&mut answer);
     }
-    route(request, router, path)
+    answer
 }
 
 /// With `--vhost`: the site the request's effective host picks answers it.
@@ -153,7 +165,13 @@ pub fn route(request: &Request, router: &Router, path: &mut Vec<u8>) -> Answer {
     };
     let (raw_path, query) = match (request.method, target) {
         (Method::Options, _) => {
-            return Answer { entry: None, head: Head::Static(canned::OPTIONS), content: Content::Empty, closes: false }
+            return Answer {
+                entry: None,
+                head: Head::Static(canned::OPTIONS),
+                content: Content::Empty,
+                closes: false,
+                extra: 0,
+            }
         }
         (_, Target::Asterisk) => return canned(canned::BAD_REQUEST),
         (_, Target::Path { path, query }) => (path, query),
@@ -202,7 +220,7 @@ fn acme_challenge(request: &Request, acme: &crate::acme::challenge::Challenges, 
     }
     let (head, body) = crate::acme::challenge::http_response(acme, challenge::token(request.target)?)?;
     let content = if head_only { Content::Empty } else { Content::Built(body) };
-    Some(Answer { entry: None, head: Head::Built(head), content, closes: false })
+    Some(Answer { entry: None, head: Head::Built(head), content, closes: false, extra: 0 })
 }
 
 /// An answer that holds for this moment only (a challenge read from disk, or
@@ -231,7 +249,7 @@ fn not_found(catalog: &Catalog, head_only: bool) -> Answer {
         return canned::NOT_FOUND.answer(head_only);
     };
     let content = if head_only { Content::Empty } else { Content::Entry { start: 0, end: page.len } };
-    Answer { entry: Some(page.clone()), head: Head::EntryOk, content, closes: false }
+    Answer { entry: Some(page.clone()), head: Head::EntryOk, content, closes: false, extra: 0 }
 }
 
 /// The variant Accept-Encoding picks; preconditions and ranges then apply
@@ -277,12 +295,13 @@ fn representation(request: &Request, entry: &Arc<Entry>, head_only: bool) -> Ans
                         head: Head::Built(head),
                         content: Content::Static(canned::RANGE_NOT_SATISFIABLE.body),
                         closes: false,
+                        extra: 0,
                     };
                 }
             }
         }
     };
-    Answer { entry: Some(entry.clone()), head, content, closes: false }
+    Answer { entry: Some(entry.clone()), head, content, closes: false, extra: 0 }
 }
 
 /// A page of counters: never cached, since it is out of date a second later.
@@ -300,7 +319,7 @@ fn counters(page: &Page, body: Vec<u8>, head_only: bool) -> Answer {
     ];
     let head: Box<[u8]> = parts.concat().into_boxed_slice();
     let content = if head_only { Content::Empty } else { Content::Built(body.into_boxed_slice()) };
-    Answer { entry: None, head: Head::Built(head), content, closes: false }
+    Answer { entry: None, head: Head::Built(head), content, closes: false, extra: 0 }
 }
 
 /// RFC 9110 §15.3.7: 206 with Content-Range and the entry's other headers.
@@ -343,7 +362,7 @@ fn redirect_to_slash(path: &[u8], query: Option<&[u8]>) -> Answer {
     }
     head.extend_from_slice(b"\r\nContent-Length: 0\r\n");
     head.extend_from_slice(NOSNIFF.as_bytes());
-    Answer { entry: None, head: Head::Built(head.into_boxed_slice()), content: Content::Empty, closes: false }
+    Answer { entry: None, head: Head::Built(head.into_boxed_slice()), content: Content::Empty, closes: false, extra: 0 }
 }
 
 #[cfg(all(test, feature = "acme"))]
@@ -362,8 +381,8 @@ mod tests {
         https_port: Option<u16>,
     ) -> (String, Vec<u8>, bool) {
         let audience = if auth.is_some() { Audience::Authenticated } else { Audience::Anyone };
-        let catalog = Catalog::embedded(&Options { cache_max: 1 << 20, cache_rules: &[], audience, listing: false });
-        let sites = Sites { fallback: catalog, misdirects: false, hosts: Vec::new() };
+        let options = Options { cache_max: 1 << 20, cache_rules: &[], audience, listing: false, vary_origin: false };
+        let sites = Sites { fallback: Catalog::embedded(&options), misdirects: false, hosts: Vec::new() };
         let router = Router {
             catalog: &sites.fallback,
             sites: &sites,
@@ -371,11 +390,12 @@ mod tests {
             pages: None,
             spa: false,
             auth,
+            cors: None,
             acme,
             https_port,
         };
         let Parse::Complete(request, _) = request::parse(raw) else { panic!("not a complete head") };
-        let answer = answer(&request, &router, &mut Vec::new());
+        let answer = answer(&request, raw, &router, &mut Vec::new());
         let head = match &answer.head {
             Head::Static(bytes) => bytes.to_vec(),
             Head::Built(bytes) => bytes.to_vec(),

@@ -49,11 +49,13 @@ pub struct Challenges {
     /// The root, canonical: a token must resolve to a file inside it.
     root: PathBuf,
     cache_rules: Vec<Rule>,
+    /// As every file's heads say (`Options::vary_origin`).
+    vary_origin: bool,
 }
 
 impl Challenges {
-    pub fn new(root: PathBuf, cache_rules: &[Rule]) -> Challenges {
-        Challenges { root, cache_rules: cache_rules.to_vec() }
+    pub fn new(root: PathBuf, cache_rules: &[Rule], vary_origin: bool) -> Challenges {
+        Challenges { root, cache_rules: cache_rules.to_vec(), vary_origin }
     }
 
     /// The file for `token` as it is on disk now, with heads built as the
@@ -84,6 +86,7 @@ impl Challenges {
             content_type,
             content_encoding: None,
             vary: false,
+            vary_origin: self.vary_origin,
             cache_control: &cache_control,
             len: bytes.len() as u64,
             last_modified: u64::try_from(meta.mtime()).unwrap_or(0),

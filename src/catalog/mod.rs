@@ -85,6 +85,10 @@ pub struct Options<'a> {
     pub audience: Audience,
     /// Directories without index.html get an HTML listing.
     pub listing: bool,
+    /// `--cors` names its origins, so whether a response carries
+    /// Access-Control-Allow-Origin depends on the request: every head says
+    /// `Vary: Origin`.
+    pub vary_origin: bool,
 }
 
 pub struct Catalog {
@@ -106,11 +110,12 @@ impl Catalog {
     }
 
     /// The site compiled in from `static/`. Its heads were built by build.rs
-    /// with the default cache rules for anyone; other rules, or `--auth`,
-    /// rebuild them here with the same code.
+    /// with the default cache rules for anyone and no `Vary: Origin`; other
+    /// rules, `--auth` or `--cors` with origins rebuild them here with the
+    /// same code.
     pub fn embedded(options: &Options) -> Catalog {
         let mut catalog = Catalog::empty();
-        let rebuild = !options.cache_rules.is_empty() || options.audience != Audience::Anyone;
+        let rebuild = !options.cache_rules.is_empty() || options.audience != Audience::Anyone || options.vary_origin;
         for file in FILES {
             let url = std::str::from_utf8(file.path).unwrap_or("/");
             let vary = file.gzip.is_some() || file.br.is_some();
@@ -122,6 +127,7 @@ impl Catalog {
                         content_type: file.content_type,
                         content_encoding: coding,
                         vary,
+                        vary_origin: options.vary_origin,
                         cache_control: &cache_control,
                         len: body.bytes.len() as u64,
                         last_modified: file.last_modified,
@@ -148,7 +154,7 @@ impl Catalog {
             };
             catalog.add_file(file.path, resource);
         }
-        catalog.finish(options.audience);
+        catalog.finish(options);
         catalog
     }
 
@@ -157,8 +163,8 @@ impl Catalog {
         let mut loader = Loader { options, catalog: Catalog::empty() };
         walk::walk(root, &mut loader).map_err(|why| format!("--root {why}"))?;
         let canonical = fs::canonicalize(root).map_err(|e| format!("--root {}: {}", root.display(), error_text(&e)))?;
-        loader.catalog.challenges = Some(Challenges::new(canonical, options.cache_rules));
-        loader.catalog.finish(options.audience);
+        loader.catalog.challenges = Some(Challenges::new(canonical, options.cache_rules, options.vary_origin));
+        loader.catalog.finish(options);
         Ok(loader.catalog)
     }
 
@@ -204,7 +210,7 @@ impl Catalog {
     }
 
     /// A `/404.html` becomes the body of every 404 (the status stays 404).
-    fn finish(&mut self, audience: Audience) {
+    fn finish(&mut self, options: &Options) {
         let Some(Route::File(page)) = self.routes.get(NOT_FOUND_PAGE) else {
             return;
         };
@@ -227,8 +233,11 @@ impl Catalog {
         let mut head = b"HTTP/1.1 404 Not Found\r\nContent-Length: ".to_vec();
         head.extend_from_slice(itoa::Buffer::new().format(bytes.len()).as_bytes());
         head.extend_from_slice(b"\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: ");
-        head.extend_from_slice(cache::for_page(audience).as_bytes());
+        head.extend_from_slice(cache::for_page(options.audience).as_bytes());
         head.extend_from_slice(b"\r\n");
+        if options.vary_origin {
+            head.extend_from_slice(b"Vary: Origin\r\n");
+        }
         head.extend_from_slice(mote_site::representation::NOSNIFF.as_bytes());
         self.bytes += (head.len() * 2 + bytes.len()) as u64;
         self.not_found = Some(Arc::new(Entry {
@@ -269,13 +278,14 @@ impl Entry {
     }
 
     /// An in-memory page made at load time (directory listings).
-    pub fn generated(content_type: &str, cache_control: &str, bytes: Vec<u8>) -> Entry {
+    pub fn generated(content_type: &str, cache_control: &str, vary_origin: bool, bytes: Vec<u8>) -> Entry {
         let etag = entity_tag(&bytes);
         let len = bytes.len() as u64;
         let rep = Representation {
             content_type,
             content_encoding: None,
             vary: false,
+            vary_origin,
             cache_control,
             len,
             last_modified: 0,
@@ -299,7 +309,8 @@ impl Visitor for Loader<'_> {
         if self.options.listing && !items.iter().any(|item| item.name == "index.html" && item.meta.is_file()) {
             let entries: Vec<_> = items.iter().map(|item| (item.name.as_bytes(), &item.meta)).collect();
             let page = listing::render(url.as_bytes(), &entries);
-            let entry = Entry::generated("text/html; charset=utf-8", &cache::for_page(self.options.audience), page);
+            let cache_control = cache::for_page(self.options.audience);
+            let entry = Entry::generated("text/html; charset=utf-8", &cache_control, self.options.vary_origin, page);
             self.catalog.bytes += entry.bytes() + ROUTE_BYTES + url.len() as u64 + 1;
             let resource = Arc::new(Resource { identity: Some(Arc::new(entry)), gzip: None, br: None });
             self.catalog.routes.insert(format!("{url}/").into_bytes().into(), Route::File(resource));
@@ -372,7 +383,17 @@ impl Loader<'_> {
             }
             (meta.len(), entity_tag(&identity), Body::File(file))
         };
-        let rep = Representation { content_type, content_encoding, vary, cache_control, len, last_modified, etag };
+        let vary_origin = self.options.vary_origin;
+        let rep = Representation {
+            content_type,
+            content_encoding,
+            vary,
+            vary_origin,
+            cache_control,
+            len,
+            last_modified,
+            etag,
+        };
         Ok(Entry::new(&rep, body))
     }
 }

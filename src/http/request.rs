@@ -47,6 +47,17 @@ pub struct Conditions<'b> {
     pub if_range: Option<&'b [u8]>,
 }
 
+/// The fields a browser sends across origins (Fetch §3.2.2, §3.2.5), raw.
+/// A repeated one is ambiguous and left empty, which matches nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CrossOrigin<'b> {
+    pub origin: Option<&'b [u8]>,
+    /// `Access-Control-Request-Method`: sent on a preflight only.
+    pub request_method: Option<&'b [u8]>,
+    /// `Access-Control-Request-Headers`.
+    pub request_headers: Option<&'b [u8]>,
+}
+
 #[derive(Debug)]
 pub struct Request<'b> {
     pub method: Method,
@@ -187,7 +198,7 @@ fn interpret<'b>(parsed: &httparse::Request<'_, 'b>) -> Result<Request<'b>, Reje
             Field::IfModifiedSince => conditions.if_modified_since = Some(value),
             Field::IfUnmodifiedSince => conditions.if_unmodified_since = Some(value),
             // A repeated Range is ambiguous: ignore both (RFC 9110 §14.2 allows ignoring).
-            Field::Range => conditions.range = if conditions.range.is_some() { Some(b"") } else { Some(value) },
+            Field::Range => once(&mut conditions.range, value),
             Field::IfRange => conditions.if_range = Some(value),
             Field::AcceptEncoding => accept_encoding = Some(value),
             Field::Authorization => authorization = Some(value),
@@ -223,6 +234,35 @@ fn interpret<'b>(parsed: &httparse::Request<'_, 'b>) -> Result<Request<'b>, Reje
         referer,
         user_agent,
     })
+}
+
+/// A field seen once is its value; a second one leaves it empty.
+fn once<'b>(slot: &mut Option<&'b [u8]>, value: &'b [u8]) {
+    *slot = if slot.is_some() { Some(b"") } else { Some(value) };
+}
+
+/// The cross-origin fields of `head`, one `parse` accepted. Only `--cors`
+/// asks, so they are read by a scan of their own when it does, and the
+/// field loop above, which every request runs, has no more names to tell
+/// apart and `Request` no more bytes to move.
+pub fn cross_origin(head: &[u8]) -> CrossOrigin<'_> {
+    let mut fields = CrossOrigin::default();
+    // The request line first; httparse has checked every line after it.
+    for line in trim_blank_lines(head).split(|&b| b == b'\n').skip(1) {
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue; // the empty line that ends the head
+        };
+        let name = &line[..colon];
+        let slot = match name.len() {
+            6 if eq_lowercase(name, b"origin") => &mut fields.origin,
+            29 if eq_lowercase(name, b"access-control-request-method") => &mut fields.request_method,
+            30 if eq_lowercase(name, b"access-control-request-headers") => &mut fields.request_headers,
+            _ => continue,
+        };
+        let value = &line[colon + 1..];
+        once(slot, trim(value.strip_suffix(b"\r").unwrap_or(value)));
+    }
+    fields
 }
 
 /// The request header fields mote acts on.
@@ -276,7 +316,7 @@ impl Field {
 /// `bytes` equals `lower` (written in lowercase) ignoring ASCII case. std's
 /// `eq_ignore_ascii_case` calls a function per byte at opt-level "z", where this
 /// loop stays inline, and it runs on every header of every request.
-fn eq_lowercase(bytes: &[u8], lower: &[u8]) -> bool {
+pub fn eq_lowercase(bytes: &[u8], lower: &[u8]) -> bool {
     bytes.len() == lower.len() && bytes.iter().zip(lower).all(|(&b, &l)| b.to_ascii_lowercase() == l)
 }
 
@@ -513,6 +553,36 @@ mod tests {
         ];
         for (why, raw, want) in rows {
             assert_eq!(&outcome(raw), want, "{why}");
+        }
+    }
+
+    #[test]
+    fn reads_the_cross_origin_fields() {
+        let fields = |raw: &[u8]| {
+            let Parse::Complete(_, len) = parse(raw) else { panic!("not complete") };
+            let c = cross_origin(&raw[..len]);
+            [c.origin, c.request_method, c.request_headers].map(|f| f.map(|v| String::from_utf8_lossy(v).into_owned()))
+        };
+        let some = |v: &str| Some(v.to_string());
+        type Row<'a> = (&'a str, &'a [u8], [Option<String>; 3]);
+        let rows: &[Row] = &[
+            (
+                "a preflight (Fetch §3.2.2)",
+                b"OPTIONS / HTTP/1.1\r\nHost: a\r\nOrigin: https://b.example\r\n\
+                  access-control-request-method:GET \r\nACCESS-CONTROL-REQUEST-HEADERS: range, if-range\r\n\r\n",
+                [some("https://b.example"), some("GET"), some("range, if-range")],
+            ),
+            ("none", b"GET / HTTP/1.1\r\nHost: a\r\nOriginal: x\r\n\r\n", [None, None, None]),
+            ("bare LF", b"\r\nGET / HTTP/1.1\nHost: a\nOrigin: http://b\n\n", [some("http://b"), None, None]),
+            (
+                "repeated: matches nothing",
+                b"GET / HTTP/1.1\r\nHost: a\r\nOrigin: https://b.example\r\nOrigin: https://c.example\r\n\r\n",
+                [some(""), None, None],
+            ),
+            ("empty value", b"GET / HTTP/1.1\r\nHost: a\r\nOrigin:\r\n\r\n", [some(""), None, None]),
+        ];
+        for (why, raw, want) in rows {
+            assert_eq!(&fields(raw), want, "{why}");
         }
     }
 

@@ -22,7 +22,7 @@ use mio::net::TcpStream;
 use crate::answer::canned;
 use crate::answer::head::{self, Answered, Persistence, Source};
 use crate::answer::memo::Memo;
-use crate::answer::reply::{self, Connection, Reply};
+use crate::answer::reply::{self, Connection, Extras, Reply};
 use crate::answer::router::Router;
 use crate::answer::whole::Whole;
 use crate::net::batch::Batch;
@@ -79,8 +79,8 @@ pub struct Context<'a> {
     pub replies: &'a mut Vec<Reply>,
     pub path: &'a mut Vec<u8>,
     pub stopping: bool,
-    /// `--header` lines for every response.
-    pub extra_headers: &'static [u8],
+    /// `--header` lines (and `--cors` lines) a reply points at.
+    pub extra_headers: Extras,
     pub stats: &'a mut Stats,
     pub whole: &'a mut Whole,
     /// Heads answered before, and their answers.

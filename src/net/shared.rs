@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use crate::answer::cors::Cors;
+use crate::answer::reply::Extras;
 use crate::answer::router::{Counters, Page};
 use crate::catalog::embedded::BUILD_TIME;
 use crate::catalog::sites::Sites;
@@ -16,6 +18,7 @@ use crate::ops::budget;
 use crate::ops::config::Config;
 use crate::ops::log::AccessLog;
 use crate::ops::{metrics, status};
+use mote_site::cache::Audience;
 
 /// One worker's counters. Workers count in plain integers and publish a
 /// copy once a second, so counting costs no atomic operation per request.
@@ -61,8 +64,10 @@ pub struct Shared {
     pub auth: Option<Auth>,
     /// `--status` and `--metrics`, when given.
     pub pages: Vec<Page>,
-    /// `--header` lines; leaked once at start-up so replies can point at them.
-    pub extra_headers: &'static [u8],
+    /// `--header` lines, and those `--cors` makes; leaked once at start-up
+    /// so replies can point at them.
+    pub extra_headers: Extras,
+    pub cors: Option<Cors>,
     /// Each worker's last published counters.
     pub stats: Vec<Mutex<Stats>>,
     pub reloads: AtomicUsize,
@@ -99,7 +104,10 @@ impl Shared {
         auth: Option<Auth>,
     ) -> Shared {
         let workers = config.threads;
-        let extra_headers = Box::leak(config.headers.clone().into_boxed_slice());
+        let headers: &'static [u8] = Box::leak(config.headers.clone().into_boxed_slice());
+        let cors = Cors::new(&config.cors, config.audience() == Audience::Authenticated, headers);
+        let extra_headers =
+            cors.as_ref().map_or_else(|| -> Extras { Box::leak(Box::new([headers])) }, |cors| cors.extras);
         let pages = [
             (&config.status, status::CONTENT_TYPE, Counters::Status),
             (&config.metrics, metrics::CONTENT_TYPE, Counters::Metrics),
@@ -114,6 +122,7 @@ impl Shared {
             pages,
             auth,
             extra_headers,
+            cors,
             config,
             max_conns,
             memory_conns: AtomicUsize::new(usize::MAX),
@@ -147,6 +156,7 @@ impl Shared {
             cache_rules: &config.cache_rules,
             audience: config.audience(),
             listing: config.listing,
+            vary_origin: config.cors_echoes(),
         };
         let catalog = Sites::load(config.root.as_deref(), &config.vhosts, &options)?;
         let conns = match config.max_memory {

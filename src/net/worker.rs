@@ -21,7 +21,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::answer::canned;
 use crate::answer::memo::Memo;
-use crate::answer::reply::{Connection, Reply};
+use crate::answer::reply::{Connection, Extras, Reply};
 use crate::answer::router::{Counters, Router};
 use crate::answer::whole::Whole;
 use crate::catalog::sites::Sites;
@@ -434,6 +434,7 @@ impl Worker {
                 pages,
                 spa: shared.config.spa,
                 auth: shared.auth.as_ref(),
+                cors: shared.cors.as_ref(),
                 #[cfg(feature = "acme")]
                 acme: shared.challenges.as_deref(),
                 #[cfg(feature = "tls")]
@@ -514,7 +515,7 @@ impl Worker {
 
 /// Connections over `--max-conns` get a 503 and are closed at once, rather
 /// than left hanging in the backlog.
-fn refuse(mut stream: mio::net::TcpStream, clock: &Clock, extra_headers: &'static [u8]) {
+fn refuse(mut stream: mio::net::TcpStream, clock: &Clock, extra_headers: Extras) {
     let canned = canned::SERVICE_UNAVAILABLE;
     let reply = Reply::new(canned.answer(false), extra_headers, clock.tail(Connection::Close));
     let mut bytes = Vec::with_capacity(reply.total_len() as usize);

@@ -109,6 +109,10 @@ Flags:
   --listing              list directories that have no index.html
   --header 'NAME: VALUE' add a header to every response (CSP, HSTS, ...);
                          repeatable
+  --cors ORIGIN          let pages of ORIGIN (scheme://host[:port]) read
+                         responses: CORS headers and answered preflights;
+                         repeatable; * allows any origin (not with --auth)
+                         (default: none)
   --auth USER:PASS       require HTTP Basic authentication; repeatable;
                          responses then say Cache-Control: private
   --auth-file FILE       the same, with user:password lines from FILE (keeps
@@ -167,6 +171,9 @@ pub struct Config {
     pub listing: bool,
     /// `--header` lines, each ending in CRLF.
     pub headers: Vec<u8>,
+    /// `--cors`: the origins allowed, serialized as browsers send them, or
+    /// `*` alone.
+    pub cors: Vec<String>,
     /// `user:password` pairs from --auth.
     pub auth: Vec<Vec<u8>>,
     pub auth_file: Option<String>,
@@ -216,6 +223,12 @@ impl Config {
             Audience::Authenticated
         }
     }
+
+    /// `--cors` names its origins: each allowed request gets its own
+    /// origin back, so every response varies by Origin.
+    pub fn cors_echoes(&self) -> bool {
+        !self.cors.is_empty() && self.cors[0] != "*"
+    }
 }
 
 /// What the command line asks for.
@@ -257,6 +270,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
         spa: false,
         listing: false,
         headers: Vec::new(),
+        cors: Vec::new(),
         auth: Vec::new(),
         auth_file: None,
         max_memory: None,
@@ -378,6 +392,22 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
                 let line = header_line(&text).map_err(|why| invalid(&flag, &text, why))?;
                 config.headers.extend_from_slice(line.as_bytes());
             }
+            "--cors" => {
+                let text = value()?;
+                let origin = cors_origin(&text).ok_or_else(|| {
+                    invalid(
+                        &flag,
+                        &text,
+                        "* or an origin such as https://example.org or http://localhost:8080, no path",
+                    )
+                })?;
+                if config.cors.len() == crate::answer::cors::MAX_ORIGINS {
+                    return Err(UsageError(format!("{flag}: at most {} origins", crate::answer::cors::MAX_ORIGINS)));
+                }
+                if !config.cors.contains(&origin) {
+                    config.cors.push(origin);
+                }
+            }
             "--auth" => {
                 let text = value()?;
                 if !text.contains(':') || text.starts_with(':') {
@@ -438,6 +468,19 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
         if status == metrics {
             return Err(UsageError(format!("--metrics: {metrics} is already the --status path; give each its own")));
         }
+    }
+    if config.cors.len() > 1 && config.cors.iter().any(|origin| origin == "*") {
+        return Err(UsageError("--cors: * allows every origin; give it alone or list the origins".into()));
+    }
+    // Fetch §3.2.5: a credentialed response must name its origin, never `*`.
+    if config.cors.iter().any(|origin| origin == "*") && config.audience() == Audience::Authenticated {
+        return Err(UsageError(
+            "--cors '*' cannot go with --auth: browsers refuse * with credentials; list the origins".into(),
+        ));
+    }
+    let header_names = config.headers.split(|&b| b == b'\n').map(|line| line.to_ascii_lowercase());
+    if !config.cors.is_empty() && header_names.into_iter().any(|line| line.starts_with(b"access-control-")) {
+        return Err(UsageError("--header: --cors sets the Access-Control- headers; give them one way".into()));
     }
     if config.verbose && !check {
         return Err(UsageError("--verbose goes with --check: it lists every finding".into()));
@@ -658,6 +701,48 @@ const MANAGED_HEADERS: &[&str] = &[
     "retry-after",
 ];
 
+/// `--cors`: `*`, or an origin (RFC 6454 §6.1) as a browser serializes it
+/// in its Origin header: the scheme and host lowercase, the port only when
+/// it is not the scheme's default, and no path.
+fn cors_origin(text: &str) -> Option<String> {
+    if text == "*" {
+        return Some(text.into());
+    }
+    let text = text.to_ascii_lowercase();
+    let (scheme, authority) = text.split_once("://")?;
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+    let reg_name =
+        |host: &str| !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(literal) => {
+            let (literal, port) = literal.split_once(']')?;
+            let ipv6 = !literal.is_empty() && literal.bytes().all(|b| b.is_ascii_hexdigit() || b":.".contains(&b));
+            (ipv6.then_some(&authority[..literal.len() + 2])?, port)
+        }
+        None => authority.split_at(authority.find(':').unwrap_or(authority.len())),
+    };
+    if !scheme_ok || !(host.starts_with('[') || reg_name(host)) {
+        return None;
+    }
+    let port = match port.strip_prefix(':') {
+        None if port.is_empty() => None,
+        Some(digits) if !digits.is_empty() && digits.len() <= 5 && digits.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(digits.parse::<u16>().ok().filter(|&n| n > 0)?)
+        }
+        _ => return None,
+    };
+    let default = match scheme {
+        "http" | "ws" => Some(80),
+        "https" | "wss" => Some(443),
+        _ => None,
+    };
+    Some(match port.filter(|&port| Some(port) != default) {
+        Some(port) => format!("{scheme}://{host}:{port}"),
+        None => format!("{scheme}://{host}"),
+    })
+}
+
 /// `Name: value` -> `Name: value\r\n`, or why not.
 fn header_line(text: &str) -> Result<String, &'static str> {
     let (name, value) = text.split_once(':').ok_or("'Name: value'")?;
@@ -812,6 +897,20 @@ mod tests {
             ("--vhost a.test:80=/srv", "--vhost: invalid value 'a.test:80=/srv'"),
             ("--vhost a.test=/a --vhost A.Test.=/b", "--vhost: a.test is named twice"),
             ("stray", "unexpected argument 'stray'"),
+            ("--cors https://a.example/", "--cors: invalid value 'https://a.example/'"),
+            ("--cors a.example", "--cors: invalid value 'a.example'"),
+            ("--cors null", "--cors: invalid value 'null'"),
+            ("--cors https://", "--cors: invalid value 'https://'"),
+            ("--cors http://a:0", "--cors: invalid value 'http://a:0'"),
+            ("--cors http://a:65536", "--cors: invalid value 'http://a:65536'"),
+            ("--cors http://a:", "--cors: invalid value 'http://a:'"),
+            ("--cors http://u@a", "--cors: invalid value 'http://u@a'"),
+            ("--cors http://[a", "--cors: invalid value 'http://[a'"),
+            ("--cors http://a[b]", "--cors: invalid value 'http://a[b]'"),
+            ("--cors * --cors http://a", "--cors: * allows every origin"),
+            ("--cors * --auth u:p", "--cors '*' cannot go with --auth"),
+            ("--cors * --auth-file /f", "--cors '*' cannot go with --auth"),
+            ("--cors http://a --header Access-Control-Max-Age:1", "--header: --cors sets"),
         ];
         for (line, message) in rows {
             match parse_line(line) {
@@ -822,6 +921,31 @@ mod tests {
         assert!(matches!(parse_line("--help"), Ok(Command::Help)));
         assert!(matches!(parse_line("--version"), Ok(Command::Version)));
         assert!(matches!(parse_line("--check -v"), Ok(Command::Check(Config { verbose: true, .. }))));
+    }
+
+    #[test]
+    fn cors_origins_are_kept_as_browsers_send_them() {
+        let rows: &[(&str, &str)] = &[
+            ("*", "*"),
+            ("https://example.org", "https://example.org"),
+            ("HTTPS://Example.ORG", "https://example.org"),
+            ("https://example.org:443", "https://example.org"),
+            ("http://localhost:80", "http://localhost"),
+            ("http://localhost:8080", "http://localhost:8080"),
+            ("https://example.org:08443", "https://example.org:8443"),
+            ("http://[::1]:3000", "http://[::1]:3000"),
+            ("http://127.0.0.1", "http://127.0.0.1"),
+            ("chrome-extension://abcdef", "chrome-extension://abcdef"),
+        ];
+        for (given, kept) in rows {
+            let Ok(Command::Serve(config)) = parse(["--cors", given].map(String::from)) else { panic!("{given}") };
+            assert_eq!(config.cors, [kept.to_string()], "{given}");
+        }
+        let Ok(Command::Serve(config)) = parse_line("--cors http://a --cors=HTTP://A:80 --cors https://b --auth u:p")
+        else {
+            panic!("valid flags rejected")
+        };
+        assert_eq!(config.cors, ["http://a", "https://b"], "each once");
     }
 
     #[cfg(not(feature = "acme"))]

@@ -19,6 +19,10 @@ pub struct Representation<'a> {
     /// The resource has precompressed variants: every one of them, the
     /// identity one too, says the answer depends on Accept-Encoding.
     pub vary: bool,
+    /// `--cors` names its origins: whether the answer carries
+    /// Access-Control-Allow-Origin depends on the request's Origin, and a
+    /// cache must not hand one origin's copy to another.
+    pub vary_origin: bool,
     /// Empty for none.
     pub cache_control: &'a str,
     pub len: u64,
@@ -51,9 +55,13 @@ impl Representation<'_> {
         if !self.cache_control.is_empty() {
             push_header(&mut ok, "Cache-Control", self.cache_control);
         }
-        if self.vary {
-            ok.extend_from_slice(b"Vary: Accept-Encoding\r\n");
-        }
+        // RFC 9110 §12.5.5: one Vary field listing both.
+        ok.extend_from_slice(match (self.vary, self.vary_origin) {
+            (true, true) => b"Vary: Accept-Encoding, Origin\r\n",
+            (true, false) => b"Vary: Accept-Encoding\r\n",
+            (false, true) => b"Vary: Origin\r\n",
+            (false, false) => b"",
+        });
         self.push_validators(&mut ok);
         let mut not_modified = b"HTTP/1.1 304 Not Modified\r\n".to_vec();
         not_modified.extend_from_slice(&ok[validators_from..]);
@@ -109,6 +117,7 @@ mod tests {
             content_type: "text/css; charset=utf-8",
             content_encoding: None,
             vary: false,
+            vary_origin: false,
             cache_control: "",
             len: 12,
             last_modified: 784_111_777,
@@ -135,6 +144,7 @@ mod tests {
             content_type: "text/css; charset=utf-8",
             content_encoding: Some("br"),
             vary: true,
+            vary_origin: false,
             cache_control: "no-cache",
             len: 3,
             last_modified: 0,
@@ -147,6 +157,34 @@ mod tests {
         assert!(not_modified
             .starts_with("HTTP/1.1 304 Not Modified\r\nCache-Control: no-cache\r\nVary: Accept-Encoding\r\n"));
         assert!(!not_modified.contains("Content-Encoding"));
+    }
+
+    #[test]
+    fn vary_is_one_field() {
+        let rows = [
+            (true, true, "Vary: Accept-Encoding, Origin\r\n"),
+            (true, false, "Vary: Accept-Encoding\r\n"),
+            (false, true, "Vary: Origin\r\n"),
+            (false, false, ""),
+        ];
+        for (vary, vary_origin, line) in rows {
+            let rep = Representation {
+                content_type: "text/plain",
+                content_encoding: None,
+                vary,
+                vary_origin,
+                cache_control: "",
+                len: 0,
+                last_modified: 0,
+                etag: quoted_hex(0),
+            };
+            let heads = rep.heads();
+            for head in [heads.ok, heads.not_modified] {
+                let head = String::from_utf8(head).unwrap();
+                assert_eq!(head.matches("Vary").count(), usize::from(!line.is_empty()), "{head}");
+                assert!(head.contains(line), "{head}");
+            }
+        }
     }
 
     #[test]

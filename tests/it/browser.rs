@@ -28,7 +28,7 @@ fn browser_dir() -> PathBuf {
 
 /// Whether Chromium, node and playwright-core are there; panics with the
 /// install commands if not, unless `MOTE_ALLOW_MISSING_TOOLS` is set.
-fn browser_available() -> bool {
+pub fn browser_available() -> bool {
     let mut missing = Vec::new();
     if !Path::new(CHROMIUM).exists() {
         missing.push(format!("{CHROMIUM} (apt-get install -y chromium)"));
@@ -52,11 +52,27 @@ fn browser_available() -> bool {
 
 /// Runs check.mjs and returns its JSON result (its last stdout line).
 fn run_check(base: &str, screenshot: &Path, extra: &[&str]) -> Json {
+    let screenshot = screenshot.to_str().expect("a UTF-8 path");
+    let args: Vec<&str> = [base, screenshot].into_iter().chain(extra.iter().copied()).collect();
+    let stdout = run_node("check.mjs", &args);
+    let last = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("check.mjs printed no JSON; stdout:\n{stdout}"));
+    let json = Json::parse(last).unwrap_or_else(|e| panic!("bad JSON from check.mjs ({e}): {last}"));
+    if let Some(error) = json.get("error").and_then(Json::as_str) {
+        panic!("check.mjs failed: {error}");
+    }
+    json
+}
+
+/// Runs `script` of tests/browser with node and returns its stdout,
+/// trimmed; panics with its output if it fails or outlives `NODE_TIMEOUT`.
+pub fn run_node(script: &str, args: &[&str]) -> String {
     let mut child = Command::new("node")
-        .arg(browser_dir().join("check.mjs"))
-        .arg(base)
-        .arg(screenshot)
-        .args(extra)
+        .arg(browser_dir().join(script))
+        .args(args)
         .current_dir(browser_dir())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -83,23 +99,14 @@ fn run_check(base: &str, screenshot: &Path, extra: &[&str]) -> Json {
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("check.mjs did not finish within {NODE_TIMEOUT:?}");
+            panic!("{script} did not finish within {NODE_TIMEOUT:?}");
         }
         std::thread::sleep(Duration::from_millis(100));
     };
     let stdout = out_t.join().unwrap();
     let stderr = err_t.join().unwrap();
-    let last = stdout
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .unwrap_or_else(|| panic!("check.mjs printed no JSON ({status}); stdout:\n{stdout}\nstderr:\n{stderr}"));
-    let json = Json::parse(last).unwrap_or_else(|e| panic!("bad JSON from check.mjs ({e}): {last}"));
-    if let Some(error) = json.get("error").and_then(Json::as_str) {
-        panic!("check.mjs failed: {error}\nstderr:\n{stderr}");
-    }
-    assert!(status.success(), "check.mjs exited {status}; stderr:\n{stderr}");
-    json
+    assert!(status.success(), "{script} exited {status}; stdout:\n{stdout}\nstderr:\n{stderr}");
+    stdout.trim().to_string()
 }
 
 /// Decodes a PNG with python3's standard zlib: (width, height, distinct

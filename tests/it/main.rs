@@ -19,6 +19,7 @@ mod clients;
 mod clock;
 mod conditional;
 mod corpus;
+mod cors;
 mod embedded;
 mod extra_headers;
 mod framing;
