@@ -20,6 +20,7 @@ mod clock;
 mod conditional;
 mod corpus;
 mod embedded;
+mod error_pages;
 mod extra_headers;
 mod framing;
 mod fuzz_regressions;
