@@ -266,11 +266,12 @@ fn warn_public_rules(config: &Config) {
 /// `mote --check`: the manifest and findings on stdout, exit 1 on errors.
 fn check_site(config: &Config) -> ExitCode {
     let Some(root) = &config.root else {
-        log::stdout_text(&embedded::manifest(&config.cache_rules, config.audience()));
+        log::stdout_text(&embedded::manifest(&config.cache_rules, config.audience(), &config.mime));
         return ExitCode::SUCCESS;
     };
-    let report =
-        check::check(root, &config.cache_rules, config.audience(), true, |path| sys::open(path, libc::O_RDONLY));
+    let report = check::check(root, &config.cache_rules, config.audience(), &config.mime, true, |path| {
+        sys::open(path, libc::O_RDONLY)
+    });
     log::stdout_text(&report.render(config.verbose));
     if report.errors.is_empty() {
         ExitCode::SUCCESS

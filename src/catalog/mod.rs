@@ -30,7 +30,7 @@ use crate::catalog::challenge::Challenges;
 use crate::catalog::embedded::{EmbeddedBody, FILES};
 use crate::catalog::pages::ErrorPages;
 use mote_site::cache::{self, Audience, Rule};
-use mote_site::mime;
+use mote_site::mime::Types;
 use mote_site::representation::{entity_tag, EntityTag, Representation};
 use mote_site::walk::{self, error_text, Item, Skip, Visitor};
 
@@ -83,6 +83,8 @@ pub struct Options<'a> {
     pub audience: Audience,
     /// Directories without index.html get an HTML listing.
     pub listing: bool,
+    /// The type table, with `--mime`'s overrides.
+    pub types: &'a Types,
 }
 
 pub struct Catalog {
@@ -105,20 +107,23 @@ impl Catalog {
     }
 
     /// The site compiled in from `static/`. Its heads were built by build.rs
-    /// with the default cache rules for anyone; other rules, or `--auth`,
-    /// rebuild them here with the same code.
+    /// with the default cache rules and types, for anyone; other rules,
+    /// `--auth`, or a `--mime` that retypes a file rebuild them here with the
+    /// same code.
     pub fn embedded(options: &Options) -> Catalog {
         let mut catalog = Catalog::empty();
-        let rebuild = !options.cache_rules.is_empty() || options.audience != Audience::Anyone;
+        let rebuild_all = !options.cache_rules.is_empty() || options.audience != Audience::Anyone;
         for file in FILES {
             let url = std::str::from_utf8(file.path).unwrap_or("/");
             let vary = file.gzip.is_some() || file.br.is_some();
-            let cache_control = cache::for_file(options.cache_rules, url, file.content_type, options.audience);
+            let content_type = options.types.content_type(file.path);
+            let rebuild = rebuild_all || content_type != file.content_type;
+            let cache_control = cache::for_file(options.cache_rules, url, content_type, options.audience);
             let entry = |body: &'static EmbeddedBody, coding: Option<&str>| {
                 let content = Body::Memory(Cow::Borrowed(body.bytes));
                 let entry = if rebuild {
                     let rep = Representation {
-                        content_type: file.content_type,
+                        content_type,
                         content_encoding: coding,
                         vary,
                         cache_control: &cache_control,
@@ -147,7 +152,7 @@ impl Catalog {
             };
             catalog.add_file(file.path, resource);
         }
-        catalog.finish(options.audience);
+        catalog.finish(options);
         catalog
     }
 
@@ -157,7 +162,7 @@ impl Catalog {
         walk::walk(root, &mut loader).map_err(|why| format!("--root {why}"))?;
         let canonical = fs::canonicalize(root).map_err(|e| format!("--root {}: {}", root.display(), error_text(&e)))?;
         loader.catalog.challenges = Some(Challenges::new(canonical, options.cache_rules));
-        loader.catalog.finish(options.audience);
+        loader.catalog.finish(options);
         Ok(loader.catalog)
     }
 
@@ -203,8 +208,8 @@ impl Catalog {
     }
 
     /// Each `NNN.html` at the root becomes the body of its errors.
-    fn finish(&mut self, audience: Audience) {
-        self.error_pages = ErrorPages::build(self, mime::content_type(b".html"), audience);
+    fn finish(&mut self, options: &Options) {
+        self.error_pages = ErrorPages::build(self, options.types.content_type(b".html"), options.audience);
         self.bytes += self.error_pages.bytes();
     }
 }
@@ -300,7 +305,7 @@ impl Loader<'_> {
     /// disk), with `.gz` / `.br` siblings as its precompressed variants.
     fn resource(&self, url: &str, name: &str, identity: Option<&Item>, siblings: &[Item]) -> Result<Resource, String> {
         let (gz, br) = (walk::variant(siblings, name, ".gz"), walk::variant(siblings, name, ".br"));
-        let content_type = mime::content_type(name.as_bytes());
+        let content_type = self.options.types.content_type(name.as_bytes());
         let vary = gz.is_some() || br.is_some();
         let cache_control = cache::for_file(self.options.cache_rules, url, content_type, self.options.audience);
         let entry = |found: Option<&Item>, coding: Option<&str>| -> Result<Option<Arc<Entry>>, String> {

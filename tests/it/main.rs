@@ -35,6 +35,7 @@ mod many_conns;
 mod memo;
 mod methods;
 mod metrics;
+mod mime;
 mod operating;
 mod out_of_fds;
 mod paths;
