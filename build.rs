@@ -28,7 +28,8 @@ fn main() {
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
 
     // The same lint `mote --check` runs, so a problem shows at build time.
-    let report = check::check(site, &[], cache::Audience::Anyone, false, |path| std::fs::File::open(path));
+    let types = mime::Types::default();
+    let report = check::check(site, &[], cache::Audience::Anyone, &types, false, |path| std::fs::File::open(path));
     let findings = report.warnings.iter().map(|warning| &warning.line).chain(&report.errors);
     for finding in findings {
         println!("cargo:warning=static/: {finding}");

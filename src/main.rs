@@ -293,7 +293,7 @@ fn check_site(config: &Config) -> ExitCode {
         return match &config.root {
             Some(root) => check_dir(config, root),
             None => {
-                log::stdout_text(&embedded::manifest(&config.cache_rules, config.audience()));
+                log::stdout_text(&embedded::manifest(&config.cache_rules, config.audience(), &config.mime));
                 ExitCode::SUCCESS
             }
         };
@@ -312,8 +312,9 @@ fn check_site(config: &Config) -> ExitCode {
 
 /// One site's `--check`.
 fn check_dir(config: &Config, root: &std::path::Path) -> ExitCode {
-    let report =
-        check::check(root, &config.cache_rules, config.audience(), true, |path| sys::open(path, libc::O_RDONLY));
+    let report = check::check(root, &config.cache_rules, config.audience(), &config.mime, true, |path| {
+        sys::open(path, libc::O_RDONLY)
+    });
     log::stdout_text(&report.render(config.verbose));
     if report.errors.is_empty() {
         ExitCode::SUCCESS

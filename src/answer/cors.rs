@@ -24,7 +24,6 @@
 //! browser does not send the request it asked about.
 #![forbid(unsafe_code)]
 
-use crate::answer::canned;
 use crate::answer::reply::{Answer, Content, Extras, Head};
 use crate::http::request::{self, eq_lowercase, CrossOrigin, Method, Request};
 use mote_site::representation::NOSNIFF;
@@ -182,12 +181,9 @@ impl Asked {
             Asked::Plain => return answer.extra = PLAIN,
             Asked::Named(allowed) => allowed,
         };
-        // A file's heads, and a 206 made from them, say Vary: Origin already.
-        let mut says_vary = answer.entry.is_some();
-        if matches!(answer.head, Head::Static(head) if head == canned::NOT_FOUND_VARYING.head) {
-            answer.head = Head::Static(canned::NOT_FOUND_VARYING_ORIGIN.head);
-            says_vary = true;
-        }
+        // A file's heads and an error page's, and the answers made from
+        // them, say Vary: Origin already.
+        let says_vary = answer.entry.is_some();
         answer.extra = match (allowed, says_vary) {
             (Some(at), true) => FIRST_ORIGIN + 2 * at,
             (Some(at), false) => FIRST_ORIGIN + 2 * at + 1,

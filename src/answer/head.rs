@@ -77,7 +77,7 @@ pub fn answer<'b>(
         Parse::Partial => None,
         Parse::Rejected(rejection) => {
             let head_only = request::trim_blank_lines(input).starts_with(b"HEAD ");
-            let answer = router::reject(rejection, head_only);
+            let answer = router::reject(rejection, router.catalog, head_only);
             let persistence = Persistence { keep_alive: false, quiet: false, http10: false };
             Some(Answered { answer, head_len: 0, body_len: 0, persistence, source: Source::Rejected })
         }

@@ -39,7 +39,7 @@ pub fn answer(request: &Request, router: &Router, port: u16, path: &mut Vec<u8>)
         // No certificate for this name yet: served here, not sent to a
         // handshake that would fail.
         (Some(b'/'), Some(_)) => router::route(request, router, path),
-        _ => canned::BAD_REQUEST.answer(request.method == Method::Head),
+        _ => canned::BAD_REQUEST.on(router.catalog, request.method == Method::Head),
     }
 }
 

@@ -4,7 +4,9 @@
 //!
 //! The common case — a cached file, no conditions — is a map lookup and an
 //! `Arc` clone: no allocation. Only 206, 301 and 416 build a head, because
-//! they carry per-request numbers or paths.
+//! they carry per-request numbers or paths (and the rare 404 of a file kept
+//! only precompressed, when the site has a 404 page). Errors come with the
+//! site's own page when it has one (`Canned::on`).
 #![forbid(unsafe_code)]
 
 use std::sync::Arc;
@@ -23,9 +25,10 @@ use crate::http::target::{self, Target};
 use mote_site::representation::NOSNIFF;
 use mote_site::walk;
 
-/// The answer to a head that could not be accepted; `head_only` when it
-/// still reads as a HEAD request (RFC 9110 §9.3.2: no content then).
-pub fn reject(rejection: Rejection, head_only: bool) -> Answer {
+/// The answer to a head that could not be accepted, with `catalog`'s error
+/// page; `head_only` when it still reads as a HEAD request (RFC 9110 §9.3.2:
+/// no content then).
+pub fn reject(rejection: Rejection, catalog: &Catalog, head_only: bool) -> Answer {
     let canned = match rejection {
         Rejection::BadRequest => canned::BAD_REQUEST,
         Rejection::ContentTooLarge => canned::CONTENT_TOO_LARGE,
@@ -34,7 +37,7 @@ pub fn reject(rejection: Rejection, head_only: bool) -> Answer {
         Rejection::NotImplemented => canned::NOT_IMPLEMENTED,
         Rejection::VersionNotSupported => canned::VERSION_NOT_SUPPORTED,
     };
-    canned.answer(head_only)
+    canned.on(catalog, head_only)
 }
 
 /// Which counters a page shows, and in which form.
@@ -132,8 +135,8 @@ fn by_host(request: &Request, router: &Router, path: &mut Vec<u8>) -> Answer {
         _ if is_page(request, router, path) => route(request, router, path),
         // Another connection, with another certificate, may get the site:
         // the memo must not keep this answer for these bytes.
-        Some(_) => unremembered(canned::MISDIRECTED_REQUEST.answer(request.method == Method::Head)),
-        None => canned::MISDIRECTED_REQUEST.answer(request.method == Method::Head),
+        Some(_) => unremembered(canned::MISDIRECTED_REQUEST.on(router.catalog, request.method == Method::Head)),
+        None => canned::MISDIRECTED_REQUEST.on(router.catalog, request.method == Method::Head),
     }
 }
 
@@ -148,7 +151,8 @@ fn is_page(request: &Request, router: &Router, path: &mut Vec<u8>) -> bool {
 /// The site's answer to a request.
 pub fn route(request: &Request, router: &Router, path: &mut Vec<u8>) -> Answer {
     let head_only = request.method == Method::Head;
-    let canned = |canned: Canned| canned.answer(head_only);
+    let catalog = router.catalog;
+    let canned = |canned: Canned| canned.on(catalog, head_only);
     // A CA cannot send credentials, and a challenge's content is public by
     // design (RFC 8555 §8.3): its exact origin-form path is let through.
     if router.auth.is_some_and(|auth| !auth.allows(request.authorization)) && challenge::token(request.target).is_none()
@@ -185,25 +189,25 @@ pub fn route(request: &Request, router: &Router, path: &mut Vec<u8>) -> Answer {
             return counters(page, render(page.counters), head_only);
         }
     }
-    let route = if normalized.hidden { None } else { router.catalog.lookup(path) };
+    let route = if normalized.hidden { None } else { catalog.lookup(path) };
     match route {
         Some(Route::Directory) => redirect_to_slash(path, query),
-        Some(Route::File(resource)) => file(request, resource, head_only),
+        Some(Route::File(resource)) => file(request, resource, catalog, head_only),
         // Not the site's 404 page: without credentials (see above) it
         // would show a page of the site.
-        None if challenge::token(path).is_some() => match router.catalog.challenge(path) {
-            Some(resource) => unremembered(file(request, &resource, head_only)),
+        None if challenge::token(path).is_some() => match catalog.challenge(path) {
+            Some(resource) => unremembered(file(request, &resource, catalog, head_only)),
             None => unremembered(canned::NOT_FOUND.answer(head_only)),
         },
-        None => match router.catalog.lookup(b"/") {
+        None => match catalog.lookup(b"/") {
             // RFC-wise a 200 for a made-up path; it is what client-side routers
             // need. Well-known URIs are read by programs: they get their 404.
             Some(Route::File(index))
                 if router.spa && !normalized.hidden && !has_extension(path) && walk::well_known(path).is_none() =>
             {
-                file(request, index, head_only)
+                file(request, index, catalog, head_only)
             }
-            _ => not_found(router.catalog, head_only),
+            _ => canned(canned::NOT_FOUND),
         },
     }
 }
@@ -243,34 +247,26 @@ fn has_extension(path: &[u8]) -> bool {
     name.iter().skip(1).any(|&b| b == b'.')
 }
 
-/// 404, with the site's own `/404.html` as the body when it has one.
-fn not_found(catalog: &Catalog, head_only: bool) -> Answer {
-    let Some(page) = &catalog.not_found else {
-        return canned::NOT_FOUND.answer(head_only);
-    };
-    let content = if head_only { Content::Empty } else { Content::Entry { start: 0, end: page.len } };
-    Answer { entry: Some(page.clone()), head: Head::EntryOk, content, closes: false, extra: 0 }
-}
-
 /// The variant Accept-Encoding picks; preconditions and ranges then apply
 /// to the variant actually sent (its own ETag and length).
-fn file(request: &Request, resource: &Resource, head_only: bool) -> Answer {
+fn file(request: &Request, resource: &Resource, catalog: &Catalog, head_only: bool) -> Answer {
     let entry = match encoding::choose(request.accept_encoding, resource.gzip.is_some(), resource.br.is_some()) {
         Coding::Br => resource.br.as_ref(),
         Coding::Gzip => resource.gzip.as_ref(),
         Coding::Identity => None,
     };
     match entry.or(resource.identity.as_ref()) {
-        Some(entry) => representation(request, entry, head_only),
+        Some(entry) => representation(request, entry, catalog, head_only),
         // Only variants on disk, none acceptable: mote never decompresses.
-        None => canned::NOT_FOUND_VARYING.answer(head_only),
+        // Another Accept-Encoding would get a 200, and caches must know.
+        None => error_with(canned::NOT_FOUND, catalog, &[b"Vary: Accept-Encoding\r\n"], head_only),
     }
 }
 
-fn representation(request: &Request, entry: &Arc<Entry>, head_only: bool) -> Answer {
+fn representation(request: &Request, entry: &Arc<Entry>, catalog: &Catalog, head_only: bool) -> Answer {
     let conditions = &request.conditions;
     let (head, content) = match evaluate(conditions, &entry.etag, entry.last_modified) {
-        Precondition::Failed => return canned::PRECONDITION_FAILED.answer(head_only),
+        Precondition::Failed => return canned::PRECONDITION_FAILED.on(catalog, head_only),
         Precondition::NotModified => (Head::EntryNotModified, Content::Empty),
         Precondition::Proceed => {
             let range = match conditions.range {
@@ -288,15 +284,11 @@ fn representation(request: &Request, entry: &Arc<Entry>, head_only: bool) -> Ans
                 ByteRange::Partial { first, last } => {
                     (Head::Built(partial_head(entry, first, last)), Content::Entry { start: first, end: last + 1 })
                 }
+                // RFC 9110 §15.5.17: 416 says how long the representation is.
                 ByteRange::Unsatisfiable => {
-                    let head = unsatisfiable_head(entry.len);
-                    return Answer {
-                        entry: None,
-                        head: Head::Built(head),
-                        content: Content::Static(canned::RANGE_NOT_SATISFIABLE.body),
-                        closes: false,
-                        extra: 0,
-                    };
+                    let mut length = itoa::Buffer::new();
+                    let range: [&[u8]; 3] = [b"Content-Range: bytes */", length.format(entry.len).as_bytes(), b"\r\n"];
+                    return error_with(canned::RANGE_NOT_SATISFIABLE, catalog, &range, false);
                 }
             }
         }
@@ -339,15 +331,25 @@ fn partial_head(entry: &Entry, first: u64, last: u64) -> Box<[u8]> {
     head.into_boxed_slice()
 }
 
-/// RFC 9110 §15.5.17: 416 says how long the representation is.
-fn unsatisfiable_head(len: u64) -> Box<[u8]> {
-    let canned = canned::RANGE_NOT_SATISFIABLE.head;
-    let mut head = Vec::with_capacity(canned.len() + 40);
-    head.extend_from_slice(canned);
-    head.extend_from_slice(b"Content-Range: bytes */");
-    head.extend_from_slice(itoa::Buffer::new().format(len).as_bytes());
-    head.extend_from_slice(b"\r\n");
-    head.into_boxed_slice()
+/// `canned` on the site (its error page as the body when it has one), with
+/// header `lines` that belong to this request only: a head built now.
+fn error_with(canned: Canned, catalog: &Catalog, lines: &[&[u8]], head_only: bool) -> Answer {
+    let page = catalog.error_pages.get(canned.status);
+    let base: &[u8] = page.map_or(canned.head, |page| &page.head_ok);
+    let mut head = base.to_vec();
+    lines.iter().for_each(|line| head.extend_from_slice(line));
+    let content = match page {
+        _ if head_only => Content::Empty,
+        Some(page) => Content::Entry { start: 0, end: page.len },
+        None => Content::Static(canned.body),
+    };
+    Answer {
+        entry: page.cloned(),
+        head: Head::Built(head.into_boxed_slice()),
+        content,
+        closes: canned.closes,
+        extra: 0,
+    }
 }
 
 /// A directory named without its slash: 301 to the slash form, query kept,
@@ -381,7 +383,15 @@ mod tests {
         https_port: Option<u16>,
     ) -> (String, Vec<u8>, bool) {
         let audience = if auth.is_some() { Audience::Authenticated } else { Audience::Anyone };
-        let options = Options { cache_max: 1 << 20, cache_rules: &[], audience, listing: false, vary_origin: false };
+        let types = mote_site::mime::Types::default();
+        let options = Options {
+            cache_max: 1 << 20,
+            cache_rules: &[],
+            audience,
+            listing: false,
+            vary_origin: false,
+            types: &types,
+        };
         let sites = Sites { fallback: Catalog::embedded(&options), misdirects: false, hosts: Vec::new() };
         let router = Router {
             catalog: &sites.fallback,

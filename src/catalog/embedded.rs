@@ -29,8 +29,12 @@ pub struct EmbeddedBody {
 
 include!(concat!(env!("OUT_DIR"), "/site.rs"));
 
-/// The built-in site in `--check`'s manifest format.
-pub fn manifest(rules: &[mote_site::cache::Rule], audience: mote_site::cache::Audience) -> String {
+/// The built-in site in `--check`'s manifest format, typed by `types`.
+pub fn manifest(
+    rules: &[mote_site::cache::Rule],
+    audience: mote_site::cache::Audience,
+    types: &mote_site::mime::Types,
+) -> String {
     let mut out = String::new();
     for file in FILES {
         let url = std::str::from_utf8(file.path).unwrap_or("?");
@@ -38,11 +42,13 @@ pub fn manifest(rules: &[mote_site::cache::Rule], audience: mote_site::cache::Au
             .iter()
             .filter_map(|&(name, present)| present.then_some(name))
             .collect();
-        let cache_control = mote_site::cache::for_file(rules, url, file.content_type, audience);
+        let content_type = types.content_type(file.path);
+        let cache_control = mote_site::cache::for_file(rules, url, content_type, audience);
         let len = file.identity.bytes.len() as u64;
-        out.push_str(&mote_site::check::manifest_line(url, len, file.content_type, &variants, &cache_control));
+        out.push_str(&mote_site::check::manifest_line(url, len, content_type, &variants, &cache_control));
         out.push('\n');
     }
+    out.push_str(&types.table());
     out.push_str(&format!("{} files (built in), 0 warnings, 0 errors\n", FILES.len()));
     out
 }

@@ -9,12 +9,14 @@
 //! the size of the site. The walk of `--root` decides what is servable: only
 //! regular files inside the root after resolving symlinks, no dotfiles but
 //! `/.well-known/`. ACME challenges not yet loaded are the one thing read
-//! from disk when asked for (`challenge`).
+//! from disk when asked for (`challenge`). A site's `NNN.html` pages are
+//! its error answers' bodies (`pages`).
 #![forbid(unsafe_code)]
 
 pub mod challenge;
 pub mod embedded;
 pub mod listing;
+pub mod pages;
 pub mod sites;
 
 use std::borrow::Cow;
@@ -27,17 +29,14 @@ use std::sync::Arc;
 
 use crate::catalog::challenge::Challenges;
 use crate::catalog::embedded::{EmbeddedBody, FILES};
+use crate::catalog::pages::ErrorPages;
 use mote_site::cache::{self, Audience, Rule};
-use mote_site::mime;
+use mote_site::mime::Types;
 use mote_site::representation::{entity_tag, EntityTag, Representation};
 use mote_site::walk::{self, error_text, Item, Skip, Visitor};
 
-/// Largest `/404.html` taken as the 404 body.
-const MAX_NOT_FOUND_PAGE: u64 = 1 << 20;
 /// What a route costs besides its key: the map slot, an Arc and a Resource.
 const ROUTE_BYTES: u64 = 96;
-/// The file at the root whose content is every 404's body.
-const NOT_FOUND_PAGE: &[u8] = b"/404.html";
 
 pub type Bytes = Cow<'static, [u8]>;
 
@@ -89,6 +88,8 @@ pub struct Options<'a> {
     /// Access-Control-Allow-Origin depends on the request: every head says
     /// `Vary: Origin`.
     pub vary_origin: bool,
+    /// The type table, with `--mime`'s overrides.
+    pub types: &'a Types,
 }
 
 pub struct Catalog {
@@ -98,33 +99,37 @@ pub struct Catalog {
     /// Memory the catalog holds (heads, cached bodies, route keys), for
     /// `--max-memory`.
     pub bytes: u64,
-    /// `/404.html`, re-headed as a 404: the body of every 404 when present.
-    pub not_found: Option<Arc<Entry>>,
+    /// `/404.html` and the other `NNN.html` at the root, re-headed as the
+    /// bodies of their errors.
+    pub error_pages: ErrorPages,
     /// Where ACME challenges are read from: `--root` only.
     challenges: Option<Challenges>,
 }
 
 impl Catalog {
     pub(crate) fn empty() -> Catalog {
-        Catalog { routes: BTreeMap::new(), bytes: 0, not_found: None, challenges: None }
+        Catalog { routes: BTreeMap::new(), bytes: 0, error_pages: ErrorPages::default(), challenges: None }
     }
 
     /// The site compiled in from `static/`. Its heads were built by build.rs
-    /// with the default cache rules for anyone and no `Vary: Origin`; other
-    /// rules, `--auth` or `--cors` with origins rebuild them here with the
+    /// with the default cache rules and types, for anyone; other rules,
+    /// `--auth`, `--cors` with origins, or a `--mime` that retypes a file rebuild them here with the
     /// same code.
     pub fn embedded(options: &Options) -> Catalog {
         let mut catalog = Catalog::empty();
-        let rebuild = !options.cache_rules.is_empty() || options.audience != Audience::Anyone || options.vary_origin;
+        let rebuild_all =
+            !options.cache_rules.is_empty() || options.audience != Audience::Anyone || options.vary_origin;
         for file in FILES {
             let url = std::str::from_utf8(file.path).unwrap_or("/");
             let vary = file.gzip.is_some() || file.br.is_some();
-            let cache_control = cache::for_file(options.cache_rules, url, file.content_type, options.audience);
+            let content_type = options.types.content_type(file.path);
+            let rebuild = rebuild_all || content_type != file.content_type;
+            let cache_control = cache::for_file(options.cache_rules, url, content_type, options.audience);
             let entry = |body: &'static EmbeddedBody, coding: Option<&str>| {
                 let content = Body::Memory(Cow::Borrowed(body.bytes));
                 let entry = if rebuild {
                     let rep = Representation {
-                        content_type: file.content_type,
+                        content_type,
                         content_encoding: coding,
                         vary,
                         vary_origin: options.vary_origin,
@@ -209,46 +214,11 @@ impl Catalog {
         }
     }
 
-    /// A `/404.html` becomes the body of every 404 (the status stays 404).
+    /// Each `NNN.html` at the root becomes the body of its errors.
     fn finish(&mut self, options: &Options) {
-        let Some(Route::File(page)) = self.routes.get(NOT_FOUND_PAGE) else {
-            return;
-        };
-        let Some(page) = &page.identity else {
-            return;
-        };
-        // Held in memory even above --cache-max: it is answered often, and
-        // one page cannot grow with the site.
-        let bytes: Bytes = match &page.body {
-            Body::Memory(bytes) => bytes.clone(),
-            Body::File(file) if page.len <= MAX_NOT_FOUND_PAGE => {
-                let mut bytes = vec![0; page.len as usize];
-                if std::os::unix::fs::FileExt::read_exact_at(file, &mut bytes, 0).is_err() {
-                    return;
-                }
-                Cow::Owned(bytes)
-            }
-            Body::File(_) => return,
-        };
-        let mut head = b"HTTP/1.1 404 Not Found\r\nContent-Length: ".to_vec();
-        head.extend_from_slice(itoa::Buffer::new().format(bytes.len()).as_bytes());
-        head.extend_from_slice(b"\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: ");
-        head.extend_from_slice(cache::for_page(options.audience).as_bytes());
-        head.extend_from_slice(b"\r\n");
-        if options.vary_origin {
-            head.extend_from_slice(b"Vary: Origin\r\n");
-        }
-        head.extend_from_slice(mote_site::representation::NOSNIFF.as_bytes());
-        self.bytes += (head.len() * 2 + bytes.len()) as u64;
-        self.not_found = Some(Arc::new(Entry {
-            shared_from: head.len(),
-            head_not_modified: Cow::Owned(head.clone()),
-            head_ok: Cow::Owned(head),
-            etag: page.etag,
-            last_modified: page.last_modified,
-            len: bytes.len() as u64,
-            body: Body::Memory(bytes),
-        }));
+        self.error_pages =
+            ErrorPages::build(self, options.types.content_type(b".html"), options.audience, options.vary_origin);
+        self.bytes += self.error_pages.bytes();
     }
 }
 
@@ -345,7 +315,7 @@ impl Loader<'_> {
     /// disk), with `.gz` / `.br` siblings as its precompressed variants.
     fn resource(&self, url: &str, name: &str, identity: Option<&Item>, siblings: &[Item]) -> Result<Resource, String> {
         let (gz, br) = (walk::variant(siblings, name, ".gz"), walk::variant(siblings, name, ".br"));
-        let content_type = mime::content_type(name.as_bytes());
+        let content_type = self.options.types.content_type(name.as_bytes());
         let vary = gz.is_some() || br.is_some();
         let cache_control = cache::for_file(self.options.cache_rules, url, content_type, self.options.audience);
         let entry = |found: Option<&Item>, coding: Option<&str>| -> Result<Option<Arc<Entry>>, String> {

@@ -157,6 +157,7 @@ impl Shared {
             audience: config.audience(),
             listing: config.listing,
             vary_origin: config.cors_echoes(),
+            types: &config.mime,
         };
         let catalog = Sites::load(config.root.as_deref(), &config.vhosts, &options)?;
         let conns = match config.max_memory {

@@ -21,10 +21,11 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::answer::canned;
 use crate::answer::memo::Memo;
-use crate::answer::reply::{Connection, Extras, Reply};
+use crate::answer::reply::{BodyRef, Connection, Extras, Reply};
 use crate::answer::router::{Counters, Router};
 use crate::answer::whole::Whole;
 use crate::catalog::sites::Sites;
+use crate::catalog::Catalog;
 use crate::net::batch::Batch;
 use crate::net::clock::Clock;
 use crate::net::conn::{Conn, Context, Limits};
@@ -317,7 +318,7 @@ impl Worker {
                 if session.is_some() {
                     continue; // a plain 503 means nothing to a TLS client
                 }
-                refuse(stream, &self.clock, self.shared.extra_headers);
+                refuse(stream, &self.catalog.fallback, &self.clock, self.shared.extra_headers);
                 continue;
             }
             self.shared.warned_accept.store(false, Ordering::Relaxed);
@@ -513,19 +514,32 @@ impl Worker {
     }
 }
 
-/// Connections over `--max-conns` get a 503 and are closed at once, rather
-/// than left hanging in the backlog.
-fn refuse(mut stream: mio::net::TcpStream, clock: &Clock, extra_headers: Extras) {
+/// Connections over `--max-conns` get a 503 (with the site's `503.html`)
+/// and are closed at once, rather than left hanging in the backlog. The
+/// response is written in one send and not kept: a page larger than a fresh
+/// socket surely takes is left out for the canned text, which is never cut.
+fn refuse(mut stream: mio::net::TcpStream, catalog: &Catalog, clock: &Clock, extra_headers: Extras) {
     let canned = canned::SERVICE_UNAVAILABLE;
-    let reply = Reply::new(canned.answer(false), extra_headers, clock.tail(Connection::Close));
+    let tail = clock.tail(Connection::Close);
+    let mut reply = Reply::new(canned.on(catalog, false), extra_headers, tail);
+    if reply.total_len() > REFUSAL_BYTES {
+        reply = Reply::new(canned.answer(false), extra_headers, tail);
+    }
     let mut bytes = Vec::with_capacity(reply.total_len() as usize);
     bytes.extend_from_slice(reply.head());
     bytes.extend_from_slice(reply.extra());
     bytes.extend_from_slice(reply.tail());
-    bytes.extend_from_slice(canned.body);
+    // An error page is always held in memory (`catalog/pages.rs`).
+    if let BodyRef::Memory(body) = reply.body() {
+        bytes.extend_from_slice(body);
+    }
     let _ = stream.write(&bytes);
     let _ = stream.shutdown(std::net::Shutdown::Write);
 }
+
+/// What a refused connection's 503 may take: Linux's initial socket send
+/// buffer (`net.ipv4.tcp_wmem`'s default), which one send fills at once.
+const REFUSAL_BYTES: u64 = 16 * 1024;
 
 fn is_transient_accept_error(error: &io::Error) -> bool {
     matches!(

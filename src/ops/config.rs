@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 
 use mote_site::cache::{Audience, Rule};
+use mote_site::mime::Types;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -104,6 +105,9 @@ Flags:
                          VALUE none sends no header. Defaults: HTML no-cache,
                          hashed names (app.3f9a2c1b.js) immutable for a year,
                          anything else max-age=3600
+  --mime EXT=TYPE        Content-Type for files ending in .EXT, added to or
+                         replacing the built-in table; repeatable
+                         (--check prints the table)
   --spa                  single-page app: a path with no file extension that
                          matches nothing gets /index.html (200)
   --listing              list directories that have no index.html
@@ -167,6 +171,8 @@ pub struct Config {
     /// URL path of the Prometheus metrics.
     pub metrics: Option<String>,
     pub cache_rules: Vec<Rule>,
+    /// The type table with `--mime`'s overrides.
+    pub mime: Types,
     pub spa: bool,
     pub listing: bool,
     /// `--header` lines, each ending in CRLF.
@@ -267,6 +273,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
         status: None,
         metrics: None,
         cache_rules: Vec::new(),
+        mime: Types::default(),
         spa: false,
         listing: false,
         headers: Vec::new(),
@@ -386,6 +393,10 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
                 let rule = Rule::parse(&text)
                     .ok_or_else(|| invalid(&flag, &text, "GLOB=VALUE, like '/assets/**=max-age=600'"))?;
                 config.cache_rules.push(rule);
+            }
+            "--mime" => {
+                let text = value()?;
+                config.mime.add(&text).map_err(|why| invalid(&flag, &text, why))?;
             }
             "--header" => {
                 let text = value()?;
@@ -837,6 +848,11 @@ mod tests {
         };
         assert_eq!(config.headers, b"Content-Security-Policy: default-src 'self'\r\nX-A: b\r\n");
         assert!(config.spa && config.listing);
+        let Ok(Command::Serve(config)) = parse_line("--mime .Foo=text/x-foo --mime=bar=application/x-bar;v=1") else {
+            panic!("valid flags rejected")
+        };
+        assert_eq!(config.mime.content_type(b"a.foo"), "text/x-foo");
+        assert_eq!(config.mime.content_type(b"a.bar"), "application/x-bar;v=1");
     }
 
     #[test]
@@ -884,6 +900,9 @@ mod tests {
             ("--header Content-Length:5", "--header: invalid value 'Content-Length:5'"),
             ("--header X-A:", "--header: invalid value 'X-A:'"),
             ("--cache-control nope", "--cache-control: invalid value 'nope'"),
+            ("--mime foo", "--mime: invalid value 'foo'"),
+            ("--mime foo=text", "--mime: invalid value 'foo=text'"),
+            ("--mime a=x/y --mime A=x/z", "--mime: invalid value 'A=x/z'"),
             ("--auth nocolon", "--auth: invalid value '<hidden>'"),
             ("--spa=1", "--spa takes no value"),
             ("--verbose=1 --check", "--verbose takes no value"),
@@ -918,6 +937,10 @@ mod tests {
                 Ok(_) => panic!("{line} accepted"),
             }
         }
+        // CR LF in a type would split the header it goes into.
+        let Err(UsageError(text)) = parse(["--mime=foo=text/plain\r\nX: 1".to_string()]) else { panic!("accepted") };
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.starts_with("--mime: invalid value 'foo=text/plain\\x0d\\x0aX: 1'"), "{text}");
         assert!(matches!(parse_line("--help"), Ok(Command::Help)));
         assert!(matches!(parse_line("--version"), Ok(Command::Version)));
         assert!(matches!(parse_line("--check -v"), Ok(Command::Check(Config { verbose: true, .. }))));

@@ -21,7 +21,7 @@ use std::io;
 use std::path::Path;
 
 use crate::cache::{self, Audience, Rule};
-use crate::mime;
+use crate::mime::{self, Types};
 use crate::walk::{self, error_text, walk, Item, Skip, Visitor};
 
 /// Compressible files above this size deserve a `.gz` / `.br` beside them
@@ -60,6 +60,8 @@ pub struct Report {
     pub notes: Vec<Finding>,
     /// The root, for the command a summary gives.
     root: String,
+    /// The type table the files were typed by (`Types::table`).
+    types: String,
 }
 
 impl Report {
@@ -69,6 +71,7 @@ impl Report {
         for line in &self.manifest {
             let _ = writeln!(out, "{line}");
         }
+        out.push_str(&self.types);
         for error in &self.errors {
             let _ = writeln!(out, "error: {error}");
         }
@@ -176,10 +179,18 @@ pub type Open = fn(&Path) -> io::Result<File>;
 
 /// `variants_on_disk`: whether `.gz`/`.br` files are expected beside large
 /// text files (not for `static/`, whose variants build.rs makes).
-pub fn check(root: &Path, rules: &[Rule], audience: Audience, variants_on_disk: bool, open: Open) -> Report {
+pub fn check(
+    root: &Path,
+    rules: &[Rule],
+    audience: Audience,
+    types: &Types,
+    variants_on_disk: bool,
+    open: Open,
+) -> Report {
     let mut lint = Lint {
         rules,
         audience,
+        types,
         variants_on_disk,
         open,
         report: Report::default(),
@@ -192,6 +203,7 @@ pub fn check(root: &Path, rules: &[Rule], audience: Audience, variants_on_disk: 
     // Resolved as the walk resolves it: `find` does not enter a root that is
     // a symlink (Debian's doc trees are).
     lint.report.root = fs::canonicalize(root).unwrap_or_default().to_string_lossy().into_owned();
+    lint.report.types = types.table();
     if !lint.well_known.is_empty() || lint.challenges > 0 {
         let mut held = lint.well_known.join(", ");
         if lint.challenges > 0 {
@@ -212,6 +224,7 @@ pub fn check(root: &Path, rules: &[Rule], audience: Audience, variants_on_disk: 
 struct Lint<'a> {
     rules: &'a [Rule],
     audience: Audience,
+    types: &'a Types,
     variants_on_disk: bool,
     open: Open,
     report: Report,
@@ -248,7 +261,7 @@ impl Visitor for Lint<'_> {
             return Ok(());
         }
         let meta = &item.meta;
-        let content_type = mime::content_type(item.name.as_bytes());
+        let content_type = self.types.content_type(item.name.as_bytes());
         let mut variants = Vec::new();
         for (suffix, coding) in walk::VARIANTS {
             let Some(variant) = walk::variant(siblings, &item.name, suffix) else {
@@ -275,7 +288,7 @@ impl Visitor for Lint<'_> {
             Some(below) => self.well_known.push(below.into_owned()),
             None => {}
         }
-        if mime::known_type(item.name.as_bytes()).is_none() && !challenge {
+        if self.types.known_type(item.name.as_bytes()).is_none() && !challenge {
             self.warn(UNKNOWN_TYPE, url.into(), format!("{url}: {UNKNOWN_TYPE}"), meta.len());
         }
         if self.variants_on_disk
@@ -351,7 +364,7 @@ mod tests {
         fs::write(root.join(".env"), "secret").unwrap();
         fs::write(root.join("sub/index.html"), "<p>").unwrap();
         std::os::unix::fs::symlink("/etc/hostname", root.join("escape")).unwrap();
-        let report = check(&root, &[], Audience::Anyone, true, |path| File::open(path));
+        let report = check(&root, &[], Audience::Anyone, &Types::default(), true, |path| File::open(path));
         let text = report.render(true);
         fs::remove_dir_all(&root).unwrap();
         let expect = [
@@ -368,8 +381,8 @@ mod tests {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
         assert!(report.errors.is_empty(), "{text}");
-        assert!(check(Path::new("/nonexistent-mote-root"), &[], Audience::Anyone, true, |path| File::open(path))
-            .errors[0]
+        let nowhere = Path::new("/nonexistent-mote-root");
+        assert!(check(nowhere, &[], Audience::Anyone, &Types::default(), true, |path| File::open(path)).errors[0]
             .contains("/nonexistent-mote-root"));
     }
 }

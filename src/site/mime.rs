@@ -121,6 +121,91 @@ pub fn known_type(file_name: &[u8]) -> Option<&'static str> {
     TABLE.iter().find(|(known, _)| known.as_bytes().eq_ignore_ascii_case(ext)).map(|&(_, mime)| mime)
 }
 
+/// The type table a site is served with: the built-in one, with the
+/// `--mime EXT=TYPE` overrides before it.
+#[derive(Debug, Default)]
+pub struct Types {
+    /// Extension (lowercase, no dot) and type, in the order given.
+    overrides: Vec<(String, String)>,
+}
+
+impl Types {
+    /// Adds `EXT=TYPE` (`.ext` too, any case), or says what was expected.
+    pub fn add(&mut self, spec: &str) -> Result<(), &'static str> {
+        let (ext, media_type) = spec.split_once('=').ok_or("EXT=TYPE, like webmanifest=application/manifest+json")?;
+        let ext = ext.strip_prefix('.').unwrap_or(ext).to_ascii_lowercase();
+        let plain = |b: u8| b.is_ascii_alphanumeric() || b"-_+~".contains(&b);
+        if ext.is_empty() || ext.len() > 64 || !ext.bytes().all(plain) {
+            return Err("an extension of letters, digits and -_+~, then =TYPE");
+        }
+        let media_type = media_type.trim_matches([' ', '\t']);
+        if !is_media_type(media_type) {
+            return Err("a media type such as text/plain or text/html; charset=utf-8");
+        }
+        if self.overrides.iter().any(|(seen, _)| *seen == ext) {
+            return Err("an extension no other --mime names");
+        }
+        self.overrides.push((ext, media_type.to_string()));
+        Ok(())
+    }
+
+    /// The Content-Type for a file name, as `content_type` gives it, but by
+    /// the overrides first.
+    pub fn content_type(&self, file_name: &[u8]) -> &str {
+        self.known_type(file_name).unwrap_or(FALLBACK)
+    }
+
+    /// The type when an override, the name or the extension is in a table.
+    pub fn known_type(&self, file_name: &[u8]) -> Option<&str> {
+        let name = file_name.rsplit(|&b| b == b'/').next().unwrap_or(file_name);
+        let ext = name.iter().rposition(|&b| b == b'.').map(|dot| &name[dot + 1..]);
+        let overridden =
+            self.overrides.iter().find(|(known, _)| ext.is_some_and(|ext| known.as_bytes().eq_ignore_ascii_case(ext)));
+        overridden.map(|(_, mime)| mime.as_str()).or_else(|| known_type(file_name))
+    }
+
+    /// The table used, one line per name or extension: the overrides, then
+    /// what they leave of the built-in ones (`mote --check`).
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        for (ext, mime) in &self.overrides {
+            out.push_str(&format!("type\t.{ext}\t{mime}\t--mime\n"));
+        }
+        for (name, mime) in NAMES {
+            out.push_str(&format!("type\t{name}\t{mime}\tbuilt in\n"));
+        }
+        for (ext, mime) in TABLE.iter().filter(|(ext, _)| !self.overrides.iter().any(|(seen, _)| seen == ext)) {
+            out.push_str(&format!("type\t.{ext}\t{mime}\tbuilt in\n"));
+        }
+        out
+    }
+}
+
+/// RFC 9110 §8.3.1: `type "/" subtype *( OWS ";" OWS parameter )`, where
+/// a parameter is `token "=" ( token / quoted-string )`; no control bytes,
+/// so a header line can never be split by one.
+fn is_media_type(text: &str) -> bool {
+    let token =
+        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    let quoted = |s: &str| {
+        let inner = s.strip_prefix('"').and_then(|s| s.strip_suffix('"'));
+        inner.is_some_and(|inner| {
+            inner.bytes().all(|b| b == b'\t' || ((0x20..0x7f).contains(&b) && b != b'"' && b != b'\\'))
+        })
+    };
+    let mut parts = text.split(';');
+    let essence = parts.next().unwrap_or_default().trim_end_matches([' ', '\t']);
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    token(kind)
+        && token(subtype)
+        && parts.all(|parameter| {
+            let parameter = parameter.trim_matches([' ', '\t']);
+            parameter.split_once('=').is_some_and(|(name, value)| token(name) && (token(value) || quoted(value)))
+        })
+}
+
 /// Whether content of this type shrinks when compressed: text, and the
 /// structured formats written as text.
 pub fn compressible(content_type: &str) -> bool {
@@ -155,5 +240,53 @@ mod tests {
         for &(name, mime) in rows {
             assert_eq!(content_type(name.as_bytes()), mime, "{name}");
         }
+    }
+
+    #[test]
+    fn overrides_come_first() {
+        let mut types = Types::default();
+        for spec in ["foo=text/x-foo", ".JSON=application/vnd.api+json", "txt=text/plain; charset=\"us-ascii\""] {
+            types.add(spec).unwrap();
+        }
+        let rows: &[(&str, &str)] = &[
+            ("a.foo", "text/x-foo"),
+            ("A.FOO", "text/x-foo"), // case-insensitive, as the built-in table
+            ("data.json", "application/vnd.api+json"),
+            ("notes.txt", "text/plain; charset=\"us-ascii\""),
+            ("index.html", "text/html; charset=utf-8"), // the rest stays
+            ("foo", FALLBACK),                          // a name is no extension
+            ("/.well-known/apple-app-site-association", "application/json"),
+        ];
+        for &(name, mime) in rows {
+            assert_eq!(types.content_type(name.as_bytes()), mime, "{name}");
+        }
+        let table = types.table();
+        assert!(table.starts_with("type\t.foo\ttext/x-foo\t--mime\n"), "{table}");
+        assert!(table.contains("type\t.html\ttext/html; charset=utf-8\tbuilt in\n"), "{table}");
+        assert!(!table.contains("type\t.json\tapplication/json\t"), "an override replaces the built-in line");
+    }
+
+    #[test]
+    fn bad_overrides_are_refused() {
+        let rows: &[(&str, &str)] = &[
+            ("no equals sign", "foo"),
+            ("no extension", "=text/plain"),
+            ("a dot alone", ".=text/plain"),
+            ("a dot inside", "tar.gz=application/gzip"),
+            ("no subtype (§8.3.1)", "foo=text"),
+            ("empty subtype", "foo=text/"),
+            ("a space in a token", "foo=te xt/plain"),
+            ("CR LF could split the header", "foo=text/plain\r\nX-Evil: 1"),
+            ("a parameter without a value", "foo=text/plain; charset"),
+            ("an unclosed quoted-string", "foo=text/plain; a=\"b"),
+            ("a control byte", "foo=text/pl\u{1}ain"),
+            ("empty type", "foo="),
+        ];
+        for &(row, spec) in rows {
+            assert!(Types::default().add(spec).is_err(), "{row}: {spec:?}");
+        }
+        let mut types = Types::default();
+        types.add("foo=text/plain").unwrap();
+        assert!(types.add(".FOO=text/html").is_err(), "named twice");
     }
 }
