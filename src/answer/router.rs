@@ -318,7 +318,13 @@ mod tests {
         https_port: Option<u16>,
     ) -> (String, Vec<u8>, bool) {
         let audience = if auth.is_some() { Audience::Authenticated } else { Audience::Anyone };
-        let catalog = Catalog::embedded(&Options { cache_max: 1 << 20, cache_rules: &[], audience, listing: false });
+        let catalog = Catalog::embedded(&Options {
+            cache_max: 1 << 20,
+            cache_rules: &[],
+            audience,
+            listing: false,
+            clean_urls: false,
+        });
         let router = Router { catalog: &catalog, pages: None, spa: false, auth, acme, https_port };
         let Parse::Complete(request, _) = request::parse(raw) else { panic!("not a complete head") };
         let answer = answer(&request, &router, &mut Vec::new());

@@ -9,7 +9,8 @@
 //! the size of the site. The walk of `--root` decides what is servable: only
 //! regular files inside the root after resolving symlinks, no dotfiles but
 //! `/.well-known/`. ACME challenges not yet loaded are the one thing read
-//! from disk when asked for (`challenge`).
+//! from disk when asked for (`challenge`). `--clean-urls` routes are added
+//! to the table, so they cost a request nothing more than a lookup.
 #![forbid(unsafe_code)]
 
 pub mod challenge;
@@ -84,6 +85,8 @@ pub struct Options<'a> {
     pub audience: Audience,
     /// Directories without index.html get an HTML listing.
     pub listing: bool,
+    /// `--clean-urls`: `/about` serves `about.html` when nothing is named `about`.
+    pub clean_urls: bool,
 }
 
 pub struct Catalog {
@@ -147,7 +150,7 @@ impl Catalog {
             };
             catalog.add_file(file.path, resource);
         }
-        catalog.finish(options.audience);
+        catalog.finish(options);
         catalog
     }
 
@@ -157,7 +160,7 @@ impl Catalog {
         walk::walk(root, &mut loader).map_err(|why| format!("--root {why}"))?;
         let canonical = fs::canonicalize(root).map_err(|e| format!("--root {}: {}", root.display(), error_text(&e)))?;
         loader.catalog.challenges = Some(Challenges::new(canonical, options.cache_rules));
-        loader.catalog.finish(options.audience);
+        loader.catalog.finish(options);
         Ok(loader.catalog)
     }
 
@@ -202,8 +205,35 @@ impl Catalog {
         }
     }
 
+    /// `--clean-urls`: `/a/b` leads to `/a/b.html`'s resource when no file or
+    /// directory is named `/a/b` (`index.html` is its directory's already).
+    fn add_clean_urls(&mut self) {
+        let mut clean = Vec::new();
+        for (path, route) in &self.routes {
+            let Route::File(resource) = route else { continue };
+            let Some(bare) = path.strip_suffix(b".html") else { continue };
+            let name = &bare[bare.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1)..];
+            if !name.is_empty() && name != b"index" && !self.routes.contains_key(bare) {
+                clean.push((Box::<[u8]>::from(bare), resource.clone()));
+            }
+        }
+        for (path, resource) in clean {
+            self.bytes += ROUTE_BYTES + path.len() as u64;
+            self.routes.insert(path, Route::File(resource));
+        }
+    }
+
+    /// What is made of the files once all are in: clean URLs, and the
+    /// 404 page.
+    fn finish(&mut self, options: &Options) {
+        if options.clean_urls {
+            self.add_clean_urls();
+        }
+        self.not_found_page(options.audience);
+    }
+
     /// A `/404.html` becomes the body of every 404 (the status stays 404).
-    fn finish(&mut self, audience: Audience) {
+    fn not_found_page(&mut self, audience: Audience) {
         let Some(Route::File(page)) = self.routes.get(NOT_FOUND_PAGE) else {
             return;
         };

@@ -145,6 +145,7 @@ impl Shared {
             cache_rules: &config.cache_rules,
             audience: config.audience(),
             listing: config.listing,
+            clean_urls: config.clean_urls,
         };
         let catalog = match &config.root {
             Some(root) => Catalog::load(root, &options)?,

@@ -101,6 +101,8 @@ Flags:
   --spa                  single-page app: a path with no file extension that
                          matches nothing gets /index.html (200)
   --listing              list directories that have no index.html
+  --clean-urls           /about serves about.html (and /a/b a/b.html) when no
+                         file or directory is named so
   --header 'NAME: VALUE' add a header to every response (CSP, HSTS, ...);
                          repeatable
   --auth USER:PASS       require HTTP Basic authentication; repeatable;
@@ -154,6 +156,8 @@ pub struct Config {
     pub cache_rules: Vec<Rule>,
     pub spa: bool,
     pub listing: bool,
+    /// `--clean-urls`: `/about` serves `about.html`.
+    pub clean_urls: bool,
     /// `--header` lines, each ending in CRLF.
     pub headers: Vec<u8>,
     /// `user:password` pairs from --auth.
@@ -244,6 +248,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
         cache_rules: Vec::new(),
         spa: false,
         listing: false,
+        clean_urls: false,
         headers: Vec::new(),
         auth: Vec::new(),
         auth_file: None,
@@ -341,7 +346,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
             "--verbose" | "-v" if inline.is_none() => config.verbose = true,
             "--spa" if inline.is_none() => config.spa = true,
             "--listing" if inline.is_none() => config.listing = true,
-            "--spa" | "--listing" | "--check" | "--verbose" | "--https-redirect" => {
+            "--clean-urls" if inline.is_none() => config.clean_urls = true,
+            "--spa" | "--listing" | "--clean-urls" | "--check" | "--verbose" | "--https-redirect" => {
                 return Err(UsageError(format!("{flag} takes no value")))
             }
             "--cache-control" => {
@@ -706,13 +712,20 @@ mod tests {
         assert_eq!(config.idle_timeout, Duration::from_secs(4));
         assert_eq!(config.grace, Duration::ZERO);
         let Ok(Command::Serve(config)) = parse(
-            ["--header", "Content-Security-Policy: default-src 'self'", "--header=X-A:b", "--spa", "--listing"]
-                .map(String::from),
+            [
+                "--header",
+                "Content-Security-Policy: default-src 'self'",
+                "--header=X-A:b",
+                "--spa",
+                "--listing",
+                "--clean-urls",
+            ]
+            .map(String::from),
         ) else {
             panic!("valid flags rejected")
         };
         assert_eq!(config.headers, b"Content-Security-Policy: default-src 'self'\r\nX-A: b\r\n");
-        assert!(config.spa && config.listing);
+        assert!(config.spa && config.listing && config.clean_urls);
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod batch;
 mod browser;
 mod cache_control;
 mod check;
+mod clean_urls;
 mod cli;
 mod clients;
 mod clock;
