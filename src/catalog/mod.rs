@@ -9,13 +9,15 @@
 //! the size of the site. The walk of `--root` decides what is servable: only
 //! regular files inside the root after resolving symlinks, no dotfiles but
 //! `/.well-known/`. ACME challenges not yet loaded are the one thing read
-//! from disk when asked for (`challenge`). `--clean-urls` routes are added
-//! to the table, so they cost a request nothing more than a lookup.
+//! from disk when asked for (`challenge`). A site's `_redirects` rules are
+//! compiled with it (`redirects`), and `--clean-urls` routes added to it, so
+//! neither costs a request more than a lookup.
 #![forbid(unsafe_code)]
 
 pub mod challenge;
 pub mod embedded;
 pub mod listing;
+pub mod redirects;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -27,6 +29,7 @@ use std::sync::Arc;
 
 use crate::catalog::challenge::Challenges;
 use crate::catalog::embedded::{EmbeddedBody, FILES};
+use crate::catalog::redirects::Redirects;
 use mote_site::cache::{self, Audience, Rule};
 use mote_site::mime;
 use mote_site::representation::{entity_tag, EntityTag, Representation};
@@ -100,11 +103,19 @@ pub struct Catalog {
     pub not_found: Option<Arc<Entry>>,
     /// Where ACME challenges are read from: `--root` only.
     challenges: Option<Challenges>,
+    /// The rules of the site's `_redirects`.
+    pub redirects: Redirects,
 }
 
 impl Catalog {
     fn empty() -> Catalog {
-        Catalog { routes: BTreeMap::new(), bytes: 0, not_found: None, challenges: None }
+        Catalog {
+            routes: BTreeMap::new(),
+            bytes: 0,
+            not_found: None,
+            challenges: None,
+            redirects: Redirects::default(),
+        }
     }
 
     /// The site compiled in from `static/`. Its heads were built by build.rs
@@ -160,6 +171,14 @@ impl Catalog {
         walk::walk(root, &mut loader).map_err(|why| format!("--root {why}"))?;
         let canonical = fs::canonicalize(root).map_err(|e| format!("--root {}: {}", root.display(), error_text(&e)))?;
         loader.catalog.challenges = Some(Challenges::new(canonical, options.cache_rules));
+        let (mut redirects, skipped) = Redirects::read(root)?;
+        redirects.cache_control = cache::for_page(options.audience).into();
+        for line in skipped {
+            let (path, why) = (root.join(walk::REDIRECTS), line.why);
+            crate::ops::log::stderr_line(format_args!("mote: {}:{}: {why}; line skipped", path.display(), line.line));
+        }
+        loader.catalog.bytes += redirects.bytes;
+        loader.catalog.redirects = redirects;
         loader.catalog.finish(options);
         Ok(loader.catalog)
     }
@@ -253,12 +272,7 @@ impl Catalog {
             }
             Body::File(_) => return,
         };
-        let mut head = b"HTTP/1.1 404 Not Found\r\nContent-Length: ".to_vec();
-        head.extend_from_slice(itoa::Buffer::new().format(bytes.len()).as_bytes());
-        head.extend_from_slice(b"\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: ");
-        head.extend_from_slice(cache::for_page(audience).as_bytes());
-        head.extend_from_slice(b"\r\n");
-        head.extend_from_slice(mote_site::representation::NOSNIFF.as_bytes());
+        let head = not_found_head(bytes.len() as u64, "text/html; charset=utf-8", &cache::for_page(audience));
         self.bytes += (head.len() * 2 + bytes.len()) as u64;
         self.not_found = Some(Arc::new(Entry {
             shared_from: head.len(),
@@ -270,6 +284,19 @@ impl Catalog {
             body: Body::Memory(bytes),
         }));
     }
+}
+
+/// The head of a 404 whose body is a page of the site.
+pub fn not_found_head(len: u64, content_type: &str, cache_control: &str) -> Vec<u8> {
+    let mut head = b"HTTP/1.1 404 Not Found\r\nContent-Length: ".to_vec();
+    head.extend_from_slice(itoa::Buffer::new().format(len).as_bytes());
+    head.extend_from_slice(b"\r\nContent-Type: ");
+    head.extend_from_slice(content_type.as_bytes());
+    head.extend_from_slice(b"\r\nCache-Control: ");
+    head.extend_from_slice(cache_control.as_bytes());
+    head.extend_from_slice(b"\r\n");
+    head.extend_from_slice(mote_site::representation::NOSNIFF.as_bytes());
+    head
 }
 
 impl Entry {
@@ -348,8 +375,8 @@ impl Visitor for Loader<'_> {
     }
 
     fn skipped(&mut self, _url: &str, path: &Path, why: Skip) {
-        if why != Skip::Dotfile {
-            warn(path, why.reason()); // dotfiles are skipped by design, silently
+        if why != Skip::Dotfile && why != Skip::Redirects {
+            warn(path, why.reason()); // dotfiles and the rules are skipped by design, silently
         }
     }
 

@@ -50,3 +50,12 @@ fn without_the_flag_they_are_404() {
     server.get("/about").assert_status(404);
     server.get("/blog/post").assert_status(404);
 }
+
+#[test]
+fn redirect_rules_meet_the_clean_url_after_it() {
+    let site = site();
+    site.write("_redirects", "/about /elsewhere\n/contact /about 200\n");
+    let server = site.serve(&["--clean-urls"]);
+    assert_eq!(server.get("/about").assert_status(200).text(), "ABOUT\n");
+    assert_eq!(server.get("/contact").assert_status(200).text(), "ABOUT\n");
+}

@@ -39,6 +39,7 @@ mod operating;
 mod out_of_fds;
 mod paths;
 mod ranges;
+mod redirects;
 mod slow_clients;
 mod spa;
 mod targets;

@@ -1,0 +1,681 @@
+//! A site's `_redirects` file (Netlify's format): read, compiled into
+//! tables, and matched against a request's path.
+//!
+//! Each line is `FROM TO [STATUS][!]`: FROM a path whose segments may be
+//! `:name` placeholders and whose last segment may be `*` (the splat), TO a
+//! path or a full URL in which `:name` and `:splat` are replaced. The first
+//! rule that matches wins; `!` (forced) rules are tried before the site's
+//! files, the others only for a path no file answers, and 404 rules last of
+//! all (after `--spa`).
+//!
+//! Rules are compiled when the site is loaded, never interpreted per
+//! request: each rule is filed under the literal segments its FROM starts
+//! with, in a table sorted by that key, so a request costs one binary search
+//! per segment of its path, whatever the number of rules. A redirect whose
+//! Location is fixed has its whole head built here, so a request without a
+//! query is answered from shared bytes (and remembered by the memo, as a
+//! file is).
+//!
+//! Syntax mote does not support (query and country, language, role or
+//! cookie conditions, proxying to another origin, a full URL as FROM) and
+//! malformed lines are reported with their line number and skipped, so a
+//! generator's real file never takes a site down; `mote --check` lists them
+//! and fails. Parsing is a pure function, tested by table below.
+#![forbid(unsafe_code)]
+
+use std::borrow::Cow;
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::catalog::{Body, Entry};
+use crate::http::target;
+use mote_site::representation::NOSNIFF;
+use mote_site::walk::{error_text, REDIRECTS};
+
+/// Larger files are refused: 10,000 rules fit in a few hundred KiB.
+const MAX_FILE_BYTES: u64 = 1 << 20;
+/// Longer lines are reported and skipped: no Location needs more.
+const MAX_LINE_BYTES: usize = 4096;
+
+/// How a matched rule is answered.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Status {
+    /// 301, 302, 303, 307, 308: Location is TO.
+    Redirect(u16),
+    /// 200: TO's representation, served at FROM.
+    Rewrite,
+    /// 404: TO's body, with status 404.
+    NotFound,
+}
+
+/// One part of FROM.
+#[derive(Debug, PartialEq)]
+enum Segment {
+    Literal(Box<[u8]>),
+    /// `:name`: any one segment.
+    Name(Box<[u8]>),
+}
+
+/// One part of TO.
+#[derive(Debug, PartialEq)]
+enum Part {
+    Literal(Box<[u8]>),
+    /// The request's segment at this index of FROM.
+    Segment(usize),
+    /// What the splat matched.
+    Splat,
+}
+
+/// One compiled line.
+pub struct Rule {
+    /// Where it is in the file, from 1.
+    pub line: usize,
+    /// FROM and TO as written, for `--check`.
+    pub from: Box<str>,
+    pub to: Box<str>,
+    pub status: Status,
+    pub force: bool,
+    pattern: Vec<Segment>,
+    /// FROM ends in `/*`.
+    splat: bool,
+    target: Vec<Part>,
+    /// The 3xx response for a request without a query, when TO has nothing
+    /// to replace.
+    fixed: Option<Arc<Entry>>,
+}
+
+/// A line that is not a rule mote follows.
+#[derive(Debug, PartialEq)]
+pub struct Skipped {
+    pub line: usize,
+    pub why: String,
+}
+
+/// Rules sorted for lookup: (the literal segments FROM starts with, as a
+/// path without its trailing slash; the rule's index), by key then index.
+#[derive(Default)]
+struct Table {
+    keys: Vec<(Box<[u8]>, usize)>,
+    /// Bit n: some key has n segments (the last bit: 63 or more), so a
+    /// path's starts no key can equal are not searched for.
+    depths: u64,
+}
+
+/// A site's rules, compiled.
+#[derive(Default)]
+pub struct Redirects {
+    pub rules: Vec<Rule>,
+    forced: Table,
+    /// Unforced rules but 404s: after the site's files.
+    normal: Table,
+    /// Unforced 404 rules: after `--spa`.
+    missing: Table,
+    /// Memory held, for `--max-memory`.
+    pub bytes: u64,
+    /// Cache-Control of a 404 rule's response, as of the 404 page's.
+    pub cache_control: Box<str>,
+}
+
+impl Redirects {
+    /// The rules in `root/_redirects` (none when there is no such file), with
+    /// the lines skipped; `Err` when the file is there but cannot be read.
+    pub fn read(root: &Path) -> Result<(Redirects, Vec<Skipped>), String> {
+        let path = root.join(REDIRECTS);
+        let failed = |why: String| format!("{}: {why}", path.display());
+        let file = match crate::sys::open(&path, libc::O_RDONLY) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Redirects::default(), Vec::new())),
+            Err(e) => return Err(failed(error_text(&e))),
+        };
+        let mut text = Vec::new();
+        file.take(MAX_FILE_BYTES + 1).read_to_end(&mut text).map_err(|e| failed(error_text(&e)))?;
+        if text.len() as u64 > MAX_FILE_BYTES {
+            return Err(failed(format!("larger than {} KiB", MAX_FILE_BYTES >> 10)));
+        }
+        let (rules, skipped) = parse(&text);
+        Ok((Redirects::compile(rules), skipped))
+    }
+
+    fn compile(mut rules: Vec<Rule>) -> Redirects {
+        let (mut forced, mut normal, mut missing) = (Vec::new(), Vec::new(), Vec::new());
+        let mut bytes = 0;
+        for (index, rule) in rules.iter_mut().enumerate() {
+            let table = match (rule.force, rule.status) {
+                (true, _) => &mut forced,
+                (false, Status::NotFound) => &mut missing,
+                (false, _) => &mut normal,
+            };
+            table.push((rule.key(), index));
+            if let (Status::Redirect(code), true) =
+                (rule.status, rule.target.iter().all(|p| matches!(p, Part::Literal(_))))
+            {
+                let mut head = Vec::new();
+                redirect_head(code, &mut head, |out| rule.location(b"", None, out));
+                rule.fixed = Some(Arc::new(Entry {
+                    shared_from: head.len(),
+                    head_not_modified: Cow::Owned(head.clone()),
+                    head_ok: Cow::Owned(head),
+                    etag: [0; 18],
+                    last_modified: 0,
+                    len: 0,
+                    body: Body::Memory(Cow::Borrowed(b"")),
+                }));
+            }
+            bytes += 2 * (rule.from.len() + rule.to.len()) as u64 + 256;
+        }
+        let sorted = |mut keys: Vec<(Box<[u8]>, usize)>| {
+            keys.sort_unstable();
+            let depths = keys.iter().fold(0, |bits, (key, _)| bits | depth_bit(key));
+            Table { keys, depths }
+        };
+        Redirects {
+            rules,
+            forced: sorted(forced),
+            normal: sorted(normal),
+            missing: sorted(missing),
+            bytes,
+            cache_control: Box::default(),
+        }
+    }
+
+    /// Whether any rule comes before the site's files.
+    pub fn has_forced(&self) -> bool {
+        !self.forced.keys.is_empty()
+    }
+
+    /// The first forced rule `path` (decoded and normalised) matches.
+    pub fn forced(&self, path: &[u8]) -> Option<&Rule> {
+        self.forced.find(&self.rules, path)
+    }
+
+    /// The first unforced rule but a 404 that `path` matches.
+    pub fn normal(&self, path: &[u8]) -> Option<&Rule> {
+        self.normal.find(&self.rules, path)
+    }
+
+    /// The first unforced 404 rule `path` matches.
+    pub fn missing(&self, path: &[u8]) -> Option<&Rule> {
+        self.missing.find(&self.rules, path)
+    }
+}
+
+impl Table {
+    /// The matching rule that comes first in the file: rules are filed by
+    /// their literal start, so only the keys that are starts of `path`
+    /// (``, `/a`, `/a/b` for `/a/b`) are looked at.
+    fn find<'r>(&self, rules: &'r [Rule], path: &[u8]) -> Option<&'r Rule> {
+        if self.keys.is_empty() {
+            return None;
+        }
+        let path = trimmed(path);
+        let mut best: Option<usize> = None;
+        let ends = path.iter().enumerate().filter(|&(_, &b)| b == b'/').map(|(i, _)| i).skip(1);
+        let ends = std::iter::once(0).chain(ends).chain(std::iter::once(path.len()).filter(|&n| n > 0));
+        for (depth, end) in ends.enumerate() {
+            if self.depths & (1 << depth.min(63)) == 0 {
+                continue;
+            }
+            let key = &path[..end];
+            let from = self.keys.partition_point(|(k, _)| &k[..] < key);
+            for (_, index) in self.keys[from..].iter().take_while(|(k, _)| &k[..] == key) {
+                if best.is_some_and(|best| best < *index) {
+                    break;
+                }
+                if rules[*index].matches(path) {
+                    best = Some(*index);
+                    break;
+                }
+            }
+        }
+        best.map(|index| &rules[index])
+    }
+}
+
+/// `Table::depths`' bit for a key: its number of segments.
+fn depth_bit(key: &[u8]) -> u64 {
+    1 << key.iter().filter(|&&b| b == b'/').count().min(63)
+}
+
+/// A path without its trailing slash (`/` is empty): Netlify matches `/a`
+/// and `/a/` alike.
+fn trimmed(path: &[u8]) -> &[u8] {
+    path.strip_suffix(b"/").unwrap_or(path)
+}
+
+/// The segments of a trimmed path (none for the root).
+fn segments(path: &[u8]) -> impl Iterator<Item = &[u8]> {
+    path.split(|&b| b == b'/').skip(1)
+}
+
+impl Rule {
+    /// Its table key: the literal segments FROM starts with.
+    fn key(&self) -> Box<[u8]> {
+        let mut key = Vec::new();
+        for segment in &self.pattern {
+            let Segment::Literal(literal) = segment else { break };
+            key.push(b'/');
+            key.extend_from_slice(literal);
+        }
+        key.into_boxed_slice()
+    }
+
+    /// Whether a trimmed path matches FROM. A splat matches the rest, even
+    /// nothing: `/news/*` matches `/news` too.
+    fn matches(&self, path: &[u8]) -> bool {
+        let mut got = segments(path);
+        for segment in &self.pattern {
+            match (segment, got.next()) {
+                (Segment::Literal(want), Some(got)) if **want == *got => {}
+                (Segment::Name(_), Some(_)) => {}
+                _ => return false,
+            }
+        }
+        self.splat || got.next().is_none()
+    }
+
+    /// What a placeholder stands for in a path that matched.
+    fn capture<'p>(&self, path: &'p [u8], part: &Part) -> &'p [u8] {
+        let path = trimmed(path);
+        match part {
+            Part::Segment(index) => segments(path).nth(*index).unwrap_or(b""),
+            Part::Splat => {
+                // After the pattern's segments and their slashes.
+                let mut at = 0;
+                for _ in 0..self.pattern.len() {
+                    at = path[at + 1..].iter().position(|&b| b == b'/').map_or(path.len(), |i| at + 1 + i);
+                }
+                path.get(at + 1..).unwrap_or(b"")
+            }
+            Part::Literal(_) => b"",
+        }
+    }
+
+    /// TO with the placeholders replaced from `path` (percent-encoded), and
+    /// the request's query passed on (before any fragment, after any query
+    /// TO has): bytes fit for a Location header.
+    pub fn location(&self, path: &[u8], query: Option<&[u8]>, out: &mut Vec<u8>) {
+        let start = out.len();
+        for part in &self.target {
+            match part {
+                Part::Literal(bytes) => out.extend_from_slice(bytes),
+                captured => target::encode_path(self.capture(path, captured), out),
+            }
+        }
+        let Some(query) = query else { return };
+        let fragment = out[start..].iter().position(|&b| b == b'#').map_or(out.len(), |at| start + at);
+        let joiner = if out[start..fragment].contains(&b'?') { b'&' } else { b'?' };
+        let tail = out.split_off(fragment);
+        out.push(joiner);
+        out.extend_from_slice(query); // the request layer let only visible ASCII through
+        out.extend_from_slice(&tail);
+    }
+
+    /// The 3xx response for a request without a query, built at load,
+    /// when TO has nothing to replace.
+    pub fn fixed(&self) -> Option<&Arc<Entry>> {
+        self.fixed.as_ref()
+    }
+
+    /// The 3xx head for this request: Location built from its path and query.
+    pub fn redirect_head(&self, code: u16, path: &[u8], query: Option<&[u8]>) -> Box<[u8]> {
+        let mut head = Vec::with_capacity(self.to.len() + path.len() + query.map_or(0, <[u8]>::len) + 128);
+        redirect_head(code, &mut head, |out| self.location(path, query, out));
+        head.into_boxed_slice()
+    }
+
+    /// TO as a path to look up (200 and 404 rules): placeholders replaced,
+    /// any query or fragment left out.
+    pub fn destination(&self, path: &[u8], out: &mut Vec<u8>) {
+        self.location(path, None, out);
+        if let Some(end) = out.iter().position(|&b| b == b'?' || b == b'#') {
+            out.truncate(end);
+        }
+    }
+
+    /// The line as `--check` lists it.
+    pub fn describe(&self) -> String {
+        let status = match self.status {
+            Status::Redirect(code) => code,
+            Status::Rewrite => 200,
+            Status::NotFound => 404,
+        };
+        format!("{REDIRECTS}:{}: {} -> {} {status}{}", self.line, self.from, self.to, if self.force { "!" } else { "" })
+    }
+}
+
+/// `HTTP/1.1 3xx`, Location (written by `location`), an empty body.
+fn redirect_head(code: u16, head: &mut Vec<u8>, location: impl FnOnce(&mut Vec<u8>)) {
+    let status: &[u8] = match code {
+        301 => b"HTTP/1.1 301 Moved Permanently",
+        302 => b"HTTP/1.1 302 Found",
+        303 => b"HTTP/1.1 303 See Other",
+        307 => b"HTTP/1.1 307 Temporary Redirect",
+        _ => b"HTTP/1.1 308 Permanent Redirect",
+    };
+    head.extend_from_slice(status);
+    head.extend_from_slice(b"\r\nLocation: ");
+    location(head);
+    head.extend_from_slice(b"\r\nContent-Length: 0\r\n");
+    head.extend_from_slice(NOSNIFF.as_bytes());
+}
+
+/// The rules of a `_redirects` file, and the lines skipped.
+pub fn parse(text: &[u8]) -> (Vec<Rule>, Vec<Skipped>) {
+    let (mut rules, mut skipped) = (Vec::new(), Vec::new());
+    for (at, line) in text.split(|&b| b == b'\n').enumerate() {
+        match parse_line(line) {
+            Ok(Some(mut rule)) => {
+                rule.line = at + 1;
+                rules.push(rule);
+            }
+            Ok(None) => {}
+            Err(why) => skipped.push(Skipped { line: at + 1, why }),
+        }
+    }
+    (rules, skipped)
+}
+
+fn is_url(field: &[u8]) -> bool {
+    field.starts_with(b"http://") || field.starts_with(b"https://")
+}
+
+/// One line: a rule, nothing (blank or a comment), or why it is skipped.
+fn parse_line(line: &[u8]) -> Result<Option<Rule>, String> {
+    if line.len() > MAX_LINE_BYTES {
+        return Err(format!("longer than {MAX_LINE_BYTES} bytes"));
+    }
+    let mut fields = line.split(|b| b.is_ascii_whitespace()).filter(|f| !f.is_empty());
+    let mut fields = std::iter::from_fn(move || fields.next().filter(|f| f[0] != b'#')).fuse().peekable();
+    let Some(from) = fields.next() else { return Ok(None) };
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    if is_url(from) {
+        return Err(format!("{}: a full URL as FROM is not supported: mote matches paths", text(from)));
+    }
+    if from[0] != b'/' {
+        return Err(format!("{}: FROM must be a path starting with /", text(from)));
+    }
+    if fields.peek().is_some_and(|f| f.contains(&b'=') && f[0] != b'/' && !is_url(f)) {
+        return Err("query conditions are not supported".into());
+    }
+    let Some(to) = fields.next() else { return Err("no TO after FROM".into()) };
+    if to[0] != b'/' && !is_url(to) {
+        return Err(format!("{}: TO must be a path starting with / or an http(s) URL", text(to)));
+    }
+    let (status, force) = match fields.next() {
+        None => (Status::Redirect(301), false),
+        Some(field) => {
+            let (digits, force) = field.strip_suffix(b"!").map_or((field, false), |digits| (digits, true));
+            let status = match digits {
+                b"200" => Status::Rewrite,
+                b"404" => Status::NotFound,
+                b"301" | b"302" | b"303" | b"307" | b"308" => {
+                    Status::Redirect(digits.iter().fold(0, |n, &d| n * 10 + u16::from(d - b'0')))
+                }
+                _ if field.contains(&b'=') => return Err(format!("{}: conditions are not supported", text(field))),
+                _ => return Err(format!("status {}: not 200, 301, 302, 303, 307, 308 or 404", text(field))),
+            };
+            (status, force)
+        }
+    };
+    if let Some(field) = fields.next() {
+        return Err(match field.contains(&b'=') {
+            true => format!("{}: conditions are not supported", text(field)),
+            false => format!("{}: unexpected after the status", text(field)),
+        });
+    }
+    if !matches!(status, Status::Redirect(_)) && is_url(to) {
+        return Err(format!("{}: serving another origin's content (proxying) is not supported", text(to)));
+    }
+    let (pattern, splat) = pattern(from)?;
+    let target = template(to, &pattern, splat);
+    Ok(Some(Rule {
+        line: 0,
+        from: text(from).into(),
+        to: text(to).into(),
+        status,
+        force,
+        pattern,
+        splat,
+        target,
+        fixed: None,
+    }))
+}
+
+/// FROM's segments, decoded and normalised as a request's path is, and
+/// whether it ends in a splat.
+fn pattern(from: &[u8]) -> Result<(Vec<Segment>, bool), String> {
+    let mut normal = Vec::new();
+    if target::normalize(from, &mut normal).is_err() {
+        return Err(format!("{}: not a path a request can have", String::from_utf8_lossy(from)));
+    }
+    let mut pattern = Vec::new();
+    let mut splat = false;
+    for segment in segments(trimmed(&normal)) {
+        if splat {
+            return Err("a splat (*) only at the end of FROM".into());
+        }
+        if segment == b"*" {
+            splat = true;
+        } else if segment.contains(&b'*') {
+            return Err("a splat (*) is a whole segment: /path/*".into());
+        } else if let Some(name) = segment.strip_prefix(b":") {
+            if name.is_empty() || !name.iter().all(|&b| is_name_byte(b)) {
+                return Err("a placeholder is a colon and a name of letters, digits or _".into());
+            }
+            pattern.push(Segment::Name(name.into()));
+        } else {
+            pattern.push(Segment::Literal(segment.into()));
+        }
+    }
+    Ok((pattern, splat))
+}
+
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// TO as literal runs (bytes not fit for a header percent-encoded) and the
+/// placeholders FROM names; `:other` stays as written (a port, say).
+fn template(to: &[u8], pattern: &[Segment], splat: bool) -> Vec<Part> {
+    let mut parts = Vec::new();
+    let mut literal = Vec::new();
+    let mut rest = to;
+    while let Some(&byte) = rest.first() {
+        let name_len = rest[1..].iter().take_while(|&&b| is_name_byte(b)).count();
+        let name = &rest[1..1 + name_len];
+        let found = match byte {
+            b':' if name == b"splat" && splat => Some(Part::Splat),
+            b':' if name_len > 0 => {
+                pattern.iter().position(|segment| *segment == Segment::Name(name.into())).map(Part::Segment)
+            }
+            _ => None,
+        };
+        match found {
+            Some(part) => {
+                parts.push(Part::Literal(std::mem::take(&mut literal).into()));
+                parts.push(part);
+                rest = &rest[1 + name_len..];
+            }
+            None => {
+                if (0x21..0x7f).contains(&byte) {
+                    literal.push(byte);
+                } else {
+                    literal.extend_from_slice(format!("%{byte:02X}").as_bytes());
+                }
+                rest = &rest[1..];
+            }
+        }
+    }
+    parts.push(Part::Literal(literal.into()));
+    parts.retain(|part| !matches!(part, Part::Literal(bytes) if bytes.is_empty()));
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(text: &str) -> Redirects {
+        let (rules, skipped) = parse(text.as_bytes());
+        assert!(skipped.is_empty(), "{skipped:?}");
+        Redirects::compile(rules)
+    }
+
+    /// Where `path?query` goes: "3xx LOCATION", "200 PATH", "404 PATH", or
+    /// "-" for no rule; forced rules first, then the others, then 404s.
+    fn route(redirects: &Redirects, target: &str) -> String {
+        let (path, query) = target.split_once('?').map_or((target, None), |(p, q)| (p, Some(q.as_bytes())));
+        let rule = redirects.forced(path.as_bytes()).or(redirects.normal(path.as_bytes()));
+        let Some(rule) = rule.or(redirects.missing(path.as_bytes())) else { return "-".into() };
+        let mut out = Vec::new();
+        let code = match rule.status {
+            Status::Redirect(code) => {
+                let head = match (rule.fixed(), query) {
+                    (Some(entry), None) => entry.head_ok.to_vec(),
+                    _ => rule.redirect_head(code, path.as_bytes(), query).to_vec(),
+                };
+                let at = head.windows(10).position(|w| w == b"Location: ").unwrap() + 10;
+                let end = head[at..].iter().position(|&b| b == b'\r').unwrap() + at;
+                out.extend_from_slice(&head[at..end]);
+                code
+            }
+            Status::Rewrite => {
+                rule.destination(path.as_bytes(), &mut out);
+                200
+            }
+            Status::NotFound => {
+                rule.destination(path.as_bytes(), &mut out);
+                404
+            }
+        };
+        format!("{code} {}", String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn requests_meet_the_first_rule_that_matches() {
+        let file = "\
+# Netlify's examples, and mote's own
+/home              /
+/blog/my-post.php  /blog/my-post   # a comment after a rule
+/news/*            /blog/:splat
+/cuties            https://www.petsofnetlify.com
+/articles/:year/:month/:slug /posts/:year-:month/:slug.html 302
+/old/*             /new/:splat 307
+/a                 /a 200
+/app/*             /app/index.html 200
+/en/*              /en/404.html 404
+/shop/:id          /store?item=:id 308
+/docs              /guide#top 303
+/forced            /elsewhere 301!
+/first             /one
+/first             /two
+/port              https://example.com:8443/:port
+/spaces/*          /s/:splat
+";
+        let redirects = rules(file);
+        let rows: &[(&str, &str)] = &[
+            ("/home", "301 /"),
+            ("/home/", "301 /"), // Netlify: a trailing slash matches alike
+            ("/blog/my-post.php", "301 /blog/my-post"),
+            ("/news/2004/02/12/title", "301 /blog/2004/02/12/title"),
+            ("/news", "301 /blog/"), // a splat matches nothing too
+            ("/news?x=1", "301 /blog/?x=1"),
+            ("/newsy", "-"),
+            ("/cuties", "301 https://www.petsofnetlify.com"),
+            ("/cuties?a=b&c", "301 https://www.petsofnetlify.com?a=b&c"),
+            ("/articles/2024/05/hello", "302 /posts/2024-05/hello.html"),
+            ("/articles/2024/05", "-"),
+            ("/articles/2024/05/hello/more", "-"),
+            ("/old/a/b", "307 /new/a/b"),
+            ("/a", "200 /a"),
+            ("/app/deep/route", "200 /app/index.html"),
+            ("/en/missing", "404 /en/404.html"),
+            ("/shop/42", "308 /store?item=42"),
+            ("/shop/42?ref=x", "308 /store?item=42&ref=x"), // the request's query joins TO's
+            ("/docs?q=1", "303 /guide?q=1#top"),            // before the fragment
+            ("/forced", "301 /elsewhere"),
+            ("/first", "301 /one"), // the first of two rules for one path
+            ("/port", "301 https://example.com:8443/:port"),
+            ("/spaces/a b/%", "301 /s/a%20b/%25"), // captures are percent-encoded
+            ("/", "-"),
+        ];
+        for &(target, want) in rows {
+            assert_eq!(route(&redirects, target), want, "{target}");
+        }
+        assert!(redirects.forced(b"/forced").is_some() && redirects.forced(b"/home").is_none());
+        assert!(redirects.normal(b"/en/x").is_none(), "404 rules wait for --spa");
+    }
+
+    #[test]
+    fn the_root_splat_and_order_across_keys() {
+        let redirects = rules("/a/b/* /deep\n/* /all 302\n/a/* /shallow\n/:x/b /named\n");
+        let rows: &[(&str, &str)] = &[
+            ("/", "302 /all"),
+            ("/a/b/c", "301 /deep"),
+            ("/a/c", "302 /all"), // /* comes before /a/* in the file
+            ("/z/b", "302 /all"),
+        ];
+        for &(target, want) in rows {
+            assert_eq!(route(&redirects, target), want, "{target}");
+        }
+        let redirects = rules("/:x/b /named\n/a/* /shallow\n");
+        assert_eq!(route(&redirects, "/a/b"), "301 /named");
+        assert_eq!(route(&redirects, "/a/c"), "301 /shallow");
+    }
+
+    #[test]
+    fn lines_mote_does_not_follow_are_named() {
+        let rows: &[(&str, &str)] = &[
+            ("/a /b 500", "status 500: not 200, 301, 302, 303, 307, 308 or 404"),
+            ("/a /b 30x!", "status 30x!: not 200, 301, 302, 303, 307, 308 or 404"),
+            ("/a/*/b /c", "a splat (*) only at the end of FROM"),
+            ("/a* /c", "a splat (*) is a whole segment: /path/*"),
+            ("/a/:/b /c", "a placeholder is a colon and a name of letters, digits or _"),
+            ("/store id=:id /blog/:id 301", "query conditions are not supported"),
+            ("/ /anz 302 Country=au,nz", "Country=au,nz: conditions are not supported"),
+            ("/admin/* /admin 200! Role=admin", "Role=admin: conditions are not supported"),
+            (
+                "/api/* https://api.example.com/:splat 200",
+                "https://api.example.com/:splat: serving another origin's content (proxying) is not supported",
+            ),
+            (
+                "https://old.example/* https://new.example/:splat 301!",
+                "https://old.example/*: a full URL as FROM is not supported: mote matches paths",
+            ),
+            ("/a", "no TO after FROM"),
+            ("a /b", "a: FROM must be a path starting with /"),
+            ("/a b", "b: TO must be a path starting with / or an http(s) URL"),
+            ("/a /b 301 extra", "extra: unexpected after the status"),
+            ("/%zz /b", "/%zz: not a path a request can have"),
+        ];
+        for &(line, why) in rows {
+            let text = format!("# first\n\n{line}\n/ok /fine\n");
+            let (rules, skipped) = parse(text.as_bytes());
+            assert_eq!(skipped, [Skipped { line: 3, why: why.into() }], "{line}");
+            assert_eq!((rules.len(), rules[0].line), (1, 4), "{line}");
+        }
+        let long = format!("/a /{}\n", "b".repeat(MAX_LINE_BYTES));
+        assert_eq!(parse(long.as_bytes()).1[0].why, "longer than 4096 bytes");
+    }
+
+    #[test]
+    fn locations_carry_no_bytes_a_header_must_not() {
+        let (rules, _) = parse("/a /caf\u{e9}\x7f?\n/b/* https://x.example/:splat\n".as_bytes());
+        let redirects = Redirects::compile(rules);
+        assert_eq!(route(&redirects, "/a"), "301 /caf%C3%A9%7F?");
+        assert_eq!(route(&redirects, "/b/\r\n"), "301 https://x.example/%0D%0A");
+    }
+
+    #[test]
+    fn many_rules_load_and_match() {
+        let mut file = String::new();
+        for n in 0..10_000 {
+            file.push_str(&format!("/old/{n} /new/{n}\n/prefix{n}/* /to/{n}/:splat 302\n"));
+        }
+        let redirects = rules(&file);
+        assert_eq!(route(&redirects, "/old/9999"), "301 /new/9999");
+        assert_eq!(route(&redirects, "/prefix5000/x/y"), "302 /to/5000/x/y");
+        assert_eq!(route(&redirects, "/old/10000"), "-");
+    }
+}
