@@ -64,7 +64,8 @@ Flags:
   --acme-challenge http-01|tls-alpn-01|auto
                          how the CA validates: auto uses what the listeners
                          allow, the other after a failure (default auto)
-  --root DIR             serve the files under DIR (default: the built-in site)
+  --root DIR             serve the files under DIR (default: the built-in site);
+                         DIR/_redirects holds redirect rules (Netlify's format)
   --threads N|auto       event-loop threads; auto = one per core (default 1)
   --max-conns N          most open connections; more get 503
                          (default: from the open-file limit)
