@@ -362,6 +362,8 @@ fn redirect_head(code: u16, head: &mut Vec<u8>, location: impl FnOnce(&mut Vec<u
 
 /// The rules of a `_redirects` file, and the lines skipped.
 pub fn parse(text: &[u8]) -> (Vec<Rule>, Vec<Skipped>) {
+    // Editors on Windows may start the file with a byte-order mark.
+    let text = text.strip_prefix("\u{feff}".as_bytes()).unwrap_or(text);
     let (mut rules, mut skipped) = (Vec::new(), Vec::new());
     for (at, line) in text.split(|&b| b == b'\n').enumerate() {
         match parse_line(line) {
@@ -605,6 +607,12 @@ mod tests {
         }
         assert!(redirects.forced(b"/forced").is_some() && redirects.forced(b"/home").is_none());
         assert!(redirects.normal(b"/en/x").is_none(), "404 rules wait for --spa");
+    }
+
+    #[test]
+    fn a_byte_order_mark_and_crlf_lines_are_read() {
+        let redirects = rules("\u{feff}/a /b\r\n/c /d 302\r\n");
+        assert_eq!((route(&redirects, "/a"), route(&redirects, "/c")), ("301 /b".into(), "302 /d".into()));
     }
 
     #[test]
