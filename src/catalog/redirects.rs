@@ -10,8 +10,8 @@
 //!
 //! Rules are compiled when the site is loaded, never interpreted per
 //! request: each rule is filed under the literal segments its FROM starts
-//! with, in a table sorted by that key, so a request costs one binary search
-//! per segment of its path, whatever the number of rules. A redirect whose
+//! with, in a hash table, so a request costs one lookup per segment of its
+//! path, whatever the number of rules. A redirect whose
 //! Location is fixed has its whole head built here, so a request without a
 //! query is answered from shared bytes (and remembered by the memo, as a
 //! file is).
@@ -24,7 +24,6 @@
 #![forbid(unsafe_code)]
 
 use std::borrow::Cow;
-use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -33,9 +32,11 @@ use crate::http::target;
 use mote_site::representation::NOSNIFF;
 use mote_site::walk::{error_text, REDIRECTS};
 
-/// Larger files are refused: 10,000 rules fit in a few hundred KiB.
+/// Larger files are refused (the message says 1024 KiB): 10,000 rules fit
+/// in a few hundred KiB.
 const MAX_FILE_BYTES: u64 = 1 << 20;
-/// Longer lines are reported and skipped: no Location needs more.
+/// Longer lines are reported and skipped (the message says 4096): no
+/// Location needs more.
 const MAX_LINE_BYTES: usize = 4096;
 
 /// How a matched rule is answered.
@@ -49,37 +50,19 @@ pub enum Status {
     NotFound,
 }
 
-/// One part of FROM.
-#[derive(Debug, PartialEq)]
-enum Segment {
-    Literal(Box<[u8]>),
-    /// `:name`: any one segment.
-    Name(Box<[u8]>),
-}
-
-/// One part of TO.
-#[derive(Debug, PartialEq)]
-enum Part {
-    Literal(Box<[u8]>),
-    /// The request's segment at this index of FROM.
-    Segment(usize),
-    /// What the splat matched.
-    Splat,
-}
-
 /// One compiled line.
 pub struct Rule {
     /// Where it is in the file, from 1.
     pub line: usize,
-    /// FROM and TO as written, for `--check`.
-    pub from: Box<str>,
-    pub to: Box<str>,
     pub status: Status,
     pub force: bool,
-    pattern: Vec<Segment>,
+    /// FROM decoded and normalised as a request's path is, without its
+    /// trailing slash and splat: segments, `:name` ones matching any.
+    from: Box<[u8]>,
     /// FROM ends in `/*`.
     splat: bool,
-    target: Vec<Part>,
+    /// TO, with the bytes a header must not carry percent-encoded.
+    to: Box<[u8]>,
     /// The 3xx response for a request without a query, when TO has nothing
     /// to replace.
     fixed: Option<Arc<Entry>>,
@@ -89,16 +72,21 @@ pub struct Rule {
 #[derive(Debug, PartialEq)]
 pub struct Skipped {
     pub line: usize,
-    pub why: String,
+    pub why: &'static str,
 }
 
-/// Rules sorted for lookup: (the literal segments FROM starts with, as a
-/// path without its trailing slash; the rule's index), by key then index.
+/// Rules by the literal segments their FROM starts with (as a path
+/// without its trailing slash: `/a/b` for `/a/b/:x/*`): a hash table with
+/// open addressing, since lookups only ever ask for an exact key.
 #[derive(Default)]
 struct Table {
-    keys: Vec<(Box<[u8]>, usize)>,
+    /// Each key, with its rules' indices in file order.
+    keys: Vec<(Box<[u8]>, Vec<usize>)>,
+    /// Index into `keys` + 1, 0 for an empty slot; a power of two, at
+    /// least twice as many slots as keys.
+    slots: Vec<u32>,
     /// Bit n: some key has n segments (the last bit: 63 or more), so a
-    /// path's starts no key can equal are not searched for.
+    /// path's starts no key can equal are not looked for.
     depths: u64,
 }
 
@@ -122,23 +110,25 @@ impl Redirects {
     /// the lines skipped; `Err` when the file is there but cannot be read.
     pub fn read(root: &Path) -> Result<(Redirects, Vec<Skipped>), String> {
         let path = root.join(REDIRECTS);
-        let failed = |why: String| format!("{}: {why}", path.display());
-        let file = match crate::sys::open(&path, libc::O_RDONLY) {
-            Ok(file) => file,
+        let failed = |why: &str| format!("{}: {why}", path.display());
+        match std::fs::metadata(&path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Redirects::default(), Vec::new())),
-            Err(e) => return Err(failed(error_text(&e))),
-        };
-        let mut text = Vec::new();
-        file.take(MAX_FILE_BYTES + 1).read_to_end(&mut text).map_err(|e| failed(error_text(&e)))?;
-        if text.len() as u64 > MAX_FILE_BYTES {
-            return Err(failed(format!("larger than {} KiB", MAX_FILE_BYTES >> 10)));
+            Err(e) => return Err(failed(&error_text(&e))),
+            Ok(meta) if meta.is_dir() => return Err(failed("Is a directory")),
+            Ok(meta) if !meta.is_file() => return Err(failed("not a regular file")),
+            Ok(meta) if meta.len() > MAX_FILE_BYTES => return Err(failed("larger than 1024 KiB")),
+            Ok(_) => {}
         }
+        let text = crate::sys::read(&path).map_err(|e| failed(&error_text(&e)))?;
         let (rules, skipped) = parse(&text);
         Ok((Redirects::compile(rules), skipped))
     }
 
     fn compile(mut rules: Vec<Rule>) -> Redirects {
-        let (mut forced, mut normal, mut missing) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut forced, mut normal, mut missing) = (Table::default(), Table::default(), Table::default());
+        for table in [&mut forced, &mut normal, &mut missing] {
+            table.slots = vec![0; (2 * rules.len()).next_power_of_two()];
+        }
         let mut bytes = 0;
         for (index, rule) in rules.iter_mut().enumerate() {
             let table = match (rule.force, rule.status) {
@@ -146,10 +136,8 @@ impl Redirects {
                 (false, Status::NotFound) => &mut missing,
                 (false, _) => &mut normal,
             };
-            table.push((rule.key(), index));
-            if let (Status::Redirect(code), true) =
-                (rule.status, rule.target.iter().all(|p| matches!(p, Part::Literal(_))))
-            {
+            table.insert(rule.key(), index);
+            if let (Status::Redirect(code), false) = (rule.status, rule.has_placeholder()) {
                 let mut head = Vec::new();
                 redirect_head(code, &mut head, |out| rule.location(b"", None, out));
                 rule.fixed = Some(Arc::new(Entry {
@@ -162,21 +150,9 @@ impl Redirects {
                     body: Body::Memory(Cow::Borrowed(b"")),
                 }));
             }
-            bytes += 2 * (rule.from.len() + rule.to.len()) as u64 + 256;
+            bytes += (rule.from.len() + rule.to.len()) as u64 + 160;
         }
-        let sorted = |mut keys: Vec<(Box<[u8]>, usize)>| {
-            keys.sort_unstable();
-            let depths = keys.iter().fold(0, |bits, (key, _)| bits | depth_bit(key));
-            Table { keys, depths }
-        };
-        Redirects {
-            rules,
-            forced: sorted(forced),
-            normal: sorted(normal),
-            missing: sorted(missing),
-            bytes,
-            cache_control: Box::default(),
-        }
+        Redirects { rules, forced, normal, missing, bytes, cache_control: Box::default() }
     }
 
     /// Whether any rule comes before the site's files.
@@ -201,9 +177,32 @@ impl Redirects {
 }
 
 impl Table {
-    /// The matching rule that comes first in the file: rules are filed by
-    /// their literal start, so only the keys that are starts of `path`
-    /// (``, `/a`, `/a/b` for `/a/b`) are looked at.
+    fn insert(&mut self, key: Box<[u8]>, rule: usize) {
+        self.depths |= 1 << key.iter().filter(|&&b| b == b'/').count().min(63);
+        let slot = self.slot(&key);
+        match self.slots[slot] {
+            0 => {
+                self.keys.push((key, vec![rule]));
+                self.slots[slot] = self.keys.len() as u32;
+            }
+            at => self.keys[at as usize - 1].1.push(rule),
+        }
+    }
+
+    /// The slot that holds `key`, or the empty one it would go in.
+    fn slot(&self, key: &[u8]) -> usize {
+        // FNV-1a: a few instructions a byte, 32-bit for the Pi.
+        let hash = key.iter().fold(0x811c_9dc5_u32, |hash, &b| (hash ^ u32::from(b)).wrapping_mul(0x0100_0193));
+        let mask = self.slots.len() - 1;
+        let mut slot = hash as usize & mask;
+        while self.slots[slot] != 0 && *self.keys[self.slots[slot] as usize - 1].0 != *key {
+            slot = (slot + 1) & mask;
+        }
+        slot
+    }
+
+    /// The matching rule that comes first in the file: only the rules filed
+    /// under a start of `path` (``, `/a`, `/a/b` for `/a/b`) are tried.
     fn find<'r>(&self, rules: &'r [Rule], path: &[u8]) -> Option<&'r Rule> {
         if self.keys.is_empty() {
             return None;
@@ -216,25 +215,19 @@ impl Table {
             if self.depths & (1 << depth.min(63)) == 0 {
                 continue;
             }
-            let key = &path[..end];
-            let from = self.keys.partition_point(|(k, _)| &k[..] < key);
-            for (_, index) in self.keys[from..].iter().take_while(|(k, _)| &k[..] == key) {
-                if best.is_some_and(|best| best < *index) {
+            let Some(at) = self.slots[self.slot(&path[..end])].checked_sub(1) else { continue };
+            for &index in &self.keys[at as usize].1 {
+                if best.is_some_and(|best| best < index) {
                     break;
                 }
-                if rules[*index].matches(path) {
-                    best = Some(*index);
+                if rules[index].matches(path) {
+                    best = Some(index);
                     break;
                 }
             }
         }
         best.map(|index| &rules[index])
     }
-}
-
-/// `Table::depths`' bit for a key: its number of segments.
-fn depth_bit(key: &[u8]) -> u64 {
-    1 << key.iter().filter(|&&b| b == b'/').count().min(63)
 }
 
 /// A path without its trailing slash (`/` is empty): Netlify matches `/a`
@@ -251,57 +244,73 @@ fn segments(path: &[u8]) -> impl Iterator<Item = &[u8]> {
 impl Rule {
     /// Its table key: the literal segments FROM starts with.
     fn key(&self) -> Box<[u8]> {
-        let mut key = Vec::new();
-        for segment in &self.pattern {
-            let Segment::Literal(literal) = segment else { break };
-            key.push(b'/');
-            key.extend_from_slice(literal);
-        }
-        key.into_boxed_slice()
+        let end = self.from.windows(2).position(|pair| pair == b"/:").unwrap_or(self.from.len());
+        self.from[..end].into()
     }
 
     /// Whether a trimmed path matches FROM. A splat matches the rest, even
     /// nothing: `/news/*` matches `/news` too.
     fn matches(&self, path: &[u8]) -> bool {
-        let mut got = segments(path);
-        for segment in &self.pattern {
-            match (segment, got.next()) {
-                (Segment::Literal(want), Some(got)) if **want == *got => {}
-                (Segment::Name(_), Some(_)) => {}
+        let (mut want, mut got) = (segments(&self.from), segments(path));
+        loop {
+            match (want.next(), got.next()) {
+                (None, None) => return true,
+                (None, Some(_)) => return self.splat,
+                (Some(want), Some(got)) if want.first() == Some(&b':') || want == got => {}
                 _ => return false,
             }
         }
-        self.splat || got.next().is_none()
     }
 
-    /// What a placeholder stands for in a path that matched.
-    fn capture<'p>(&self, path: &'p [u8], part: &Part) -> &'p [u8] {
-        let path = trimmed(path);
-        match part {
-            Part::Segment(index) => segments(path).nth(*index).unwrap_or(b""),
-            Part::Splat => {
-                // After the pattern's segments and their slashes.
-                let mut at = 0;
-                for _ in 0..self.pattern.len() {
-                    at = path[at + 1..].iter().position(|&b| b == b'/').map_or(path.len(), |i| at + 1 + i);
-                }
-                path.get(at + 1..).unwrap_or(b"")
-            }
-            Part::Literal(_) => b"",
+    /// Which placeholder `:name` is: Some(None) the splat, Some(Some(n))
+    /// FROM's segment n; None when FROM has no such placeholder.
+    fn placeholder(&self, name: &[u8]) -> Option<Option<usize>> {
+        if name == b"splat" && self.splat {
+            return Some(None);
         }
+        let index = segments(&self.from).position(|want| want.strip_prefix(b":") == Some(name))?;
+        Some(Some(index)).filter(|_| !name.is_empty())
+    }
+
+    /// What a placeholder stands for in a trimmed path that matched.
+    fn capture<'p>(&self, placeholder: Option<usize>, path: &'p [u8]) -> &'p [u8] {
+        let Some(index) = placeholder else {
+            // The splat: after FROM's segments and their slashes.
+            let mut at = 0;
+            for _ in segments(&self.from) {
+                at = path[at + 1..].iter().position(|&b| b == b'/').map_or(path.len(), |i| at + 1 + i);
+            }
+            return path.get(at + 1..).unwrap_or(b"");
+        };
+        segments(path).nth(index).unwrap_or(b"")
+    }
+
+    /// TO has a `:name` FROM gives a value.
+    fn has_placeholder(&self) -> bool {
+        let names = self.to.split(|&b| b == b':').skip(1);
+        names
+            .map(|after| &after[..after.iter().take_while(|&&b| is_name_byte(b)).count()])
+            .any(|name| self.placeholder(name).is_some())
     }
 
     /// TO with the placeholders replaced from `path` (percent-encoded), and
     /// the request's query passed on (before any fragment, after any query
-    /// TO has): bytes fit for a Location header.
+    /// TO has): bytes fit for a Location header. A `:word` FROM does not
+    /// name stays as written (a port, say).
     pub fn location(&self, path: &[u8], query: Option<&[u8]>, out: &mut Vec<u8>) {
-        let start = out.len();
-        for part in &self.target {
-            match part {
-                Part::Literal(bytes) => out.extend_from_slice(bytes),
-                captured => target::encode_path(self.capture(path, captured), out),
+        let (path, start) = (trimmed(path), out.len());
+        let mut rest = &self.to[..];
+        while let Some(at) = rest.iter().position(|&b| b == b':') {
+            out.extend_from_slice(&rest[..at]);
+            let name_len = rest[at + 1..].iter().take_while(|&&b| is_name_byte(b)).count();
+            let name = &rest[at + 1..at + 1 + name_len];
+            match self.placeholder(name) {
+                Some(placeholder) => target::encode_path(self.capture(placeholder, path), out),
+                None => out.extend_from_slice(&rest[at..at + 1 + name_len]),
             }
+            rest = &rest[at + 1 + name_len..];
         }
+        out.extend_from_slice(rest);
         let Some(query) = query else { return };
         let fragment = out[start..].iter().position(|&b| b == b'#').map_or(out.len(), |at| start + at);
         let joiner = if out[start..fragment].contains(&b'?') { b'&' } else { b'?' };
@@ -333,14 +342,18 @@ impl Rule {
         }
     }
 
-    /// The line as `--check` lists it.
+    /// The line as `--check` lists it: FROM as matched, TO as sent.
     pub fn describe(&self) -> String {
         let status = match self.status {
-            Status::Redirect(code) => code,
+            Status::Redirect(code) => usize::from(code),
             Status::Rewrite => 200,
             Status::NotFound => 404,
         };
-        format!("{REDIRECTS}:{}: {} -> {} {status}{}", self.line, self.from, self.to, if self.force { "!" } else { "" })
+        let root = self.from.is_empty() && !self.splat;
+        let from = String::from_utf8_lossy(if root { b"/" } else { &self.from });
+        let (splat, to) = (if self.splat { "/*" } else { "" }, String::from_utf8_lossy(&self.to));
+        let force = if self.force { "!" } else { "" };
+        format!("{REDIRECTS}:{}: {from}{splat} -> {to} {status}{force}", self.line)
     }
 }
 
@@ -383,135 +396,88 @@ fn is_url(field: &[u8]) -> bool {
 }
 
 /// One line: a rule, nothing (blank or a comment), or why it is skipped.
-fn parse_line(line: &[u8]) -> Result<Option<Rule>, String> {
+fn parse_line(line: &[u8]) -> Result<Option<Rule>, &'static str> {
     if line.len() > MAX_LINE_BYTES {
-        return Err(format!("longer than {MAX_LINE_BYTES} bytes"));
+        return Err("longer than 4096 bytes");
     }
-    let mut fields = line.split(|b| b.is_ascii_whitespace()).filter(|f| !f.is_empty());
-    let mut fields = std::iter::from_fn(move || fields.next().filter(|f| f[0] != b'#')).fuse().peekable();
-    let Some(from) = fields.next() else { return Ok(None) };
-    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
-    if is_url(from) {
-        return Err(format!("{}: a full URL as FROM is not supported: mote matches paths", text(from)));
-    }
-    if from[0] != b'/' {
-        return Err(format!("{}: FROM must be a path starting with /", text(from)));
-    }
-    if fields.peek().is_some_and(|f| f.contains(&b'=') && f[0] != b'/' && !is_url(f)) {
-        return Err("query conditions are not supported".into());
-    }
-    let Some(to) = fields.next() else { return Err("no TO after FROM".into()) };
-    if to[0] != b'/' && !is_url(to) {
-        return Err(format!("{}: TO must be a path starting with / or an http(s) URL", text(to)));
-    }
-    let (status, force) = match fields.next() {
-        None => (Status::Redirect(301), false),
-        Some(field) => {
-            let (digits, force) = field.strip_suffix(b"!").map_or((field, false), |digits| (digits, true));
-            let status = match digits {
-                b"200" => Status::Rewrite,
-                b"404" => Status::NotFound,
-                b"301" | b"302" | b"303" | b"307" | b"308" => {
-                    Status::Redirect(digits.iter().fold(0, |n, &d| n * 10 + u16::from(d - b'0')))
-                }
-                _ if field.contains(&b'=') => return Err(format!("{}: conditions are not supported", text(field))),
-                _ => return Err(format!("status {}: not 200, 301, 302, 303, 307, 308 or 404", text(field))),
-            };
-            (status, force)
+    // FROM, TO, STATUS and one more to tell a condition from nothing.
+    let mut fields: [&[u8]; 4] = [b""; 4];
+    let mut count = 0;
+    for field in line.split(|b| b.is_ascii_whitespace()).filter(|f| !f.is_empty()) {
+        if field[0] == b'#' || count == fields.len() {
+            break;
         }
+        fields[count] = field;
+        count += 1;
+    }
+    let [from, to, status, rest] = fields;
+    let condition = |field: &[u8]| field.contains(&b'=') && field[0] != b'/' && !is_url(field);
+    match count {
+        0 => return Ok(None),
+        _ if is_url(from) => return Err("a full URL as FROM is not supported: mote matches paths"),
+        _ if from[0] != b'/' => return Err("FROM must be a path starting with /"),
+        _ if condition(to) => return Err("query conditions are not supported"),
+        1 => return Err("no TO after FROM"),
+        _ if to[0] != b'/' && !is_url(to) => return Err("TO must be a path starting with / or an http(s) URL"),
+        _ if condition(status) || condition(rest) => {
+            return Err("country, language, role and cookie conditions are not supported")
+        }
+        4 => return Err("more after the status"),
+        _ => {}
+    }
+    let (digits, force) = status.strip_suffix(b"!").map_or((status, false), |digits| (digits, true));
+    let status = match digits {
+        b"" if count == 2 => Status::Redirect(301),
+        b"200" => Status::Rewrite,
+        b"404" => Status::NotFound,
+        b"301" | b"302" | b"303" | b"307" | b"308" => {
+            Status::Redirect(digits.iter().fold(0, |n, &d| n * 10 + u16::from(d - b'0')))
+        }
+        _ => return Err("a status other than 200, 301, 302, 303, 307, 308 or 404"),
     };
-    if let Some(field) = fields.next() {
-        return Err(match field.contains(&b'=') {
-            true => format!("{}: conditions are not supported", text(field)),
-            false => format!("{}: unexpected after the status", text(field)),
-        });
-    }
     if !matches!(status, Status::Redirect(_)) && is_url(to) {
-        return Err(format!("{}: serving another origin's content (proxying) is not supported", text(to)));
+        return Err("serving another origin's content (proxying) is not supported");
     }
-    let (pattern, splat) = pattern(from)?;
-    let target = template(to, &pattern, splat);
-    Ok(Some(Rule {
-        line: 0,
-        from: text(from).into(),
-        to: text(to).into(),
-        status,
-        force,
-        pattern,
-        splat,
-        target,
-        fixed: None,
-    }))
+    let (from, splat) = pattern(from)?;
+    // Bytes a header must not carry: controls, DEL, anything not ASCII.
+    let mut sent = Vec::with_capacity(to.len());
+    for &byte in to {
+        match byte {
+            0x21..=0x7e => sent.push(byte),
+            _ => target::encode_path(&[byte], &mut sent),
+        }
+    }
+    Ok(Some(Rule { line: 0, status, force, from, splat, to: sent.into(), fixed: None }))
 }
 
-/// FROM's segments, decoded and normalised as a request's path is, and
-/// whether it ends in a splat.
-fn pattern(from: &[u8]) -> Result<(Vec<Segment>, bool), String> {
+/// FROM decoded and normalised as a request's path is, without its
+/// trailing slash and splat, and whether it ends in a splat.
+fn pattern(from: &[u8]) -> Result<(Box<[u8]>, bool), &'static str> {
     let mut normal = Vec::new();
     if target::normalize(from, &mut normal).is_err() {
-        return Err(format!("{}: not a path a request can have", String::from_utf8_lossy(from)));
+        return Err("FROM is not a path a request can have (a bad escape, a control byte)");
     }
-    let mut pattern = Vec::new();
-    let mut splat = false;
-    for segment in segments(trimmed(&normal)) {
-        if splat {
-            return Err("a splat (*) only at the end of FROM".into());
+    let mut path = trimmed(&normal);
+    let splat = path.ends_with(b"/*");
+    if splat {
+        path = &path[..path.len() - 2];
+    }
+    for segment in segments(path) {
+        if segment.contains(&b'*') {
+            return Err(match segment {
+                b"*" => "a splat (*) only at the end of FROM",
+                _ => "a splat (*) is a whole segment: /path/*",
+            });
         }
-        if segment == b"*" {
-            splat = true;
-        } else if segment.contains(&b'*') {
-            return Err("a splat (*) is a whole segment: /path/*".into());
-        } else if let Some(name) = segment.strip_prefix(b":") {
-            if name.is_empty() || !name.iter().all(|&b| is_name_byte(b)) {
-                return Err("a placeholder is a colon and a name of letters, digits or _".into());
-            }
-            pattern.push(Segment::Name(name.into()));
-        } else {
-            pattern.push(Segment::Literal(segment.into()));
+        if segment.first() == Some(&b':') && (segment.len() == 1 || !segment[1..].iter().all(|&b| is_name_byte(b))) {
+            return Err("a placeholder is a colon and a name of letters, digits or _");
         }
     }
-    Ok((pattern, splat))
+    Ok((path.into(), splat))
 }
 
 fn is_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
-}
-
-/// TO as literal runs (bytes not fit for a header percent-encoded) and the
-/// placeholders FROM names; `:other` stays as written (a port, say).
-fn template(to: &[u8], pattern: &[Segment], splat: bool) -> Vec<Part> {
-    let mut parts = Vec::new();
-    let mut literal = Vec::new();
-    let mut rest = to;
-    while let Some(&byte) = rest.first() {
-        let name_len = rest[1..].iter().take_while(|&&b| is_name_byte(b)).count();
-        let name = &rest[1..1 + name_len];
-        let found = match byte {
-            b':' if name == b"splat" && splat => Some(Part::Splat),
-            b':' if name_len > 0 => {
-                pattern.iter().position(|segment| *segment == Segment::Name(name.into())).map(Part::Segment)
-            }
-            _ => None,
-        };
-        match found {
-            Some(part) => {
-                parts.push(Part::Literal(std::mem::take(&mut literal).into()));
-                parts.push(part);
-                rest = &rest[1 + name_len..];
-            }
-            None => {
-                if (0x21..0x7f).contains(&byte) {
-                    literal.push(byte);
-                } else {
-                    literal.extend_from_slice(format!("%{byte:02X}").as_bytes());
-                }
-                rest = &rest[1..];
-            }
-        }
-    }
-    parts.push(Part::Literal(literal.into()));
-    parts.retain(|part| !matches!(part, Part::Literal(bytes) if bytes.is_empty()));
-    parts
 }
 
 #[cfg(test)]
@@ -610,6 +576,19 @@ mod tests {
     }
 
     #[test]
+    fn check_lists_rules_as_they_match() {
+        let (rules, _) = parse(b"/ /home 302!\n/* /all 200\n/a/:b/* https://x.example/:b/:splat\n/c%20d/ /e\n");
+        let lines: Vec<String> = rules.iter().map(Rule::describe).collect();
+        let want = [
+            "_redirects:1: / -> /home 302!",
+            "_redirects:2: /* -> /all 200",
+            "_redirects:3: /a/:b/* -> https://x.example/:b/:splat 301",
+            "_redirects:4: /c d -> /e 301",
+        ];
+        assert_eq!(lines, want);
+    }
+
+    #[test]
     fn a_byte_order_mark_and_crlf_lines_are_read() {
         let redirects = rules("\u{feff}/a /b\r\n/c /d 302\r\n");
         assert_eq!((route(&redirects, "/a"), route(&redirects, "/c")), ("301 /b".into(), "302 /d".into()));
@@ -635,32 +614,33 @@ mod tests {
     #[test]
     fn lines_mote_does_not_follow_are_named() {
         let rows: &[(&str, &str)] = &[
-            ("/a /b 500", "status 500: not 200, 301, 302, 303, 307, 308 or 404"),
-            ("/a /b 30x!", "status 30x!: not 200, 301, 302, 303, 307, 308 or 404"),
+            ("/a /b 500", "a status other than 200, 301, 302, 303, 307, 308 or 404"),
+            ("/a /b 30x!", "a status other than 200, 301, 302, 303, 307, 308 or 404"),
+            ("/a /b !", "a status other than 200, 301, 302, 303, 307, 308 or 404"),
             ("/a/*/b /c", "a splat (*) only at the end of FROM"),
             ("/a* /c", "a splat (*) is a whole segment: /path/*"),
             ("/a/:/b /c", "a placeholder is a colon and a name of letters, digits or _"),
             ("/store id=:id /blog/:id 301", "query conditions are not supported"),
-            ("/ /anz 302 Country=au,nz", "Country=au,nz: conditions are not supported"),
-            ("/admin/* /admin 200! Role=admin", "Role=admin: conditions are not supported"),
+            ("/ /anz 302 Country=au,nz", "country, language, role and cookie conditions are not supported"),
+            ("/admin/* /admin 200! Role=admin", "country, language, role and cookie conditions are not supported"),
             (
                 "/api/* https://api.example.com/:splat 200",
-                "https://api.example.com/:splat: serving another origin's content (proxying) is not supported",
+                "serving another origin's content (proxying) is not supported",
             ),
             (
                 "https://old.example/* https://new.example/:splat 301!",
-                "https://old.example/*: a full URL as FROM is not supported: mote matches paths",
+                "a full URL as FROM is not supported: mote matches paths",
             ),
             ("/a", "no TO after FROM"),
-            ("a /b", "a: FROM must be a path starting with /"),
-            ("/a b", "b: TO must be a path starting with / or an http(s) URL"),
-            ("/a /b 301 extra", "extra: unexpected after the status"),
-            ("/%zz /b", "/%zz: not a path a request can have"),
+            ("a /b", "FROM must be a path starting with /"),
+            ("/a b", "TO must be a path starting with / or an http(s) URL"),
+            ("/a /b 301 extra", "more after the status"),
+            ("/%zz /b", "FROM is not a path a request can have (a bad escape, a control byte)"),
         ];
         for &(line, why) in rows {
             let text = format!("# first\n\n{line}\n/ok /fine\n");
             let (rules, skipped) = parse(text.as_bytes());
-            assert_eq!(skipped, [Skipped { line: 3, why: why.into() }], "{line}");
+            assert_eq!(skipped, [Skipped { line: 3, why }], "{line}");
             assert_eq!((rules.len(), rules[0].line), (1, 4), "{line}");
         }
         let long = format!("/a /{}\n", "b".repeat(MAX_LINE_BYTES));
