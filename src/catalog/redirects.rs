@@ -113,11 +113,11 @@ impl Redirects {
         let failed = |why: &str| format!("{}: {why}", path.display());
         match std::fs::metadata(&path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Redirects::default(), Vec::new())),
-            Err(e) => return Err(failed(&error_text(&e))),
-            Ok(meta) if meta.is_dir() => return Err(failed("Is a directory")),
-            Ok(meta) if !meta.is_file() => return Err(failed("not a regular file")),
-            Ok(meta) if meta.len() > MAX_FILE_BYTES => return Err(failed("larger than 1024 KiB")),
-            Ok(_) => {}
+            // A directory fails the read below, with its own reason.
+            Ok(meta) if !meta.is_dir() && (!meta.is_file() || meta.len() > MAX_FILE_BYTES) => {
+                return Err(failed("not a regular file of at most 1024 KiB"))
+            }
+            _ => {}
         }
         let text = crate::sys::read(&path).map_err(|e| failed(&error_text(&e)))?;
         let (rules, skipped) = parse(&text);
@@ -137,12 +137,16 @@ impl Redirects {
                 (false, _) => &mut normal,
             };
             table.insert(rule.key(), index);
-            if let (Status::Redirect(code), false) = (rule.status, rule.has_placeholder()) {
-                let mut head = Vec::new();
-                redirect_head(code, &mut head, |out| rule.location(b"", None, out));
+            // A redirect whose TO has nothing to replace: its head, built now.
+            let (mut head, mut fixed) = (Vec::new(), false);
+            if let Status::Redirect(code) = rule.status {
+                redirect_head(code, &mut head, |out| fixed = !rule.location(b"", None, out));
+            }
+            if fixed {
+                // No precondition is ever evaluated against a redirect.
                 rule.fixed = Some(Arc::new(Entry {
                     shared_from: head.len(),
-                    head_not_modified: Cow::Owned(head.clone()),
+                    head_not_modified: Cow::Borrowed(b""),
                     head_ok: Cow::Owned(head),
                     etag: [0; 18],
                     last_modified: 0,
@@ -275,49 +279,47 @@ impl Rule {
     /// What a placeholder stands for in a trimmed path that matched.
     fn capture<'p>(&self, placeholder: Option<usize>, path: &'p [u8]) -> &'p [u8] {
         let Some(index) = placeholder else {
-            // The splat: after FROM's segments and their slashes.
-            let mut at = 0;
+            // The splat: what follows as many segments as FROM has.
+            let mut rest = path;
             for _ in segments(&self.from) {
-                at = path[at + 1..].iter().position(|&b| b == b'/').map_or(path.len(), |i| at + 1 + i);
+                let after_slash = rest.get(1..).unwrap_or(b"");
+                rest = after_slash.iter().position(|&b| b == b'/').map_or(b"", |at| &after_slash[at..]);
             }
-            return path.get(at + 1..).unwrap_or(b"");
+            return rest.get(1..).unwrap_or(b"");
         };
         segments(path).nth(index).unwrap_or(b"")
-    }
-
-    /// TO has a `:name` FROM gives a value.
-    fn has_placeholder(&self) -> bool {
-        let names = self.to.split(|&b| b == b':').skip(1);
-        names
-            .map(|after| &after[..after.iter().take_while(|&&b| is_name_byte(b)).count()])
-            .any(|name| self.placeholder(name).is_some())
     }
 
     /// TO with the placeholders replaced from `path` (percent-encoded), and
     /// the request's query passed on (before any fragment, after any query
     /// TO has): bytes fit for a Location header. A `:word` FROM does not
-    /// name stays as written (a port, say).
-    pub fn location(&self, path: &[u8], query: Option<&[u8]>, out: &mut Vec<u8>) {
+    /// name stays as written (a port, say). True when TO has a placeholder.
+    pub fn location(&self, path: &[u8], query: Option<&[u8]>, out: &mut Vec<u8>) -> bool {
         let (path, start) = (trimmed(path), out.len());
+        let mut replaced = false;
         let mut rest = &self.to[..];
         while let Some(at) = rest.iter().position(|&b| b == b':') {
             out.extend_from_slice(&rest[..at]);
             let name_len = rest[at + 1..].iter().take_while(|&&b| is_name_byte(b)).count();
             let name = &rest[at + 1..at + 1 + name_len];
             match self.placeholder(name) {
-                Some(placeholder) => target::encode_path(self.capture(placeholder, path), out),
+                Some(placeholder) => {
+                    target::encode_path(self.capture(placeholder, path), out);
+                    replaced = true;
+                }
                 None => out.extend_from_slice(&rest[at..at + 1 + name_len]),
             }
             rest = &rest[at + 1 + name_len..];
         }
         out.extend_from_slice(rest);
-        let Some(query) = query else { return };
+        let Some(query) = query else { return replaced };
         let fragment = out[start..].iter().position(|&b| b == b'#').map_or(out.len(), |at| start + at);
         let joiner = if out[start..fragment].contains(&b'?') { b'&' } else { b'?' };
         let tail = out.split_off(fragment);
         out.push(joiner);
         out.extend_from_slice(query); // the request layer let only visible ASCII through
         out.extend_from_slice(&tail);
+        replaced
     }
 
     /// The 3xx response for a request without a query, built at load,
@@ -329,14 +331,16 @@ impl Rule {
     /// The 3xx head for this request: Location built from its path and query.
     pub fn redirect_head(&self, code: u16, path: &[u8], query: Option<&[u8]>) -> Box<[u8]> {
         let mut head = Vec::with_capacity(self.to.len() + path.len() + query.map_or(0, <[u8]>::len) + 128);
-        redirect_head(code, &mut head, |out| self.location(path, query, out));
+        redirect_head(code, &mut head, |out| {
+            self.location(path, query, out);
+        });
         head.into_boxed_slice()
     }
 
     /// TO as a path to look up (200 and 404 rules): placeholders replaced,
     /// any query or fragment left out.
     pub fn destination(&self, path: &[u8], out: &mut Vec<u8>) {
-        self.location(path, None, out);
+        let _ = self.location(path, None, out);
         if let Some(end) = out.iter().position(|&b| b == b'?' || b == b'#') {
             out.truncate(end);
         }
@@ -653,6 +657,23 @@ mod tests {
         let redirects = Redirects::compile(rules);
         assert_eq!(route(&redirects, "/a"), "301 /caf%C3%A9%7F?");
         assert_eq!(route(&redirects, "/b/\r\n"), "301 https://x.example/%0D%0A");
+    }
+
+    #[test]
+    fn every_rule_meets_every_odd_path_without_a_panic() {
+        let file = "/* /a/:splat\n/:x /b/:x\n/:x/* /c/:x/:splat\n/d/:y/:z /e/:z/:y?q=:y#:z\n/ /f\n/g/* /h 200\n";
+        let redirects = rules(file);
+        let paths = ["/", "", "//", "/d", "/d/", "/d/1", "/d/1/2", "/d/1/2/3", "/g", "/:x", "/%", "/a b/c d/"];
+        for path in paths {
+            for query in [None, Some(&b"a=1"[..]), Some(b"")] {
+                for rule in &redirects.rules {
+                    let mut out = Vec::new();
+                    rule.location(path.as_bytes(), query, &mut out);
+                    assert!(out.iter().all(|&b| (0x21..0x7f).contains(&b)), "{path}: {out:?}");
+                }
+            }
+            assert!(redirects.normal(path.as_bytes()).is_some(), "{path}: /* matches every path");
+        }
     }
 
     #[test]

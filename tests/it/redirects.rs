@@ -215,7 +215,7 @@ fn an_unreadable_file_refuses_the_site() {
     t.write("_redirects", "/a /b\n".repeat(200_000));
     let (status, _, err) = run_to_exit(&["--root", &t.root_str(), "--listen", "127.0.0.1:0"]);
     assert_eq!(status.code(), Some(1), "{err}");
-    assert!(err.contains("_redirects: larger than 1024 KiB"), "{err}");
+    assert!(err.contains("_redirects: not a regular file of at most 1024 KiB"), "{err}");
 }
 
 #[test]
