@@ -165,6 +165,7 @@ help:
 	@echo "                       server, over HTTP and HTTPS, on this machine and on an emulated"
 	@echo "                       Pi Zero (~10 min); writes bench/RESULTS.md and bench/results.svg"
 	@echo "  make bench-smoke     the same harness in under a minute (CI): fails only if it breaks"
+	@echo "  make bench-redirects only the _redirects rows (callgrind, ~1 min), printed"
 	@echo "Tools (the targets above install what they need themselves):"
 	@echo "  make tools-cross     zig, cargo-zigbuild and rust-src, for the static builds"
 	@echo "  make tools-bloat     cargo-bloat, for make size"
@@ -514,9 +515,13 @@ image-test: image
 # make bench-smoke  the <60 s version for CI: mote, hyper-ref and bare-ref, 1 s loads, and
 #                   the HTTPS rows of mote and hyper-ref; fails only when the harness
 #                   breaks, never because a target is missed.
-.PHONY: bench bench-smoke
+# make bench-redirects  only make bench's _redirects rows (instructions per request with
+#                   1,000 rules, callgrind), printed; bench/RESULTS.md is left as it is.
+.PHONY: bench bench-smoke bench-redirects
 bench:
 	@python3 bench/run.py
+bench-redirects:
+	@python3 bench/run.py --only=redirects
 bench-smoke:
 	@python3 bench/run.py --smoke
 

@@ -49,6 +49,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 SMOKE = "--smoke" in sys.argv[1:]
+# --only=redirects: that measure alone, its section printed, nothing written to bench/.
+ONLY = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--only=")), None)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_PATH = "/index.html"
 X86_MUSL = "x86_64-unknown-linux-musl"
@@ -802,9 +804,10 @@ def m_cold_start(ctx):
                     "runs": len(t)} for label, t in times.items()}
 
 
-def requests_then_stop(srv, what, count, listen_secs, get_secs):
+def requests_then_stop(srv, what, count, listen_secs, get_secs, path=PAGE_PATH, status_wanted=200):
     """Starts SRV outside a cgroup, waits for its port without sending a request (every
-    request counts), sends COUNT keep-alive GETs on one connection, and stops it."""
+    request counts), sends COUNT keep-alive GETs of PATH on one connection, each answered
+    STATUS_WANTED, and stops it."""
     srv.start(wait=False, cgroup=False)
     try:
         deadline = time.monotonic() + listen_secs
@@ -817,8 +820,8 @@ def requests_then_stop(srv, what, count, listen_secs, get_secs):
                     raise RuntimeError(f"{what} did not listen")
                 time.sleep(0.05)
         for _ in range(count):
-            status, s = http_get(srv.port, sock=s, timeout=get_secs)
-            if status != 200:
+            status, s = http_get(srv.port, path, sock=s, timeout=get_secs)
+            if status != status_wanted:
                 raise RuntimeError(f"{what}: status {status}")
         s.close()
         time.sleep(0.3)
@@ -851,6 +854,79 @@ def m_callgrind(ctx):
         out[name] = {"startup_ir": totals[0], "per_req": (totals[1] - totals[0]) / r,
                      "requests": r}
     return out
+
+
+# `_redirects` rows: (row, site, path, status). "rules" is the bench page's site with a
+# 1,000-rule `_redirects` beside it: 500 exact paths and 500 splats with placeholders,
+# as a moved blog's file reads.
+REDIRECT_RULES = 1000
+REDIRECT_ROWS = [
+    ("static file, no _redirects", "plain", PAGE_PATH, 200),
+    ("matched: an exact rule of 1,000 (301)", "rules", "/old/250", 301),
+    ("matched: a splat rule of 1,000 (302, Location built per request)", "rules", "/p250/a/b", 302),
+    ("unmatched: a file, with the 1,000 rules", "rules", PAGE_PATH, 200),
+    ("for scale: a directory without its slash (301 built per request, no rule)", "rules", "/sub", 301),
+]
+
+
+def rules_site(ctx):
+    """The bench page's site with REDIRECT_RULES rules in its `_redirects`."""
+    site = os.path.join(ctx.tmp, "site-rules")
+    if not os.path.isdir(site):
+        os.makedirs(site)
+        shutil.copy(os.path.join(ctx.site, "index.html"), site)
+        os.makedirs(os.path.join(site, "sub"))
+        shutil.copy(os.path.join(ctx.site, "index.html"), os.path.join(site, "sub"))
+        with open(os.path.join(site, "_redirects"), "w") as f:
+            for n in range(REDIRECT_RULES // 2):
+                f.write(f"/old/{n} /new/{n}\n/p{n}/* /to/{n}/:splat 302\n")
+    return site
+
+
+def m_redirects(ctx):
+    """Callgrind's instructions per request for the REDIRECT_ROWS, as m_callgrind counts
+    them: one connection, runs of 1 and 1 + N requests, the difference over N."""
+    r = K["cg_requests"]
+    sites = {"plain": ctx.site, "rules": rules_site(ctx)}
+    out = {}
+    for row, site, path, status in REDIRECT_ROWS:
+        log(f"redirects: {row}, 1 and 1+{r} requests")
+        totals = []
+        for count in (1, 1 + r):
+            cgout = os.path.join(ctx.tmp, f"callgrind-redirects-{len(out)}-{count}.out")
+            runner = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={cgout}"]
+            srv = Server("mote", ctx.bins, ctx.tmp, sites[site], runner=runner, label=f"mote-rules-{len(out)}")
+            requests_then_stop(srv, f"mote under valgrind ({row})", count, 60, 30, path, status)
+            totals.append(callgrind_total(cgout))
+        out[row] = {"path": path, "status": status, "per_req": (totals[1] - totals[0]) / r}
+    return out
+
+
+def redirect_targets(T, rd):
+    """The targets for `_redirects`: with 1,000 rules, a matched request at no more
+    instructions than a static file, an unmatched one at no more than without rules."""
+    if len(rd) != len(REDIRECT_ROWS):
+        return
+    static, exact, _, unmatched, _ = (rd[row]["per_req"] for row, *_ in REDIRECT_ROWS)
+    T.append(("_redirects, 1,000 rules: a matched request ≤ a static file (callgrind)",
+              f"{exact:,.0f} Ir", f"static file {static:,.0f} Ir", exact <= static))
+    # callgrind repeats to a few instructions; 1% is that noise, not a cost.
+    T.append(("_redirects, 1,000 rules: an unmatched request ≤ a static file without rules",
+              f"{unmatched:,.0f} Ir", f"static file {static:,.0f} Ir (+1% noise)", unmatched <= static * 1.01))
+
+
+def redirect_section(w, rd):
+    w("## `_redirects`: instructions per request (`valgrind --tool=callgrind`)\n")
+    w(f"Method as above (mote only, 1 and 1 + {K['cg_requests']} keep-alive GETs of one path). "
+      f"\"rules\" is the bench page's site with a {REDIRECT_RULES:,}-rule `_redirects` "
+      "(half exact paths, half splats with placeholders). A redirect whose Location is fixed is "
+      "answered from a head built at load, which the memo recalls as it does a file's; one that "
+      "carries the request's path is built per request.\n")
+    w("| row | path | status | Ir per request |")
+    w("|---|---|---|---|")
+    for row, r in rd.items():
+        w(f"| {row} | `{r['path']}` | {r['status']} | {r['per_req']:,.0f} |")
+    w("")
 
 
 def m_sweep(ctx):
@@ -1436,6 +1512,7 @@ def write_report(out_dir, R, mach, elapsed):
         T.append(("instructions per request (callgrind), tracked", f"{cg['mote']['per_req']:,.0f} Ir",
                   ", ".join(f"{k} {v['per_req']:,.0f}" for k, v in cg.items() if k != "mote") or "—",
                   "tracked"))
+    redirect_targets(T, R.get("redirects") or {})
     sw = R.get("sweep") or {}
     if "mote" in sw:
         # Degradation is read as CPU per request added from the lowest level to a high
@@ -1575,6 +1652,8 @@ def write_report(out_dir, R, mach, elapsed):
         for s, r in cg.items():
             w(f"| {s} | {r['per_req']:,.0f} | {r['startup_ir']:,} |")
         w("")
+    if R.get("redirects"):
+        redirect_section(w, R["redirects"])
     if sw:
         levels = sorted({c for d in sw.values() for c in d})
         few = "".join(f", {n} {r}" for n, r in FEW_SWEEP_ROUNDS.items() if n in sw)
@@ -2181,6 +2260,8 @@ def main():
         note(f"RLIMIT_NOFILE hard limit {hard} < 10100: the 10 000-connection level was skipped")
         K["idle_conns"] = min(K["idle_conns"], hard - 200)
 
+    if ONLY:
+        return only(ONLY)
     out_dir = os.environ.get("BENCH_OUT") or (os.path.join(tempfile.gettempdir(), "mote-bench-smoke")
                                               if SMOKE else HERE)
     os.makedirs(out_dir, exist_ok=True)
@@ -2198,6 +2279,7 @@ def main():
         ctx = Ctx(tmp, site, bins, hyper_dir)
         measures = [("main", m_main), ("scaling", m_scaling), ("syscalls", m_syscalls), ("idle_conns", m_idle_conns),
                     ("idle_rss", m_idle_rss), ("cold", m_cold_start), ("callgrind", m_callgrind),
+                    ("redirects", m_redirects),
                     ("conn_cost", m_conn_cost), ("sweep", m_sweep)]
         if K["arm"]:
             measures += [("board", m_board), ("arm_insns", m_arm_insns)]
@@ -2235,6 +2317,39 @@ def main():
         print(f"  {'met    ' if v is True else 'NOT met' if v is False else str(v):8} {t['target']}: "
               f"{t['mote']} ({t['reference']})")
     return rc
+
+
+def only(name):
+    """One measure of mote alone (`--only=redirects`): mote built (or MOTE_BIN), the
+    section and its targets printed; bench/RESULTS.md is left as it is."""
+    measures = {"redirects": (m_redirects, redirect_section, redirect_targets)}
+    if name not in measures:
+        print(f"--only: one of {', '.join(measures)}", file=sys.stderr)
+        return 2
+    tmp = tempfile.mkdtemp(prefix="mote-bench-")
+    try:
+        if not shutil.which("valgrind"):
+            sudo = [] if os.geteuid() == 0 else ["sudo"]
+            env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+            run(sudo + ["apt-get", "install", "-y", "-qq", "valgrind"], env=env, timeout=900)
+        binp = os.environ.get("MOTE_BIN")
+        if not binp:
+            run(["cargo", "build", "--release", "-q"], cwd=REPO, timeout=1200)
+            target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(REPO, "target")
+            binp = os.path.join(target, "release", "mote")
+        ctx = Ctx(tmp, make_site(tmp), {"mote": os.path.abspath(binp)}, None)
+        measure, section, targets = measures[name]
+        result = measure(ctx)
+        lines, T = [], []
+        section(lines.append, result)
+        targets(T, result)
+        lines += [f"- {target}: {mote} ({reference}): {'met' if ok else 'NOT met'}" for target, mote, reference, ok in T]
+        print("\n".join(lines))
+    finally:
+        for s in list(STARTED):
+            stop_any(s)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
 
 
 def stop_any(s):

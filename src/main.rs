@@ -316,9 +316,34 @@ fn check_dir(config: &Config, root: &std::path::Path) -> ExitCode {
         sys::open(path, libc::O_RDONLY)
     });
     log::stdout_text(&report.render(config.verbose));
-    if report.errors.is_empty() {
+    if report.errors.is_empty() && check_redirects(root) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// `--check`'s part for `_redirects`: each rule, then each line skipped (an
+/// error: the site would not be served as its owner wrote it).
+fn check_redirects(root: &std::path::Path) -> bool {
+    let (redirects, skipped) = match catalog::redirects::Redirects::read(root) {
+        Ok(read) => read,
+        Err(why) => {
+            log::stdout_text(&format!("error: {why}\n"));
+            return false;
+        }
+    };
+    let mut out = String::new();
+    for rule in &redirects.rules {
+        out.push_str(&rule.describe());
+        out.push('\n');
+    }
+    for line in &skipped {
+        out.push_str(&format!("error: {}:{}: {}; line skipped\n", mote_site::walk::REDIRECTS, line.line, line.why));
+    }
+    if !redirects.rules.is_empty() || !skipped.is_empty() {
+        out.push_str(&format!("{} redirect rules, {} lines skipped\n", redirects.rules.len(), skipped.len()));
+    }
+    log::stdout_text(&out);
+    skipped.is_empty()
 }

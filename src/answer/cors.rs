@@ -182,8 +182,17 @@ impl Asked {
             Asked::Named(allowed) => allowed,
         };
         // A file's heads and an error page's, and the answers made from
-        // them, say Vary: Origin already.
-        let says_vary = answer.entry.is_some();
+        // them, say Vary: Origin already (built at load, `vary_origin`);
+        // a redirect's or a 404 rule's do not.
+        let head: &[u8] = match (&answer.head, &answer.entry) {
+            (Head::Static(head), _) => head,
+            (Head::Built(head), _) => head,
+            (Head::EntryOk, Some(entry)) => &entry.head_ok,
+            (Head::EntryNotModified, Some(entry)) => &entry.head_not_modified,
+            _ => b"",
+        };
+        let says_vary =
+            head.split(|&b| b == b'\n').any(|line| line.starts_with(b"Vary:") && line.ends_with(b"Origin\r"));
         answer.extra = match (allowed, says_vary) {
             (Some(at), true) => FIRST_ORIGIN + 2 * at,
             (Some(at), false) => FIRST_ORIGIN + 2 * at + 1,

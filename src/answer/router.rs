@@ -6,7 +6,8 @@
 //! `Arc` clone: no allocation. Only 206, 301 and 416 build a head, because
 //! they carry per-request numbers or paths (and the rare 404 of a file kept
 //! only precompressed, when the site has a 404 page). Errors come with the
-//! site's own page when it has one (`Canned::on`).
+//! site's own page when it has one (`Canned::on`). So do a `_redirects`
+//! rule's redirects that carry the request's path or query, and its 404s.
 #![forbid(unsafe_code)]
 
 use std::sync::Arc;
@@ -14,14 +15,16 @@ use std::sync::Arc;
 use crate::answer::canned::{self, Canned};
 use crate::answer::cors::Cors;
 use crate::answer::reply::{Answer, Content, Head};
+use crate::catalog::redirects::{Rule, Status};
 use crate::catalog::sites::Sites;
-use crate::catalog::{challenge, Catalog, Entry, Resource, Route};
+use crate::catalog::{challenge, not_found_head, Catalog, Entry, Resource, Route};
 use crate::http::auth::Auth;
 use crate::http::conditional::{evaluate, if_range_holds, Precondition};
 use crate::http::encoding::{self, Coding};
 use crate::http::range::{self, ByteRange};
 use crate::http::request::{Method, Rejection, Request};
 use crate::http::target::{self, Target};
+use mote_site::mime;
 use mote_site::representation::NOSNIFF;
 use mote_site::walk;
 
@@ -189,6 +192,14 @@ pub fn route(request: &Request, router: &Router, path: &mut Vec<u8>) -> Answer {
             return counters(page, render(page.counters), head_only);
         }
     }
+    // The order a path meets: forced rules, the file (or its directory, or
+    // its clean URL), the other rules, --spa, 404 rules, the 404 page.
+    let rules = &catalog.redirects;
+    if rules.has_forced() && challenge::token(path).is_none() {
+        if let Some(rule) = rules.forced(path) {
+            return redirected(request, router, rule, path, query, head_only);
+        }
+    }
     let route = if normalized.hidden { None } else { catalog.lookup(path) };
     match route {
         Some(Route::Directory) => redirect_to_slash(path, query),
@@ -199,17 +210,72 @@ pub fn route(request: &Request, router: &Router, path: &mut Vec<u8>) -> Answer {
             Some(resource) => unremembered(file(request, &resource, catalog, head_only)),
             None => unremembered(canned::NOT_FOUND.answer(head_only)),
         },
-        None => match catalog.lookup(b"/") {
-            // RFC-wise a 200 for a made-up path; it is what client-side routers
-            // need. Well-known URIs are read by programs: they get their 404.
-            Some(Route::File(index))
-                if router.spa && !normalized.hidden && !has_extension(path) && walk::well_known(path).is_none() =>
-            {
-                file(request, index, catalog, head_only)
+        None => {
+            if let Some(rule) = rules.normal(path) {
+                return redirected(request, router, rule, path, query, head_only);
             }
-            _ => canned(canned::NOT_FOUND),
-        },
+            match catalog.lookup(b"/") {
+                // RFC-wise a 200 for a made-up path; it is what client-side routers
+                // need. Well-known URIs are read by programs: they get their 404.
+                Some(Route::File(index))
+                    if router.spa && !normalized.hidden && !has_extension(path) && walk::well_known(path).is_none() =>
+                {
+                    file(request, index, catalog, head_only)
+                }
+                _ => match rules.missing(path) {
+                    Some(rule) => redirected(request, router, rule, path, query, head_only),
+                    None => canned(canned::NOT_FOUND),
+                },
+            }
+        }
     }
+}
+
+/// A `_redirects` rule's answer: a redirect, or another path's file served
+/// here (200) or its body with a 404. One pass: the destination is looked
+/// up as it is, never matched against the rules again, so `/a /a 200`
+/// cannot loop. A redirect with a fixed Location and no query to pass on
+/// is the rule's shared head, remembered by the memo as a file is.
+fn redirected(
+    request: &Request,
+    router: &Router,
+    rule: &Rule,
+    path: &mut Vec<u8>,
+    query: Option<&[u8]>,
+    head_only: bool,
+) -> Answer {
+    if let Status::Redirect(code) = rule.status {
+        let (entry, head) = match (rule.fixed(), query) {
+            (Some(entry), None) => (Some(entry.clone()), Head::EntryOk),
+            _ => (None, Head::Built(rule.redirect_head(code, path, query))),
+        };
+        return Answer { entry, head, content: Content::Empty, closes: false, extra: 0 };
+    }
+    let mut destination = Vec::new();
+    rule.destination(path, &mut destination);
+    let resource = match target::normalize(&destination, path) {
+        Ok(normalized) if !normalized.hidden => match router.catalog.lookup(path) {
+            Some(Route::Directory) => {
+                path.push(b'/');
+                router.catalog.lookup(path)
+            }
+            route => route,
+        },
+        _ => None,
+    };
+    let Some(Route::File(resource)) = resource else {
+        return canned::NOT_FOUND.on(router.catalog, head_only);
+    };
+    if rule.status == Status::Rewrite {
+        return file(request, resource, router.catalog, head_only);
+    }
+    let Some(page) = &resource.identity else {
+        return canned::NOT_FOUND.on(router.catalog, head_only);
+    };
+    let name: &[u8] = if path.ends_with(b"/") { b"index.html" } else { path };
+    let head = not_found_head(page.len, mime::content_type(name), &router.catalog.redirects.cache_control);
+    let content = if head_only { Content::Empty } else { Content::Entry { start: 0, end: page.len } };
+    Answer { entry: Some(page.clone()), head: Head::Built(head.into_boxed_slice()), content, closes: false, extra: 0 }
 }
 
 /// RFC 8555 §8.3: the key authorization for a token the ACME client has on,
@@ -391,6 +457,7 @@ mod tests {
             listing: false,
             vary_origin: false,
             types: &types,
+            clean_urls: false,
         };
         let sites = Sites { fallback: Catalog::embedded(&options), misdirects: false, hosts: Vec::new() };
         let router = Router {

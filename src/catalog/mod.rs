@@ -10,13 +10,16 @@
 //! regular files inside the root after resolving symlinks, no dotfiles but
 //! `/.well-known/`. ACME challenges not yet loaded are the one thing read
 //! from disk when asked for (`challenge`). A site's `NNN.html` pages are
-//! its error answers' bodies (`pages`).
+//! its error answers' bodies (`pages`). Its `_redirects` rules are
+//! compiled with it (`redirects`), and `--clean-urls` routes added to it, so
+//! neither costs a request more than a lookup.
 #![forbid(unsafe_code)]
 
 pub mod challenge;
 pub mod embedded;
 pub mod listing;
 pub mod pages;
+pub mod redirects;
 pub mod sites;
 
 use std::borrow::Cow;
@@ -30,6 +33,7 @@ use std::sync::Arc;
 use crate::catalog::challenge::Challenges;
 use crate::catalog::embedded::{EmbeddedBody, FILES};
 use crate::catalog::pages::ErrorPages;
+use crate::catalog::redirects::Redirects;
 use mote_site::cache::{self, Audience, Rule};
 use mote_site::mime::Types;
 use mote_site::representation::{entity_tag, EntityTag, Representation};
@@ -90,6 +94,8 @@ pub struct Options<'a> {
     pub vary_origin: bool,
     /// The type table, with `--mime`'s overrides.
     pub types: &'a Types,
+    /// `--clean-urls`: `/about` serves `about.html` when nothing is named `about`.
+    pub clean_urls: bool,
 }
 
 pub struct Catalog {
@@ -104,11 +110,19 @@ pub struct Catalog {
     pub error_pages: ErrorPages,
     /// Where ACME challenges are read from: `--root` only.
     challenges: Option<Challenges>,
+    /// The rules of the site's `_redirects`.
+    pub redirects: Redirects,
 }
 
 impl Catalog {
     pub(crate) fn empty() -> Catalog {
-        Catalog { routes: BTreeMap::new(), bytes: 0, error_pages: ErrorPages::default(), challenges: None }
+        Catalog {
+            routes: BTreeMap::new(),
+            bytes: 0,
+            error_pages: ErrorPages::default(),
+            challenges: None,
+            redirects: Redirects::default(),
+        }
     }
 
     /// The site compiled in from `static/`. Its heads were built by build.rs
@@ -169,6 +183,14 @@ impl Catalog {
         walk::walk(root, &mut loader).map_err(|why| format!("--root {why}"))?;
         let canonical = fs::canonicalize(root).map_err(|e| format!("--root {}: {}", root.display(), error_text(&e)))?;
         loader.catalog.challenges = Some(Challenges::new(canonical, options.cache_rules, options.vary_origin));
+        let (mut redirects, skipped) = Redirects::read(root)?;
+        redirects.cache_control = cache::for_page(options.audience).into();
+        for line in skipped {
+            let (path, why) = (root.join(walk::REDIRECTS), line.why);
+            crate::ops::log::stderr_line(format_args!("mote: {}:{}: {why}; line skipped", path.display(), line.line));
+        }
+        loader.catalog.bytes += redirects.bytes;
+        loader.catalog.redirects = redirects;
         loader.catalog.finish(options);
         Ok(loader.catalog)
     }
@@ -214,12 +236,47 @@ impl Catalog {
         }
     }
 
-    /// Each `NNN.html` at the root becomes the body of its errors.
+    /// `--clean-urls`: `/a/b` leads to `/a/b.html`'s resource when no file or
+    /// directory is named `/a/b` (`index.html` is its directory's already).
+    fn add_clean_urls(&mut self) {
+        let mut clean = Vec::new();
+        for (path, route) in &self.routes {
+            let Route::File(resource) = route else { continue };
+            let Some(bare) = path.strip_suffix(b".html") else { continue };
+            let name = &bare[bare.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1)..];
+            if !name.is_empty() && name != b"index" && !self.routes.contains_key(bare) {
+                clean.push((Box::<[u8]>::from(bare), resource.clone()));
+            }
+        }
+        for (path, resource) in clean {
+            self.bytes += ROUTE_BYTES + path.len() as u64;
+            self.routes.insert(path, Route::File(resource));
+        }
+    }
+
+    /// What is made of the files once all are in: clean URLs, and each
+    /// `NNN.html` at the root as the body of its errors.
     fn finish(&mut self, options: &Options) {
+        if options.clean_urls {
+            self.add_clean_urls();
+        }
         self.error_pages =
             ErrorPages::build(self, options.types.content_type(b".html"), options.audience, options.vary_origin);
         self.bytes += self.error_pages.bytes();
     }
+}
+
+/// The head of a 404 whose body is a page of the site.
+pub fn not_found_head(len: u64, content_type: &str, cache_control: &str) -> Vec<u8> {
+    let mut head = b"HTTP/1.1 404 Not Found\r\nContent-Length: ".to_vec();
+    head.extend_from_slice(itoa::Buffer::new().format(len).as_bytes());
+    head.extend_from_slice(b"\r\nContent-Type: ");
+    head.extend_from_slice(content_type.as_bytes());
+    head.extend_from_slice(b"\r\nCache-Control: ");
+    head.extend_from_slice(cache_control.as_bytes());
+    head.extend_from_slice(b"\r\n");
+    head.extend_from_slice(mote_site::representation::NOSNIFF.as_bytes());
+    head
 }
 
 impl Entry {
@@ -300,8 +357,8 @@ impl Visitor for Loader<'_> {
     }
 
     fn skipped(&mut self, _url: &str, path: &Path, why: Skip) {
-        if why != Skip::Dotfile {
-            warn(path, why.reason()); // dotfiles are skipped by design, silently
+        if why != Skip::Dotfile && why != Skip::Redirects {
+            warn(path, why.reason()); // dotfiles and the rules are skipped by design, silently
         }
     }
 

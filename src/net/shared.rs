@@ -158,6 +158,7 @@ impl Shared {
             listing: config.listing,
             vary_origin: config.cors_echoes(),
             types: &config.mime,
+            clean_urls: config.clean_urls,
         };
         let catalog = Sites::load(config.root.as_deref(), &config.vhosts, &options)?;
         let conns = match config.max_memory {

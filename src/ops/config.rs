@@ -68,7 +68,8 @@ Flags:
   --acme-challenge http-01|tls-alpn-01|auto
                          how the CA validates: auto uses what the listeners
                          allow, the other after a failure (default auto)
-  --root DIR             serve the files under DIR (default: the built-in site)
+  --root DIR             serve the files under DIR (default: the built-in site);
+                         DIR/_redirects holds redirect rules (Netlify's format)
   --vhost HOST=DIR       serve the files under DIR to requests for HOST (any
                          case, any port); repeatable. Other hosts get --root,
                          or 421 Misdirected Request without it (default: none)
@@ -111,6 +112,8 @@ Flags:
   --spa                  single-page app: a path with no file extension that
                          matches nothing gets /index.html (200)
   --listing              list directories that have no index.html
+  --clean-urls           /about serves about.html (and /a/b a/b.html) when no
+                         file or directory is named so
   --header 'NAME: VALUE' add a header to every response (CSP, HSTS, ...);
                          repeatable
   --cors ORIGIN          let pages of ORIGIN (scheme://host[:port]) read
@@ -175,6 +178,8 @@ pub struct Config {
     pub mime: Types,
     pub spa: bool,
     pub listing: bool,
+    /// `--clean-urls`: `/about` serves `about.html`.
+    pub clean_urls: bool,
     /// `--header` lines, each ending in CRLF.
     pub headers: Vec<u8>,
     /// `--cors`: the origins allowed, serialized as browsers send them, or
@@ -276,6 +281,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
         mime: Types::default(),
         spa: false,
         listing: false,
+        clean_urls: false,
         headers: Vec::new(),
         cors: Vec::new(),
         auth: Vec::new(),
@@ -385,7 +391,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
             "--verbose" | "-v" if inline.is_none() => config.verbose = true,
             "--spa" if inline.is_none() => config.spa = true,
             "--listing" if inline.is_none() => config.listing = true,
-            "--spa" | "--listing" | "--check" | "--verbose" | "--https-redirect" => {
+            "--clean-urls" if inline.is_none() => config.clean_urls = true,
+            "--spa" | "--listing" | "--clean-urls" | "--check" | "--verbose" | "--https-redirect" => {
                 return Err(UsageError(format!("{flag} takes no value")))
             }
             "--cache-control" => {
@@ -841,13 +848,20 @@ mod tests {
         assert_eq!(config.idle_timeout, Duration::from_secs(4));
         assert_eq!(config.grace, Duration::ZERO);
         let Ok(Command::Serve(config)) = parse(
-            ["--header", "Content-Security-Policy: default-src 'self'", "--header=X-A:b", "--spa", "--listing"]
-                .map(String::from),
+            [
+                "--header",
+                "Content-Security-Policy: default-src 'self'",
+                "--header=X-A:b",
+                "--spa",
+                "--listing",
+                "--clean-urls",
+            ]
+            .map(String::from),
         ) else {
             panic!("valid flags rejected")
         };
         assert_eq!(config.headers, b"Content-Security-Policy: default-src 'self'\r\nX-A: b\r\n");
-        assert!(config.spa && config.listing);
+        assert!(config.spa && config.listing && config.clean_urls);
         let Ok(Command::Serve(config)) = parse_line("--mime .Foo=text/x-foo --mime=bar=application/x-bar;v=1") else {
             panic!("valid flags rejected")
         };

@@ -3,6 +3,7 @@
 //! leading dot, inside the root after resolving symlinks, without loops.
 //! The one dotted name served is `.well-known` at the root (RFC 8615), whose
 //! own dotfiles stay hidden; `hidden` says the same of a request's path.
+//! `_redirects` at the root holds the site's rules, and is never served.
 //!
 //! The catalog builds responses from this walk and `mote --check` reports
 //! from it, as `build.rs` does for `static/` through the `mote-site` crate:
@@ -20,6 +21,9 @@ pub const MAX_DEPTH: usize = 32;
 /// The one dot-directory served, at the root only: RFC 8615's well-known
 /// URIs (ACME challenges, security.txt, assetlinks.json, ...).
 pub const WELL_KNOWN: &[u8] = b"/.well-known";
+
+/// The site's redirect rules, at the root: read by the server, never served.
+pub const REDIRECTS: &str = "_redirects";
 
 /// Precompressed variants, by the suffix their file adds to the original's
 /// name (`app.js.gz`), and their Content-Encoding.
@@ -43,6 +47,8 @@ pub enum Skip {
     Dangling,
     NotRegular,
     Loop,
+    /// `_redirects` at the root: rules, not content.
+    Redirects,
 }
 
 impl Skip {
@@ -55,6 +61,7 @@ impl Skip {
             Skip::Dangling => "dangling symlink; skipped",
             Skip::NotRegular => "not a regular file or directory; skipped",
             Skip::Loop => "symlink loops back to a parent directory; skipped",
+            Skip::Redirects => "the site's redirect rules, never served",
         }
     }
 }
@@ -115,6 +122,8 @@ impl Walk {
             let item_url = format!("{url}/{name}");
             let skip = if hidden(item_url.as_bytes()) {
                 Some(Skip::Dotfile)
+            } else if url.is_empty() && name == REDIRECTS {
+                Some(Skip::Redirects)
             } else if name.chars().any(char::is_control) {
                 Some(Skip::ControlBytes)
             } else {
