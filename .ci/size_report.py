@@ -167,12 +167,14 @@ def main(argv):
         " with `TINY=1` for tiny), including the embedded `static/` site.",
         "- **default**: `[profile.release]` (opt-level z, lto, codegen-units 1, panic abort,"
         " strip; httparse at opt-level 3). Every static build rebuilds std from source (`-Zbuild-std=std,panic_abort`,"
-        " zig links musl) without std's `backtrace` feature (`-Zbuild-std-features=`): a"
-        " stripped binary cannot symbolize frames, so the symbolizer is dead weight. x86_64"
+        " zig links musl) without std's `backtrace` feature and with `optimize_for_size`"
+        " (`-Zbuild-std-features=optimize_for_size`): a stripped binary cannot symbolize"
+        " frames, so the symbolizer is dead weight, and std's smaller algorithms cost the"
+        " request path nothing measurable (callgrind, instructions per request). x86_64"
         " (`make static`) is built the same way since rustup's prebuilt musl std, backtrace"
         " symbolizer and libunwind included, made it 590,424 bytes.",
-        "- **tiny** (`TINY=1`): std rebuilt with `-Zbuild-std-features=optimize_for_size` and"
-        " `-Zunstable-options -Cpanic=immediate-abort` (a panic is a bare trap: no message);"
+        "- **tiny** (`TINY=1`): also `-Zunstable-options -Cpanic=immediate-abort` (a panic is"
+        " a bare trap: no message);"
         " on 32-bit ARM, Rust code is also compiled as Thumb (16-bit instructions, Thumb-1 on"
         " ARMv6) from a target spec `.ci/thumb-spec.py` derives from rustc's own; musl stays"
         " ARM code. Under qemu-arm the Thumb build served 14.3 CPU µs/request against 18.0 for"
