@@ -276,7 +276,7 @@ impl Field {
 /// `bytes` equals `lower` (written in lowercase) ignoring ASCII case. std's
 /// `eq_ignore_ascii_case` calls a function per byte at opt-level "z", where this
 /// loop stays inline, and it runs on every header of every request.
-fn eq_lowercase(bytes: &[u8], lower: &[u8]) -> bool {
+pub fn eq_lowercase(bytes: &[u8], lower: &[u8]) -> bool {
     bytes.len() == lower.len() && bytes.iter().zip(lower).all(|(&b, &l)| b.to_ascii_lowercase() == l)
 }
 

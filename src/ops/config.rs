@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 
+use crate::http::forwarded::{Cidr, Proxies, ProxyHeader};
 use mote_site::cache::{Audience, Rule};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -82,6 +83,14 @@ Flags:
   --access-log PATH|-|syslog
                          write an access log (combined format) to a file, to
                          stdout (-) or to syslog (default: none)
+  --trusted-proxy CIDR   a proxy or tunnel in front of mote, as an address or
+                         block (10.0.0.0/8, 2001:db8::/32); repeatable. From
+                         these peers the client's address is read from
+                         --proxy-header and X-Forwarded-Proto: https counts as
+                         HTTPS (default: none)
+  --proxy-header x-forwarded-for|forwarded|x-real-ip
+                         the one header that names the client
+                         (default x-forwarded-for)
   --syslog[=SOCKET]      also send errors and start-up lines to syslog, through
                          SOCKET (default /dev/log)
   --user NAME[:GROUP]    after binding, run as this user (and group)
@@ -165,6 +174,8 @@ pub struct Config {
     pub io_uring: bool,
     /// `--verbose`: `--check` prints every finding on its own line.
     pub verbose: bool,
+    /// `--trusted-proxy` and `--proxy-header`.
+    pub proxies: Proxies,
     /// `--acme` flags: each one certificate's names, lowercase, in order.
     #[cfg(feature = "acme")]
     pub acme: Vec<Vec<String>>,
@@ -250,6 +261,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
         max_memory: None,
         io_uring: true,
         verbose: false,
+        proxies: Proxies::default(),
         #[cfg(feature = "acme")]
         acme: Vec::new(),
         #[cfg(feature = "acme")]
@@ -266,6 +278,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
         acme_challenge: AcmeChallenge::Auto,
     };
     let mut check = false;
+    let mut proxy_header = None;
     // The first ACME option given, which an error about it names.
     #[cfg(feature = "acme")]
     let mut acme_option: Option<&'static str> = None;
@@ -338,6 +351,18 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
                 };
             }
             "--check" if inline.is_none() => check = true,
+            "--trusted-proxy" => {
+                let text = value()?;
+                let cidr = Cidr::parse(&text)
+                    .ok_or_else(|| invalid(&flag, &text, "an IP address or block, like 10.0.0.0/8 or 2001:db8::/32"))?;
+                config.proxies.trusted.push(cidr);
+            }
+            "--proxy-header" => {
+                let text = value()?;
+                let header = ProxyHeader::parse(&text)
+                    .ok_or_else(|| invalid(&flag, &text, "x-forwarded-for, forwarded or x-real-ip"))?;
+                proxy_header = Some(header);
+            }
             "--verbose" | "-v" if inline.is_none() => config.verbose = true,
             "--spa" if inline.is_none() => config.spa = true,
             "--listing" if inline.is_none() => config.listing = true,
@@ -415,6 +440,14 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
         if status == metrics {
             return Err(UsageError(format!("--metrics: {metrics} is already the --status path; give each its own")));
         }
+    }
+    if let Some(header) = proxy_header {
+        if config.proxies.trusted.is_empty() {
+            return Err(UsageError(
+                "--proxy-header goes with --trusted-proxy: only a trusted peer's header is read".into(),
+            ));
+        }
+        config.proxies.header = header;
     }
     if config.verbose && !check {
         return Err(UsageError("--verbose goes with --check: it lists every finding".into()));
@@ -716,6 +749,17 @@ mod tests {
     }
 
     #[test]
+    fn proxy_flags() {
+        let Ok(Command::Serve(config)) =
+            parse_line("--trusted-proxy 10.0.0.0/8 --trusted-proxy=::1 --proxy-header X-Real-IP")
+        else {
+            panic!("valid flags rejected")
+        };
+        assert_eq!(config.proxies.trusted, [Cidr::parse("10.0.0.0/8").unwrap(), Cidr::parse("::1/128").unwrap()]);
+        assert_eq!(config.proxies.header, ProxyHeader::XRealIp);
+    }
+
+    #[test]
     fn defaults() {
         let Ok(Command::Serve(config)) = parse_line("") else { panic!() };
         assert_eq!(config.listen[0].to_string(), DEFAULT_LISTEN);
@@ -751,6 +795,11 @@ mod tests {
             ("--header Content-Length:5", "--header: invalid value 'Content-Length:5'"),
             ("--header X-A:", "--header: invalid value 'X-A:'"),
             ("--cache-control nope", "--cache-control: invalid value 'nope'"),
+            ("--trusted-proxy 10.0.0.0/33", "--trusted-proxy: invalid value '10.0.0.0/33'"),
+            ("--trusted-proxy proxy.lan", "--trusted-proxy: invalid value 'proxy.lan'"),
+            ("--trusted-proxy", "--trusted-proxy needs a value"),
+            ("--trusted-proxy ::1 --proxy-header via", "--proxy-header: invalid value 'via'"),
+            ("--proxy-header forwarded", "--proxy-header goes with --trusted-proxy"),
             ("--auth nocolon", "--auth: invalid value '<hidden>'"),
             ("--spa=1", "--spa takes no value"),
             ("--verbose=1 --check", "--verbose takes no value"),

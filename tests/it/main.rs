@@ -37,6 +37,7 @@ mod metrics;
 mod operating;
 mod out_of_fds;
 mod paths;
+mod proxy;
 mod ranges;
 mod slow_clients;
 mod spa;
