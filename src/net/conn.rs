@@ -22,7 +22,7 @@ use mio::net::TcpStream;
 use crate::answer::canned;
 use crate::answer::head::{self, Answered, Persistence, Source};
 use crate::answer::memo::Memo;
-use crate::answer::reply::{self, Connection, Reply};
+use crate::answer::reply::{self, Connection, Head, Reply};
 use crate::answer::router::Router;
 use crate::answer::whole::Whole;
 #[cfg(feature = "tls")]
@@ -475,6 +475,7 @@ impl Conn {
     #[inline(never)]
     fn queue_reply(&mut self, head: &[u8], answered: Answered, slot: Option<usize>, cx: &mut Context) {
         let Answered { answer, persistence, source, .. } = answered;
+        let logged = !matches!(answer.head, Head::Unlogged(_));
         let connection = self.connection(answer.closes, persistence, cx.stopping);
         let reply = Reply::new(answer, cx.extra_headers, cx.clock.tail(connection));
         // Once the worker holds this reply whole, so does the head's slot.
@@ -484,7 +485,7 @@ impl Conn {
             }
         }
         count_response(cx.stats, reply.status(), reply.total_len());
-        let lines = cx.access_log.as_deref_mut();
+        let lines = cx.access_log.as_deref_mut().filter(|_| logged);
         let unix = cx.clock.unix();
         if let Source::Recalled(at) = source {
             if let Some(lines) = lines {

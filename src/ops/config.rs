@@ -120,6 +120,9 @@ Flags:
                          answers to the kernel in one io_uring call, when the
                          kernel offers it (Linux 5.18+); off: one send each
                          (default auto)
+  --healthcheck [URL]    GET URL and exit 0 on a 2xx or 3xx answer within 2 s, 1
+                         otherwise (http:// only); default: the --status path
+                         (else /) on the first --listen address, over loopback
   --check                lint the site (--root, or the built-in one) and print
                          its manifest: files, sizes, types, variants, cache
                          rules, then errors, warnings and notes, a finding
@@ -224,6 +227,9 @@ pub enum Command {
     Serve(Config),
     /// `--check`: lint the site and print its manifest instead of serving.
     Check(Config),
+    /// `--healthcheck [URL]`: ask a running mote (the URL, else the one
+    /// these flags serve) instead of serving.
+    Healthcheck(Config, Option<String>),
     Help,
     Version,
 }
@@ -278,6 +284,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
         acme_challenge: AcmeChallenge::Auto,
     };
     let mut check = false;
+    let mut healthcheck = None;
     let mut proxy_header = None;
     // The first ACME option given, which an error about it names.
     #[cfg(feature = "acme")]
@@ -285,7 +292,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
     // `--acme-staging`, and whether `--acme-directory` was given too.
     #[cfg(feature = "acme")]
     let mut acme_staging = (false, false);
-    let mut args = args.into_iter();
+    let mut args = args.into_iter().peekable();
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((flag, value)) if flag.starts_with("--") => (flag.to_string(), Some(value.to_string())),
@@ -351,6 +358,11 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
                 };
             }
             "--check" if inline.is_none() => check = true,
+            // The URL is optional: the next argument, unless it is a flag.
+            "--healthcheck" => {
+                let next_is_url = inline.is_none() && args.peek().is_some_and(|next| !next.starts_with('-'));
+                healthcheck = Some(if next_is_url { args.next() } else { inline.clone() });
+            }
             "--trusted-proxy" => {
                 let text = value()?;
                 let cidr = Cidr::parse(&text)
@@ -458,7 +470,11 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
     if config.listen.is_empty() && config.listen_tls.is_empty() {
         config.listen.push(DEFAULT_LISTEN.parse().expect("default address parses"));
     }
-    Ok(if check { Command::Check(config) } else { Command::Serve(config) })
+    Ok(match healthcheck {
+        Some(url) => Command::Healthcheck(config, url),
+        None if check => Command::Check(config),
+        None => Command::Serve(config),
+    })
 }
 
 /// The HTTPS flags come as a set, and only in a build that has TLS. With
@@ -749,7 +765,7 @@ mod tests {
     }
 
     #[test]
-    fn proxy_flags() {
+    fn proxy_and_healthcheck_flags() {
         let Ok(Command::Serve(config)) =
             parse_line("--trusted-proxy 10.0.0.0/8 --trusted-proxy=::1 --proxy-header X-Real-IP")
         else {
@@ -757,6 +773,16 @@ mod tests {
         };
         assert_eq!(config.proxies.trusted, [Cidr::parse("10.0.0.0/8").unwrap(), Cidr::parse("::1/128").unwrap()]);
         assert_eq!(config.proxies.header, ProxyHeader::XRealIp);
+        let rows: &[(&str, Option<&str>)] = &[
+            ("--healthcheck", None),
+            ("--healthcheck --status /s", None),
+            ("--healthcheck http://127.0.0.1:1/x --status /s", Some("http://127.0.0.1:1/x")),
+            ("--listen 127.0.0.1:0 --healthcheck=http://[::1]:8/", Some("http://[::1]:8/")),
+        ];
+        for (line, want) in rows {
+            let Ok(Command::Healthcheck(_, url)) = parse_line(line) else { panic!("{line}: not a health check") };
+            assert_eq!(url.as_deref(), *want, "{line}");
+        }
     }
 
     #[test]

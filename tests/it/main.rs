@@ -25,6 +25,7 @@ mod framing;
 mod fuzz_regressions;
 mod harness;
 mod headers;
+mod healthcheck;
 mod host;
 mod init;
 mod keepalive;
