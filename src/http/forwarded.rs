@@ -33,12 +33,9 @@ pub enum ProxyHeader {
 
 impl ProxyHeader {
     pub fn parse(text: &str) -> Option<ProxyHeader> {
-        match text.to_ascii_lowercase().as_str() {
-            "x-forwarded-for" => Some(ProxyHeader::XForwardedFor),
-            "forwarded" => Some(ProxyHeader::Forwarded),
-            "x-real-ip" => Some(ProxyHeader::XRealIp),
-            _ => None,
-        }
+        [ProxyHeader::XForwardedFor, ProxyHeader::Forwarded, ProxyHeader::XRealIp]
+            .into_iter()
+            .find(|header| eq_lowercase(text.as_bytes(), header.name()))
     }
 
     fn name(self) -> &'static [u8] {
@@ -73,11 +70,17 @@ impl Cidr {
             Some((address, prefix)) => (address, Some(prefix)),
             None => (text, None),
         };
-        let ip: IpAddr = address.parse().ok()?;
+        let ip = node(address.as_bytes())?;
+        if address.contains(['[', ']']) || (ip.is_ipv4() && address.contains(':')) {
+            return None; // an address, not an address and port
+        }
         let (bits, offset) = if ip.is_ipv4() { (32, 96) } else { (128, 0) };
-        let prefix = match prefix {
-            // Digits only: `u32::from_str` would take `+8`.
-            Some(digits) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => digits.parse().ok()?,
+        let prefix = match prefix.map(str::as_bytes) {
+            Some([d]) if d.is_ascii_digit() => u32::from(d - b'0'),
+            Some([d, e]) if d.is_ascii_digit() && e.is_ascii_digit() => u32::from(d - b'0') * 10 + u32::from(e - b'0'),
+            Some([b'1', d, e]) if d.is_ascii_digit() && e.is_ascii_digit() => {
+                100 + u32::from(d - b'0') * 10 + u32::from(e - b'0')
+            }
             Some(_) => return None,
             None => bits,
         };
@@ -209,12 +212,28 @@ impl<'b> Iterator for ValuesBack<'b> {
 
 /// An IP address, alone or with a port: `192.0.2.1`, `192.0.2.1:80`,
 /// `2001:db8::1`, `[2001:db8::1]`, `[2001:db8::1]:4711`.
+///
+/// Read by std's socket-address parser alone, with the brackets and port it
+/// wants added when missing: the flags already bring it into the binary,
+/// where a parser per address type would each add their size.
 fn node(text: &[u8]) -> Option<IpAddr> {
-    let text = std::str::from_utf8(text).ok()?;
-    if let Some(literal) = text.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')) {
-        return literal.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6);
+    let as_is = std::str::from_utf8(text).ok()?;
+    if let Ok(addr) = as_is.parse::<SocketAddr>() {
+        return Some(addr.ip());
     }
-    text.parse::<IpAddr>().ok().or_else(|| text.parse::<SocketAddr>().ok().map(|addr| addr.ip()))
+    // The longest IPv6 text is 45 bytes.
+    if text.len() > 45 {
+        return None;
+    }
+    let mut buffer = [0u8; 50];
+    let bare_v6 = text.contains(&b':') && text.first() != Some(&b'[');
+    let mut len = 0;
+    for part in [&b"["[..usize::from(bare_v6)], text, &b"]"[..usize::from(bare_v6)], b":0"] {
+        buffer[len..len + part.len()].copy_from_slice(part);
+        len += part.len();
+    }
+    let addr: SocketAddr = std::str::from_utf8(&buffer[..len]).ok()?.parse().ok()?;
+    Some(addr.ip())
 }
 
 /// RFC 7239 §4: the `for` parameter of one forwarded-element, its value a

@@ -520,9 +520,7 @@ impl Conn {
         self.client
     }
 
-    /// Kept out of line: a line for a proxied request is the rare case, and
-    /// inlined it would make every logged line's path longer.
-    #[cold]
+    /// Kept out of line, so that a direct peer's line carries none of it.
     #[inline(never)]
     fn forwarded_client(&self, head: &[u8], proxies: &Proxies) -> IpAddr {
         proxies.client(head).unwrap_or(self.client)

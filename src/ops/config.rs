@@ -83,13 +83,9 @@ Flags:
   --access-log PATH|-|syslog
                          write an access log (combined format) to a file, to
                          stdout (-) or to syslog (default: none)
-  --trusted-proxy CIDR   a proxy or tunnel in front of mote, as an address or
-                         block (10.0.0.0/8, 2001:db8::/32); repeatable. From
-                         these peers the client's address is read from
-                         --proxy-header and X-Forwarded-Proto: https counts as
-                         HTTPS (default: none)
+  --trusted-proxy CIDR   a proxy in front of mote (10.0.0.0/8, ::1); repeatable:
+                         its --proxy-header names the client (default: none)
   --proxy-header x-forwarded-for|forwarded|x-real-ip
-                         the one header that names the client
                          (default x-forwarded-for)
   --syslog[=SOCKET]      also send errors and start-up lines to syslog, through
                          SOCKET (default /dev/log)
@@ -120,9 +116,8 @@ Flags:
                          answers to the kernel in one io_uring call, when the
                          kernel offers it (Linux 5.18+); off: one send each
                          (default auto)
-  --healthcheck [URL]    GET URL and exit 0 on a 2xx or 3xx answer within 2 s, 1
-                         otherwise (http:// only); default: the --status path
-                         (else /) on the first --listen address, over loopback
+  --healthcheck [URL]    exit 0 if URL answers 2xx/3xx within 2 s (default: the
+                         --status path, else /, on the first --listen)
   --check                lint the site (--root, or the built-in one) and print
                          its manifest: files, sizes, types, variants, cache
                          rules, then errors, warnings and notes, a finding

@@ -10,8 +10,8 @@
 //! nothing from TLS.
 #![forbid(unsafe_code)]
 
-use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use crate::ops::config::Config;
@@ -23,54 +23,60 @@ pub const TIMEOUT: Duration = Duration::from_secs(2);
 /// why it is not healthy, or why it could not be asked.
 pub fn probe(config: &Config, url: Option<&str>, credentials: Option<&[u8]>) -> Result<(), String> {
     let (addr, host, path) = match url {
-        Some(url) => parse_url(url).map_err(|why| format!("{url}: {why}"))?,
+        Some(url) if url.starts_with("https://") => {
+            return Err(format!("{url}: https:// is not supported: ask a plain --listen address with http://"))
+        }
+        Some(url) => parse_url(url).ok_or_else(|| {
+            format!("{url}: bad URL (expected http://ADDRESS[:PORT]/PATH, ADDRESS an IP address or localhost)")
+        })?,
         None => own_url(config)?,
     };
-    ask(addr, &host, &path, credentials).map_err(|why| format!("http://{host}{path}: {why}"))
-}
-
-fn ask(addr: SocketAddr, host: &str, path: &str, credentials: Option<&[u8]>) -> Result<(), String> {
-    let deadline = Instant::now() + TIMEOUT;
-    let left = || deadline.checked_duration_since(Instant::now()).filter(|left| !left.is_zero());
-    let timed_out = || "no answer within 2 s".to_string();
-    let failed = |e: io::Error| match e.kind() {
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => timed_out(),
-        _ => mote_site::walk::error_text(&e).to_ascii_lowercase(),
-    };
-    let mut stream = TcpStream::connect_timeout(&addr, left().ok_or_else(timed_out)?).map_err(failed)?;
-    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: mote-healthcheck\r\n").into_bytes();
+    let mut request = b"GET ".to_vec();
+    for part in [path, " HTTP/1.1\r\nHost: ", &host, "\r\nUser-Agent: mote-healthcheck\r\nConnection: close\r\n"] {
+        request.extend_from_slice(part.as_bytes());
+    }
     if let Some(pair) = credentials {
         request.extend_from_slice(b"Authorization: Basic ");
         base64(pair, &mut request);
         request.extend_from_slice(b"\r\n");
     }
-    request.extend_from_slice(b"Connection: close\r\n\r\n");
-    stream.set_write_timeout(left()).map_err(failed)?;
-    stream.write_all(&request).map_err(failed)?;
-    // `HTTP/1.1 200` is all that is judged.
+    request.extend_from_slice(b"\r\n");
+    ask(addr, &request).map_err(|why| format!("http://{host}{path}: {why}"))
+}
+
+/// Sends `request` to `addr` and judges the status line that comes back.
+fn ask(addr: SocketAddr, request: &[u8]) -> Result<(), String> {
+    let started = Instant::now();
+    let failed = |e: io::Error| match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => "no answer within 2 s".to_string(),
+        _ => mote_site::walk::error_text(&e).to_ascii_lowercase(),
+    };
+    let stream = crate::sys::connect(addr, TIMEOUT).map_err(failed)?;
+    crate::sys::set_timeouts(&stream, TIMEOUT.saturating_sub(started.elapsed())).map_err(failed)?;
+    // A head this short goes in one send on a fresh connection.
+    crate::sys::send(&stream, request).map_err(failed)?;
+    // `HTTP/1.1 200` is all that is judged, read in one wait.
     let mut line = [0u8; 12];
-    let mut filled = 0;
-    while filled < line.len() {
-        stream.set_read_timeout(Some(left().ok_or_else(timed_out)?)).map_err(failed)?;
-        match stream.read(line.split_at_mut(filled).1) {
-            Ok(0) => return Err("closed without an answer".into()),
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(failed(e)),
-        }
+    match crate::sys::recv_all(&stream, &mut line).map_err(failed)? {
+        12 => {}
+        0 => return Err("closed without an answer".into()),
+        _ => return Err("no whole status line within 2 s".into()),
     }
-    match line {
-        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', _, b' ', b'2' | b'3', b'0'..=b'9', b'0'..=b'9'] => Ok(()),
-        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', _, b' ', status @ ..] if status.iter().all(u8::is_ascii_digit) => {
-            Err(format!("status {}", String::from_utf8_lossy(&status)))
-        }
-        _ => Err("not an HTTP/1.x answer".into()),
+    let (version, status) = line.split_at(9);
+    if !version.starts_with(b"HTTP/1.") || !status.iter().all(u8::is_ascii_digit) {
+        return Err("not an HTTP/1.x answer".into());
     }
+    if matches!(status[0], b'2' | b'3') {
+        return Ok(());
+    }
+    let mut why = String::from("status ");
+    why.push_str(std::str::from_utf8(status).unwrap_or_default());
+    Err(why)
 }
 
 /// The server these flags run: `--status` (else `/`) on the first
 /// `--listen`, over loopback when that address is unspecified.
-fn own_url(config: &Config) -> Result<(SocketAddr, String, String), String> {
+fn own_url(config: &Config) -> Result<(SocketAddr, String, &str), String> {
     let Some(listen) = config.listen.first() else {
         return Err("no --listen address to ask (https is not probed: give a plain --listen, or a URL)".into());
     };
@@ -80,39 +86,28 @@ fn own_url(config: &Config) -> Result<(SocketAddr, String, String), String> {
         ip => ip,
     };
     let addr = SocketAddr::new(ip, listen.port());
-    let host = crate::ops::address::socket(addr);
-    Ok((addr, host, config.status.clone().unwrap_or_else(|| "/".into())))
+    Ok((addr, crate::ops::address::socket(addr), config.status.as_deref().unwrap_or("/")))
 }
 
 /// `http://ADDRESS[:PORT][/PATH]`: an IP address (IPv6 in brackets) or
 /// `localhost`, since a probe runs beside the server it asks and a name
 /// lookup would bring a resolver into the binary.
-fn parse_url(url: &str) -> Result<(SocketAddr, String, String), String> {
-    let bad = || "bad URL (expected http://ADDRESS[:PORT]/PATH, ADDRESS an IP address or localhost)".to_string();
-    if url.get(..8).is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://")) {
-        return Err("https:// is not supported: ask a plain --listen address with http://".into());
-    }
-    let rest = match url.get(..7) {
-        Some(scheme) if scheme.eq_ignore_ascii_case("http://") => &url[7..],
-        _ => return Err(bad()),
-    };
-    let (authority, path) = match rest.find('/') {
-        Some(at) => (&rest[..at], &rest[at..]),
-        None => (rest, "/"),
-    };
+fn parse_url(url: &str) -> Option<(SocketAddr, String, &str)> {
+    let rest = url.strip_prefix("http://")?;
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     if !path.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(bad());
+        return None;
     }
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((host, port)) if !port.contains(']') => (host, port.parse::<u16>().map_err(|_| bad())?),
-        _ => (authority, 80),
-    };
-    let ip = match host.strip_prefix('[').and_then(|v6| v6.strip_suffix(']')) {
-        Some(v6) => v6.parse::<Ipv6Addr>().map(IpAddr::V6).map_err(|_| bad())?,
-        None if host.eq_ignore_ascii_case("localhost") => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        None => host.parse::<Ipv4Addr>().map(IpAddr::V4).map_err(|_| bad())?,
-    };
-    Ok((SocketAddr::new(ip, port), authority.to_string(), path.to_string()))
+    let mut text = String::new();
+    match authority.strip_prefix("localhost") {
+        Some(port) => text.extend(["127.0.0.1", port]),
+        None => text.push_str(authority),
+    }
+    let addr = text.parse().ok().or_else(|| {
+        text.push_str(":80");
+        text.parse().ok()
+    })?;
+    Some((addr, authority.to_string(), if path.is_empty() { "/" } else { path }))
 }
 
 /// RFC 4648 §4 base64, for the Basic credentials (RFC 7617).
@@ -138,23 +133,24 @@ mod tests {
         let rows: &[Row] = &[
             ("http://127.0.0.1:8080/.mote-status", Some(("127.0.0.1:8080", "127.0.0.1:8080", "/.mote-status"))),
             ("http://127.0.0.1", Some(("127.0.0.1:80", "127.0.0.1", "/"))),
-            ("HTTP://localhost:9/a?b=c", Some(("127.0.0.1:9", "localhost:9", "/a?b=c"))),
+            ("http://localhost:9/a?b=c", Some(("127.0.0.1:9", "localhost:9", "/a?b=c"))),
+            ("http://localhost/", Some(("127.0.0.1:80", "localhost", "/"))),
             ("http://[::1]:8080/", Some(("[::1]:8080", "[::1]:8080", "/"))),
             ("http://[::1]/", Some(("[::1]:80", "[::1]", "/"))),
             ("http://example.org/", None),
             ("http://127.0.0.1:99999/", None),
             ("http://127.0.0.1:/", None),
             ("http://[::1/", None),
+            ("http://localhost.example/", None),
             ("http://127.0.0.1/a b", None),
             ("ftp://127.0.0.1/", None),
             ("127.0.0.1:8080", None),
         ];
         for (url, want) in rows {
-            let got = parse_url(url).ok();
-            let got = got.as_ref().map(|(addr, host, path)| (addr.to_string(), host.as_str(), path.as_str()));
+            let got = parse_url(url);
+            let got = got.as_ref().map(|(addr, host, path)| (addr.to_string(), host.as_str(), *path));
             assert_eq!(got, want.map(|(addr, host, path)| (addr.to_string(), host, path)), "{url}");
         }
-        assert!(parse_url("https://127.0.0.1/").unwrap_err().starts_with("https:// is not supported"));
     }
 
     #[test]
@@ -169,8 +165,9 @@ mod tests {
             ("--healthcheck --listen 192.0.2.1:81 --listen 0.0.0.0:82", "192.0.2.1:81", "/"),
         ];
         for (line, addr, path) in rows {
-            let (got, host, got_path) = own_url(&config(line)).unwrap();
-            assert_eq!((got.to_string().as_str(), host.as_str(), got_path.as_str()), (*addr, *addr, *path), "{line}");
+            let config = config(line);
+            let (got, host, got_path) = own_url(&config).unwrap();
+            assert_eq!((got.to_string().as_str(), host.as_str(), got_path), (*addr, *addr, *path), "{line}");
         }
     }
 
