@@ -479,9 +479,9 @@ size-check:
 #                  buildah (apt) builds it without a daemon; TINY=1 packs the tiny builds.
 # make image-test  make image; then checks that each platform's layer is exactly its
 #                  binary and runs the host's image with podman (apt: podman runc):
-#                  the built-in site and a --root volume through a published port, a
-#                  reload on SIGHUP, and a graceful stop with exit 0 on SIGTERM and
-#                  SIGINT as PID 1.
+#                  the built-in site and a --root volume through a published port,
+#                  /mote --healthcheck inside it, a reload on SIGHUP, and a graceful stop
+#                  with exit 0 on SIGTERM and SIGINT as PID 1.
 .PHONY: image image-test
 IMAGE_DIR       := $(TARGET_DIR)/image
 IMAGE_VERSION   := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)

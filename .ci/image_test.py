@@ -218,6 +218,11 @@ def scenario(podman, image, label, args, options, expect, stop, signal, then=Non
         check(curl.returncode == 0 and curl.stdout == expect, f"{label}: curl {url}: exit {curl.returncode}, {len(curl.stdout)} bytes")
         ns_pid, uid = pid_facts(int(podman.state(name, "Pid")))
         check(ns_pid == 1 and uid == 65532, f"{label}: mote is PID {ns_pid} of its namespace, uid {uid}")
+        # The image's own probe, with the image's defaults: GET / over loopback.
+        probe = subprocess.run(podman.base + ["exec", name, "/mote", "--healthcheck"], capture_output=True, text=True, timeout=STEP_TIMEOUT)
+        check(probe.returncode == 0, f"{label}: /mote --healthcheck inside: exit {probe.returncode} {probe.stderr.strip()!r}")
+        probe = subprocess.run(podman.base + ["exec", name, "/mote", "--healthcheck", "http://127.0.0.1:8080/missing"], capture_output=True, text=True, timeout=STEP_TIMEOUT)
+        check(probe.returncode == 1 and "status 404" in probe.stderr, f"{label}: /mote --healthcheck of a missing page: exit {probe.returncode} {probe.stderr.strip()!r}")
         if then:
             then(name, port)
         stop(podman, name, signal)

@@ -45,6 +45,7 @@ fn main() -> ExitCode {
     let config = match config::parse(std::env::args().skip(1)) {
         Ok(Command::Serve(config)) => config,
         Ok(Command::Check(config)) => return check_site(&config),
+        Ok(Command::Healthcheck(config, url)) => return healthcheck(&config, url.as_deref()),
         Ok(Command::Help) => {
             log::stdout_text(config::USAGE);
             return ExitCode::SUCCESS;
@@ -283,6 +284,22 @@ fn warn_public_rules(config: &Config) {
             rule.glob.as_bytes().escape_ascii(),
             rule.value
         ));
+    }
+}
+
+/// `mote --healthcheck [URL]`: exit 0 when the server answers 2xx or 3xx,
+/// else 1 with one line saying why.
+fn healthcheck(config: &Config, url: Option<&str>) -> ExitCode {
+    // The same flags as the server's: its first credentials get past --auth.
+    let result = credentials(config).and_then(|pairs| {
+        ops::healthcheck::probe(config, url, pairs.as_ref().and_then(|pairs| pairs.first()).map(Vec::as_slice))
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(why) => {
+            log::stderr_line(format_args!("mote: --healthcheck {why}"));
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -27,12 +27,19 @@
 //! With `--access-log`, a slot also keeps its access line's entry part
 //! (request line, status, bytes, Referer, User-Agent: all fixed by the head
 //! and its answer), so a repeat is logged without being parsed, and logging
-//! is no reason to give up the memo.
+//! is no reason to give up the memo. The client is not part of it: it is the
+//! connection's peer, or what a trusted proxy's head names, read from that
+//! head again (`http/forwarded.rs`), so the same head from another peer is
+//! logged as that peer's. What a head names behind a proxy is worked out
+//! once per slot, on the first recall from a trusted proxy.
 #![forbid(unsafe_code)]
 
+use std::cell::Cell;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::answer::reply::Answer;
+use crate::http::forwarded::Proxies;
 
 const SLOTS: usize = 4;
 /// Longest head remembered: a browser's, cookies and all, fits.
@@ -61,6 +68,8 @@ struct Slot {
     whole: Option<(u64, Arc<Vec<u8>>)>,
     /// The access line's entry part (`log::Lines::push_entry`), when logging.
     log: Vec<u8>,
+    /// What the head names as the client behind a trusted proxy, once asked.
+    forwarded: Cell<Option<Option<IpAddr>>>,
 }
 
 /// A remembered answer and what the head said about the connection.
@@ -106,6 +115,18 @@ impl Memo {
         &self.slots[slot].log
     }
 
+    /// The client the head in `slot` names behind a trusted proxy
+    /// (`Proxies::client`), read from the head once.
+    pub fn forwarded_client(&self, slot: usize, proxies: &Proxies) -> Option<IpAddr> {
+        let slot = &self.slots[slot];
+        if let Some(named) = slot.forwarded.get() {
+            return named;
+        }
+        let named = proxies.client(&slot.head);
+        slot.forwarded.set(Some(named));
+        named
+    }
+
     /// Keeps `answer` (the caller's copy, `Answer::share`) for `head` (the
     /// whole head, as parsed) when it is made of shared parts only and the
     /// head is not too long, with `log`, the access line's entry part it got
@@ -121,6 +142,7 @@ impl Memo {
         slot.head.extend_from_slice(head);
         slot.answer = Some(Recalled { answer, head_len: head.len(), keep_alive, http10 });
         slot.whole = None;
+        slot.forwarded.set(None);
         slot.log.clear();
         slot.log.reserve_exact(log.len());
         slot.log.extend_from_slice(log);
@@ -206,6 +228,24 @@ mod tests {
             memo.remember(format!("GET /{i} HTTP/1.1\r\n\r\n").as_bytes(), canned(b"n"), true, false, b"");
         }
         assert!(memo.find(a).is_none() && (0..SLOTS).all(|slot| memo.log_part(slot).is_empty()));
+    }
+
+    #[test]
+    fn the_forwarded_client_goes_with_its_head() {
+        let mut memo = Memo::default();
+        let proxies =
+            Proxies { trusted: vec![crate::http::forwarded::Cidr::parse("10.0.0.0/8").unwrap()], ..Proxies::default() };
+        let a = b"GET / HTTP/1.1\r\nX-Forwarded-For: 192.0.2.1, 10.0.0.1\r\n\r\n";
+        memo.remember(a, canned(b"one"), true, false, b"");
+        let at = memo.find(a).unwrap();
+        for _ in 0..2 {
+            assert_eq!(memo.forwarded_client(at, &proxies), Some("192.0.2.1".parse().unwrap()));
+        }
+        // The slot taken by another head reads that head.
+        for i in 0..SLOTS {
+            memo.remember(format!("GET /{i} HTTP/1.1\r\n\r\n").as_bytes(), canned(b"n"), true, false, b"");
+        }
+        assert!((0..SLOTS).all(|slot| memo.forwarded_client(slot, &proxies).is_none()));
     }
 
     #[test]

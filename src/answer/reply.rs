@@ -62,6 +62,9 @@ impl Tail {
 pub enum Head {
     Static(&'static [u8]),
     Built(Box<[u8]>),
+    /// The `--status` page's head, built as `Built` is. The page is left out
+    /// of the access log: a health check polling it would fill the log.
+    Unlogged(Box<[u8]>),
     EntryOk,
     EntryNotModified,
 }
@@ -107,7 +110,7 @@ impl Head {
             Head::Static(bytes) => Some(Head::Static(bytes)),
             Head::EntryOk => Some(Head::EntryOk),
             Head::EntryNotModified => Some(Head::EntryNotModified),
-            Head::Built(_) => None,
+            Head::Built(_) | Head::Unlogged(_) => None,
         }
     }
 }
@@ -172,7 +175,7 @@ impl Reply {
     pub fn head(&self) -> &[u8] {
         match (&self.head, &self.entry) {
             (Head::Static(bytes), _) => bytes,
-            (Head::Built(bytes), _) => bytes,
+            (Head::Built(bytes) | Head::Unlogged(bytes), _) => bytes,
             (Head::EntryOk, Some(entry)) => &entry.head_ok,
             (Head::EntryNotModified, Some(entry)) => &entry.head_not_modified,
             (_, None) => b"",

@@ -22,9 +22,12 @@ use mio::net::TcpStream;
 use crate::answer::canned;
 use crate::answer::head::{self, Answered, Persistence, Source};
 use crate::answer::memo::Memo;
-use crate::answer::reply::{self, Connection, Extras, Reply};
+use crate::answer::reply::{self, Connection, Extras, Head, Reply};
 use crate::answer::router::Router;
 use crate::answer::whole::Whole;
+#[cfg(feature = "tls")]
+use crate::http::forwarded;
+use crate::http::forwarded::Proxies;
 use crate::net::batch::Batch;
 use crate::net::clock::Clock;
 use crate::net::send;
@@ -67,6 +70,8 @@ enum Timer {
 pub struct Limits {
     pub header_timeout: u32,
     pub idle_timeout: u32,
+    /// `--trusted-proxy`: whose heads may name the client.
+    pub proxies: Proxies,
 }
 
 /// What a connection borrows from its worker while it runs.
@@ -98,10 +103,12 @@ pub struct Context<'a> {
 
 pub struct Conn {
     stream: TcpStream,
-    /// For the access log.
+    /// The peer's address; the client's, unless it is a trusted proxy.
     client: IpAddr,
     /// The listener's port, for the access log's `vhost_combined` lines.
     port: u16,
+    /// The peer is a `--trusted-proxy`: each head names the client.
+    proxied: bool,
     /// An incomplete request head (empty, unallocated, most of the time).
     partial: Vec<u8>,
     /// Replies the socket could not take yet, in order.
@@ -135,11 +142,18 @@ enum Input {
 }
 
 impl Conn {
-    pub fn new(stream: TcpStream, (client, port): (IpAddr, u16), clock: &Clock, limits: &Limits) -> Conn {
+    pub fn new(
+        stream: TcpStream,
+        (client, port): (IpAddr, u16),
+        proxied: bool,
+        clock: &Clock,
+        limits: &Limits,
+    ) -> Conn {
         Conn {
             stream,
             client,
             port,
+            proxied,
             partial: Vec::new(),
             backlog: Vec::new(),
             written: 0,
@@ -393,16 +407,26 @@ impl Conn {
             let unparsed = &input[used..];
             // The memo is shared by every connection of the worker: a
             // redirecting one, or one whose certificate decides which hosts
-            // it may ask for, must not recall another's answers.
+            // it may ask for, must not recall another's answers. Behind a
+            // TLS-terminating proxy, a request it says came over https is
+            // answered, not redirected there again; such a head is answered
+            // the same on every connection that does not redirect, so the
+            // memo may hold it.
             #[cfg(feature = "tls")]
-            let slot = if self.redirect || cx.router.certificate.is_some() { None } else { cx.memo.find(unparsed) };
+            let sent_on = self.redirect && !(self.proxied && forwarded::forwarded_https(unparsed));
+            #[cfg(feature = "tls")]
+            let slot = if sent_on || cx.router.certificate.is_some() { None } else { cx.memo.find(unparsed) };
             #[cfg(not(feature = "tls"))]
             let slot = cx.memo.find(unparsed);
             if let Some(head_len) = slot.and_then(|at| self.queue_whole(cx, at, unparsed.len(), last)) {
                 used += head_len;
                 continue;
             }
-            let Some(answered) = head::answer(unparsed, slot, cx.memo, &cx.router, cx.path) else {
+            #[cfg(feature = "tls")]
+            let router = &Router { https_port: cx.router.https_port.filter(|_| sent_on), ..cx.router };
+            #[cfg(not(feature = "tls"))]
+            let router = &cx.router;
+            let Some(answered) = head::answer(unparsed, slot, cx.memo, router, cx.path) else {
                 return used; // the head is not complete yet
             };
             used += answered.head_len;
@@ -449,7 +473,7 @@ impl Conn {
         count_response(cx.stats, reply::status_of(whole), whole.len() as u64);
         cx.stats.whole_responses += 1;
         if let Some(lines) = cx.access_log.as_deref_mut() {
-            lines.push_recalled(self.client, self.port, cx.clock.unix(), cx.memo.log_part(slot));
+            self.log_recalled(lines, cx.memo, slot, cx.clock.unix(), &cx.limits.proxies);
         }
         // The turn's last request (a short read left nothing unread;
         // `must_drain` reads on) can wait for the batch. Until the worker
@@ -470,6 +494,7 @@ impl Conn {
     #[inline(never)]
     fn queue_reply(&mut self, head: &[u8], answered: Answered, slot: Option<usize>, cx: &mut Context) {
         let Answered { answer, persistence, source, .. } = answered;
+        let logged = !matches!(answer.head, Head::Unlogged(_));
         let connection = self.connection(answer.closes, persistence, cx.stopping);
         let reply = Reply::new(answer, cx.extra_headers, cx.clock.tail(connection));
         // Once the worker holds this reply whole, so does the head's slot.
@@ -479,12 +504,14 @@ impl Conn {
             }
         }
         count_response(cx.stats, reply.status(), reply.total_len());
-        let (lines, client, unix) = (cx.access_log.as_deref_mut(), self.client, cx.clock.unix());
+        let lines = cx.access_log.as_deref_mut().filter(|_| logged);
+        let unix = cx.clock.unix();
         if let Source::Recalled(at) = source {
             if let Some(lines) = lines {
-                lines.push_recalled(client, self.port, unix, cx.memo.log_part(at));
+                self.log_recalled(lines, cx.memo, at, unix, &cx.limits.proxies);
             }
         } else {
+            let client = self.client(head, &cx.limits.proxies);
             let request = source.request();
             let entry = log::Entry {
                 host: request.and_then(|r| crate::http::target::effective_host(r.target, r.host)),
@@ -500,6 +527,36 @@ impl Conn {
             }
         }
         cx.replies.push(reply);
+    }
+
+    /// The client that sent `head` (exactly its bytes): the peer, unless the
+    /// peer is a trusted proxy and the head names another. A rejected head
+    /// (empty here) is not believed.
+    #[inline(always)]
+    fn client(&self, head: &[u8], proxies: &Proxies) -> IpAddr {
+        if self.proxied {
+            return self.forwarded_client(head, proxies);
+        }
+        self.client
+    }
+
+    /// Kept out of line, so that a direct peer's line carries none of it.
+    #[inline(never)]
+    fn forwarded_client(&self, head: &[u8], proxies: &Proxies) -> IpAddr {
+        proxies.client(head).unwrap_or(self.client)
+    }
+
+    /// The access line of the head in memo `slot`: its kept part, after the
+    /// client, which behind a trusted proxy the memo reads from the head once.
+    /// Out of line, so that serving a recalled head without a log carries none
+    /// of it.
+    #[inline(never)]
+    fn log_recalled(&self, lines: &mut log::Lines, memo: &Memo, slot: usize, unix: u64, proxies: &Proxies) {
+        let client = match self.proxied {
+            true => memo.forwarded_client(slot, proxies).unwrap_or(self.client),
+            false => self.client,
+        };
+        lines.push_recalled(client, self.port, unix, memo.log_part(slot));
     }
 
     /// The Connection header a reply carries; one after which the

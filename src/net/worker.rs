@@ -131,6 +131,7 @@ impl Worker {
         let limits = Limits {
             header_timeout: config.header_timeout.as_secs() as u32,
             idle_timeout: config.idle_timeout.as_secs() as u32,
+            proxies: config.proxies.clone(),
         };
         let worker = Worker {
             id,
@@ -357,7 +358,8 @@ impl Worker {
             self.shared.open_conns.fetch_sub(1, Ordering::Relaxed);
             return None;
         }
-        slot.conn = Some(Conn::new(stream, client, &self.clock, &self.limits));
+        let proxied = self.limits.proxies.trusts(client.0);
+        slot.conn = Some(Conn::new(stream, client, proxied, &self.clock, &self.limits));
         self.open += 1;
         self.stats.connections += 1;
         Some(index)

@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 
+use crate::http::forwarded::{Cidr, Proxies, ProxyHeader};
 use mote_site::cache::{Audience, Rule};
 use mote_site::mime::Types;
 use std::path::PathBuf;
@@ -90,6 +91,10 @@ Flags:
   --access-log PATH|-|syslog
                          write an access log (combined format) to a file, to
                          stdout (-) or to syslog (default: none)
+  --trusted-proxy CIDR   a proxy in front of mote (10.0.0.0/8, ::1); repeatable:
+                         its --proxy-header names the client (default: none)
+  --proxy-header x-forwarded-for|forwarded|x-real-ip
+                         (default x-forwarded-for)
   --syslog[=SOCKET]      also send errors and start-up lines to syslog, through
                          SOCKET (default /dev/log)
   --user NAME[:GROUP]    after binding, run as this user (and group)
@@ -128,6 +133,8 @@ Flags:
                          answers to the kernel in one io_uring call, when the
                          kernel offers it (Linux 5.18+); off: one send each
                          (default auto)
+  --healthcheck [URL]    exit 0 if URL answers 2xx/3xx within 2 s (default: the
+                         --status path, else /, on the first --listen)
   --check                lint the site (--root, or the built-in one) and print
                          its manifest: files, sizes, types, variants, cache
                          rules, then errors, warnings and notes, a finding
@@ -194,6 +201,8 @@ pub struct Config {
     pub io_uring: bool,
     /// `--verbose`: `--check` prints every finding on its own line.
     pub verbose: bool,
+    /// `--trusted-proxy` and `--proxy-header`.
+    pub proxies: Proxies,
     /// `--acme` flags: each one certificate's names, lowercase, in order.
     #[cfg(feature = "acme")]
     pub acme: Vec<Vec<String>>,
@@ -248,6 +257,9 @@ pub enum Command {
     Serve(Config),
     /// `--check`: lint the site and print its manifest instead of serving.
     Check(Config),
+    /// `--healthcheck [URL]`: ask a running mote (the URL, else the one
+    /// these flags serve) instead of serving.
+    Healthcheck(Config, Option<String>),
     Help,
     Version,
 }
@@ -289,6 +301,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
         max_memory: None,
         io_uring: true,
         verbose: false,
+        proxies: Proxies::default(),
         #[cfg(feature = "acme")]
         acme: Vec::new(),
         #[cfg(feature = "acme")]
@@ -305,13 +318,15 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
         acme_challenge: AcmeChallenge::Auto,
     };
     let mut check = false;
+    let mut healthcheck = None;
+    let mut proxy_header = None;
     // The first ACME option given, which an error about it names.
     #[cfg(feature = "acme")]
     let mut acme_option: Option<&'static str> = None;
     // `--acme-staging`, and whether `--acme-directory` was given too.
     #[cfg(feature = "acme")]
     let mut acme_staging = (false, false);
-    let mut args = args.into_iter();
+    let mut args = args.into_iter().peekable();
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((flag, value)) if flag.starts_with("--") => (flag.to_string(), Some(value.to_string())),
@@ -388,6 +403,23 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
                 };
             }
             "--check" if inline.is_none() => check = true,
+            // The URL is optional: the next argument, unless it is a flag.
+            "--healthcheck" => {
+                let next_is_url = inline.is_none() && args.peek().is_some_and(|next| !next.starts_with('-'));
+                healthcheck = Some(if next_is_url { args.next() } else { inline.clone() });
+            }
+            "--trusted-proxy" => {
+                let text = value()?;
+                let cidr = Cidr::parse(&text)
+                    .ok_or_else(|| invalid(&flag, &text, "an IP address or block, like 10.0.0.0/8 or 2001:db8::/32"))?;
+                config.proxies.trusted.push(cidr);
+            }
+            "--proxy-header" => {
+                let text = value()?;
+                let header = ProxyHeader::parse(&text)
+                    .ok_or_else(|| invalid(&flag, &text, "x-forwarded-for, forwarded or x-real-ip"))?;
+                proxy_header = Some(header);
+            }
             "--verbose" | "-v" if inline.is_none() => config.verbose = true,
             "--spa" if inline.is_none() => config.spa = true,
             "--listing" if inline.is_none() => config.listing = true,
@@ -500,6 +532,14 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
     if !config.cors.is_empty() && header_names.into_iter().any(|line| line.starts_with(b"access-control-")) {
         return Err(UsageError("--header: --cors sets the Access-Control- headers; give them one way".into()));
     }
+    if let Some(header) = proxy_header {
+        if config.proxies.trusted.is_empty() {
+            return Err(UsageError(
+                "--proxy-header goes with --trusted-proxy: only a trusted peer's header is read".into(),
+            ));
+        }
+        config.proxies.header = header;
+    }
     if config.verbose && !check {
         return Err(UsageError("--verbose goes with --check: it lists every finding".into()));
     }
@@ -509,7 +549,11 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
     if config.listen.is_empty() && config.listen_tls.is_empty() {
         config.listen.push(DEFAULT_LISTEN.parse().expect("default address parses"));
     }
-    Ok(if check { Command::Check(config) } else { Command::Serve(config) })
+    Ok(match healthcheck {
+        Some(url) => Command::Healthcheck(config, url),
+        None if check => Command::Check(config),
+        None => Command::Serve(config),
+    })
 }
 
 /// The HTTPS flags come as a set, and only in a build that has TLS. With
@@ -879,6 +923,27 @@ mod tests {
     }
 
     #[test]
+    fn proxy_and_healthcheck_flags() {
+        let Ok(Command::Serve(config)) =
+            parse_line("--trusted-proxy 10.0.0.0/8 --trusted-proxy=::1 --proxy-header X-Real-IP")
+        else {
+            panic!("valid flags rejected")
+        };
+        assert_eq!(config.proxies.trusted, [Cidr::parse("10.0.0.0/8").unwrap(), Cidr::parse("::1/128").unwrap()]);
+        assert_eq!(config.proxies.header, ProxyHeader::XRealIp);
+        let rows: &[(&str, Option<&str>)] = &[
+            ("--healthcheck", None),
+            ("--healthcheck --status /s", None),
+            ("--healthcheck http://127.0.0.1:1/x --status /s", Some("http://127.0.0.1:1/x")),
+            ("--listen 127.0.0.1:0 --healthcheck=http://[::1]:8/", Some("http://[::1]:8/")),
+        ];
+        for (line, want) in rows {
+            let Ok(Command::Healthcheck(_, url)) = parse_line(line) else { panic!("{line}: not a health check") };
+            assert_eq!(url.as_deref(), *want, "{line}");
+        }
+    }
+
+    #[test]
     fn defaults() {
         let Ok(Command::Serve(config)) = parse_line("") else { panic!() };
         assert_eq!(config.listen[0].to_string(), DEFAULT_LISTEN);
@@ -917,6 +982,11 @@ mod tests {
             ("--mime foo", "--mime: invalid value 'foo'"),
             ("--mime foo=text", "--mime: invalid value 'foo=text'"),
             ("--mime a=x/y --mime A=x/z", "--mime: invalid value 'A=x/z'"),
+            ("--trusted-proxy 10.0.0.0/33", "--trusted-proxy: invalid value '10.0.0.0/33'"),
+            ("--trusted-proxy proxy.lan", "--trusted-proxy: invalid value 'proxy.lan'"),
+            ("--trusted-proxy", "--trusted-proxy needs a value"),
+            ("--trusted-proxy ::1 --proxy-header via", "--proxy-header: invalid value 'via'"),
+            ("--proxy-header forwarded", "--proxy-header goes with --trusted-proxy"),
             ("--auth nocolon", "--auth: invalid value '<hidden>'"),
             ("--spa=1", "--spa takes no value"),
             ("--verbose=1 --check", "--verbose takes no value"),

@@ -21,7 +21,7 @@ pub use file::open_read_at;
 #[cfg(feature = "acme")]
 pub use file::{in_memory, try_lock};
 pub use file::{open, open_append_at, read, read_to_string};
-pub use net::{listen, send, send_vectored, sendfile};
+pub use net::{connect, listen, recv_all, send, send_vectored, sendfile, set_timeouts};
 #[cfg(feature = "tls")]
 pub use process::fill_random;
 pub use process::{become_user, chroot, online_cpus, raise_file_limit, resident_bytes};

@@ -1,5 +1,6 @@
-//! Sockets: listening with the options a server wants, and sends that skip
-//! std's layers (`sendmsg`, `send`, `sendfile`).
+//! Sockets: listening with the options a server wants, sends that skip
+//! std's layers (`sendmsg`, `send`, `sendfile`), and the one blocking
+//! connection `--healthcheck` makes.
 //!
 //! std writes to a socket with `write` and `writev`, which pass through the
 //! kernel's file layer before reaching the socket; the socket calls here go
@@ -7,8 +8,9 @@
 
 use std::io;
 use std::mem;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::Duration;
 
 /// A non-blocking listening socket with SO_REUSEADDR, TCP_NODELAY, a deep backlog, and
 /// IPV6_V6ONLY for IPv6 so `[::]:80` and `0.0.0.0:80` can both be listened on.
@@ -40,22 +42,60 @@ pub fn listen(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
     Ok(TcpListener::from(socket))
 }
 
-fn set_flag(socket: &OwnedFd, level: i32, name: i32) -> io::Result<()> {
-    let one: libc::c_int = 1;
-    // SAFETY: the option value points at a live c_int of the size given.
+fn set_flag(socket: &impl AsRawFd, level: i32, name: i32) -> io::Result<()> {
+    set_option(socket, level, name, &(1 as libc::c_int))
+}
+
+fn set_option<T>(socket: &impl AsRawFd, level: i32, name: i32, value: &T) -> io::Result<()> {
+    // SAFETY: the option value points at a live T of the size given.
     let rc = unsafe {
         libc::setsockopt(
             socket.as_raw_fd(),
             level,
             name,
-            (&one as *const libc::c_int).cast(),
-            mem::size_of::<libc::c_int>() as libc::socklen_t,
+            (value as *const T).cast(),
+            mem::size_of::<T>() as libc::socklen_t,
         )
     };
     if rc < 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// A blocking connection to `addr`, made within `timeout`, whose sends and
+/// receives then wait at most `timeout` each. On Linux a blocking connect
+/// gives up after the send timeout (EINPROGRESS, reported as `TimedOut`),
+/// so no poll and no non-blocking dance are needed, as std's
+/// `connect_timeout` does them.
+pub fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+    let family = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+    // SAFETY: socket() has no memory arguments; the result is checked.
+    let fd = unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh descriptor that nothing else owns.
+    let stream = TcpStream::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    set_timeouts(&stream, timeout)?;
+    let (storage, len) = socket_address(addr);
+    // SAFETY: storage is a valid sockaddr of `len` bytes for this family.
+    if unsafe { libc::connect(fd, (&storage as *const libc::sockaddr_storage).cast(), len) } < 0 {
+        let error = io::Error::last_os_error();
+        if error.raw_os_error() == Some(libc::EINPROGRESS) {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        return Err(error);
+    }
+    Ok(stream)
+}
+
+/// Bounds each later send and receive on `socket` by `timeout` (at least
+/// a microsecond: zero would mean no bound at all).
+pub fn set_timeouts(socket: &impl AsRawFd, timeout: Duration) -> io::Result<()> {
+    let time = libc::timeval { tv_sec: timeout.as_secs() as _, tv_usec: timeout.subsec_micros().max(1) as _ };
+    set_option(socket, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &time)?;
+    set_option(socket, libc::SOL_SOCKET, libc::SO_SNDTIMEO, &time)
 }
 
 fn socket_address(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
@@ -116,6 +156,14 @@ pub fn send(socket: &impl AsRawFd, bytes: &[u8]) -> io::Result<usize> {
     // SAFETY: `bytes` is valid for reads of its length during the call.
     let sent = unsafe { libc::send(socket.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), libc::MSG_NOSIGNAL) };
     byte_count(sent)
+}
+
+/// Receives until `buf` is full, the peer closes, or the receive timeout
+/// runs out: one wait in all (MSG_WAITALL), not one per segment.
+pub fn recv_all(socket: &impl AsRawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for writes of its length during the call.
+    let got = unsafe { libc::recv(socket.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_WAITALL) };
+    byte_count(got)
 }
 
 /// A byte-count result (`ssize_t`) as the count or the error it signals.

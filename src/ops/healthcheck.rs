@@ -1,0 +1,185 @@
+//! `mote --healthcheck [URL]`: a container's health probe without curl.
+//!
+//! An image built FROM scratch holds the binary and nothing else, so the
+//! binary asks itself: one GET over a blocking socket, exit 0 on a 2xx or 3xx
+//! status line within `TIMEOUT` all told, 1 otherwise with one line saying
+//! why. Without a URL it asks what the same flags would serve: the `--status`
+//! path (else `/`) on the first `--listen` address, an unspecified address
+//! asked over loopback, with the first `--auth` credentials. Only the status
+//! line is read; plain http only, since a probe on the same host gains
+//! nothing from TLS.
+#![forbid(unsafe_code)]
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use crate::ops::config::Config;
+
+/// The whole probe: connect, send, and the status line back.
+pub const TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Asks `url`, or the server `config` describes; Err says which URL and
+/// why it is not healthy, or why it could not be asked.
+pub fn probe(config: &Config, url: Option<&str>, credentials: Option<&[u8]>) -> Result<(), String> {
+    let (addr, host, path) = match url {
+        Some(url) if url.starts_with("https://") => {
+            return Err(format!("{url}: https:// is not supported: ask a plain --listen address with http://"))
+        }
+        Some(url) => parse_url(url).ok_or_else(|| {
+            format!("{url}: bad URL (expected http://ADDRESS[:PORT]/PATH, ADDRESS an IP address or localhost)")
+        })?,
+        None => own_url(config)?,
+    };
+    let mut request = b"GET ".to_vec();
+    for part in [path, " HTTP/1.1\r\nHost: ", &host, "\r\nUser-Agent: mote-healthcheck\r\nConnection: close\r\n"] {
+        request.extend_from_slice(part.as_bytes());
+    }
+    if let Some(pair) = credentials {
+        request.extend_from_slice(b"Authorization: Basic ");
+        base64(pair, &mut request);
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"\r\n");
+    ask(addr, &request).map_err(|why| format!("http://{host}{path}: {why}"))
+}
+
+/// Sends `request` to `addr` and judges the status line that comes back.
+fn ask(addr: SocketAddr, request: &[u8]) -> Result<(), String> {
+    let started = Instant::now();
+    let failed = |e: io::Error| match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => "no answer within 2 s".to_string(),
+        _ => mote_site::walk::error_text(&e).to_ascii_lowercase(),
+    };
+    let stream = crate::sys::connect(addr, TIMEOUT).map_err(failed)?;
+    crate::sys::set_timeouts(&stream, TIMEOUT.saturating_sub(started.elapsed())).map_err(failed)?;
+    // A head this short goes in one send on a fresh connection.
+    crate::sys::send(&stream, request).map_err(failed)?;
+    // `HTTP/1.1 200` is all that is judged, read in one wait.
+    let mut line = [0u8; 12];
+    match crate::sys::recv_all(&stream, &mut line).map_err(failed)? {
+        12 => {}
+        0 => return Err("closed without an answer".into()),
+        _ => return Err("no whole status line within 2 s".into()),
+    }
+    let (version, status) = line.split_at(9);
+    if !version.starts_with(b"HTTP/1.") || !status.iter().all(u8::is_ascii_digit) {
+        return Err("not an HTTP/1.x answer".into());
+    }
+    if matches!(status[0], b'2' | b'3') {
+        return Ok(());
+    }
+    let mut why = String::from("status ");
+    why.push_str(std::str::from_utf8(status).unwrap_or_default());
+    Err(why)
+}
+
+/// The server these flags run: `--status` (else `/`) on the first
+/// `--listen`, over loopback when that address is unspecified.
+fn own_url(config: &Config) -> Result<(SocketAddr, String, &str), String> {
+    let Some(listen) = config.listen.first() else {
+        return Err("no --listen address to ask (https is not probed: give a plain --listen, or a URL)".into());
+    };
+    let ip = match listen.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    let addr = SocketAddr::new(ip, listen.port());
+    Ok((addr, crate::ops::address::socket(addr), config.status.as_deref().unwrap_or("/")))
+}
+
+/// `http://ADDRESS[:PORT][/PATH]`: an IP address (IPv6 in brackets) or
+/// `localhost`, since a probe runs beside the server it asks and a name
+/// lookup would bring a resolver into the binary.
+fn parse_url(url: &str) -> Option<(SocketAddr, String, &str)> {
+    let rest = url.strip_prefix("http://")?;
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    if !path.bytes().all(|b| b.is_ascii_graphic()) {
+        return None;
+    }
+    let mut text = String::new();
+    match authority.strip_prefix("localhost") {
+        Some(port) => text.extend(["127.0.0.1", port]),
+        None => text.push_str(authority),
+    }
+    let addr = text.parse().ok().or_else(|| {
+        text.push_str(":80");
+        text.parse().ok()
+    })?;
+    Some((addr, authority.to_string(), if path.is_empty() { "/" } else { path }))
+}
+
+/// RFC 4648 §4 base64, for the Basic credentials (RFC 7617).
+fn base64(bytes: &[u8], out: &mut Vec<u8>) {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            let sextet = (n >> (18 - 6 * i) & 63) as usize;
+            out.push(if i <= chunk.len() { ALPHABET[sextet] } else { b'=' });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_urls() {
+        // The URL, and the address, Host and path it asks.
+        type Row<'a> = (&'a str, Option<(&'a str, &'a str, &'a str)>);
+        let rows: &[Row] = &[
+            ("http://127.0.0.1:8080/.mote-status", Some(("127.0.0.1:8080", "127.0.0.1:8080", "/.mote-status"))),
+            ("http://127.0.0.1", Some(("127.0.0.1:80", "127.0.0.1", "/"))),
+            ("http://localhost:9/a?b=c", Some(("127.0.0.1:9", "localhost:9", "/a?b=c"))),
+            ("http://localhost/", Some(("127.0.0.1:80", "localhost", "/"))),
+            ("http://[::1]:8080/", Some(("[::1]:8080", "[::1]:8080", "/"))),
+            ("http://[::1]/", Some(("[::1]:80", "[::1]", "/"))),
+            ("http://example.org/", None),
+            ("http://127.0.0.1:99999/", None),
+            ("http://127.0.0.1:/", None),
+            ("http://[::1/", None),
+            ("http://localhost.example/", None),
+            ("http://127.0.0.1/a b", None),
+            ("ftp://127.0.0.1/", None),
+            ("127.0.0.1:8080", None),
+        ];
+        for (url, want) in rows {
+            let got = parse_url(url);
+            let got = got.as_ref().map(|(addr, host, path)| (addr.to_string(), host.as_str(), *path));
+            assert_eq!(got, want.map(|(addr, host, path)| (addr.to_string(), host, path)), "{url}");
+        }
+    }
+
+    #[test]
+    fn asks_over_loopback() {
+        let config = |line: &str| match crate::ops::config::parse(line.split_whitespace().map(String::from)) {
+            Ok(crate::ops::config::Command::Healthcheck(config, None)) => config,
+            _ => panic!("{line}"),
+        };
+        let rows: &[(&str, &str, &str)] = &[
+            ("--healthcheck", "127.0.0.1:8080", "/"),
+            ("--healthcheck --listen [::]:80 --status /s", "[::1]:80", "/s"),
+            ("--healthcheck --listen 192.0.2.1:81 --listen 0.0.0.0:82", "192.0.2.1:81", "/"),
+        ];
+        for (line, addr, path) in rows {
+            let config = config(line);
+            let (got, host, got_path) = own_url(&config).unwrap();
+            assert_eq!((got.to_string().as_str(), host.as_str(), got_path), (*addr, *addr, *path), "{line}");
+        }
+    }
+
+    /// RFC 4648 §10's test vectors.
+    #[test]
+    fn base64_vectors() {
+        for (bytes, want) in
+            [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE=")]
+        {
+            let mut out = Vec::new();
+            base64(bytes.as_bytes(), &mut out);
+            assert_eq!(out, want.as_bytes(), "{bytes}");
+        }
+    }
+}
