@@ -40,7 +40,7 @@ use crate::ops::log;
 const MAX_QUEUED_REPLIES: usize = 64;
 /// How long and how much a closing connection drains (seconds, bytes).
 const LINGER_SECS: u32 = 2;
-const LINGER_BYTES: usize = 256 * 1024;
+const LINGER_BYTES: u32 = 256 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Phase {
@@ -51,7 +51,8 @@ enum Phase {
     /// left unread (`linger` false), else by a lingering close.
     Closing { linger: bool },
     /// Write side shut; reading and discarding until EOF or the linger ends.
-    Draining { discarded: usize },
+    /// (u32, not usize: a Conn stays within 128 bytes on 64-bit.)
+    Draining { discarded: u32 },
 }
 
 /// What the current deadline guards against.
@@ -604,7 +605,7 @@ impl Conn {
                     let Phase::Draining { discarded } = &mut self.phase else {
                         return false;
                     };
-                    *discarded += n;
+                    *discarded = discarded.saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
                     if *discarded > LINGER_BYTES {
                         return false;
                     }
