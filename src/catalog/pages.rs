@@ -33,9 +33,9 @@ impl ErrorPages {
     pub fn build(catalog: &Catalog, content_type: &str, audience: Audience, vary_origin: bool) -> ErrorPages {
         let mut pages = Vec::new();
         for canned in &canned::PAGED {
-            let mut path = b"/".to_vec();
-            path.extend_from_slice(itoa::Buffer::new().format(canned.status).as_bytes());
-            path.extend_from_slice(b".html");
+            // The status line's digits: `HTTP/1.1 404 ...`.
+            let mut path = *b"/NNN.html";
+            path[1..4].copy_from_slice(&canned.line()[9..12]);
             let Some(Route::File(resource)) = catalog.lookup(&path) else {
                 continue;
             };
