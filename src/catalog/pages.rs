@@ -11,7 +11,7 @@
 #![forbid(unsafe_code)]
 
 use std::borrow::Cow;
-use std::os::unix::fs::FileExt;
+use std::io::Read;
 use std::sync::Arc;
 
 use crate::answer::canned::{self, Canned};
@@ -61,9 +61,11 @@ impl ErrorPages {
 fn body(file: &Entry) -> Option<Bytes> {
     match &file.body {
         Body::Memory(bytes) => Some(bytes.clone()),
+        // Opened at load time and never read since (sendfile reads at an
+        // offset of its own), so a read starts at the beginning.
         Body::File(handle) if file.len <= MAX_PAGE => {
-            let mut bytes = vec![0; file.len as usize];
-            handle.read_exact_at(&mut bytes, 0).ok()?;
+            let mut bytes = Vec::new();
+            (&*handle).read_to_end(&mut bytes).ok()?;
             Some(Cow::Owned(bytes))
         }
         Body::File(_) => None,
