@@ -30,21 +30,21 @@ impl Sites {
         options: &Options,
     ) -> Result<Sites, String> {
         let misdirects = root.is_none() && !vhosts.is_empty();
-        let mut sites = Sites { fallback: Catalog::empty(), misdirects, hosts: Vec::with_capacity(vhosts.len()) };
+        let mut hosts = Vec::with_capacity(vhosts.len());
         for (host, dir) in vhosts {
             let loaded = if dir.is_dir() { Catalog::load(dir, options) } else { Err("not a directory".into()) };
             // The walk's reasons name --root; here the flag is --vhost.
             let catalog = loaded.map_err(|why| {
                 format!("--vhost {host}={}: {}", dir.display(), why.strip_prefix("--root ").unwrap_or(&why))
             })?;
-            sites.hosts.push((host.as_bytes().into(), catalog));
+            hosts.push((host.as_bytes().into(), catalog));
         }
-        match root {
-            Some(root) => sites.fallback = Catalog::load(root, options)?,
-            None if !misdirects => sites.fallback = Catalog::embedded(options),
-            None => {}
-        }
-        Ok(sites)
+        let fallback = match root {
+            Some(root) => Catalog::load(root, options)?,
+            None if !misdirects => Catalog::embedded(options),
+            None => Catalog::empty(),
+        };
+        Ok(Sites { fallback, misdirects, hosts })
     }
 
     /// Memory all the sites hold, for `--max-memory`.
