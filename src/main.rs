@@ -306,38 +306,36 @@ fn healthcheck(config: &Config, url: Option<&str>) -> ExitCode {
 /// `mote --check`: the manifest and findings on stdout, exit 1 on errors;
 /// with `--vhost`, a section for each site, headed by the flag that names it.
 fn check_site(config: &Config) -> ExitCode {
-    if config.vhosts.is_empty() {
-        return match &config.root {
-            Some(root) => check_dir(config, root),
-            None => {
-                log::stdout_text(&embedded::manifest(&config.cache_rules, config.audience(), &config.mime));
-                ExitCode::SUCCESS
-            }
-        };
+    let sections = !config.vhosts.is_empty();
+    if !sections && config.root.is_none() {
+        log::stdout_text(&embedded::manifest(&config.cache_rules, config.audience(), &config.mime));
+        return ExitCode::SUCCESS;
     }
-    let sites = config.vhosts.iter().map(|(host, dir)| (format!("--vhost {host}={}", dir.display()), dir));
-    let root = config.root.iter().map(|root| (format!("--root {}", root.display()), root));
-    let mut status = ExitCode::SUCCESS;
-    for (heading, dir) in sites.chain(root) {
-        log::stdout_text(&format!("== {heading}\n"));
-        if check_dir(config, dir) != ExitCode::SUCCESS {
-            status = ExitCode::FAILURE;
+    let mut sound = true;
+    for (host, dir) in &config.vhosts {
+        log::stdout_text(&format!("== --vhost {host}={}\n", dir.display()));
+        sound &= check_dir(config, dir);
+    }
+    if let Some(root) = &config.root {
+        if sections {
+            log::stdout_text(&format!("== --root {}\n", root.display()));
         }
+        sound &= check_dir(config, root);
     }
-    status
-}
-
-/// One site's `--check`.
-fn check_dir(config: &Config, root: &std::path::Path) -> ExitCode {
-    let report = check::check(root, &config.cache_rules, config.audience(), &config.mime, true, |path| {
-        sys::open(path, libc::O_RDONLY)
-    });
-    log::stdout_text(&report.render(config.verbose));
-    if report.errors.is_empty() && check_redirects(root) {
+    if sound {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// One site's `--check`: whether it has no errors.
+fn check_dir(config: &Config, root: &std::path::Path) -> bool {
+    let report = check::check(root, &config.cache_rules, config.audience(), &config.mime, true, |path| {
+        sys::open(path, libc::O_RDONLY)
+    });
+    log::stdout_text(&report.render(config.verbose));
+    report.errors.is_empty() && check_redirects(root)
 }
 
 /// `--check`'s part for `_redirects`: each rule, then each line skipped (an

@@ -11,7 +11,7 @@
 #![forbid(unsafe_code)]
 
 use std::borrow::Cow;
-use std::os::unix::fs::FileExt;
+use std::io::Read;
 use std::sync::Arc;
 
 use crate::answer::canned::{self, Canned};
@@ -33,9 +33,9 @@ impl ErrorPages {
     pub fn build(catalog: &Catalog, content_type: &str, audience: Audience, vary_origin: bool) -> ErrorPages {
         let mut pages = Vec::new();
         for canned in &canned::PAGED {
-            let mut path = b"/".to_vec();
-            path.extend_from_slice(itoa::Buffer::new().format(canned.status).as_bytes());
-            path.extend_from_slice(b".html");
+            // The status line's digits: `HTTP/1.1 404 ...`.
+            let mut path = *b"/NNN.html";
+            path[1..4].copy_from_slice(&canned.line()[9..12]);
             let Some(Route::File(resource)) = catalog.lookup(&path) else {
                 continue;
             };
@@ -61,9 +61,11 @@ impl ErrorPages {
 fn body(file: &Entry) -> Option<Bytes> {
     match &file.body {
         Body::Memory(bytes) => Some(bytes.clone()),
+        // Opened at load time and never read since (sendfile reads at an
+        // offset of its own), so a read starts at the beginning.
         Body::File(handle) if file.len <= MAX_PAGE => {
-            let mut bytes = vec![0; file.len as usize];
-            handle.read_exact_at(&mut bytes, 0).ok()?;
+            let mut bytes = Vec::new();
+            (&*handle).read_to_end(&mut bytes).ok()?;
             Some(Cow::Owned(bytes))
         }
         Body::File(_) => None,

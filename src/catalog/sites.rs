@@ -29,21 +29,20 @@ impl Sites {
         vhosts: &[(String, std::path::PathBuf)],
         options: &Options,
     ) -> Result<Sites, String> {
+        let misdirects = root.is_none() && !vhosts.is_empty();
         let mut hosts = Vec::with_capacity(vhosts.len());
         for (host, dir) in vhosts {
-            let named = |why: &str| format!("--vhost {host}={}: {why}", dir.display());
-            if !std::fs::metadata(dir).is_ok_and(|meta| meta.is_dir()) {
-                return Err(named("not a directory"));
-            }
+            let loaded = if dir.is_dir() { Catalog::load(dir, options) } else { Err("not a directory".into()) };
             // The walk's reasons name --root; here the flag is --vhost.
-            let catalog =
-                Catalog::load(dir, options).map_err(|why| named(why.strip_prefix("--root ").unwrap_or(&why)))?;
+            let catalog = loaded.map_err(|why| {
+                format!("--vhost {host}={}: {}", dir.display(), why.strip_prefix("--root ").unwrap_or(&why))
+            })?;
             hosts.push((host.as_bytes().into(), catalog));
         }
-        let (fallback, misdirects) = match root {
-            Some(root) => (Catalog::load(root, options)?, false),
-            None if vhosts.is_empty() => (Catalog::embedded(options), false),
-            None => (Catalog::empty(), true),
+        let fallback = match root {
+            Some(root) => Catalog::load(root, options)?,
+            None if !misdirects => Catalog::embedded(options),
+            None => Catalog::empty(),
         };
         Ok(Sites { fallback, misdirects, hosts })
     }
