@@ -185,8 +185,7 @@ impl Types {
 /// a parameter is `token "=" ( token / quoted-string )`; no control bytes,
 /// so a header line can never be split by one.
 fn is_media_type(text: &str) -> bool {
-    let token =
-        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    let token = is_token;
     let quoted = |s: &str| {
         let inner = s.strip_prefix('"').and_then(|s| s.strip_suffix('"'));
         inner.is_some_and(|inner| {
@@ -204,6 +203,11 @@ fn is_media_type(text: &str) -> bool {
             let parameter = parameter.trim_matches([' ', '\t']);
             parameter.split_once('=').is_some_and(|(name, value)| token(name) && (token(value) || quoted(value)))
         })
+}
+
+/// RFC 9110 §5.6.2: a token, as header names and media types are made of.
+pub fn is_token(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// Whether content of this type shrinks when compressed: text, and the
