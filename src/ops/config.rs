@@ -909,9 +909,17 @@ fn bytes(flag: &str, text: &str, min: u64) -> Result<u64, UsageError> {
 /// characters and no dot segments, so a request's normalised path can
 /// equal it.
 fn page_path(flag: &str, text: String, expected: &str) -> Result<String, UsageError> {
-    let plain = |b: u8| b.is_ascii_alphanumeric() || b"/-._~".contains(&b);
-    let dot_segment = text.split('/').any(|segment| segment == "." || segment == "..");
-    if !text.starts_with('/') || text.contains("//") || dot_segment || !text.bytes().all(plain) {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b"-._~".contains(&b);
+    // Nothing before the first slash, an empty segment only last (no
+    // `//`), and no dot segment.
+    let mut segments = text.split('/');
+    let mut valid = segments.next() == Some("") && !text.is_empty();
+    let mut after_empty = false;
+    for segment in segments {
+        valid &= !after_empty && segment != "." && segment != ".." && segment.bytes().all(plain);
+        after_empty = segment.is_empty();
+    }
+    if !valid {
         return Err(invalid(flag, &text, expected));
     }
     Ok(text)
