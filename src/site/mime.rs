@@ -193,7 +193,8 @@ fn is_media_type(text: &str) -> bool {
         })
     };
     let mut parts = text.split(';');
-    let essence = parts.next().unwrap_or_default().trim_end_matches([' ', '\t']);
+    // `add` has trimmed the start already.
+    let essence = parts.next().unwrap_or_default().trim_matches([' ', '\t']);
     let Some((kind, subtype)) = essence.split_once('/') else {
         return false;
     };
