@@ -649,10 +649,12 @@ fn host_name(text: &str) -> Option<String> {
 
 /// RFC 1123 §2.1: letters, digits and hyphens, not at either end, 1 to 63.
 fn dns_label(label: &str) -> bool {
-    (1..=63).contains(&label.len())
-        && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        && !label.starts_with('-')
-        && !label.ends_with('-')
+    let bytes = label.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 63
+        && bytes.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-')
+        && bytes[0] != b'-'
+        && bytes[bytes.len() - 1] != b'-'
 }
 
 /// Sets the ACME option `flag` from its value.
