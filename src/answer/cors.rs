@@ -31,6 +31,7 @@ use mote_site::representation::NOSNIFF;
 /// What a script may read beside the CORS-safelisted response headers
 /// (Fetch §3.2.6): revalidation and ranges.
 const EXPOSE: &[u8] = b"Access-Control-Expose-Headers: ETag, Content-Range, Content-Length\r\n";
+const ALLOW_ORIGIN: &[u8] = b"Access-Control-Allow-Origin: ";
 const CREDENTIALS: &[u8] = b"Access-Control-Allow-Credentials: true\r\n";
 const VARY: &[u8] = b"Vary: Origin\r\n";
 /// How long a browser may keep a preflight's answer: two hours, Chromium's
@@ -59,8 +60,8 @@ pub const MAX_ORIGINS: usize = 64;
 pub struct Cors {
     /// `*`: every response carries the CORS lines.
     any: bool,
-    /// Named origins, as browsers send them.
-    origins: Box<[Box<[u8]>]>,
+    /// Named origins, as browsers send them (in their lines in `extras`).
+    origins: Vec<&'static [u8]>,
     /// `--auth`: responses are read with credentials.
     credentials: bool,
     /// The lines a reply may carry after its head (see `EVERY`).
@@ -91,12 +92,13 @@ impl Cors {
         let mut named = Vec::with_capacity(origins.len());
         for origin in origins {
             let origin = origin.as_bytes();
-            let allow = [b"Access-Control-Allow-Origin: ", origin, b"\r\n", EXPOSE, credentials_line].concat();
-            extras.push(lines(&[&allow, headers]));
+            let allow = [ALLOW_ORIGIN, origin, b"\r\n", EXPOSE, credentials_line].concat();
+            let line = lines(&[&allow, headers]);
+            extras.push(line);
             extras.push(lines(&[&allow, VARY, headers]));
-            named.push(origin.into());
+            named.push(&line[ALLOW_ORIGIN.len()..][..origin.len()]);
         }
-        Some(Cors { any, origins: named.into(), credentials, extras: extras.leak() })
+        Some(Cors { any, origins: named, credentials, extras: extras.leak() })
     }
 
     /// What `request`, whose head is `head`, asks of `--cors`: an allowed
@@ -125,7 +127,7 @@ impl Cors {
         if !matches!(fields.request_method?, b"GET" | b"HEAD") {
             return None;
         }
-        let origin: &[u8] = if self.any { b"*" } else { &self.origins[allowed?] };
+        let origin: &[u8] = if self.any { b"*" } else { self.origins[allowed?] };
         let mut head = b"HTTP/1.1 204 No Content\r\nAccess-Control-Allow-Origin: ".to_vec();
         head.extend_from_slice(origin);
         head.extend_from_slice(b"\r\n");
