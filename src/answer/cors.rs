@@ -31,14 +31,16 @@ use mote_site::representation::NOSNIFF;
 /// What a script may read beside the CORS-safelisted response headers
 /// (Fetch §3.2.6): revalidation and ranges.
 const EXPOSE: &[u8] = b"Access-Control-Expose-Headers: ETag, Content-Range, Content-Length\r\n";
+const ALLOW_ORIGIN: &[u8] = b"Access-Control-Allow-Origin: ";
 const CREDENTIALS: &[u8] = b"Access-Control-Allow-Credentials: true\r\n";
 const VARY: &[u8] = b"Vary: Origin\r\n";
 /// How long a browser may keep a preflight's answer: two hours, Chromium's
 /// cap (Firefox's is a day), so a changed `--cors` reaches every browser
 /// within that time.
 const MAX_AGE: &[u8] = b"Access-Control-Max-Age: 7200\r\n";
-/// The request headers a preflight may allow: those mote acts on.
-const REQUEST_HEADERS: [&str; 4] = ["range", "if-none-match", "if-modified-since", "if-range"];
+/// The request headers a preflight may allow: those mote acts on, the last
+/// only with `--auth`.
+const REQUEST_HEADERS: [&str; 5] = ["range", "if-none-match", "if-modified-since", "if-range", "authorization"];
 
 /// Where the lines are in `Cors::extras`: the ones every response carries
 /// (the `--header` lines, after the CORS lines with `*`), the `--header`
@@ -58,8 +60,8 @@ pub const MAX_ORIGINS: usize = 64;
 pub struct Cors {
     /// `*`: every response carries the CORS lines.
     any: bool,
-    /// Named origins, as browsers send them.
-    origins: Box<[Box<[u8]>]>,
+    /// Named origins, as browsers send them (in their lines in `extras`).
+    origins: Vec<&'static [u8]>,
     /// `--auth`: responses are read with credentials.
     credentials: bool,
     /// The lines a reply may carry after its head (see `EVERY`).
@@ -83,24 +85,20 @@ impl Cors {
     pub fn new(origins: &[String], credentials: bool, headers: &'static [u8]) -> Option<Cors> {
         let any = origins.first()? == "*";
         let origins: &[String] = if any { &[] } else { &origins[..origins.len().min(MAX_ORIGINS)] };
-        let credentials_line = if credentials { CREDENTIALS } else { b"" };
-        let every: &[u8] =
-            if any { &[b"Access-Control-Allow-Origin: *\r\n", EXPOSE, headers].concat() } else { headers };
-        let mut extras: Vec<Vec<u8>> = vec![every.to_vec(), headers.to_vec(), [VARY, headers].concat()];
+        let credentials_line: &[u8] = if credentials { CREDENTIALS } else { b"" };
+        let every = if any { lines(&[b"Access-Control-Allow-Origin: *\r\n", EXPOSE, headers]) } else { headers };
+        let mut extras = Vec::with_capacity(FIRST_ORIGIN as usize + 2 * origins.len());
+        extras.extend([every, headers, lines(&[VARY, headers])]);
+        let mut named = Vec::with_capacity(origins.len());
         for origin in origins {
-            let allow =
-                [b"Access-Control-Allow-Origin: ", origin.as_bytes(), b"\r\n", EXPOSE, credentials_line].concat();
-            extras.push([&allow, headers].concat());
-            extras.push([&allow, VARY, headers].concat());
+            let origin = origin.as_bytes();
+            let allow = [ALLOW_ORIGIN, origin, b"\r\n", EXPOSE, credentials_line].concat();
+            let line = lines(&[&allow, headers]);
+            extras.push(line);
+            extras.push(lines(&[&allow, VARY, headers]));
+            named.push(&line[ALLOW_ORIGIN.len()..][..origin.len()]);
         }
-        // Kept for the life of the process, so replies can point at them.
-        let extras = extras.into_iter().map(|lines| &*Box::leak(lines.into_boxed_slice())).collect::<Vec<_>>();
-        Some(Cors {
-            any,
-            origins: origins.iter().map(|origin| origin.as_bytes().into()).collect(),
-            credentials,
-            extras: Box::leak(extras.into_boxed_slice()),
-        })
+        Some(Cors { any, origins: named, credentials, extras: extras.leak() })
     }
 
     /// What `request`, whose head is `head`, asks of `--cors`: an allowed
@@ -129,7 +127,7 @@ impl Cors {
         if !matches!(fields.request_method?, b"GET" | b"HEAD") {
             return None;
         }
-        let origin: &[u8] = if self.any { b"*" } else { &self.origins[allowed?] };
+        let origin: &[u8] = if self.any { b"*" } else { self.origins[allowed?] };
         let mut head = b"HTTP/1.1 204 No Content\r\nAccess-Control-Allow-Origin: ".to_vec();
         head.extend_from_slice(origin);
         head.extend_from_slice(b"\r\n");
@@ -140,18 +138,16 @@ impl Cors {
         // Each name asked for that is on the list, once; the browser then
         // refuses a request that needs any other.
         let asked = fields.request_headers.unwrap_or_default();
-        let authorization = self.credentials.then_some("authorization");
-        let mut names = REQUEST_HEADERS
-            .into_iter()
-            .chain(authorization)
-            .filter(|name| asked.split(|&b| b == b',').any(|item| eq_lowercase(request::trim(item), name.as_bytes())));
-        if let Some(first) = names.next() {
-            head.extend_from_slice(b"Access-Control-Allow-Headers: ");
-            head.extend_from_slice(first.as_bytes());
-            for name in names {
-                head.extend_from_slice(b", ");
+        let names = &REQUEST_HEADERS[..REQUEST_HEADERS.len() - usize::from(!self.credentials)];
+        let mut separator: &[u8] = b"Access-Control-Allow-Headers: ";
+        for name in names {
+            if asked.split(|&b| b == b',').any(|item| eq_lowercase(request::trim(item), name.as_bytes())) {
+                head.extend_from_slice(separator);
                 head.extend_from_slice(name.as_bytes());
+                separator = b", ";
             }
+        }
+        if separator == b", " {
             head.extend_from_slice(b"\r\n");
         }
         head.extend_from_slice(MAX_AGE);
@@ -170,6 +166,12 @@ impl Cors {
     fn find(&self, origin: &[u8]) -> Option<usize> {
         self.origins.iter().position(|allowed| eq_lowercase(origin, allowed))
     }
+}
+
+/// `parts` joined, kept for the life of the process, so replies can point
+/// at them.
+fn lines(parts: &[&[u8]]) -> &'static [u8] {
+    parts.concat().leak()
 }
 
 impl Asked {

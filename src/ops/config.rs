@@ -268,6 +268,122 @@ pub enum Command {
 #[derive(Debug, PartialEq)]
 pub struct UsageError(pub String);
 
+/// A flag, as `FLAGS` names it.
+#[derive(Clone, Copy, PartialEq)]
+enum Flag {
+    Help,
+    Version,
+    Listen,
+    ListenTls,
+    TlsCert,
+    TlsKey,
+    HttpsRedirect,
+    Root,
+    Vhost,
+    Threads,
+    MaxConns,
+    HeaderTimeout,
+    IdleTimeout,
+    Grace,
+    CacheMax,
+    MaxMemory,
+    AccessLog,
+    Syslog,
+    IoUring,
+    Check,
+    Healthcheck,
+    TrustedProxy,
+    ProxyHeader,
+    Verbose,
+    Spa,
+    Listing,
+    CleanUrls,
+    CacheControl,
+    Mime,
+    Header,
+    Cors,
+    Auth,
+    AuthFile,
+    User,
+    Chroot,
+    Status,
+    Metrics,
+    Acme,
+    AcmeStaging,
+    /// `--acme-dir`, `--acme-directory` and the others `acme_option_value`
+    /// sets.
+    AcmeOption,
+}
+
+impl Flag {
+    /// A switch takes no value: `--spa`, never `--spa=yes`.
+    fn is_switch(self) -> bool {
+        matches!(
+            self,
+            Flag::HttpsRedirect
+                | Flag::Check
+                | Flag::Verbose
+                | Flag::Spa
+                | Flag::Listing
+                | Flag::CleanUrls
+                | Flag::AcmeStaging
+        )
+    }
+}
+
+/// Every flag by name. A table and one `match` on `Flag`, not a `match` on
+/// strings, so the names are compared by one loop.
+const FLAGS: &[(&str, Flag)] = &[
+    ("--help", Flag::Help),
+    ("-h", Flag::Help),
+    ("--version", Flag::Version),
+    ("-V", Flag::Version),
+    ("--listen", Flag::Listen),
+    ("--listen-tls", Flag::ListenTls),
+    ("--tls-cert", Flag::TlsCert),
+    ("--tls-key", Flag::TlsKey),
+    ("--https-redirect", Flag::HttpsRedirect),
+    ("--root", Flag::Root),
+    ("--vhost", Flag::Vhost),
+    ("--threads", Flag::Threads),
+    ("--max-conns", Flag::MaxConns),
+    ("--header-timeout", Flag::HeaderTimeout),
+    ("--idle-timeout", Flag::IdleTimeout),
+    ("--grace", Flag::Grace),
+    ("--cache-max", Flag::CacheMax),
+    ("--max-memory", Flag::MaxMemory),
+    ("--access-log", Flag::AccessLog),
+    ("--syslog", Flag::Syslog),
+    ("--io-uring", Flag::IoUring),
+    ("--check", Flag::Check),
+    ("--healthcheck", Flag::Healthcheck),
+    ("--trusted-proxy", Flag::TrustedProxy),
+    ("--proxy-header", Flag::ProxyHeader),
+    ("--verbose", Flag::Verbose),
+    ("-v", Flag::Verbose),
+    ("--spa", Flag::Spa),
+    ("--listing", Flag::Listing),
+    ("--clean-urls", Flag::CleanUrls),
+    ("--cache-control", Flag::CacheControl),
+    ("--mime", Flag::Mime),
+    ("--header", Flag::Header),
+    ("--cors", Flag::Cors),
+    ("--auth", Flag::Auth),
+    ("--auth-file", Flag::AuthFile),
+    ("--user", Flag::User),
+    ("--chroot", Flag::Chroot),
+    ("--status", Flag::Status),
+    ("--metrics", Flag::Metrics),
+    ("--acme", Flag::Acme),
+    ("--acme-staging", Flag::AcmeStaging),
+    ("--acme-dir", Flag::AcmeOption),
+    ("--acme-directory", Flag::AcmeOption),
+    ("--acme-ca-file", Flag::AcmeOption),
+    ("--acme-email", Flag::AcmeOption),
+    ("--acme-profile", Flag::AcmeOption),
+    ("--acme-challenge", Flag::AcmeOption),
+];
+
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageError> {
     let mut config = Config {
         listen: Vec::new(),
@@ -328,220 +444,194 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
     let mut acme_staging = (false, false);
     let mut args = args.into_iter().peekable();
     while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => (flag.to_string(), Some(value.to_string())),
-            _ => (arg.clone(), None),
+        let (given, inline) = match arg.split_once('=') {
+            Some((given, value)) if given.starts_with("--") => (given, Some(value)),
+            _ => (arg.as_str(), None),
         };
-        let mut value = || -> Result<String, UsageError> {
-            inline.clone().or_else(|| args.next()).ok_or_else(|| UsageError(format!("{flag} needs a value")))
+        let Some(&(name, flag)) = FLAGS.iter().find(|(name, _)| *name == given) else {
+            return Err(if given.starts_with('-') {
+                fail(&["unknown flag ", &printable(given), " (mote --help lists them)"])
+            } else {
+                fail(&["unexpected argument '", &printable(&arg), "' (mote --help lists the flags)"])
+            });
         };
-        match flag.as_str() {
-            "--help" | "-h" => return Ok(Command::Help),
-            "--version" | "-V" => return Ok(Command::Version),
-            "--listen" | "--listen-tls" => {
-                let text = value()?;
+        let text: String = match flag {
+            Flag::Help => return Ok(Command::Help),
+            Flag::Version => return Ok(Command::Version),
+            #[cfg(not(feature = "acme"))]
+            Flag::Acme | Flag::AcmeStaging | Flag::AcmeOption => {
+                return Err(fail(&[name, ": mote was built without ACME (make ACME=1)"]))
+            }
+            Flag::Syslog => inline.unwrap_or(crate::ops::log::SYSLOG_SOCKET).into(),
+            // The URL is optional: the next argument, unless it is a flag.
+            Flag::Healthcheck => {
+                let next_is_url = inline.is_none() && args.peek().is_some_and(|next| !next.starts_with('-'));
+                healthcheck = Some(if next_is_url { args.next() } else { inline.map(str::to_owned) });
+                continue;
+            }
+            _ if flag.is_switch() => match inline {
+                Some(_) => return Err(fail(&[name, " takes no value"])),
+                None => String::new(),
+            },
+            _ => match inline {
+                Some(value) => value.into(),
+                None => args.next().ok_or_else(|| fail(&[name, " needs a value"]))?,
+            },
+        };
+        match flag {
+            Flag::Listen | Flag::ListenTls => {
                 let addr = text
                     .parse()
-                    .map_err(|_| invalid(&flag, &text, "an address with a port, like 0.0.0.0:8080 or [::]:8080"))?;
+                    .map_err(|_| invalid(name, &text, "an address with a port, like 0.0.0.0:8080 or [::]:8080"))?;
                 if config.listen.len() + config.listen_tls.len() == MAX_LISTEN {
-                    return Err(UsageError(format!("{flag}: at most {MAX_LISTEN} addresses")));
+                    return Err(fail(&[
+                        name,
+                        ": at most ",
+                        itoa::Buffer::new().format(MAX_LISTEN as u64),
+                        " addresses",
+                    ]));
                 }
-                if flag == "--listen" {
+                if flag == Flag::Listen {
                     config.listen.push(addr);
                 } else {
                     config.listen_tls.push(addr);
                 }
             }
-            "--tls-cert" => config.tls_cert.push(PathBuf::from(non_empty(&flag, value()?, "a PEM file")?)),
-            "--tls-key" => config.tls_key.push(PathBuf::from(non_empty(&flag, value()?, "a PEM file")?)),
-            "--vhost" => {
-                let text = value()?;
+            Flag::TlsCert => config.tls_cert.push(non_empty(name, text, "a PEM file")?.into()),
+            Flag::TlsKey => config.tls_key.push(non_empty(name, text, "a PEM file")?.into()),
+            Flag::HttpsRedirect => config.https_redirect = true,
+            Flag::Root => config.root = Some(non_empty(name, text, "a directory")?.into()),
+            Flag::Vhost => {
                 let vhost = text.split_once('=').and_then(|(host, dir)| Some((host_name(host)?, dir)));
                 let Some((host, dir)) = vhost.filter(|(_, dir)| !dir.is_empty()) else {
-                    return Err(invalid(&flag, &text, "HOST=DIR, HOST a DNS name such as example.org"));
+                    return Err(invalid(name, &text, "HOST=DIR, HOST a DNS name such as example.org"));
                 };
                 if config.vhosts.iter().any(|(named, _)| *named == host) {
-                    return Err(UsageError(format!("--vhost: {host} is named twice")));
+                    return Err(fail(&[name, ": ", &host, " is named twice"]));
                 }
                 config.vhosts.push((host, PathBuf::from(dir)));
             }
-            "--https-redirect" if inline.is_none() => config.https_redirect = true,
-            "--root" => {
-                let text = value()?;
-                if text.is_empty() {
-                    return Err(invalid(&flag, &text, "a directory"));
-                }
-                config.root = Some(PathBuf::from(text));
-            }
-            "--threads" => {
-                let text = value()?;
+            Flag::Threads => {
                 config.threads = if text == "auto" {
                     crate::sys::online_cpus()
                 } else {
-                    number(&flag, &text, 1, MAX_THREADS).map_err(|_| {
-                        invalid(&flag, &text, &format!("auto or a whole number from 1 to {MAX_THREADS}"))
-                    })? as usize
+                    number(name, &text, "auto or a whole number", 1, MAX_THREADS)? as usize
                 };
             }
-            "--max-conns" => config.max_conns = Some(number(&flag, &value()?, 1, 1 << 20)? as usize),
-            "--header-timeout" => config.header_timeout = seconds(&flag, &value()?)?,
-            "--idle-timeout" => config.idle_timeout = seconds(&flag, &value()?)?,
-            "--grace" => config.grace = Duration::from_secs(number(&flag, &value()?, 0, MAX_TIMEOUT_SECS)?),
-            "--cache-max" => config.cache_max = bytes(&flag, &value()?, 0)?,
-            "--max-memory" => config.max_memory = Some(bytes(&flag, &value()?, 1)?),
-            "--access-log" => config.access_log = Some(non_empty(&flag, value()?, "a file, - or syslog")?),
-            "--syslog" => {
-                let socket = inline.clone().unwrap_or_else(|| crate::ops::log::SYSLOG_SOCKET.to_string());
-                config.syslog = Some(PathBuf::from(non_empty(&flag, socket, "a unix socket path")?));
-            }
-            "--io-uring" => {
-                let text = value()?;
+            Flag::MaxConns => config.max_conns = Some(number(name, &text, WHOLE, 1, 1 << 20)? as usize),
+            Flag::HeaderTimeout => config.header_timeout = seconds(name, &text, 1)?,
+            Flag::IdleTimeout => config.idle_timeout = seconds(name, &text, 1)?,
+            Flag::Grace => config.grace = seconds(name, &text, 0)?,
+            Flag::CacheMax => config.cache_max = bytes(name, &text, 0)?,
+            Flag::MaxMemory => config.max_memory = Some(bytes(name, &text, 1)?),
+            Flag::AccessLog => config.access_log = Some(non_empty(name, text, "a file, - or syslog")?),
+            Flag::Syslog => config.syslog = Some(non_empty(name, text, "a unix socket path")?.into()),
+            Flag::IoUring => {
                 config.io_uring = match text.as_str() {
                     "auto" => true,
                     "off" => false,
-                    _ => return Err(invalid(&flag, &text, "auto or off")),
+                    _ => return Err(invalid(name, &text, "auto or off")),
                 };
             }
-            "--check" if inline.is_none() => check = true,
-            // The URL is optional: the next argument, unless it is a flag.
-            "--healthcheck" => {
-                let next_is_url = inline.is_none() && args.peek().is_some_and(|next| !next.starts_with('-'));
-                healthcheck = Some(if next_is_url { args.next() } else { inline.clone() });
-            }
-            "--trusted-proxy" => {
-                let text = value()?;
+            Flag::Check => check = true,
+            Flag::TrustedProxy => {
                 let cidr = Cidr::parse(&text)
-                    .ok_or_else(|| invalid(&flag, &text, "an IP address or block, like 10.0.0.0/8 or 2001:db8::/32"))?;
+                    .ok_or_else(|| invalid(name, &text, "an IP address or block, like 10.0.0.0/8 or 2001:db8::/32"))?;
                 config.proxies.trusted.push(cidr);
             }
-            "--proxy-header" => {
-                let text = value()?;
+            Flag::ProxyHeader => {
                 let header = ProxyHeader::parse(&text)
-                    .ok_or_else(|| invalid(&flag, &text, "x-forwarded-for, forwarded or x-real-ip"))?;
+                    .ok_or_else(|| invalid(name, &text, "x-forwarded-for, forwarded or x-real-ip"))?;
                 proxy_header = Some(header);
             }
-            "--verbose" | "-v" if inline.is_none() => config.verbose = true,
-            "--spa" if inline.is_none() => config.spa = true,
-            "--listing" if inline.is_none() => config.listing = true,
-            "--clean-urls" if inline.is_none() => config.clean_urls = true,
-            "--spa" | "--listing" | "--clean-urls" | "--check" | "--verbose" | "--https-redirect" => {
-                return Err(UsageError(format!("{flag} takes no value")))
-            }
-            "--cache-control" => {
-                let text = value()?;
+            Flag::Verbose => config.verbose = true,
+            Flag::Spa => config.spa = true,
+            Flag::Listing => config.listing = true,
+            Flag::CleanUrls => config.clean_urls = true,
+            Flag::CacheControl => {
                 let rule = Rule::parse(&text)
-                    .ok_or_else(|| invalid(&flag, &text, "GLOB=VALUE, like '/assets/**=max-age=600'"))?;
+                    .ok_or_else(|| invalid(name, &text, "GLOB=VALUE, like '/assets/**=max-age=600'"))?;
                 config.cache_rules.push(rule);
             }
-            "--mime" => {
-                let text = value()?;
-                config.mime.add(&text).map_err(|why| invalid(&flag, &text, why))?;
-            }
-            "--header" => {
-                let text = value()?;
-                let line = header_line(&text).map_err(|why| invalid(&flag, &text, why))?;
-                config.headers.extend_from_slice(line.as_bytes());
-            }
-            "--cors" => {
-                let text = value()?;
+            Flag::Mime => config.mime.add(&text).map_err(|why| invalid(name, &text, why))?,
+            Flag::Header => header_line(&text, &mut config.headers).map_err(|why| invalid(name, &text, why))?,
+            Flag::Cors => {
                 let origin = cors_origin(&text).ok_or_else(|| {
-                    invalid(
-                        &flag,
-                        &text,
-                        "* or an origin such as https://example.org or http://localhost:8080, no path",
-                    )
+                    invalid(name, &text, "* or an origin such as https://example.org or http://localhost:8080, no path")
                 })?;
-                if config.cors.len() == crate::answer::cors::MAX_ORIGINS {
-                    return Err(UsageError(format!("{flag}: at most {} origins", crate::answer::cors::MAX_ORIGINS)));
+                let most = crate::answer::cors::MAX_ORIGINS;
+                if config.cors.len() == most {
+                    return Err(fail(&[name, ": at most ", itoa::Buffer::new().format(most as u64), " origins"]));
                 }
                 if !config.cors.contains(&origin) {
                     config.cors.push(origin);
                 }
             }
-            "--auth" => {
-                let text = value()?;
+            Flag::Auth => {
                 if !text.contains(':') || text.starts_with(':') {
-                    return Err(invalid(&flag, "<hidden>", "USER:PASS"));
+                    return Err(invalid(name, "<hidden>", "USER:PASS"));
                 }
                 config.auth.push(text.into_bytes());
             }
-            "--auth-file" => config.auth_file = Some(non_empty(&flag, value()?, "a file of user:password lines")?),
-            "--user" => config.user = Some(non_empty(&flag, value()?, "a user name or uid")?),
-            "--chroot" => config.chroot = Some(PathBuf::from(non_empty(&flag, value()?, "a directory")?)),
-            "--status" => config.status = Some(page_path(&flag, value()?, "/.mote-status")?),
-            #[cfg(not(feature = "acme"))]
-            "--acme" | "--acme-dir" | "--acme-directory" | "--acme-staging" | "--acme-ca-file" | "--acme-email"
-            | "--acme-profile" | "--acme-challenge" => {
-                return Err(UsageError(format!("{flag}: mote was built without ACME (make ACME=1)")))
-            }
+            Flag::AuthFile => config.auth_file = Some(non_empty(name, text, "a file of user:password lines")?),
+            Flag::User => config.user = Some(non_empty(name, text, "a user name or uid")?),
+            Flag::Chroot => config.chroot = Some(non_empty(name, text, "a directory")?.into()),
+            Flag::Status => config.status = Some(page_path(name, text, "a URL path such as /.mote-status")?),
+            Flag::Metrics => config.metrics = Some(page_path(name, text, "a URL path such as /metrics")?),
             #[cfg(feature = "acme")]
-            "--acme" => {
-                let text = value()?;
+            Flag::Acme => {
                 let names = acme_names(&text)?;
-                for name in &names {
-                    if config.acme.iter().flatten().any(|seen| seen == name) {
+                for acme_name in &names {
+                    if config.acme.iter().flatten().any(|seen| seen == acme_name) {
                         return Err(UsageError(format!(
-                            "--acme: {name} is already named by another --acme (each name gets one certificate)"
+                            "--acme: {acme_name} is already named by another --acme (each name gets one certificate)"
                         )));
                     }
                 }
                 config.acme.push(names);
             }
             #[cfg(feature = "acme")]
-            "--acme-staging" if inline.is_none() => {
-                acme_option = acme_option.or(Some("--acme-staging"));
+            Flag::AcmeStaging => {
+                acme_option = acme_option.or(Some(name));
                 acme_staging.0 = true;
             }
             #[cfg(feature = "acme")]
-            "--acme-staging" => return Err(UsageError(format!("{flag} takes no value"))),
-            #[cfg(feature = "acme")]
-            "--acme-dir" | "--acme-directory" | "--acme-ca-file" | "--acme-email" | "--acme-profile"
-            | "--acme-challenge" => {
-                let text = value()?;
-                acme_option = acme_option.or(ACME_OPTIONS.iter().copied().find(|option| *option == flag));
-                acme_staging.1 |= flag == "--acme-directory";
-                acme_option_value(&mut config, &flag, text)?;
+            Flag::AcmeOption => {
+                acme_option = acme_option.or(Some(name));
+                acme_staging.1 |= name == "--acme-directory";
+                acme_option_value(&mut config, name, text)?;
             }
-            "--metrics" => config.metrics = Some(page_path(&flag, value()?, "/metrics")?),
-            _ if flag.starts_with('-') => {
-                return Err(UsageError(format!("unknown flag {} (mote --help lists them)", printable(&flag))))
-            }
-            _ => {
-                return Err(UsageError(format!(
-                    "unexpected argument '{}' (mote --help lists the flags)",
-                    printable(&arg)
-                )))
-            }
+            // Answered before a value is taken.
+            #[cfg(not(feature = "acme"))]
+            Flag::Acme | Flag::AcmeStaging | Flag::AcmeOption => {}
+            Flag::Help | Flag::Version | Flag::Healthcheck => {}
         }
     }
     if let (Some(status), Some(metrics)) = (&config.status, &config.metrics) {
         if status == metrics {
-            return Err(UsageError(format!("--metrics: {metrics} is already the --status path; give each its own")));
+            return Err(fail(&["--metrics: ", metrics, " is already the --status path; give each its own"]));
         }
     }
-    if config.cors.len() > 1 && config.cors.iter().any(|origin| origin == "*") {
-        return Err(UsageError("--cors: * allows every origin; give it alone or list the origins".into()));
+    let any_origin = config.cors.iter().any(|origin| origin == "*");
+    if any_origin && config.cors.len() > 1 {
+        return Err(fail(&["--cors: * allows every origin; give it alone or list the origins"]));
     }
     // Fetch §3.2.5: a credentialed response must name its origin, never `*`.
-    if config.cors.iter().any(|origin| origin == "*") && config.audience() == Audience::Authenticated {
-        return Err(UsageError(
-            "--cors '*' cannot go with --auth: browsers refuse * with credentials; list the origins".into(),
-        ));
+    if any_origin && config.audience() == Audience::Authenticated {
+        return Err(fail(&["--cors '*' cannot go with --auth: browsers refuse * with credentials; list the origins"]));
     }
-    let header_names = config.headers.split(|&b| b == b'\n').map(|line| line.to_ascii_lowercase());
-    if !config.cors.is_empty() && header_names.into_iter().any(|line| line.starts_with(b"access-control-")) {
-        return Err(UsageError("--header: --cors sets the Access-Control- headers; give them one way".into()));
+    let cors_header = |line: &[u8]| line.get(..15).is_some_and(|name| name.eq_ignore_ascii_case(b"access-control-"));
+    if !config.cors.is_empty() && config.headers.split(|&b| b == b'\n').any(cors_header) {
+        return Err(fail(&["--header: --cors sets the Access-Control- headers; give them one way"]));
     }
     if let Some(header) = proxy_header {
         if config.proxies.trusted.is_empty() {
-            return Err(UsageError(
-                "--proxy-header goes with --trusted-proxy: only a trusted peer's header is read".into(),
-            ));
+            return Err(fail(&["--proxy-header goes with --trusted-proxy: only a trusted peer's header is read"]));
         }
         config.proxies.header = header;
     }
     if config.verbose && !check {
-        return Err(UsageError("--verbose goes with --check: it lists every finding".into()));
+        return Err(fail(&["--verbose goes with --check: it lists every finding"]));
     }
     #[cfg(feature = "acme")]
     check_acme(&mut config, acme_option, acme_staging)?;
@@ -570,7 +660,7 @@ fn check_tls(config: &Config) -> Result<(), UsageError> {
         return Ok(());
     };
     if !cfg!(feature = "tls") {
-        return Err(UsageError(format!("{first}: mote was built without TLS (make TLS=1)")));
+        return Err(fail(&[first, ": mote was built without TLS (make TLS=1)"]));
     }
     #[cfg(feature = "acme")]
     let acme = !config.acme.is_empty();
@@ -581,17 +671,18 @@ fn check_tls(config: &Config) -> Result<(), UsageError> {
         [("--listen-tls", given[0].1), ("--tls-cert", given[1].1 || !pair), ("--tls-key", given[2].1 || !pair)]
     {
         if !needed {
-            return Err(UsageError(format!(
-                "{first} needs {flag} (HTTPS takes --listen-tls, --tls-cert and --tls-key)"
-            )));
+            return Err(fail(&[first, " needs ", flag, " (HTTPS takes --listen-tls, --tls-cert and --tls-key)"]));
         }
     }
     if config.tls_cert.len() != config.tls_key.len() {
-        return Err(UsageError(format!(
-            "--tls-key: {} given for {} --tls-cert; give each certificate its key, in the same order",
-            config.tls_key.len(),
-            config.tls_cert.len()
-        )));
+        let (mut keys, mut certs) = (itoa::Buffer::new(), itoa::Buffer::new());
+        return Err(fail(&[
+            "--tls-key: ",
+            keys.format(config.tls_key.len() as u64),
+            " given for ",
+            certs.format(config.tls_cert.len() as u64),
+            " --tls-cert; give each certificate its key, in the same order",
+        ]));
     }
     Ok(())
 }
@@ -605,16 +696,13 @@ fn host_name(text: &str) -> Option<String> {
 
 /// RFC 1123 §2.1: letters, digits and hyphens, not at either end, 1 to 63.
 fn dns_label(label: &str) -> bool {
-    (1..=63).contains(&label.len())
-        && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        && !label.starts_with('-')
-        && !label.ends_with('-')
+    let bytes = label.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 63
+        && bytes.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-')
+        && bytes[0] != b'-'
+        && bytes[bytes.len() - 1] != b'-'
 }
-
-/// The ACME options that take a value.
-#[cfg(feature = "acme")]
-const ACME_OPTIONS: [&str; 6] =
-    ["--acme-dir", "--acme-directory", "--acme-ca-file", "--acme-email", "--acme-profile", "--acme-challenge"];
 
 /// Sets the ACME option `flag` from its value.
 #[cfg(feature = "acme")]
@@ -717,7 +805,13 @@ fn check_acme(config: &mut Config, option: Option<&str>, staging: (bool, bool)) 
 /// Control characters in the echoed value are escaped: an error stays one
 /// line, on the console and in syslog.
 fn invalid(flag: &str, value: &str, expected: &str) -> UsageError {
-    UsageError(format!("{flag}: invalid value '{}' (expected {expected})", printable(value)))
+    fail(&[flag, ": invalid value '", &printable(value), "' (expected ", expected, ")"])
+}
+
+/// A usage error of these words: one function rather than a `format!` at
+/// every flag.
+fn fail(words: &[&str]) -> UsageError {
+    UsageError(words.concat())
 }
 
 /// Control characters as `\xHH` (by hand: `escape_debug` pulls Unicode
@@ -770,56 +864,79 @@ fn cors_origin(text: &str) -> Option<String> {
     if text == "*" {
         return Some(text.into());
     }
-    let text = text.to_ascii_lowercase();
-    let (scheme, authority) = text.split_once("://")?;
-    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
-    let reg_name =
-        |host: &str| !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
-    let (host, port) = match authority.strip_prefix('[') {
+    let mut origin = text.to_ascii_lowercase();
+    let bytes = origin.as_bytes();
+    let scheme = bytes.windows(3).position(|three| three == b"://")?;
+    let host_at = scheme + 3;
+    let authority = &bytes[host_at..];
+    let host = match authority.strip_prefix(b"[") {
         Some(literal) => {
-            let (literal, port) = literal.split_once(']')?;
-            let ipv6 = !literal.is_empty() && literal.bytes().all(|b| b.is_ascii_hexdigit() || b":.".contains(&b));
-            (ipv6.then_some(&authority[..literal.len() + 2])?, port)
+            let end = literal.iter().position(|&b| b == b']')?;
+            let ipv6 = |b: &u8| b.is_ascii_hexdigit() || b":.".contains(b);
+            if end == 0 || !literal[..end].iter().all(ipv6) {
+                return None;
+            }
+            end + 2
         }
-        None => authority.split_at(authority.find(':').unwrap_or(authority.len())),
+        None => {
+            let end = authority.iter().position(|&b| b == b':').unwrap_or(authority.len());
+            let reg_name = |b: &u8| b.is_ascii_alphanumeric() || b"-._~".contains(b);
+            if end == 0 || !authority[..end].iter().all(reg_name) {
+                return None;
+            }
+            end
+        }
     };
-    if !scheme_ok || !(host.starts_with('[') || reg_name(host)) {
+    let scheme_char = |b: &u8| b.is_ascii_alphanumeric() || b"+-.".contains(b);
+    if !bytes[0].is_ascii_alphabetic() || !bytes[..scheme].iter().all(scheme_char) {
         return None;
     }
-    let port = match port.strip_prefix(':') {
-        None if port.is_empty() => None,
-        Some(digits) if !digits.is_empty() && digits.len() <= 5 && digits.bytes().all(|b| b.is_ascii_digit()) => {
-            Some(digits.parse::<u16>().ok().filter(|&n| n > 0)?)
+    let host_end = host_at + host;
+    // The port, without its leading zeros; none when it is the scheme's own.
+    let port = match &bytes[host_end..] {
+        [] => None,
+        [b':', digits @ ..] if (1..=5).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit) => {
+            let value = digits.iter().fold(0, |n, &d| n * 10 + u32::from(d - b'0'));
+            if value == 0 || value > 65535 {
+                return None;
+            }
+            let default: &[u8] = match &bytes[..scheme] {
+                b"http" | b"ws" => b"80",
+                b"https" | b"wss" => b"443",
+                _ => b"",
+            };
+            let zeros = digits.iter().take_while(|&&d| d == b'0').count();
+            let port = host_end + 1 + zeros;
+            (bytes[port..] != *default).then_some(port)
         }
         _ => return None,
     };
-    let default = match scheme {
-        "http" | "ws" => Some(80),
-        "https" | "wss" => Some(443),
-        _ => None,
-    };
-    Some(match port.filter(|&port| Some(port) != default) {
-        Some(port) => format!("{scheme}://{host}:{port}"),
-        None => format!("{scheme}://{host}"),
+    Some(match port {
+        Some(port) => [&origin[..=host_end], &origin[port..]].concat(),
+        None => {
+            origin.truncate(host_end);
+            origin
+        }
     })
 }
 
-/// `Name: value` -> `Name: value\r\n`, or why not.
-fn header_line(text: &str) -> Result<String, &'static str> {
+/// `Name: value` -> `Name: value\r\n` at the end of `lines`, or why not.
+fn header_line(text: &str, lines: &mut Vec<u8>) -> Result<(), &'static str> {
     let (name, value) = text.split_once(':').ok_or("'Name: value'")?;
-    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-    if name.is_empty() || !name.bytes().all(token) {
+    if !mote_site::mime::is_token(name) {
         return Err("a header name of letters, digits and !#$%&'*+-.^_`|~, then ': value'");
     }
-    if MANAGED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+    if MANAGED_HEADERS.iter().any(|managed| managed.eq_ignore_ascii_case(name)) {
         return Err("a header mote does not set itself");
     }
     let value = value.trim_matches([' ', '\t']);
     if value.is_empty() || !value.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b)) {
         return Err("a non-empty value of visible ASCII, spaces and tabs");
     }
-    Ok(format!("{name}: {value}\r\n"))
+    for part in [name, ": ", value, "\r\n"] {
+        lines.extend_from_slice(part.as_bytes());
+    }
+    Ok(())
 }
 
 /// A byte count of at least `min`, with an optional K, M or G suffix
@@ -840,11 +957,19 @@ fn bytes(flag: &str, text: &str, min: u64) -> Result<u64, UsageError> {
 /// The path of a page mote makes itself (`--status`, `--metrics`): plain
 /// characters and no dot segments, so a request's normalised path can
 /// equal it.
-fn page_path(flag: &str, text: String, example: &str) -> Result<String, UsageError> {
-    let plain = |b: u8| b.is_ascii_alphanumeric() || b"/-._~".contains(&b);
-    let dot_segment = text.split('/').any(|segment| segment == "." || segment == "..");
-    if !text.starts_with('/') || text.contains("//") || dot_segment || !text.bytes().all(plain) {
-        return Err(invalid(flag, &text, &format!("a URL path such as {example}")));
+fn page_path(flag: &str, text: String, expected: &str) -> Result<String, UsageError> {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b"-._~".contains(&b);
+    // Nothing before the first slash, an empty segment only last (no
+    // `//`), and no dot segment.
+    let mut segments = text.split('/');
+    let mut valid = segments.next() == Some("") && !text.is_empty();
+    let mut after_empty = false;
+    for segment in segments {
+        valid &= !after_empty && segment != "." && segment != ".." && segment.bytes().all(plain);
+        after_empty = segment.is_empty();
+    }
+    if !valid {
+        return Err(invalid(flag, &text, expected));
     }
     Ok(text)
 }
@@ -856,16 +981,25 @@ fn non_empty(flag: &str, text: String, expected: &str) -> Result<String, UsageEr
     Ok(text)
 }
 
-fn number(flag: &str, text: &str, min: u64, max: u64) -> Result<u64, UsageError> {
+/// What most numeric flags expect.
+const WHOLE: &str = "a whole number";
+
+/// A whole number from `min` to `max`; an error names `expected` (`WHOLE`,
+/// or more) and the range.
+fn number(flag: &str, text: &str, expected: &str, min: u64, max: u64) -> Result<u64, UsageError> {
     match text.parse::<u64>() {
         Ok(n) if (min..=max).contains(&n) && !text.starts_with('+') => Ok(n),
-        _ if max == u64::MAX => Err(invalid(flag, text, &format!("a whole number from {min}"))),
-        _ => Err(invalid(flag, text, &format!("a whole number from {min} to {max}"))),
+        _ => {
+            let (mut low, mut high) = (itoa::Buffer::new(), itoa::Buffer::new());
+            let range = [expected, " from ", low.format(min), " to ", high.format(max)].concat();
+            Err(invalid(flag, text, &range))
+        }
     }
 }
 
-fn seconds(flag: &str, text: &str) -> Result<Duration, UsageError> {
-    Ok(Duration::from_secs(number(flag, text, 1, MAX_TIMEOUT_SECS)?))
+/// Seconds, from `min` to a day.
+fn seconds(flag: &str, text: &str, min: u64) -> Result<Duration, UsageError> {
+    Ok(Duration::from_secs(number(flag, text, WHOLE, min, MAX_TIMEOUT_SECS)?))
 }
 
 #[cfg(test)]

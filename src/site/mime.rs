@@ -185,25 +185,26 @@ impl Types {
 /// a parameter is `token "=" ( token / quoted-string )`; no control bytes,
 /// so a header line can never be split by one.
 fn is_media_type(text: &str) -> bool {
-    let token =
-        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
     let quoted = |s: &str| {
         let inner = s.strip_prefix('"').and_then(|s| s.strip_suffix('"'));
         inner.is_some_and(|inner| {
             inner.bytes().all(|b| b == b'\t' || ((0x20..0x7f).contains(&b) && b != b'"' && b != b'\\'))
         })
     };
-    let mut parts = text.split(';');
-    let essence = parts.next().unwrap_or_default().trim_end_matches([' ', '\t']);
-    let Some((kind, subtype)) = essence.split_once('/') else {
-        return false;
-    };
-    token(kind)
-        && token(subtype)
-        && parts.all(|parameter| {
-            let parameter = parameter.trim_matches([' ', '\t']);
-            parameter.split_once('=').is_some_and(|(name, value)| token(name) && (token(value) || quoted(value)))
-        })
+    // The essence (`type/subtype`), then each parameter (`name=value`),
+    // with the whitespace around each trimmed.
+    let mut separator = '/';
+    text.split(';').all(|part| {
+        let pair = part.trim_matches([' ', '\t']).split_once(separator);
+        let parameter = separator == '=';
+        separator = '=';
+        pair.is_some_and(|(name, value)| is_token(name) && (is_token(value) || parameter && quoted(value)))
+    })
+}
+
+/// RFC 9110 §5.6.2: a token, as header names and media types are made of.
+pub fn is_token(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// Whether content of this type shrinks when compressed: text, and the
