@@ -187,7 +187,7 @@ impl Catalog {
         let canonical = fs::canonicalize(root).map_err(|e| format!("--root {}: {}", root.display(), error_text(&e)))?;
         loader.catalog.challenges = Some(Challenges::new(canonical, options.cache_rules, options.vary_origin));
         let (mut redirects, skipped) = Redirects::read(root)?;
-        redirects.cache_control = cache::for_page(options.audience).into();
+        redirects.cache_control = cache::for_page(options.audience);
         for line in skipped {
             let (path, why) = (root.join(walk::REDIRECTS), line.why);
             crate::ops::log::stderr_line(format_args!("mote: {}:{}: {why}; line skipped", path.display(), line.line));

@@ -66,6 +66,12 @@ pub struct Rule {
     /// The 3xx response for a request without a query, when TO has nothing
     /// to replace.
     fixed: Option<Arc<Entry>>,
+    /// How much of FROM is its table key: the literal segments it starts
+    /// with (`/a/b` for `/a/b/:x`).
+    key_len: usize,
+    /// The next rule in its table under the same key, in file order, + 1;
+    /// 0 for none.
+    next: u32,
 }
 
 /// A line that is not a rule mote follows.
@@ -75,18 +81,17 @@ pub struct Skipped {
     pub why: &'static str,
 }
 
-/// Rules by the literal segments their FROM starts with (as a path
-/// without its trailing slash: `/a/b` for `/a/b/:x/*`): a hash table with
-/// open addressing, since lookups only ever ask for an exact key.
+/// Rules by their key (a path without its trailing slash: `/a/b` for
+/// `/a/b/:x/*`): a hash table with open addressing, since lookups only
+/// ever ask for an exact key. Its rules under one key are chained through
+/// `Rule::next`.
 #[derive(Default)]
 struct Table {
-    /// Each key, with its rules' indices in file order.
-    keys: Vec<(Box<[u8]>, Vec<usize>)>,
-    /// Index into `keys` + 1, 0 for an empty slot; a power of two, at
-    /// least twice as many slots as keys.
+    /// The first rule under a key + 1, 0 for an empty slot; a power of
+    /// two, at least twice as many slots as rules.
     slots: Vec<u32>,
     /// Bit n: some key has n segments (the last bit: 63 or more), so a
-    /// path's starts no key can equal are not looked for.
+    /// path's starts no key can equal are not looked for. 0: no rules.
     depths: u64,
 }
 
@@ -94,15 +99,13 @@ struct Table {
 #[derive(Default)]
 pub struct Redirects {
     pub rules: Vec<Rule>,
-    forced: Table,
-    /// Unforced rules but 404s: after the site's files.
-    normal: Table,
-    /// Unforced 404 rules: after `--spa`.
-    missing: Table,
+    /// Forced rules; unforced rules but 404s (after the site's files);
+    /// unforced 404 rules (after `--spa`).
+    tables: [Table; 3],
     /// Memory held, for `--max-memory`.
     pub bytes: u64,
     /// Cache-Control of a 404 rule's response, as of the 404 page's.
-    pub cache_control: Box<str>,
+    pub cache_control: Cow<'static, str>,
 }
 
 impl Redirects {
@@ -110,127 +113,136 @@ impl Redirects {
     /// the lines skipped; `Err` when the file is there but cannot be read.
     pub fn read(root: &Path) -> Result<(Redirects, Vec<Skipped>), String> {
         let path = root.join(REDIRECTS);
-        let failed = |why: &str| format!("{}: {why}", path.display());
-        match std::fs::metadata(&path) {
+        let why = match std::fs::metadata(&path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Redirects::default(), Vec::new())),
             // A directory fails the read below, with its own reason.
             Ok(meta) if !meta.is_dir() && (!meta.is_file() || meta.len() > MAX_FILE_BYTES) => {
-                return Err(failed("not a regular file of at most 1024 KiB"))
+                "not a regular file of at most 1024 KiB".into()
             }
-            _ => {}
-        }
-        let text = crate::sys::read(&path).map_err(|e| failed(&error_text(&e)))?;
-        let (rules, skipped) = parse(&text);
-        Ok((Redirects::compile(rules), skipped))
+            _ => match crate::sys::read(&path) {
+                Ok(text) => {
+                    let (rules, skipped) = parse(&text);
+                    return Ok((Redirects::compile(rules), skipped));
+                }
+                Err(e) => error_text(&e),
+            },
+        };
+        Err(format!("{}: {why}", path.display()))
     }
 
     fn compile(mut rules: Vec<Rule>) -> Redirects {
-        let (mut forced, mut normal, mut missing) = (Table::default(), Table::default(), Table::default());
-        for table in [&mut forced, &mut normal, &mut missing] {
-            table.slots = vec![0; (2 * rules.len()).next_power_of_two()];
-        }
+        let mut tables: [Table; 3] = Default::default();
+        let slots = (2 * rules.len()).next_power_of_two();
         let mut bytes = 0;
-        for (index, rule) in rules.iter_mut().enumerate() {
-            let table = match (rule.force, rule.status) {
-                (true, _) => &mut forced,
-                (false, Status::NotFound) => &mut missing,
-                (false, _) => &mut normal,
-            };
-            table.insert(rule.key(), index);
-            // A redirect whose TO has nothing to replace: its head, built now.
-            let (mut head, mut fixed) = (Vec::new(), false);
-            if let Status::Redirect(code) = rule.status {
-                redirect_head(code, &mut head, |out| fixed = !rule.location(b"", None, out));
+        // From the last rule up, each put first under its key: the chains
+        // come out in file order.
+        for index in (0..rules.len()).rev() {
+            let rule = &rules[index];
+            let table = &mut tables[rule.table()];
+            if table.slots.is_empty() {
+                table.slots = vec![0; slots];
             }
-            if fixed {
-                // No precondition is ever evaluated against a redirect.
-                rule.fixed = Some(Arc::new(Entry {
-                    shared_from: head.len(),
-                    head_not_modified: Cow::Borrowed(b""),
-                    head_ok: Cow::Owned(head),
-                    etag: [0; 18],
-                    last_modified: 0,
-                    len: 0,
-                    body: Body::Memory(Cow::Borrowed(b"")),
-                }));
+            let key = &rule.from[..rule.key_len];
+            table.depths |= 1 << key.iter().filter(|&&b| b == b'/').count().min(63);
+            let slot = table.slot(&rules, key);
+            let next = std::mem::replace(&mut table.slots[slot], index as u32 + 1);
+            let rule = &mut rules[index];
+            rule.next = next;
+            // A redirect whose TO has nothing to replace: its head, built now.
+            if let Status::Redirect(code) = rule.status {
+                let (head, replaced) = rule.head(code, b"", None);
+                if !replaced {
+                    // No precondition is ever evaluated against a redirect.
+                    rule.fixed = Some(Arc::new(Entry {
+                        shared_from: head.len(),
+                        head_not_modified: Cow::Borrowed(b""),
+                        head_ok: Cow::Owned(head),
+                        etag: [0; 18],
+                        last_modified: 0,
+                        len: 0,
+                        body: Body::Memory(Cow::Borrowed(b"")),
+                    }));
+                }
             }
             bytes += (rule.from.len() + rule.to.len()) as u64 + 160;
         }
-        Redirects { rules, forced, normal, missing, bytes, cache_control: Box::default() }
+        Redirects { rules, tables, bytes, cache_control: Cow::Borrowed("") }
     }
 
     /// Whether any rule comes before the site's files.
     pub fn has_forced(&self) -> bool {
-        !self.forced.keys.is_empty()
+        self.tables[0].depths != 0
     }
 
     /// The first forced rule `path` (decoded and normalised) matches.
     pub fn forced(&self, path: &[u8]) -> Option<&Rule> {
-        self.forced.find(&self.rules, path)
+        self.find(0, path)
     }
 
     /// The first unforced rule but a 404 that `path` matches.
     pub fn normal(&self, path: &[u8]) -> Option<&Rule> {
-        self.normal.find(&self.rules, path)
+        self.find(1, path)
     }
 
     /// The first unforced 404 rule `path` matches.
     pub fn missing(&self, path: &[u8]) -> Option<&Rule> {
-        self.missing.find(&self.rules, path)
+        self.find(2, path)
+    }
+
+    /// The matching rule of a table that comes first in the file: only the
+    /// rules filed under a start of `path` (``, `/a`, `/a/b` for `/a/b`)
+    /// are tried.
+    #[inline(never)]
+    fn find(&self, table: usize, path: &[u8]) -> Option<&Rule> {
+        let (table, rules) = (&self.tables[table], &self.rules[..]);
+        if table.depths == 0 {
+            return None;
+        }
+        let path = trimmed(path);
+        let (mut best, mut depth, mut end) = (u32::MAX, 0, 0);
+        loop {
+            if table.depths & (1 << depth.min(63)) != 0 {
+                let mut at = table.slots[table.slot(rules, &path[..end])];
+                // Rules after the best one so far cannot win.
+                while at != 0 && at <= best {
+                    let rule = &rules[at as usize - 1];
+                    if rule.matches(path) {
+                        best = at;
+                        break;
+                    }
+                    at = rule.next;
+                }
+            }
+            if end == path.len() {
+                break;
+            }
+            end += 1;
+            while end < path.len() && path[end] != b'/' {
+                end += 1;
+            }
+            depth += 1;
+        }
+        rules.get(best.wrapping_sub(1) as usize)
     }
 }
 
 impl Table {
-    fn insert(&mut self, key: Box<[u8]>, rule: usize) {
-        self.depths |= 1 << key.iter().filter(|&&b| b == b'/').count().min(63);
-        let slot = self.slot(&key);
-        match self.slots[slot] {
-            0 => {
-                self.keys.push((key, vec![rule]));
-                self.slots[slot] = self.keys.len() as u32;
-            }
-            at => self.keys[at as usize - 1].1.push(rule),
-        }
-    }
-
-    /// The slot that holds `key`, or the empty one it would go in.
-    fn slot(&self, key: &[u8]) -> usize {
+    /// The slot that holds `key`'s first rule, or the empty one it would go in.
+    fn slot(&self, rules: &[Rule], key: &[u8]) -> usize {
         // FNV-1a: a few instructions a byte, 32-bit for the Pi.
-        let hash = key.iter().fold(0x811c_9dc5_u32, |hash, &b| (hash ^ u32::from(b)).wrapping_mul(0x0100_0193));
+        let mut hash = 0x811c_9dc5_u32;
+        for &b in key {
+            hash = (hash ^ u32::from(b)).wrapping_mul(0x0100_0193);
+        }
         let mask = self.slots.len() - 1;
         let mut slot = hash as usize & mask;
-        while self.slots[slot] != 0 && *self.keys[self.slots[slot] as usize - 1].0 != *key {
+        while let Some(rule) = rules.get(self.slots[slot].wrapping_sub(1) as usize) {
+            if rule.from[..rule.key_len] == *key {
+                break;
+            }
             slot = (slot + 1) & mask;
         }
         slot
-    }
-
-    /// The matching rule that comes first in the file: only the rules filed
-    /// under a start of `path` (``, `/a`, `/a/b` for `/a/b`) are tried.
-    fn find<'r>(&self, rules: &'r [Rule], path: &[u8]) -> Option<&'r Rule> {
-        if self.keys.is_empty() {
-            return None;
-        }
-        let path = trimmed(path);
-        let mut best: Option<usize> = None;
-        let ends = path.iter().enumerate().filter(|&(_, &b)| b == b'/').map(|(i, _)| i).skip(1);
-        let ends = std::iter::once(0).chain(ends).chain(std::iter::once(path.len()).filter(|&n| n > 0));
-        for (depth, end) in ends.enumerate() {
-            if self.depths & (1 << depth.min(63)) == 0 {
-                continue;
-            }
-            let Some(at) = self.slots[self.slot(&path[..end])].checked_sub(1) else { continue };
-            for &index in &self.keys[at as usize].1 {
-                if best.is_some_and(|best| best < index) {
-                    break;
-                }
-                if rules[index].matches(path) {
-                    best = Some(index);
-                    break;
-                }
-            }
-        }
-        best.map(|index| &rules[index])
     }
 }
 
@@ -246,10 +258,13 @@ fn segments(path: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 impl Rule {
-    /// Its table key: the literal segments FROM starts with.
-    fn key(&self) -> Box<[u8]> {
-        let end = self.from.windows(2).position(|pair| pair == b"/:").unwrap_or(self.from.len());
-        self.from[..end].into()
+    /// Which of the tables it is in: forced, unforced, unforced 404.
+    fn table(&self) -> usize {
+        match (self.force, self.status) {
+            (true, _) => 0,
+            (false, Status::NotFound) => 2,
+            (false, _) => 1,
+        }
     }
 
     /// Whether a trimmed path matches FROM. A splat matches the rest, even
@@ -266,28 +281,24 @@ impl Rule {
         }
     }
 
-    /// Which placeholder `:name` is: Some(None) the splat, Some(Some(n))
-    /// FROM's segment n; None when FROM has no such placeholder.
-    fn placeholder(&self, name: &[u8]) -> Option<Option<usize>> {
+    /// What placeholder `:name` stands for in a trimmed path that matched:
+    /// the splat, or the segment FROM names `:name`; None when FROM has no
+    /// such placeholder.
+    fn capture<'p>(&self, name: &[u8], path: &'p [u8]) -> Option<&'p [u8]> {
         if name == b"splat" && self.splat {
-            return Some(None);
-        }
-        let index = segments(&self.from).position(|want| want.strip_prefix(b":") == Some(name))?;
-        Some(Some(index)).filter(|_| !name.is_empty())
-    }
-
-    /// What a placeholder stands for in a trimmed path that matched.
-    fn capture<'p>(&self, placeholder: Option<usize>, path: &'p [u8]) -> &'p [u8] {
-        let Some(index) = placeholder else {
-            // The splat: what follows as many segments as FROM has.
+            // What follows as many segments as FROM has.
             let mut rest = path;
             for _ in segments(&self.from) {
                 let after_slash = rest.get(1..).unwrap_or(b"");
                 rest = after_slash.iter().position(|&b| b == b'/').map_or(b"", |at| &after_slash[at..]);
             }
-            return rest.get(1..).unwrap_or(b"");
-        };
-        segments(path).nth(index).unwrap_or(b"")
+            return Some(rest.get(1..).unwrap_or(b""));
+        }
+        if name.is_empty() {
+            return None;
+        }
+        let index = segments(&self.from).position(|want| want.strip_prefix(b":") == Some(name))?;
+        Some(segments(path).nth(index).unwrap_or(b""))
     }
 
     /// TO with the placeholders replaced from `path` (percent-encoded), and
@@ -299,26 +310,29 @@ impl Rule {
         let mut replaced = false;
         let mut rest = &self.to[..];
         while let Some(at) = rest.iter().position(|&b| b == b':') {
-            out.extend_from_slice(&rest[..at]);
-            let name_len = rest[at + 1..].iter().take_while(|&&b| is_name_byte(b)).count();
-            let name = &rest[at + 1..at + 1 + name_len];
-            match self.placeholder(name) {
-                Some(placeholder) => {
-                    target::encode_path(self.capture(placeholder, path), out);
+            let mut end = at + 1;
+            while end < rest.len() && is_name_byte(rest[end]) {
+                end += 1;
+            }
+            match self.capture(&rest[at + 1..end], path) {
+                Some(capture) => {
+                    out.extend_from_slice(&rest[..at]);
+                    target::encode_path(capture, out);
                     replaced = true;
                 }
-                None => out.extend_from_slice(&rest[at..at + 1 + name_len]),
+                None => out.extend_from_slice(&rest[..end]),
             }
-            rest = &rest[at + 1 + name_len..];
+            rest = &rest[end..];
         }
         out.extend_from_slice(rest);
-        let Some(query) = query else { return replaced };
-        let fragment = out[start..].iter().position(|&b| b == b'#').map_or(out.len(), |at| start + at);
-        let joiner = if out[start..fragment].contains(&b'?') { b'&' } else { b'?' };
-        let tail = out.split_off(fragment);
-        out.push(joiner);
-        out.extend_from_slice(query); // the request layer let only visible ASCII through
-        out.extend_from_slice(&tail);
+        if let Some(query) = query {
+            let fragment = out[start..].iter().position(|&b| b == b'#').map_or(out.len(), |at| start + at);
+            let joiner = if out[start..fragment].contains(&b'?') { b'&' } else { b'?' };
+            let tail = out.split_off(fragment);
+            out.push(joiner);
+            out.extend_from_slice(query); // the request layer let only visible ASCII through
+            out.extend_from_slice(&tail);
+        }
         replaced
     }
 
@@ -330,11 +344,27 @@ impl Rule {
 
     /// The 3xx head for this request: Location built from its path and query.
     pub fn redirect_head(&self, code: u16, path: &[u8], query: Option<&[u8]>) -> Box<[u8]> {
+        self.head(code, path, query).0.into_boxed_slice()
+    }
+
+    /// `HTTP/1.1 3xx`, Location (as `location` writes it), an empty body;
+    /// and whether TO has a placeholder.
+    fn head(&self, code: u16, path: &[u8], query: Option<&[u8]>) -> (Vec<u8>, bool) {
+        let status: &[u8] = match code {
+            301 => b"301 Moved Permanently",
+            302 => b"302 Found",
+            303 => b"303 See Other",
+            307 => b"307 Temporary Redirect",
+            _ => b"308 Permanent Redirect",
+        };
         let mut head = Vec::with_capacity(self.to.len() + path.len() + query.map_or(0, <[u8]>::len) + 128);
-        redirect_head(code, &mut head, |out| {
-            self.location(path, query, out);
-        });
-        head.into_boxed_slice()
+        head.extend_from_slice(b"HTTP/1.1 ");
+        head.extend_from_slice(status);
+        head.extend_from_slice(b"\r\nLocation: ");
+        let replaced = self.location(path, query, &mut head);
+        head.extend_from_slice(b"\r\nContent-Length: 0\r\n");
+        head.extend_from_slice(NOSNIFF.as_bytes());
+        (head, replaced)
     }
 
     /// TO as a path to look up (200 and 404 rules): placeholders replaced,
@@ -359,22 +389,6 @@ impl Rule {
         let force = if self.force { "!" } else { "" };
         format!("{REDIRECTS}:{}: {from}{splat} -> {to} {status}{force}", self.line)
     }
-}
-
-/// `HTTP/1.1 3xx`, Location (written by `location`), an empty body.
-fn redirect_head(code: u16, head: &mut Vec<u8>, location: impl FnOnce(&mut Vec<u8>)) {
-    let status: &[u8] = match code {
-        301 => b"HTTP/1.1 301 Moved Permanently",
-        302 => b"HTTP/1.1 302 Found",
-        303 => b"HTTP/1.1 303 See Other",
-        307 => b"HTTP/1.1 307 Temporary Redirect",
-        _ => b"HTTP/1.1 308 Permanent Redirect",
-    };
-    head.extend_from_slice(status);
-    head.extend_from_slice(b"\r\nLocation: ");
-    location(head);
-    head.extend_from_slice(b"\r\nContent-Length: 0\r\n");
-    head.extend_from_slice(NOSNIFF.as_bytes());
 }
 
 /// The rules of a `_redirects` file, and the lines skipped.
@@ -451,7 +465,8 @@ fn parse_line(line: &[u8]) -> Result<Option<Rule>, &'static str> {
             _ => target::encode_path(&[byte], &mut sent),
         }
     }
-    Ok(Some(Rule { line: 0, status, force, from, splat, to: sent.into(), fixed: None }))
+    let key_len = from.windows(2).position(|pair| pair == b"/:").unwrap_or(from.len());
+    Ok(Some(Rule { line: 0, status, force, from, splat, to: sent.into(), fixed: None, key_len, next: 0 }))
 }
 
 /// FROM decoded and normalised as a request's path is, without its
