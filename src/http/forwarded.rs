@@ -162,13 +162,11 @@ pub fn forwarded_https(input: &[u8]) -> bool {
 }
 
 /// The field lines of a whole head, each ending in LF: after the request
-/// line, before the blank line.
+/// line, then the blank line, which names nothing.
 fn fields_of_head(head: &[u8]) -> &[u8] {
     let head = super::request::trim_blank_lines(head);
     let start = head.iter().position(|&b| b == b'\n').map_or(head.len(), |lf| lf + 1);
-    let blank = if head.ends_with(b"\r\n") { 2 } else { usize::from(head.ends_with(b"\n")) };
-    let end = head.len() - blank;
-    &head[start.min(end)..end]
+    &head[start..]
 }
 
 /// The field lines of the head at the front of `input`, each ending in LF:
