@@ -61,18 +61,9 @@ fn line(subject: &str, why: &str) -> String {
 
 /// Sends `request` to `addr` and judges the status line that comes back.
 fn ask(addr: SocketAddr, request: &[u8]) -> Result<(), String> {
-    let started = Instant::now();
-    let stream = crate::sys::connect(addr, TIMEOUT).map_err(failed)?;
-    // What is left of TIMEOUT, in the microseconds a socket timeout counts.
-    let spent = started.elapsed();
-    let spent = spent.as_secs() * 1_000_000 + u64::from(spent.subsec_micros());
-    let left = Duration::from_micros((TIMEOUT.as_secs() * 1_000_000).saturating_sub(spent));
-    crate::sys::set_timeouts(&stream, left).map_err(failed)?;
-    // A head this short goes in one send on a fresh connection.
-    crate::sys::send(&stream, request).map_err(failed)?;
-    // `HTTP/1.1 200` is all that is judged, read in one wait.
+    // `HTTP/1.1 200` is all that is judged.
     let mut line = [0u8; 12];
-    match crate::sys::recv_all(&stream, &mut line).map_err(failed)? {
+    match exchange(addr, request, &mut line).map_err(failed)? {
         12 => {}
         0 => return Err("closed without an answer".into()),
         _ => return Err("no whole status line within 2 s".into()),
@@ -89,7 +80,24 @@ fn ask(addr: SocketAddr, request: &[u8]) -> Result<(), String> {
     Err(why)
 }
 
+/// Connects, sends `request` and receives into `answer` within TIMEOUT
+/// all told: how many bytes came.
+fn exchange(addr: SocketAddr, request: &[u8], answer: &mut [u8]) -> io::Result<usize> {
+    let started = Instant::now();
+    let stream = crate::sys::connect(addr, TIMEOUT)?;
+    // What is left of TIMEOUT, in the microseconds a socket timeout counts.
+    let spent = started.elapsed();
+    let spent = spent.as_secs() * 1_000_000 + u64::from(spent.subsec_micros());
+    let left = Duration::from_micros((TIMEOUT.as_secs() * 1_000_000).saturating_sub(spent));
+    crate::sys::set_timeouts(&stream, left)?;
+    // A head this short goes in one send on a fresh connection.
+    crate::sys::send(&stream, request)?;
+    // The status line in one wait.
+    crate::sys::recv_all(&stream, answer)
+}
+
 /// Why a socket call failed, as the unhealthy line says it.
+#[inline(never)]
 fn failed(e: io::Error) -> String {
     match e.kind() {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => "no answer within 2 s".into(),
