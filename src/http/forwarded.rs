@@ -66,22 +66,26 @@ pub struct Cidr {
 
 impl Cidr {
     pub fn parse(text: &str) -> Option<Cidr> {
-        let (address, prefix) = match text.split_once('/') {
-            Some((address, prefix)) => (address, Some(prefix)),
-            None => (text, None),
-        };
-        let ip = node(address.as_bytes())?;
-        if address.contains(['[', ']']) || (ip.is_ipv4() && address.contains(':')) {
-            return None; // an address, not an address and port
-        }
+        let text = text.as_bytes();
+        let slash = text.iter().position(|&b| b == b'/');
+        let ip = address(&text[..slash.unwrap_or(text.len())])?;
         let (bits, offset) = if ip.is_ipv4() { (32, 96) } else { (128, 0) };
-        let prefix = match prefix.map(str::as_bytes) {
-            Some([d]) if d.is_ascii_digit() => u32::from(d - b'0'),
-            Some([d, e]) if d.is_ascii_digit() && e.is_ascii_digit() => u32::from(d - b'0') * 10 + u32::from(e - b'0'),
-            Some([b'1', d, e]) if d.is_ascii_digit() && e.is_ascii_digit() => {
-                100 + u32::from(d - b'0') * 10 + u32::from(e - b'0')
+        let prefix = match slash {
+            // One to three digits; three only from 100 on.
+            Some(slash) => {
+                let digits = &text[slash + 1..];
+                if digits.is_empty() || digits.len() > 3 || (digits.len() == 3 && digits[0] == b'0') {
+                    return None;
+                }
+                let mut prefix = 0;
+                for &digit in digits {
+                    if !digit.is_ascii_digit() {
+                        return None;
+                    }
+                    prefix = prefix * 10 + u32::from(digit - b'0');
+                }
+                prefix
             }
-            Some(_) => return None,
             None => bits,
         };
         if prefix > bits {
@@ -158,13 +162,11 @@ pub fn forwarded_https(input: &[u8]) -> bool {
 }
 
 /// The field lines of a whole head, each ending in LF: after the request
-/// line, before the blank line.
+/// line, then the blank line, which names nothing.
 fn fields_of_head(head: &[u8]) -> &[u8] {
     let head = super::request::trim_blank_lines(head);
     let start = head.iter().position(|&b| b == b'\n').map_or(head.len(), |lf| lf + 1);
-    let blank = if head.ends_with(b"\r\n") { 2 } else { usize::from(head.ends_with(b"\n")) };
-    let end = head.len() - blank;
-    &head[start.min(end)..end]
+    &head[start..]
 }
 
 /// The field lines of the head at the front of `input`, each ending in LF:
@@ -212,28 +214,35 @@ impl<'b> Iterator for ValuesBack<'b> {
 
 /// An IP address, alone or with a port: `192.0.2.1`, `192.0.2.1:80`,
 /// `2001:db8::1`, `[2001:db8::1]`, `[2001:db8::1]:4711`.
-///
-/// Read by std's socket-address parser alone, with the brackets and port it
-/// wants added when missing: the flags already bring it into the binary,
-/// where a parser per address type would each add their size.
 fn node(text: &[u8]) -> Option<IpAddr> {
-    let as_is = std::str::from_utf8(text).ok()?;
-    if let Ok(addr) = as_is.parse::<SocketAddr>() {
-        return Some(addr.ip());
-    }
-    // The longest IPv6 text is 45 bytes.
-    if text.len() > 45 {
-        return None;
-    }
-    let mut buffer = [0u8; 50];
-    let bare_v6 = text.contains(&b':') && text.first() != Some(&b'[');
+    let bare_v6 = usize::from(text.first() != Some(&b'[') && text.contains(&b':'));
+    let addr = socket_addr(&[text]).or_else(|| socket_addr(&[&b"["[..bare_v6], text, &b"]"[..bare_v6], b":0"]))?;
+    Some(addr.ip())
+}
+
+/// An IP address alone: `192.0.2.1`, `2001:db8::1`; brackets or a port
+/// make it no address.
+fn address(text: &[u8]) -> Option<IpAddr> {
+    let v6 = usize::from(text.contains(&b':'));
+    Some(socket_addr(&[&b"["[..v6], text, &b"]"[..v6], b":0"])?.ip())
+}
+
+/// `parts`, laid end to end, read as a socket address.
+///
+/// std's socket-address parser is the one address parser in the binary:
+/// the flags bring it in, and a parser per address type would each add
+/// their size. Addresses without brackets or port have them added to be
+/// read by it. The longest socket address is 64 bytes, or more only with
+/// zeros in front of its numbers.
+#[inline(never)]
+pub fn socket_addr(parts: &[&[u8]]) -> Option<SocketAddr> {
+    let mut buffer = [0u8; 96];
     let mut len = 0;
-    for part in [&b"["[..usize::from(bare_v6)], text, &b"]"[..usize::from(bare_v6)], b":0"] {
-        buffer[len..len + part.len()].copy_from_slice(part);
+    for part in parts {
+        buffer.get_mut(len..len + part.len())?.copy_from_slice(part);
         len += part.len();
     }
-    let addr: SocketAddr = std::str::from_utf8(&buffer[..len]).ok()?.parse().ok()?;
-    Some(addr.ip())
+    std::str::from_utf8(&buffer[..len]).ok()?.parse().ok()
 }
 
 /// RFC 7239 §4: the `for` parameter of one forwarded-element, its value a

@@ -14,6 +14,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use crate::http::forwarded::socket_addr;
 use crate::ops::config::Config;
 
 /// The whole probe: connect, send, and the status line back.
@@ -23,41 +24,46 @@ pub const TIMEOUT: Duration = Duration::from_secs(2);
 /// why it is not healthy, or why it could not be asked.
 pub fn probe(config: &Config, url: Option<&str>, credentials: Option<&[u8]>) -> Result<(), String> {
     let (addr, host, path) = match url {
-        Some(url) if url.starts_with("https://") => {
-            return Err(format!("{url}: https:// is not supported: ask a plain --listen address with http://"))
-        }
+        // parse_url reads http:// only.
         Some(url) => parse_url(url).ok_or_else(|| {
-            format!("{url}: bad URL (expected http://ADDRESS[:PORT]/PATH, ADDRESS an IP address or localhost)")
+            let why = match url.starts_with("https://") {
+                true => "https:// is not supported: ask a plain --listen address with http://",
+                false => "bad URL (expected http://ADDRESS[:PORT]/PATH, ADDRESS an IP address or localhost)",
+            };
+            line(url, why)
         })?,
         None => own_url(config)?,
     };
-    let mut request = b"GET ".to_vec();
-    for part in [path, " HTTP/1.1\r\nHost: ", &host, "\r\nUser-Agent: mote-healthcheck\r\nConnection: close\r\n"] {
-        request.extend_from_slice(part.as_bytes());
-    }
+    let fields = b"\r\nUser-Agent: mote-healthcheck\r\nConnection: close\r\n";
+    let mut request = [&b"GET "[..], path.as_bytes(), b" HTTP/1.1\r\nHost: ", host.as_bytes(), fields].concat();
     if let Some(pair) = credentials {
         request.extend_from_slice(b"Authorization: Basic ");
         base64(pair, &mut request);
         request.extend_from_slice(b"\r\n");
     }
     request.extend_from_slice(b"\r\n");
-    ask(addr, &request).map_err(|why| format!("http://{host}{path}: {why}"))
+    ask(addr, &request).map_err(|why| {
+        let mut url = String::from("http://");
+        url.push_str(&host);
+        url.push_str(path);
+        line(&url, &why)
+    })
+}
+
+/// `subject: why`, the line an unhealthy probe prints after the flag.
+fn line(subject: &str, why: &str) -> String {
+    let mut line = String::with_capacity(subject.len() + 2 + why.len());
+    line.push_str(subject);
+    line.push_str(": ");
+    line.push_str(why);
+    line
 }
 
 /// Sends `request` to `addr` and judges the status line that comes back.
 fn ask(addr: SocketAddr, request: &[u8]) -> Result<(), String> {
-    let started = Instant::now();
-    let failed = |e: io::Error| match e.kind() {
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => "no answer within 2 s".to_string(),
-        _ => mote_site::walk::error_text(&e).to_ascii_lowercase(),
-    };
-    let stream = crate::sys::connect(addr, TIMEOUT).map_err(failed)?;
-    crate::sys::set_timeouts(&stream, TIMEOUT.saturating_sub(started.elapsed())).map_err(failed)?;
-    // A head this short goes in one send on a fresh connection.
-    crate::sys::send(&stream, request).map_err(failed)?;
-    // `HTTP/1.1 200` is all that is judged, read in one wait.
+    // `HTTP/1.1 200` is all that is judged.
     let mut line = [0u8; 12];
-    match crate::sys::recv_all(&stream, &mut line).map_err(failed)? {
+    match exchange(addr, request, &mut line).map_err(failed)? {
         12 => {}
         0 => return Err("closed without an answer".into()),
         _ => return Err("no whole status line within 2 s".into()),
@@ -72,6 +78,31 @@ fn ask(addr: SocketAddr, request: &[u8]) -> Result<(), String> {
     let mut why = String::from("status ");
     why.push_str(std::str::from_utf8(status).unwrap_or_default());
     Err(why)
+}
+
+/// Connects, sends `request` and receives into `answer` within TIMEOUT
+/// all told: how many bytes came.
+fn exchange(addr: SocketAddr, request: &[u8], answer: &mut [u8]) -> io::Result<usize> {
+    let started = Instant::now();
+    let stream = crate::sys::connect(addr, TIMEOUT)?;
+    // What is left of TIMEOUT, in the microseconds a socket timeout counts.
+    let spent = started.elapsed();
+    let spent = spent.as_secs() * 1_000_000 + u64::from(spent.subsec_micros());
+    let left = Duration::from_micros((TIMEOUT.as_secs() * 1_000_000).saturating_sub(spent));
+    crate::sys::set_timeouts(&stream, left)?;
+    // A head this short goes in one send on a fresh connection.
+    crate::sys::send(&stream, request)?;
+    // The status line in one wait.
+    crate::sys::recv_all(&stream, answer)
+}
+
+/// Why a socket call failed, as the unhealthy line says it.
+#[inline(never)]
+fn failed(e: io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => "no answer within 2 s".into(),
+        _ => mote_site::walk::error_text(&e).to_ascii_lowercase(),
+    }
 }
 
 /// The server these flags run: `--status` (else `/`) on the first
@@ -94,31 +125,32 @@ fn own_url(config: &Config) -> Result<(SocketAddr, String, &str), String> {
 /// lookup would bring a resolver into the binary.
 fn parse_url(url: &str) -> Option<(SocketAddr, String, &str)> {
     let rest = url.strip_prefix("http://")?;
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let slash = rest.bytes().position(|b| b == b'/').unwrap_or(rest.len());
+    let (authority, path) = (&rest[..slash], &rest[slash..]);
     if !path.bytes().all(|b| b.is_ascii_graphic()) {
         return None;
     }
-    let mut text = String::new();
-    match authority.strip_prefix("localhost") {
-        Some(port) => text.extend(["127.0.0.1", port]),
-        None => text.push_str(authority),
-    }
-    let addr = text.parse().ok().or_else(|| {
-        text.push_str(":80");
-        text.parse().ok()
-    })?;
-    Some((addr, authority.to_string(), if path.is_empty() { "/" } else { path }))
+    let (ip, port) = match authority.strip_prefix("localhost") {
+        Some(port) => ("127.0.0.1", port),
+        None => ("", authority),
+    };
+    let (ip, port) = (ip.as_bytes(), port.as_bytes());
+    let addr = socket_addr(&[ip, port]).or_else(|| socket_addr(&[ip, port, b":80"]))?;
+    Some((addr, authority.into(), if path.is_empty() { "/" } else { path }))
 }
 
 /// RFC 4648 §4 base64, for the Basic credentials (RFC 7617).
 fn base64(bytes: &[u8], out: &mut Vec<u8>) {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+    let mut at = 0;
+    while at < bytes.len() {
+        let byte = |i: usize| u32::from(bytes.get(at + i).copied().unwrap_or(0));
+        let n = byte(0) << 16 | byte(1) << 8 | byte(2);
+        let left = bytes.len() - at;
         for i in 0..4 {
-            let sextet = (n >> (18 - 6 * i) & 63) as usize;
-            out.push(if i <= chunk.len() { ALPHABET[sextet] } else { b'=' });
+            out.push(if i <= left { ALPHABET[(n >> (18 - 6 * i) & 63) as usize] } else { b'=' });
         }
+        at += 3;
     }
 }
 

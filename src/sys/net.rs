@@ -15,14 +15,8 @@ use std::time::Duration;
 /// A non-blocking listening socket with SO_REUSEADDR, TCP_NODELAY, a deep backlog, and
 /// IPV6_V6ONLY for IPv6 so `[::]:80` and `0.0.0.0:80` can both be listened on.
 pub fn listen(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
-    let family = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
-    // SAFETY: socket() has no memory arguments; the result is checked.
-    let fd = unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fd is a fresh descriptor that nothing else owns.
-    let socket = unsafe { OwnedFd::from_raw_fd(fd) };
+    let socket = tcp_socket(addr, libc::SOCK_NONBLOCK)?;
+    let fd = socket.as_raw_fd();
     set_flag(&socket, libc::SOL_SOCKET, libc::SO_REUSEADDR)?;
     if addr.is_ipv6() {
         set_flag(&socket, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY)?;
@@ -69,18 +63,11 @@ fn set_option<T>(socket: &impl AsRawFd, level: i32, name: i32, value: &T) -> io:
 /// so no poll and no non-blocking dance are needed, as std's
 /// `connect_timeout` does them.
 pub fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
-    let family = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
-    // SAFETY: socket() has no memory arguments; the result is checked.
-    let fd = unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fd is a fresh descriptor that nothing else owns.
-    let stream = TcpStream::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    let stream = TcpStream::from(tcp_socket(addr, 0)?);
     set_timeouts(&stream, timeout)?;
     let (storage, len) = socket_address(addr);
     // SAFETY: storage is a valid sockaddr of `len` bytes for this family.
-    if unsafe { libc::connect(fd, (&storage as *const libc::sockaddr_storage).cast(), len) } < 0 {
+    if unsafe { libc::connect(stream.as_raw_fd(), (&storage as *const libc::sockaddr_storage).cast(), len) } < 0 {
         let error = io::Error::last_os_error();
         if error.raw_os_error() == Some(libc::EINPROGRESS) {
             return Err(io::ErrorKind::TimedOut.into());
@@ -88,6 +75,18 @@ pub fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
         return Err(error);
     }
     Ok(stream)
+}
+
+/// A new TCP socket for `addr`'s family, close-on-exec, with `flags`.
+fn tcp_socket(addr: SocketAddr, flags: i32) -> io::Result<OwnedFd> {
+    let family = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+    // SAFETY: socket() has no memory arguments; the result is checked.
+    let fd = unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC | flags, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Bounds each later send and receive on `socket` by `timeout` (at least
