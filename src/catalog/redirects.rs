@@ -95,6 +95,9 @@ struct Table {
     depths: u64,
 }
 
+/// An `Arc`'s two counts, beside what it holds.
+const ARC_COUNTS: u64 = 2 * std::mem::size_of::<usize>() as u64;
+
 /// A site's rules, compiled.
 #[derive(Default)]
 pub struct Redirects {
@@ -106,6 +109,8 @@ pub struct Redirects {
     pub bytes: u64,
     /// Cache-Control of a 404 rule's response, as of the 404 page's.
     pub cache_control: Cow<'static, str>,
+    /// The site's types (`--mime`), for a 404 rule's page.
+    pub types: mote_site::mime::Types,
 }
 
 impl Redirects {
@@ -133,7 +138,9 @@ impl Redirects {
     fn compile(mut rules: Vec<Rule>) -> Redirects {
         let mut tables: [Table; 3] = Default::default();
         let slots = (2 * rules.len()).next_power_of_two();
-        let mut bytes = 0;
+        // What `--max-memory` is charged: the rules, their bytes, the
+        // heads built here and the tables' slots.
+        let mut bytes = (rules.capacity() * std::mem::size_of::<Rule>()) as u64;
         // From the last rule up, each put first under its key: the chains
         // come out in file order.
         for index in (0..rules.len()).rev() {
@@ -164,9 +171,11 @@ impl Redirects {
                     }));
                 }
             }
-            bytes += (rule.from.len() + rule.to.len()) as u64 + 160;
+            bytes += (rule.from.len() + rule.to.len()) as u64;
+            bytes += rule.fixed.as_ref().map_or(0, |entry| entry.bytes() + ARC_COUNTS);
         }
-        Redirects { rules, tables, bytes, cache_control: Cow::Borrowed("") }
+        bytes += tables.iter().map(|table| table.slots.len() as u64 * 4).sum::<u64>();
+        Redirects { rules, tables, bytes, cache_control: Cow::Borrowed(""), types: Default::default() }
     }
 
     /// Whether any rule comes before the site's files.
