@@ -24,7 +24,6 @@ use crate::http::encoding::{self, Coding};
 use crate::http::range::{self, ByteRange};
 use crate::http::request::{Method, Rejection, Request};
 use crate::http::target::{self, Target};
-use mote_site::mime;
 use mote_site::representation::NOSNIFF;
 use mote_site::walk;
 
@@ -273,7 +272,8 @@ fn redirected(
         return canned::NOT_FOUND.on(router.catalog, head_only);
     };
     let name: &[u8] = if path.ends_with(b"/") { b"index.html" } else { path };
-    let head = not_found_head(page.len, mime::content_type(name), &router.catalog.redirects.cache_control);
+    let rules = &router.catalog.redirects;
+    let head = not_found_head(page.len, rules.types.content_type(name), &rules.cache_control);
     let content = if head_only { Content::Empty } else { Content::Entry { start: 0, end: page.len } };
     Answer { entry: Some(page.clone()), head: Head::Built(head.into_boxed_slice()), content, closes: false, extra: 0 }
 }

@@ -188,6 +188,7 @@ impl Catalog {
         loader.catalog.challenges = Some(Challenges::new(canonical, options.cache_rules, options.vary_origin));
         let (mut redirects, skipped) = Redirects::read(root)?;
         redirects.cache_control = cache::for_page(options.audience);
+        redirects.types = options.types.clone();
         for line in skipped {
             let (path, why) = (root.join(walk::REDIRECTS), line.why);
             crate::ops::log::stderr_line(format_args!("mote: {}:{}: {why}; line skipped", path.display(), line.line));

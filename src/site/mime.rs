@@ -123,7 +123,7 @@ pub fn known_type(file_name: &[u8]) -> Option<&'static str> {
 
 /// The type table a site is served with: the built-in one, with the
 /// `--mime EXT=TYPE` overrides before it.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Types {
     /// Extension (lowercase, no dot) and type, in the order given.
     overrides: Vec<(String, String)>,

@@ -118,6 +118,10 @@ fn rewrites_serve_the_destination_and_404_rules_its_body() {
     // The file itself is never served, and a line with a bad status is not a rule.
     server.get("/_redirects").assert_status(404);
     server.get("/bad").assert_status(404);
+    // The 404 rule's page is typed as the site types it (--mime).
+    let server = site.serve(&["--mime", "html=text/html; charset=iso-8859-1"]);
+    let r = server.get("/en/missing/page");
+    r.assert_status(404).assert_header("content-type", "text/html; charset=iso-8859-1");
 }
 
 #[test]
