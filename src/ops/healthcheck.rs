@@ -117,7 +117,13 @@ fn own_url(config: &Config) -> Result<(SocketAddr, String, &str), String> {
         ip => ip,
     };
     let addr = SocketAddr::new(ip, listen.port());
-    Ok((addr, crate::ops::address::socket(addr), config.status.as_deref().unwrap_or("/")))
+    // Without --status the probe asks for a site's `/`: with --vhost and no
+    // --root, the first --vhost's, as any other host is answered 421.
+    let host = match (&config.status, config.vhosts.first(), &config.root) {
+        (None, Some((name, _)), None) => name.clone(),
+        _ => crate::ops::address::socket(addr),
+    };
+    Ok((addr, host, config.status.as_deref().unwrap_or("/")))
 }
 
 /// `http://ADDRESS[:PORT][/PATH]`: an IP address (IPv6 in brackets) or

@@ -47,6 +47,19 @@ fn the_same_flags_ask_the_status_page() {
 }
 
 #[test]
+fn virtual_hosts_without_root_or_status_are_asked_by_their_first_name() {
+    let site = TempDir::new("healthcheck-vhost");
+    site.write("index.html", "a");
+    let vhost = format!("a.test={}", site.path().display());
+    let server = Server::start(&["--vhost", &vhost]);
+    let listen = server.addr().to_string();
+    // Another host would get 421: the probe names the first --vhost.
+    let (status, err) = probe(&["--listen", &listen, "--vhost", &vhost]);
+    assert!(status.success(), "{err}");
+    assert_unhealthy(&[&format!("http://{listen}/")], "421");
+}
+
+#[test]
 fn an_unspecified_address_is_asked_over_loopback() {
     let server = Server::start(&["--listen", "0.0.0.0:0", "--status", "/s"]);
     let port = server.addr().port();
