@@ -337,7 +337,7 @@ fn parse_content_length(value: &[u8]) -> Option<u64> {
 }
 
 /// RFC 9110 §7.2 / RFC 3986 §3.2.2: `uri-host [ ":" port ]`, possibly empty.
-fn is_valid_host(value: &[u8]) -> bool {
+pub fn is_valid_host(value: &[u8]) -> bool {
     let port = if value.first() == Some(&b'[') {
         let Some(close) = value.iter().position(|&b| b == b']') else {
             return false;

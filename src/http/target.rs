@@ -51,7 +51,13 @@ fn absolute(raw: &[u8]) -> Option<(&[u8], &[u8])> {
     };
     let rest = &raw[scheme_len..];
     let authority_len = rest.iter().position(|&b| b == b'/' || b == b'?').unwrap_or(rest.len());
-    if authority_len == 0 || !rest[..authority_len].iter().all(|&b| is_authority_byte(b)) {
+    let authority = &rest[..authority_len];
+    // The same host and port a Host field may carry: an absolute-form
+    // target's authority overrides it (RFC 9112 §3.2.2).
+    if authority_len == 0
+        || !authority.iter().all(|&b| is_authority_byte(b))
+        || !super::request::is_valid_host(authority)
+    {
         return None;
     }
     Some(rest.split_at(authority_len))
@@ -316,6 +322,9 @@ mod tests {
             ("https://example.com?q", path("/", Some("q"))),
             ("http:///x", None), // empty authority
             ("http://a b/", None),
+            ("http://a.test:99999999999/about", None), // a port Host may not carry either
+            ("http://[::1", None),
+            ("http://[::1]:8080/x", path("/x", None)),
             ("ftp://example.com/", None),
             ("example.com:443", None), // authority-form is for CONNECT
             ("index.html", None),
