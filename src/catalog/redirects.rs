@@ -11,7 +11,8 @@
 //! Rules are compiled when the site is loaded, never interpreted per
 //! request: each rule is filed under the literal segments its FROM starts
 //! with, in a hash table, so a request costs one lookup per segment of its
-//! path, whatever the number of rules. A redirect whose
+//! path, and a match against each rule filed under the same start (rules
+//! whose FROM begins with a placeholder share the empty one). A redirect whose
 //! Location is fixed has its whole head built here, so a request without a
 //! query is answered from shared bytes (and remembered by the memo, as a
 //! file is).
