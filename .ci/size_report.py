@@ -202,9 +202,9 @@ def main(argv):
         " mote's own ACME client (`src/acme/`: JSON, base64, JWS, DER, the HTTPS transport, the"
         " store, the protocol and the schedule). Its cost is the comparison with the TLS build"
         " above.",
-        "- budgets: ARMv6 default <= 256 KiB, ARMv6 tiny <= 160 KiB, ARMv6 TLS <= 576 KiB,"
-        " ARMv6 TLS tiny <= 448 KiB, ARMv6 ACME <= 768 KiB, ARMv6 ACME tiny <= 640 KiB (the TLS"
-        " budgets + 192 KiB); `make size` and `make size-check` fail above them."
+        "- budgets: ARMv6 default <= 256 KiB, ARMv6 tiny <= 192 KiB, ARMv6 TLS <= 576 KiB,"
+        " ARMv6 TLS tiny <= 448 KiB, ARMv6 ACME <= 832 KiB, ARMv6 ACME tiny <= 640 KiB;"
+        " `make size` and `make size-check` fail above them."
         " x86_64 has no budget (reported for comparison).",
         "- **attribution**: cargo-bloat on an unstripped twin of each build with identical flags"
         " (for the cross builds cargo-bloat drives `cargo build -Zbuild-std` linked by"
