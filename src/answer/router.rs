@@ -17,7 +17,7 @@ use crate::answer::cors::Cors;
 use crate::answer::reply::{Answer, Content, Head};
 use crate::catalog::redirects::{Rule, Status};
 use crate::catalog::sites::Sites;
-use crate::catalog::{challenge, not_found_head, Catalog, Entry, Resource, Route};
+use crate::catalog::{challenge, pages, Catalog, Entry, Resource, Route};
 use crate::http::auth::Auth;
 use crate::http::conditional::{evaluate, if_range_holds, Precondition};
 use crate::http::encoding::{self, Coding};
@@ -273,7 +273,7 @@ fn redirected(
     };
     let name: &[u8] = if path.ends_with(b"/") { b"index.html" } else { path };
     let rules = &router.catalog.redirects;
-    let head = not_found_head(page.len, rules.types.content_type(name), &rules.cache_control);
+    let head = pages::head(&canned::NOT_FOUND, page.len, rules.types.content_type(name), &rules.cache_control, false);
     let content = if head_only { Content::Empty } else { Content::Entry { start: 0, end: page.len } };
     Answer { entry: Some(page.clone()), head: Head::Built(head.into_boxed_slice()), content, closes: false, extra: 0 }
 }

@@ -270,19 +270,6 @@ impl Catalog {
     }
 }
 
-/// The head of a 404 whose body is a page of the site.
-pub fn not_found_head(len: u64, content_type: &str, cache_control: &str) -> Vec<u8> {
-    let mut head = b"HTTP/1.1 404 Not Found\r\nContent-Length: ".to_vec();
-    head.extend_from_slice(itoa::Buffer::new().format(len).as_bytes());
-    head.extend_from_slice(b"\r\nContent-Type: ");
-    head.extend_from_slice(content_type.as_bytes());
-    head.extend_from_slice(b"\r\nCache-Control: ");
-    head.extend_from_slice(cache_control.as_bytes());
-    head.extend_from_slice(b"\r\n");
-    head.extend_from_slice(mote_site::representation::NOSNIFF.as_bytes());
-    head
-}
-
 impl Entry {
     /// Memory this entry holds (the embedded site's bytes count too: they
     /// are resident once served).

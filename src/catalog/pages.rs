@@ -72,19 +72,19 @@ fn body(file: &Entry) -> Option<Bytes> {
     }
 }
 
-/// `canned`'s status line and header lines, with `bytes` as the body. The
-/// page's own Cache-Control is an HTML page's, unless the answer says its
-/// own (a 401's `no-store`).
-fn page(canned: &Canned, content_type: &str, audience: Audience, vary_origin: bool, bytes: Bytes) -> Entry {
+/// The head of `canned` with a page of `len` bytes of `content_type` as its
+/// body (an error page, or a `_redirects` 404 rule's page). It says
+/// `cache_control`, unless the answer says its own (a 401's `no-store`).
+pub fn head(canned: &Canned, len: u64, content_type: &str, cache_control: &str, vary_origin: bool) -> Vec<u8> {
     let mut head = canned.line().to_vec();
     head.extend_from_slice(b"Content-Length: ");
-    head.extend_from_slice(itoa::Buffer::new().format(bytes.len()).as_bytes());
+    head.extend_from_slice(itoa::Buffer::new().format(len).as_bytes());
     head.extend_from_slice(b"\r\nContent-Type: ");
     head.extend_from_slice(content_type.as_bytes());
     head.extend_from_slice(b"\r\n");
     if !canned.extra().split(|&b| b == b'\n').any(|line| line.starts_with(b"Cache-Control:")) {
         head.extend_from_slice(b"Cache-Control: ");
-        head.extend_from_slice(cache::for_page(audience).as_bytes());
+        head.extend_from_slice(cache_control.as_bytes());
         head.extend_from_slice(b"\r\n");
     }
     head.extend_from_slice(canned.extra());
@@ -93,6 +93,14 @@ fn page(canned: &Canned, content_type: &str, audience: Audience, vary_origin: bo
         head.extend_from_slice(b"Vary: Origin\r\n");
     }
     head.extend_from_slice(NOSNIFF.as_bytes());
+    head
+}
+
+/// `canned`'s status line and header lines, with `bytes` as the body. The
+/// page's own Cache-Control is an HTML page's, unless the answer says its
+/// own (a 401's `no-store`).
+fn page(canned: &Canned, content_type: &str, audience: Audience, vary_origin: bool, bytes: Bytes) -> Entry {
+    let head = head(canned, bytes.len() as u64, content_type, &cache::for_page(audience), vary_origin);
     Entry {
         shared_from: head.len(),
         // Never a 304: an error is not a representation to revalidate.
