@@ -48,9 +48,14 @@ override TLS := $(filter-out 0,$(TLS))
 ACME        ?=
 override ACME := $(filter-out 0,$(ACME))
 override TLS := $(if $(ACME),1,$(TLS))
-FEATURES    := $(if $(ACME),--features acme,$(if $(TLS),--features tls))
+# TLS12=1: TLS 1.2 beside TLS 1.3 (the `tls12` feature). On by default for TLS=1;
+# ACME=1 builds speak TLS 1.3 only unless TLS12=1 is given (about 37 KB on ARMv6:
+# size-report/acme-choices.md).
+TLS12       ?= $(if $(ACME),,1)
+override TLS12 := $(if $(TLS),$(filter-out 0,$(TLS12)))
 comma       := ,
-TEST_FEATURES := $(if $(ACME),--features acme$(comma)test-clock,$(FEATURES))
+FEATURES    := $(if $(TLS),--features $(if $(ACME),acme,tls)$(if $(TLS12),$(comma)tls12))
+TEST_FEATURES := $(if $(ACME),--features acme$(comma)test-clock$(if $(TLS12),$(comma)tls12),$(FEATURES))
 BUILD_NAME  := $(if $(ACME), TLS ACME,$(if $(TLS), TLS))
 # ring compiles C and assembly: for a cross build cc-rs is pointed at zig for
 # that target, as the linker is (cargo-zigbuild does this itself).
@@ -141,7 +146,8 @@ help:
 	@echo "  make test            every test: unit tests and the integration suite against the release binary"
 	@echo "                       (TEST_FILTER=NAME: only the tests whose names contain NAME)"
 	@echo "  TLS=1                with HTTPS built in (make run, test, pi, static): docs/https.md"
-	@echo "  ACME=1               with HTTPS and the built-in ACME client (the same targets)"
+	@echo "  ACME=1               with HTTPS and the built-in ACME client (the same targets), TLS 1.3 only"
+	@echo "  TLS12=1              TLS 1.2 beside 1.3 in an ACME=1 build (TLS=1 has it; TLS12=0 drops it)"
 	@echo "Build:"
 	@echo "  make pi              static ARM binary: $(PI_BIN)"
 	@echo "                       PI_TARGET=armv7-unknown-linux-musleabihf | aarch64-unknown-linux-musl"
@@ -229,8 +235,8 @@ lint:
 	@cargo fmt --all -- --check
 	@echo "checking lints (cargo clippy)..."
 	@cargo clippy -q --workspace --all-targets -- -D warnings
-	@echo "checking lints with TLS (cargo clippy --features tls)..."
-	@cargo clippy -q --workspace --all-targets --features tls -- -D warnings
+	@echo "checking lints with TLS (cargo clippy --features tls12)..."
+	@cargo clippy -q --workspace --all-targets --features tls12 -- -D warnings
 	@echo "checking lints with ACME (cargo clippy --features acme, then with test-clock)..."
 	@cargo clippy -q --workspace --all-targets --features acme -- -D warnings
 	@cargo clippy -q --workspace --all-targets --features acme,test-clock -- -D warnings
@@ -244,7 +250,7 @@ lint:
 tls-scan:
 	@$(call need_apt,testssl:testssl.sh openssl:openssl)
 	@echo "building mote (release TLS)..."
-	@cargo build --release -q --features tls
+	@cargo build --release -q --features tls12
 	@python3 .ci/tls_scan.py $(TARGET_DIR)/release/mote $(TARGET_DIR)/tls-scan
 
 # ------------------------------------------------------------------------ tools
@@ -362,7 +368,7 @@ pi-boot: tools-cross tools-board $(BOARD_CLIENT)
 	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV7) PI_CPU=$(PI_CPU_$(ARMV7)) TINY= TLS= ACME=
 	@echo "building the guest's HTTPS client ($(ARMV6), beside the TLS=1 build)..."
 	@RUSTFLAGS="$(call rustflags,$(PI_CPU_$(ARMV6)),1,$(ARMV6))" RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$(TARGET_DIR)/tls \
-		cargo zigbuild -q --release --features tls --target $(ARMV6) $(call zflags,$(SIZE_FEATURES)) --example mote-tls-client
+		cargo zigbuild -q --release --features tls12 --target $(ARMV6) $(call zflags,$(SIZE_FEATURES)) --example mote-tls-client
 	@python3 .ci/board/boot.py --cache $(BOARD_DIR) --client $(BOARD_CLIENT) --tls-client $(BOARD_TLS_CLIENT) \
 		raspi0:armv6:$(ARMV6_BIN) raspi0:armv6-tiny:$(TINY_DIR)/$(ARMV6)/release/mote \
 		raspi0:armv6-tls:$(TARGET_DIR)/tls/$(ARMV6)/release/mote \
@@ -394,7 +400,7 @@ TLS_DIR           := $(TARGET_DIR)/tls
 ACME_DIR          := $(TARGET_DIR)/acme
 upper = $(shell echo '$(1)' | tr 'a-z-' 'A-Z_')
 # $(call bloat_cross,TRIPLE,CPU,TARGET_DIR,TINY,FEATURE): the same flags (and Thumb spec) as the
-# deliverable, so the attribution is of the same code; FEATURE is tls, acme or empty.
+# deliverable, so the attribution is of the same code; FEATURE is tls12, acme or empty.
 bloat_cross = $(call zig_cc_env,$(1),$(2),1) $(if $(5),$(call ring_cc_env,$(1))) CARGO_TARGET_DIR=$(3) \
 	cargo bloat --release $(if $(5),--features $(5)) \
 	-Z build-std=std,panic_abort $(call target_arg,$(1),$(3),$(call thumb,$(1),$(4))) \
@@ -432,9 +438,9 @@ size: tools-cross tools-bloat
 	@$(call bloat_pair,x86_64-tiny,$(call bloat_cross,$(X86),,$(BLOAT_DIR)/tiny,1))
 	@$(call bloat_pair,armv6,$(call bloat_cross,$(ARMV6),arm1176jzf-s,$(BLOAT_DIR),))
 	@$(call bloat_pair,armv6-tiny,$(call bloat_cross,$(ARMV6),arm1176jzf-s,$(BLOAT_DIR)/tiny,1))
-	@$(call bloat_pair,x86_64-tls,$(call bloat_cross,$(X86),,$(BLOAT_DIR)/tls,,tls))
-	@$(call bloat_pair,armv6-tls,$(call bloat_cross,$(ARMV6),arm1176jzf-s,$(BLOAT_DIR)/tls,,tls))
-	@$(call bloat_pair,armv6-tls-tiny,$(call bloat_cross,$(ARMV6),arm1176jzf-s,$(BLOAT_DIR)/tls/tiny,1,tls))
+	@$(call bloat_pair,x86_64-tls,$(call bloat_cross,$(X86),,$(BLOAT_DIR)/tls,,tls12))
+	@$(call bloat_pair,armv6-tls,$(call bloat_cross,$(ARMV6),arm1176jzf-s,$(BLOAT_DIR)/tls,,tls12))
+	@$(call bloat_pair,armv6-tls-tiny,$(call bloat_cross,$(ARMV6),arm1176jzf-s,$(BLOAT_DIR)/tls/tiny,1,tls12))
 	@$(call bloat_pair,armv6-acme,$(call bloat_cross,$(ARMV6),arm1176jzf-s,$(BLOAT_DIR)/acme,,acme))
 	@$(call bloat_pair,armv6-acme-tiny,$(call bloat_cross,$(ARMV6),arm1176jzf-s,$(BLOAT_DIR)/acme/tiny,1,acme))
 	@echo "size: writing $(SIZE_DIR)/README.md..."

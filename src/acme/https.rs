@@ -23,7 +23,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustls::crypto::ring::{cipher_suite as suite, kx_group};
+use rustls::crypto::ring::kx_group;
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -79,7 +79,7 @@ impl Client {
     /// A client trusting `roots` for the servers it talks to.
     pub fn new(roots: RootCertStore) -> Result<Client, String> {
         let config = ClientConfig::builder_with_provider(Arc::new(provider()))
-            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .with_protocol_versions(crate::net::tls::VERSIONS)
             .map_err(|e| format!("TLS client: {e}"))?
             .with_root_certificates(roots)
             .with_no_client_auth();
@@ -590,14 +590,15 @@ pub fn load_roots(path: Option<&Path>) -> Result<RootCertStore, String> {
 /// The client's provider: what a CA's server may choose, and no more.
 fn provider() -> CryptoProvider {
     CryptoProvider {
-        // The server's suites (its order for this CPU), and the same for
-        // a CA's RSA certificate under TLS 1.2.
+        // The server's suites (its order for this CPU), and with TLS 1.2
+        // the same for a CA's RSA certificate.
         cipher_suites: [
-            &crate::net::tls::SUITES[..],
+            crate::net::tls::SUITES,
+            #[cfg(feature = "tls12")]
             &[
-                suite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-                suite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-                suite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+                rustls::crypto::ring::cipher_suite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+                rustls::crypto::ring::cipher_suite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+                rustls::crypto::ring::cipher_suite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
             ],
         ]
         .concat(),

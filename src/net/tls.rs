@@ -57,24 +57,39 @@ const OUTPUT: usize = RECORD + 512;
 /// input, but then no reply waits.)
 pub const MOST_KEPT: usize = MAX_RECORD + OUTPUT;
 
-/// The suites in the server's order of preference.
+/// The suites in the server's order of preference: TLS 1.3's, then (with
+/// the `tls12` feature) TLS 1.2's with ECDHE and an ECDSA key.
 #[cfg(target_arch = "arm")]
-pub(crate) const SUITES: [rustls::SupportedCipherSuite; 6] = [
+pub(crate) const SUITES: &[rustls::SupportedCipherSuite] = &[
     suite::TLS13_CHACHA20_POLY1305_SHA256,
     suite::TLS13_AES_128_GCM_SHA256,
     suite::TLS13_AES_256_GCM_SHA384,
+    #[cfg(feature = "tls12")]
     suite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    #[cfg(feature = "tls12")]
     suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    #[cfg(feature = "tls12")]
     suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
 ];
 #[cfg(not(target_arch = "arm"))]
-pub(crate) const SUITES: [rustls::SupportedCipherSuite; 6] = [
+pub(crate) const SUITES: &[rustls::SupportedCipherSuite] = &[
     suite::TLS13_AES_128_GCM_SHA256,
     suite::TLS13_AES_256_GCM_SHA384,
     suite::TLS13_CHACHA20_POLY1305_SHA256,
+    #[cfg(feature = "tls12")]
     suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    #[cfg(feature = "tls12")]
     suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    #[cfg(feature = "tls12")]
     suite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+];
+
+/// The protocol versions, server's and ACME client's: TLS 1.2 only with the
+/// `tls12` feature (rustls' TLS 1.2 code is ~37 KB of the ARMv6 binary).
+pub(crate) const VERSIONS: &[&rustls::SupportedProtocolVersion] = &[
+    &rustls::version::TLS13,
+    #[cfg(feature = "tls12")]
+    &rustls::version::TLS12,
 ];
 
 /// The server side of HTTPS: one configuration for every listener, and the
@@ -150,7 +165,7 @@ impl Server {
     pub fn new(pairs: Vec<Pair>) -> Result<Server, String> {
         let current = Arc::new(Current(Mutex::new(pairs)));
         let mut config = ServerConfig::builder_with_provider(Arc::new(provider()))
-            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .with_protocol_versions(VERSIONS)
             .map_err(|e| format!("TLS: {e}"))?
             .with_no_client_auth()
             .with_cert_resolver(current.clone());
