@@ -112,9 +112,12 @@ fn query(name: &str, servers: &[SocketAddr], deadline: Instant) -> Result<Vec<Ip
     let mut why = "no name server answered".to_string();
     for &server in servers {
         match ask(server, &questions, deadline) {
-            Ok(Some(ips)) if !ips.is_empty() => return Ok(ips),
-            Ok(Some(_)) => why = "the name has no address".into(),
-            Ok(None) => return Err(format!("cannot resolve: no such name (name server {})", socket(server))),
+            Ok(Answer::Addresses(ips)) if !ips.is_empty() => return Ok(ips),
+            Ok(Answer::Addresses(_)) => why = "the name has no address".into(),
+            Ok(Answer::NoSuchName) => {
+                return Err(format!("cannot resolve: no such name (name server {})", socket(server)))
+            }
+            Ok(Answer::Refused) => why = format!("name server {}: failed or refused the query", socket(server)),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut => {
                 why = format!("no answer from the name server {}", socket(server));
             }
@@ -127,9 +130,15 @@ fn query(name: &str, servers: &[SocketAddr], deadline: Instant) -> Result<Vec<Ip
     Err(format!("cannot resolve: {why}"))
 }
 
-/// Both questions to one server; None when it says the name does not
-/// exist.
-fn ask(server: SocketAddr, questions: &[Vec<u8>; 2], deadline: Instant) -> io::Result<Option<Vec<IpAddr>>> {
+/// What one server says of both questions.
+enum Answer {
+    Addresses(Vec<IpAddr>),
+    NoSuchName,
+    Refused,
+}
+
+/// Both questions to one server.
+fn ask(server: SocketAddr, questions: &[Vec<u8>; 2], deadline: Instant) -> io::Result<Answer> {
     let local: IpAddr = if server.is_ipv4() { Ipv4Addr::UNSPECIFIED.into() } else { Ipv6Addr::UNSPECIFIED.into() };
     let socket = UdpSocket::bind((local, 0))?;
     socket.connect(server)?;
@@ -146,13 +155,13 @@ fn ask(server: SocketAddr, questions: &[Vec<u8>; 2], deadline: Instant) -> io::R
         for (question, answer) in questions.iter().zip(&mut answers) {
             match read_reply(question, &reply[..len]) {
                 Reply::Addresses(ips) => *answer = Some(ips),
-                Reply::NoSuchName => return Ok(None),
-                Reply::Failed => return Err(io::Error::other("failed or refused the query")),
+                Reply::NoSuchName => return Ok(Answer::NoSuchName),
+                Reply::Failed => return Ok(Answer::Refused),
                 Reply::Other => {}
             }
         }
     }
-    Ok(Some(answers.into_iter().flatten().flatten().collect()))
+    Ok(Answer::Addresses(answers.into_iter().flatten().flatten().collect()))
 }
 
 /// A query (RFC 1035 §4.1): the header with recursion desired, and one

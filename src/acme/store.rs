@@ -375,12 +375,12 @@ fn slot(cert_id: &str, target: &Path) -> Option<&'static str> {
 fn make_dir(dir: &Path) -> io::Result<fs::Metadata> {
     match DirBuilder::new().recursive(true).mode(0o700).create(dir) {
         Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(io::Error::other("not a directory")),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(io::ErrorKind::NotADirectory.into()),
         Err(e) => return Err(e),
     }
     let meta = fs::metadata(dir)?;
     if !meta.is_dir() {
-        return Err(io::Error::other("not a directory"));
+        return Err(io::ErrorKind::NotADirectory.into());
     }
     Ok(meta)
 }
@@ -422,7 +422,8 @@ fn read_limited(path: &Path) -> io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     File::open(path)?.take(MAX_FILE + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > MAX_FILE {
-        return Err(io::Error::other("larger than the store writes"));
+        // "file too large": larger than any file the store writes.
+        return Err(io::ErrorKind::FileTooLarge.into());
     }
     Ok(bytes)
 }
