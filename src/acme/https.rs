@@ -380,8 +380,8 @@ impl<R: Read> Input<R> {
     }
 
     /// The next line without its CRLF (a bare LF is taken too), at most
-    /// `max` bytes.
-    fn line(&mut self, max: usize) -> Result<Vec<u8>, String> {
+    /// `max` bytes; None when the stream ends first.
+    fn line(&mut self, max: usize) -> Result<Option<Vec<u8>>, String> {
         loop {
             if let Some(at) = self.buffered().iter().position(|&b| b == b'\n') {
                 let mut line = self.buffered()[..at].to_vec();
@@ -389,15 +389,20 @@ impl<R: Read> Input<R> {
                 if line.last() == Some(&b'\r') {
                     line.pop();
                 }
-                return Ok(line);
+                return Ok(Some(line));
             }
             if self.end - self.start > max {
-                return Err("a chunk line too long".into());
+                return Err(format!("a line longer than {max} bytes"));
             }
             if !self.fill()? {
-                return Err("connection closed inside a chunked body".into());
+                return Ok(None);
             }
         }
+    }
+
+    /// A line of a chunked body.
+    fn chunk_line(&mut self, max: usize) -> Result<Vec<u8>, String> {
+        self.line(max)?.ok_or_else(|| "connection closed inside a chunked body".into())
     }
 }
 
@@ -454,50 +459,74 @@ enum Framing {
     Close,
 }
 
+/// RFC 9112 §2.1: the status line, then header fields to a blank line.
 fn read_head<R: Read>(input: &mut Input<R>) -> Result<(Response, Framing, bool), String> {
+    let mut size = 0;
+    let mut fields = Vec::new();
     loop {
-        let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut parsed = httparse::Response::new(&mut fields);
-        match parsed.parse(input.buffered()) {
-            Ok(httparse::Status::Complete(len)) => {
-                let head = head_meaning(&parsed)?;
-                input.start += len;
-                return Ok(head);
-            }
-            Ok(httparse::Status::Partial) => {}
-            Err(httparse::Error::TooManyHeaders) => return Err(format!("more than {MAX_HEADERS} header fields")),
-            Err(e) => return Err(format!("not an HTTP response ({e})")),
-        }
-        if input.end - input.start > MAX_HEAD {
+        let Some(line) = input.line(MAX_HEAD - size)? else {
+            return Err(match (input.received, size) {
+                (0, _) => "connection closed without a response".into(),
+                _ => "connection closed inside the response head".into(),
+            });
+        };
+        size += line.len() + 1;
+        if size > MAX_HEAD {
             return Err(format!("a response head longer than {MAX_HEAD} bytes"));
         }
-        if !input.fill()? {
-            return Err(if input.received == 0 {
-                "connection closed without a response".into()
-            } else {
-                "connection closed inside the response head".into()
-            });
+        if line.is_empty() {
+            break;
         }
+        if fields.len() > MAX_HEADERS {
+            return Err(format!("more than {MAX_HEADERS} header fields"));
+        }
+        fields.push(line);
     }
+    let (minor, status) = status_line(&fields[0]).ok_or("not an HTTP response")?;
+    let fields = fields[1..].iter().map(|line| {
+        field(line).ok_or_else(|| format!("a bad header field '{}'", printable(&String::from_utf8_lossy(line))))
+    });
+    head_meaning(status, minor, fields.collect::<Result<_, _>>()?)
 }
 
-/// A parsed head's status, fields, body framing and whether the
+/// RFC 9112 §4: `HTTP/1.x SP 3DIGIT [SP reason]`: the minor version and
+/// the status.
+fn status_line(line: &[u8]) -> Option<(u8, u16)> {
+    let (&minor, rest) = line.strip_prefix(b"HTTP/1.")?.split_first()?;
+    let code = rest.strip_prefix(b" ")?;
+    let (code, reason) = code.split_at_checked(3)?;
+    if !minor.is_ascii_digit() || !code.iter().all(u8::is_ascii_digit) || !matches!(reason.first(), None | Some(b' ')) {
+        return None;
+    }
+    Some((minor - b'0', code.iter().fold(0, |n, &d| n * 10 + u16::from(d - b'0'))))
+}
+
+/// RFC 9112 §5: `name: value`, the name a token (so no whitespace before
+/// the colon, and no obsolete line folding), the value without the
+/// whitespace around it and with no control character.
+fn field(line: &[u8]) -> Option<(String, String)> {
+    let colon = line.iter().position(|&b| b == b':')?;
+    let name = std::str::from_utf8(&line[..colon]).ok().filter(|name| mote_site::mime::is_token(name))?;
+    let value = line[colon + 1..].trim_ascii();
+    if value.iter().any(|&b| (b < b' ' && b != b'\t') || b == 0x7f) {
+        return None;
+    }
+    Some((name.to_string(), String::from_utf8_lossy(value).into_owned()))
+}
+
+/// A head's status and fields: its body framing and whether the
 /// connection stays open after it.
-fn head_meaning(parsed: &httparse::Response) -> Result<(Response, Framing, bool), String> {
-    let status = parsed.code.ok_or("no status")?;
-    let mut headers = Vec::with_capacity(parsed.headers.len());
+fn head_meaning(status: u16, minor: u8, headers: Vec<(String, String)>) -> Result<(Response, Framing, bool), String> {
     let mut length: Option<u64> = None;
     let mut chunked = false;
-    let mut close = parsed.version != Some(1);
-    for field in parsed.headers.iter() {
-        let value = String::from_utf8_lossy(field.value).trim().to_string();
-        let name = field.name;
+    let mut close = minor != 1;
+    for (name, value) in &headers {
         if name.eq_ignore_ascii_case("content-length") {
             let n = value
                 .parse::<u64>()
                 .ok()
                 .filter(|_| value.bytes().all(|b| b.is_ascii_digit()))
-                .ok_or_else(|| format!("a bad Content-Length '{}'", printable(&value)))?;
+                .ok_or_else(|| format!("a bad Content-Length '{}'", printable(value)))?;
             if length.is_some_and(|seen| seen != n) {
                 return Err("two different Content-Length values".into());
             }
@@ -506,13 +535,12 @@ fn head_meaning(parsed: &httparse::Response) -> Result<(Response, Framing, bool)
             // RFC 9112 §6.3: chunked must be the last coding; nothing else is
             // asked for, so nothing else is accepted.
             if !value.eq_ignore_ascii_case("chunked") || chunked {
-                return Err(format!("a Transfer-Encoding mote does not read: '{}'", printable(&value)));
+                return Err(format!("a Transfer-Encoding mote does not read: '{}'", printable(value)));
             }
             chunked = true;
         } else if name.eq_ignore_ascii_case("connection") {
             close |= value.split(',').any(|token| token.trim().eq_ignore_ascii_case("close"));
         }
-        headers.push((name.to_string(), value));
     }
     let framing = match (chunked, length) {
         (true, length) => Framing::Chunked { also_length: length.is_some() },
@@ -526,7 +554,7 @@ fn head_meaning(parsed: &httparse::Response) -> Result<(Response, Framing, bool)
 /// size, then trailer fields (read and dropped) and a blank line.
 fn read_chunked<R: Read>(input: &mut Input<R>, body: &mut Vec<u8>) -> Result<(), String> {
     loop {
-        let line = input.line(MAX_CHUNK_LINE)?;
+        let line = input.chunk_line(MAX_CHUNK_LINE)?;
         let digits = line.split(|&b| b == b';').next().unwrap_or_default();
         let digits = digits.strip_suffix(b" ").unwrap_or(digits);
         if digits.is_empty() || digits.len() > 8 || !digits.iter().all(u8::is_ascii_hexdigit) {
@@ -541,12 +569,12 @@ fn read_chunked<R: Read>(input: &mut Input<R>, body: &mut Vec<u8>) -> Result<(),
             return Err(format!("a body of more than the {MAX_BODY} bytes allowed"));
         }
         input.take(size, body)?;
-        if !input.line(2)?.is_empty() {
+        if !input.chunk_line(2)?.is_empty() {
             return Err("a chunk longer than its size".into());
         }
     }
     let mut trailers = 0;
-    while !input.line(MAX_CHUNK_LINE)?.is_empty() {
+    while !input.chunk_line(MAX_CHUNK_LINE)?.is_empty() {
         trailers += 1;
         if trailers > MAX_HEADERS {
             return Err(format!("more than {MAX_HEADERS} trailer fields"));
@@ -699,6 +727,9 @@ mod tests {
                 0,
             ),
             ("what follows stays unread", b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nxHTTP/1.1", false, 200, b"x", true, 8),
+            ("RFC 9112 §4: no reason phrase", b"HTTP/1.1 200\r\nContent-Length: 1\r\n\r\nx", false, 200, b"x", true, 0),
+            ("RFC 9112 §2.2: bare LF ends lines", b"HTTP/1.1 200 OK\nContent-Length: 1\n\nx", false, 200, b"x", true, 0),
+            ("no space after the colon", b"HTTP/1.1 200 OK\r\nContent-Length:1\r\n\r\nx", false, 200, b"x", true, 0),
         ];
         for &(name, input, head_only, status, body, reusable, left) in rows {
             for step in [1, 3, 7, 4096] {
@@ -728,6 +759,13 @@ mod tests {
             ("cut in the head", b"HTTP/1.1 200 OK\r\nContent-Le", "inside the response head"),
             ("not HTTP", b"SSH-2.0-OpenSSH\r\n\r\n", "not an HTTP response"),
             ("HTTP/2 preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "not an HTTP response"),
+            ("HTTP/2.0 status line", b"HTTP/2.0 200 OK\r\n\r\n", "not an HTTP response"),
+            ("status not three digits", b"HTTP/1.1 20 OK\r\n\r\n", "not an HTTP response"),
+            ("status run into the reason", b"HTTP/1.1 200OK\r\n\r\n", "not an HTTP response"),
+            ("RFC 9112 §5.1: space before the colon", b"HTTP/1.1 200 OK\r\nContent-Length : 1\r\n\r\nx", "bad header field"),
+            ("RFC 9112 §5.2: obsolete line folding", b"HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n", "bad header field"),
+            ("a field with no colon", b"HTTP/1.1 200 OK\r\nContent-Length 1\r\n\r\nx", "bad header field"),
+            ("a NUL in a value", b"HTTP/1.1 200 OK\r\nX: a\0b\r\n\r\n", "bad header field"),
             ("cut in the body", b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", "before the end of the body"),
             ("negative length", b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "bad Content-Length"),
             ("signed length", b"HTTP/1.1 200 OK\r\nContent-Length: +1\r\n\r\nx", "bad Content-Length"),
@@ -777,7 +815,7 @@ mod tests {
             ("a length over the limit", &big_length, "allowed"),
             ("chunks over the limit", &big_chunks, "allowed"),
             ("close-delimited over the limit", &big_close, "allowed"),
-            ("chunk line too long", &long_chunk_line, "too long"),
+            ("chunk line too long", &long_chunk_line, "longer than"),
         ];
         for &(name, input, want) in rows {
             for step in [1, 4096] {
