@@ -23,7 +23,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustls::crypto::ring::kx_group;
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -615,14 +614,15 @@ pub fn load_roots(path: Option<&Path>) -> Result<RootCertStore, String> {
     Ok(roots)
 }
 
-/// The client's provider: what a CA's server may choose, and no more.
+/// The client's provider: the server's suites (its order for this CPU) and
+/// key exchanges, and the signatures a CA's chain may carry; with TLS 1.2,
+/// its suites for a CA's RSA certificate too.
 fn provider() -> CryptoProvider {
-    CryptoProvider {
-        // The server's suites (its order for this CPU), and with TLS 1.2
-        // the same for a CA's RSA certificate.
+    let server = crate::net::tls::provider();
+    #[cfg(feature = "tls12")]
+    let server = CryptoProvider {
         cipher_suites: [
-            crate::net::tls::SUITES,
-            #[cfg(feature = "tls12")]
+            &server.cipher_suites[..],
             &[
                 rustls::crypto::ring::cipher_suite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
                 rustls::crypto::ring::cipher_suite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
@@ -630,11 +630,9 @@ fn provider() -> CryptoProvider {
             ],
         ]
         .concat(),
-        kx_groups: vec![kx_group::X25519, kx_group::SECP256R1, kx_group::SECP384R1],
-        signature_verification_algorithms: VERIFY,
-        secure_random: &crate::net::tls::KernelRandom,
-        key_provider: &crate::net::tls::EcdsaKeys,
-    }
+        ..server
+    };
+    CryptoProvider { signature_verification_algorithms: VERIFY, ..server }
 }
 
 /// The signatures a CA's chain and handshake may carry.

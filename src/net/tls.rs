@@ -189,7 +189,8 @@ impl Server {
     }
 }
 
-fn provider() -> CryptoProvider {
+/// The server's provider; the ACME client's starts from it.
+pub(crate) fn provider() -> CryptoProvider {
     CryptoProvider {
         cipher_suites: SUITES.to_vec(),
         kx_groups: vec![kx_group::X25519, kx_group::SECP256R1],
