@@ -727,6 +727,11 @@ fn random() -> u64 {
     u64::from_le_bytes(bytes)
 }
 
+/// Seconds (a time or a span) as a decimal number, never negative.
+pub fn seconds(text: &str) -> Option<i64> {
+    text.parse::<u64>().ok().and_then(|n| i64::try_from(n).ok())
+}
+
 /// Control characters as `?`, so an error quoting what a server or a file
 /// said stays one line (by hand: `escape_debug` pulls Unicode tables into
 /// the binary).

@@ -475,8 +475,8 @@ fn parse_json(what: &str, response: &Response) -> Result<Value, Failure> {
 /// RFC 9110 §10.2.3: seconds, or an HTTP date (counted from now).
 fn retry_after(response: &Response) -> Option<i64> {
     let value = response.header("retry-after")?.trim();
-    if let Ok(secs) = value.parse::<i64>() {
-        return Some(secs.max(0));
+    if let Some(secs) = super::seconds(value) {
+        return Some(secs);
     }
     let at = mote_site::date::parse_http_date(value.as_bytes())? as i64;
     Some((at - renew::now()).max(0))

@@ -340,11 +340,10 @@ impl CertState {
             let bad = || format!("line {}: bad {key} '{}'", number + 2, super::printable(value));
             match key {
                 "failures" => state.failures = value.parse().map_err(|_| bad())?,
-                "next_attempt" => state.next_attempt = value.parse().map_err(|_| bad())?,
-                "ari_retry" => state.ari_retry = value.parse().map_err(|_| bad())?,
+                "next_attempt" => state.next_attempt = super::seconds(value).ok_or_else(bad)?,
+                "ari_retry" => state.ari_retry = super::seconds(value).ok_or_else(bad)?,
                 "ari_window" => {
-                    let times: Vec<i64> =
-                        value.split(' ').map(str::parse).collect::<Result<_, _>>().map_err(|_| bad())?;
+                    let times: Vec<i64> = value.split(' ').map(super::seconds).collect::<Option<_>>().ok_or_else(bad)?;
                     let [at, start, end] = times[..] else { return Err(bad()) };
                     state.ari = Some((at, Window { start, end }));
                 }
@@ -605,7 +604,7 @@ mod tests {
             last_error: "urn:ietf:params:acme:error:rateLimited\ntoo many\u{7}".into(),
             profile: "shortlived".into(),
             names: vec!["a.example".into(), "www.a.example".into()],
-            ari_retry: -1,
+            ari_retry: 0,
             ari: Some((1_760_000_100, Window { start: 1_760_000_000, end: 1_760_086_400 })),
             failed_challenge: "http-01".into(),
         };
@@ -627,6 +626,7 @@ mod tests {
             ("another file", b"{\"failures\": 1}\n", "not a state file"),
             ("a bad number", b"mote-acme-state 1\nfailures many\nend\n", "line 2: bad failures 'many'"),
             ("a negative count", b"mote-acme-state 1\nfailures -1\nend\n", "bad failures"),
+            ("a time before 1970", b"mote-acme-state 1\nnext_attempt -1\nend\n", "bad next_attempt"),
             ("a window of two times", b"mote-acme-state 1\nari_window 1 2\nend\n", "line 2: bad ari_window '1 2'"),
             ("a window not of numbers", b"mote-acme-state 1\nari_window 1 2 x\nend\n", "bad ari_window"),
         ];
