@@ -150,7 +150,7 @@ fn ask(server: SocketAddr, questions: &[Vec<u8>; 2], deadline: Instant) -> io::R
     let mut reply = [0; MAX_REPLY];
     while answers.iter().any(Option::is_none) {
         let wait = until.checked_duration_since(Instant::now()).filter(|wait| !wait.is_zero());
-        socket.set_read_timeout(Some(wait.ok_or(io::ErrorKind::TimedOut)?))?;
+        crate::sys::set_timeouts(&socket, wait.ok_or(io::ErrorKind::TimedOut)?)?;
         let len = socket.recv(&mut reply)?;
         for (question, answer) in questions.iter().zip(&mut answers) {
             match read_reply(question, &reply[..len]) {

@@ -146,7 +146,7 @@ impl Client {
         let mut tcp = None;
         for addr in addrs {
             let wait = remaining(deadline).map_err(|_| "timed out connecting".to_string())?.min(CONNECT_TIMEOUT);
-            match TcpStream::connect_timeout(&addr, wait) {
+            match crate::sys::connect(addr, wait) {
                 Ok(stream) => {
                     tcp = Some(stream);
                     break;
@@ -210,9 +210,7 @@ fn closed(kind: Option<io::ErrorKind>) -> bool {
 /// The socket's read and write timeouts for the next step: the shorter of
 /// one step's and what is left of the whole request.
 fn set_timeouts(socket: &TcpStream, deadline: Instant) -> io::Result<()> {
-    let wait = remaining(deadline)?.min(IO_TIMEOUT);
-    socket.set_read_timeout(Some(wait))?;
-    socket.set_write_timeout(Some(wait))
+    crate::sys::set_timeouts(socket, remaining(deadline)?.min(IO_TIMEOUT))
 }
 
 fn remaining(deadline: Instant) -> io::Result<Duration> {
