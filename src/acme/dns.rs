@@ -16,7 +16,7 @@
 #![forbid(unsafe_code)]
 
 use std::io::{self, Read};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use crate::ops::address::socket;
@@ -139,9 +139,7 @@ enum Answer {
 
 /// Both questions to one server.
 fn ask(server: SocketAddr, questions: &[Vec<u8>; 2], deadline: Instant) -> io::Result<Answer> {
-    let local: IpAddr = if server.is_ipv4() { Ipv4Addr::UNSPECIFIED.into() } else { Ipv6Addr::UNSPECIFIED.into() };
-    let socket = UdpSocket::bind((local, 0))?;
-    socket.connect(server)?;
+    let socket = crate::sys::connect_udp(server)?;
     for question in questions {
         socket.send(question)?;
     }
@@ -260,6 +258,7 @@ fn skip_name(message: &[u8], mut at: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::{Ipv6Addr, UdpSocket};
     use std::thread;
 
     /// A reply to `question`: its header with QR and `rcode` set, the

@@ -1,6 +1,6 @@
 //! Sockets: listening with the options a server wants, sends that skip
-//! std's layers (`sendmsg`, `send`, `sendfile`), and the one blocking
-//! connection `--healthcheck` makes.
+//! std's layers (`sendmsg`, `send`, `sendfile`), and the blocking
+//! connections `--healthcheck` and the ACME client make.
 //!
 //! std writes to a socket with `write` and `writev`, which pass through the
 //! kernel's file layer before reaching the socket; the socket calls here go
@@ -75,6 +75,26 @@ pub fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
         return Err(error);
     }
     Ok(stream)
+}
+
+/// A UDP socket connected to `addr` (the ACME client's name server): its
+/// sends go there, and only that address's datagrams are received.
+#[cfg(feature = "acme")]
+pub fn connect_udp(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
+    let family = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+    // SAFETY: socket() has no memory arguments; the result is checked.
+    let fd = unsafe { libc::socket(family, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh descriptor that nothing else owns.
+    let socket = std::net::UdpSocket::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    let (storage, len) = socket_address(addr);
+    // SAFETY: storage is a valid sockaddr of `len` bytes for this family.
+    if unsafe { libc::connect(fd, (&storage as *const libc::sockaddr_storage).cast(), len) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(socket)
 }
 
 /// A new TCP socket for `addr`'s family, close-on-exec, with `flags`.
