@@ -52,10 +52,14 @@ fn main() -> ExitCode {
         }
         Ok(Command::Version) => {
             // The build's options follow the version: tests and scripts ask it.
-            log::stdout_text(if cfg!(feature = "acme") {
+            log::stdout_text(if cfg!(feature = "acme") && cfg!(feature = "tls12") {
                 concat!("mote ", env!("CARGO_PKG_VERSION"), " (TLS, ACME)\n")
-            } else if cfg!(feature = "tls") {
+            } else if cfg!(feature = "acme") {
+                concat!("mote ", env!("CARGO_PKG_VERSION"), " (TLS 1.3, ACME)\n")
+            } else if cfg!(feature = "tls12") {
                 concat!("mote ", env!("CARGO_PKG_VERSION"), " (TLS)\n")
+            } else if cfg!(feature = "tls") {
+                concat!("mote ", env!("CARGO_PKG_VERSION"), " (TLS 1.3)\n")
             } else {
                 concat!("mote ", env!("CARGO_PKG_VERSION"), "\n")
             });

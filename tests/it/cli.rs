@@ -34,7 +34,13 @@ fn version_prints_name_and_version() {
     assert_eq!(status.code(), Some(0));
     let version = format!("mote {}", env!("CARGO_PKG_VERSION"));
     let text = out.trim_end();
-    let builds = [version.clone(), format!("{version} (TLS)"), format!("{version} (TLS, ACME)")];
+    let builds = [
+        version.clone(),
+        format!("{version} (TLS)"),
+        format!("{version} (TLS 1.3)"),
+        format!("{version} (TLS, ACME)"),
+        format!("{version} (TLS 1.3, ACME)"),
+    ];
     assert!(builds.iter().any(|build| text == build), "{text}");
 }
 
