@@ -43,7 +43,7 @@ fn mote_at(
     all.extend(["--acme-dir", dir.to_str().unwrap()]);
     all.extend(listen.iter().map(String::as_str));
     all.extend(args);
-    Server::start_with_prefix(&[], env, &all)
+    Server::start_with_env(env, &all)
 }
 
 fn listen(http: Option<u16>, tls: u16) -> Vec<String> {
