@@ -21,8 +21,7 @@ const ISSUE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Whether the binary under test has the ACME client and the test tools are
 /// there; says why not when they are not.
 fn ready() -> bool {
-    let (_, out, _) = run_to_exit(&["--version"]);
-    if !out.contains("ACME") {
+    if !binary_has_acme() {
         eprintln!("skipping: {} was built without ACME (make test ACME=1 runs this)", bin());
         return false;
     }
