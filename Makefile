@@ -134,6 +134,15 @@ if [ -n "$$missing" ]; then \
 fi
 endef
 
+# prometheus-client (pip), which the metrics tests parse mote's metrics with.
+define need_prometheus_client
+python3 -c 'import prometheus_client' 2>/dev/null || { \
+	echo "installing prometheus-client (pip)..."; \
+	python3 -m pip install -q prometheus-client 2>/dev/null || \
+	python3 -m pip install -q --break-system-packages prometheus-client; \
+	command -v pyenv >/dev/null && pyenv rehash || true; }
+endef
+
 # The legacy scp protocol (-O) also works against dropbear, which has no sftp-server.
 SCP_LEGACY := $(shell scp -O 2>&1 | grep -qi 'illegal option\|unknown option' || echo -O)
 
@@ -158,6 +167,7 @@ help:
 	@echo "                       arm/v6 and arm/v7 under one index: $(IMAGE_DIR)/mote.tar and oci/"
 	@echo "Check:"
 	@echo "  make pi-test         the integration suite against the ARMv6 binary under qemu-arm"
+	@echo "                       (TLS=1, ACME=1, TINY=1 and TEST_FILTER=NAME as for make test)"
 	@echo "  make pi-deploy-test  'make pi PI=...' against a throwaway local sshd"
 	@echo "  make image-test      make image, then run it with podman: serve, stop on SIGTERM/SIGINT as PID 1"
 	@echo "  make ring-test-32    the io_uring send ring's unit tests on 32-bit x86, natively"
@@ -214,11 +224,7 @@ test:
 	@command -v npm >/dev/null || { $(call need_apt,node:nodejs npm:npm); }
 	@[ -d tests/browser/node_modules/playwright-core ] || { \
 		echo "installing playwright-core (npm ci)..."; cd tests/browser && npm ci --silent --no-audit --no-fund; }
-	@python3 -c 'import prometheus_client' 2>/dev/null || { \
-		echo "installing prometheus-client (pip)..."; \
-		python3 -m pip install -q prometheus-client 2>/dev/null || \
-		python3 -m pip install -q --break-system-packages prometheus-client; \
-		command -v pyenv >/dev/null && pyenv rehash || true; }
+	@$(need_prometheus_client)
 	@$(if $(TLS),$(call need_apt,openssl:openssl))
 	@echo "building mote (release$(BUILD_NAME))..."
 	@cargo build --release -q $(TEST_FEATURES)
@@ -305,12 +311,18 @@ static: tools-cross
 	@echo "size $(STATIC_BIN): $$(stat -c %s $(STATIC_BIN)) bytes"
 
 # ------------------------------------------------------------------- tests on ARM
+# The test harness is built for the host with the same features (not test-clock:
+# the ARM binary cannot have its clock moved, so those tests are left out).
+# TEST_FILTER=NAME as for make test: ACME=1 TEST_FILTER=acme runs the ACME client's
+# tests (pebble on loopback) against the ARM build.
 pi-test: tools-qemu
 	@$(if $(TLS),$(call need_apt,openssl:openssl))
+	@$(if $(ACME),$(call need_apt,pebble:pebble lego:lego))
+	@$(if $(ACME),$(need_prometheus_client))
 	@$(MAKE) --no-print-directory pi PI= PI_TARGET=$(ARMV6) PI_CPU=$(PI_CPU_$(ARMV6)) TINY=$(TINY) TLS=$(TLS) ACME=$(ACME)
 	@echo "testing $(OUT_DIR)/$(ARMV6)/release/mote under qemu-arm -cpu arm1176..."
 	@MOTE_BIN=$(abspath $(OUT_DIR))/$(ARMV6)/release/mote MOTE_RUNNER="qemu-arm -cpu arm1176" \
-		cargo test -q --no-fail-fast $(FEATURES) --test '*'
+		cargo test -q --no-fail-fast $(FEATURES) --test '*' $(TEST_FILTER)
 
 pi-deploy-test:
 	@.ci/pi-deploy-test.sh

@@ -2,6 +2,11 @@
 //! loopback: pebble, rejecting 5% of nonces as Let's Encrypt may, with
 //! pebble-challtestsrv resolving every name to 127.0.0.1. Certificates are
 //! checked by clients that trust only pebble's root.
+//!
+//! The tests that move the client's clock (`MOTE_TEST_CLOCK_FILE`) need a
+//! binary built with the `test-clock` feature, as `make test ACME=1` builds
+//! it; they are compiled only with that feature, so the rest runs against
+//! the ARM build of `make pi-test ACME=1`, which has no such clock.
 use crate::common::*;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -16,8 +21,7 @@ const ISSUE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Whether the binary under test has the ACME client and the test tools are
 /// there; says why not when they are not.
 fn ready() -> bool {
-    let (_, out, _) = run_to_exit(&["--version"]);
-    if !out.contains("ACME") {
+    if !binary_has_acme() {
         eprintln!("skipping: {} was built without ACME (make test ACME=1 runs this)", bin());
         return false;
     }
@@ -43,7 +47,7 @@ fn mote_at(
     all.extend(["--acme-dir", dir.to_str().unwrap()]);
     all.extend(listen.iter().map(String::as_str));
     all.extend(args);
-    Server::start_with_prefix(&[], env, &all)
+    Server::start_with_env(env, &all)
 }
 
 fn listen(http: Option<u16>, tls: u16) -> Vec<String> {
@@ -401,6 +405,7 @@ impl Refuser {
 }
 
 #[test]
+#[cfg(feature = "test-clock")]
 fn an_unreachable_ca_keeps_the_old_certificate_and_backs_off() {
     if !ready() {
         return;
@@ -453,6 +458,7 @@ fn an_unreachable_ca_keeps_the_old_certificate_and_backs_off() {
 }
 
 #[test]
+#[cfg(feature = "test-clock")]
 fn a_clock_before_the_build_orders_nothing_until_it_is_set() {
     if !ready() {
         return;
@@ -605,6 +611,7 @@ fn a_process_killed_during_an_order_restarts_into_the_backoff() {
 }
 
 #[test]
+#[cfg(feature = "test-clock")]
 fn a_certificate_due_on_arrival_is_not_ordered_again_at_once() {
     if !ready() {
         return;
@@ -715,6 +722,7 @@ fn a_failed_validation_names_the_name_once() {
 }
 
 #[test]
+#[cfg(feature = "test-clock")]
 fn a_backoff_years_long_in_the_state_file_is_cut_to_a_day() {
     if !ready() {
         return;
@@ -753,6 +761,7 @@ fn a_backoff_years_long_in_the_state_file_is_cut_to_a_day() {
 }
 
 /// Waits until `count()` reaches `want`; panics with mote's log after `limit`.
+#[cfg(feature = "test-clock")]
 fn wait_count(server: &Server, what: &str, want: usize, limit: Duration, count: impl Fn() -> usize) {
     let deadline = Instant::now() + limit;
     while count() < want {
@@ -762,6 +771,7 @@ fn wait_count(server: &Server, what: &str, want: usize, limit: Duration, count: 
 }
 
 #[test]
+#[cfg(feature = "test-clock")]
 fn renewal_information_schedules_renewal_and_names_the_replaced_certificate() {
     const SIX_HOURS: u64 = 6 * 3600;
     if !ready() {

@@ -17,8 +17,7 @@ const ACME_FLAGS: [&str; 8] = [
 
 /// Whether the binary under test has ACME; says so when it does not.
 fn has_acme() -> bool {
-    let (_, _, err) = run_to_exit(&["--acme-staging"]);
-    let acme = !err.contains("built without ACME");
+    let acme = binary_has_acme();
     if !acme {
         eprintln!("note: {} was built without ACME (make test ACME=1 tests the flags' meaning)", bin());
     }

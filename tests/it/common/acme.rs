@@ -17,6 +17,21 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// Whether the binary under test has the ACME client, as `--version` says.
+/// Tests built with the `acme` feature (`make test ACME=1`, `make pi-test
+/// ACME=1`) are there to test that client: a binary without it fails them
+/// instead of letting them skip.
+pub fn binary_has_acme() -> bool {
+    let (_, out, _) = super::server::run_to_exit(&["--version"]);
+    let acme = out.contains("ACME");
+    assert!(
+        acme || !cfg!(feature = "acme"),
+        "{} was built without ACME, and these tests with it: {out}",
+        super::server::bin()
+    );
+    acme
+}
+
 /// The tools an ACME test needs; `true` (the test skips) when one is missing.
 pub fn acme_tools_missing() -> bool {
     ["pebble", "pebble-challtestsrv", "lego", "openssl", "curl"].iter().any(|tool| super::tools::tool_missing(tool))

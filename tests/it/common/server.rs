@@ -111,6 +111,15 @@ impl Server {
         Server::spawn_and_wait(command(&all), expected, format!("mote {all:?}"))
     }
 
+    /// Like `start` (under `MOTE_RUNNER` too), with `env` added to mote's
+    /// environment.
+    pub fn start_with_env(env: &[(&str, &str)], args: &[&str]) -> Server {
+        let (all, expected) = with_listen(args);
+        let mut cmd = command(&all);
+        cmd.envs(env.iter().copied());
+        Server::spawn_and_wait(cmd, expected, format!("mote {all:?}"))
+    }
+
     /// Like `start`, but runs `prefix... mote --listen 127.0.0.1:0 args...`
     /// with `env` added: for wrappers such as `faketime` (which need the
     /// binary itself, so `MOTE_RUNNER` is not applied here).
