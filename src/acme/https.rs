@@ -758,7 +758,11 @@ mod tests {
             ("HTTP/2.0 status line", b"HTTP/2.0 200 OK\r\n\r\n", "not an HTTP response"),
             ("status not three digits", b"HTTP/1.1 20 OK\r\n\r\n", "not an HTTP response"),
             ("status run into the reason", b"HTTP/1.1 200OK\r\n\r\n", "not an HTTP response"),
-            ("RFC 9112 §5.1: space before the colon", b"HTTP/1.1 200 OK\r\nContent-Length : 1\r\n\r\nx", "bad header field"),
+            (
+                "RFC 9112 §5.1: space before the colon",
+                b"HTTP/1.1 200 OK\r\nContent-Length : 1\r\n\r\nx",
+                "bad header field",
+            ),
             ("RFC 9112 §5.2: obsolete line folding", b"HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n", "bad header field"),
             ("a field with no colon", b"HTTP/1.1 200 OK\r\nContent-Length 1\r\n\r\nx", "bad header field"),
             ("a NUL in a value", b"HTTP/1.1 200 OK\r\nX: a\0b\r\n\r\n", "bad header field"),

@@ -343,7 +343,8 @@ impl CertState {
                 "next_attempt" => state.next_attempt = super::seconds(value).ok_or_else(bad)?,
                 "ari_retry" => state.ari_retry = super::seconds(value).ok_or_else(bad)?,
                 "ari_window" => {
-                    let times: Vec<i64> = value.split(' ').map(super::seconds).collect::<Option<_>>().ok_or_else(bad)?;
+                    let times: Vec<i64> =
+                        value.split(' ').map(super::seconds).collect::<Option<_>>().ok_or_else(bad)?;
                     let [at, start, end] = times[..] else { return Err(bad()) };
                     state.ari = Some((at, Window { start, end }));
                 }

@@ -20,9 +20,9 @@ mod unwind;
 pub use file::open_read_at;
 #[cfg(feature = "acme")]
 pub use file::{in_memory, try_lock};
+pub use file::{open, open_append_at, read, read_to_string};
 #[cfg(feature = "acme")]
 pub use net::connect_udp;
-pub use file::{open, open_append_at, read, read_to_string};
 pub use net::{connect, listen, recv_all, send, send_vectored, sendfile, set_timeouts};
 #[cfg(feature = "tls")]
 pub use process::fill_random;
