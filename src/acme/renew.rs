@@ -178,7 +178,8 @@ fn test_offset() -> i64 {
 }
 
 /// RFC 3339 §5.6 `date-time` (what ACME's JSON carries: `2025-01-03T00:00:00Z`,
-/// fractions of a second and offsets too) -> unix seconds.
+/// fractions of a second and offsets too) -> unix seconds; None before 1970,
+/// which no certificate's dates or renewal window can be.
 pub fn rfc3339(text: &str) -> Option<i64> {
     let b = text.as_bytes();
     let digits = |range: std::ops::Range<usize>| -> Option<i64> {
@@ -219,7 +220,7 @@ pub fn rfc3339(text: &str) -> Option<i64> {
         _ => return None,
     };
     let days = mote_site::date::days_from_civil(year, month as u32, day as u32);
-    Some(days * DAY + hour * HOUR + minute * MINUTE + second.min(59) - offset)
+    Some(days * DAY + hour * HOUR + minute * MINUTE + second.min(59) - offset).filter(|&unix| unix >= 0)
 }
 
 /// A duration for the log, in its largest whole unit: `45 s`, `12 min`,
@@ -377,6 +378,9 @@ mod tests {
             ("1996-12-19T16:39:57-08:00", Some(851_042_397)),
             ("1996-12-20T00:39:57+00:00", Some(851_042_397)),
             ("1990-12-31T23:59:60Z", Some(662_687_999)),
+            ("1937-01-01T12:00:27.87+00:20", None),
+            ("1969-12-31T23:59:59Z", None),
+            ("1970-01-01T00:59:59+01:00", None),
             ("2025-01-03 00:00:00Z", None),
             ("2025-13-03T00:00:00Z", None),
             ("2025-01-03T00:00:00", None),
