@@ -478,11 +478,12 @@ fn alert<S: ?Sized>(
 where
     for<'s> &'s S: Write,
 {
-    // What rustls queued comes out before it looks at the records again.
-    while let Ok(ConnectionState::EncodeTlsData(mut record)) = tls.process_tls_records(records).state {
-        if sink.encode(&mut record).is_err() {
-            break;
-        }
+    // The alert is all rustls has queued (what it queued before was taken
+    // out before it read more), and it comes out before rustls looks at
+    // the records again: one call, as a second would read the same bad
+    // records and make a second alert.
+    if let Ok(ConnectionState::EncodeTlsData(mut record)) = tls.process_tls_records(records).state {
+        let _ = sink.encode(&mut record);
     }
     io::Error::new(io::ErrorKind::InvalidData, error)
 }
