@@ -91,7 +91,7 @@ pub fn connect_udp(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
     let socket = std::net::UdpSocket::from(unsafe { OwnedFd::from_raw_fd(fd) });
     let (storage, len) = socket_address(addr);
     // SAFETY: storage is a valid sockaddr of `len` bytes for this family.
-    if unsafe { libc::connect(fd, (&storage as *const libc::sockaddr_storage).cast(), len) } < 0 {
+    if unsafe { libc::connect(socket.as_raw_fd(), (&storage as *const libc::sockaddr_storage).cast(), len) } < 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(socket)
