@@ -1802,7 +1802,7 @@ def _esc(s):
 
 
 # ------------------------------------------------------------------------------ HTTPS
-# The HTTPS rows: mote built with TLS (`--features tls`), nginx (OpenSSL) and hyper-ref
+# The HTTPS rows: mote built with TLS (`--features tls,tls12`), nginx (OpenSSL) and hyper-ref
 # built with tokio-rustls (`--features tls`), side by side in one run. One ECDSA P-256
 # certificate made here; on each server TLS 1.3 and 1.2, the same suites in the same order
 # (AES-GCM first, as mote orders them on x86_64), X25519 and P-256, the server's order
@@ -2070,14 +2070,17 @@ def curl_large(srv, suite, count):
 
 def build_tls(tmp, target, hyper_dir, bins):
     """The HTTPS rows' binaries. cargo links a build with other features to the same path, so
-    each host TLS build is copied into the run's temp dir and the default build put back
-    (cargo only relinks it). MOTE_TLS_BIN, HYPER_TLS_BIN and MOTE_ARM_TLS_BIN override."""
+    each host build with TLS is copied into the run's temp dir, and the default builds are put
+    back once all are made (cargo only relinks them). mote-tls is built as `make TLS=1` builds
+    it, with TLS 1.2 beside 1.3. MOTE_TLS_BIN, HYPER_TLS_BIN and MOTE_ARM_TLS_BIN override."""
     nobuild = bool(os.environ.get("BENCH_NO_BUILD"))
     hyper = ["--manifest-path", os.path.join(HERE, "hyper-ref", "Cargo.toml")]
-    rows = [("mote-tls", "MOTE_TLS_BIN", [], os.path.join(target, "release", "mote"), {}),
-            ("hyper-ref-tls", "HYPER_TLS_BIN", hyper, os.path.join(hyper_dir, "release", "hyper-ref"),
+    mote_bin = os.path.join(target, "release", "mote")
+    rows = [("mote-tls", "MOTE_TLS_BIN", "tls,tls12", [], mote_bin, {}),
+            ("hyper-ref-tls", "HYPER_TLS_BIN", "tls", hyper, os.path.join(hyper_dir, "release", "hyper-ref"),
              {"CARGO_TARGET_DIR": hyper_dir})]
-    for key, env, args, built, env_extra in rows:
+    restore = {}
+    for key, env, features, args, built, env_extra in rows:
         if os.environ.get(env):
             bins[key] = os.path.abspath(os.environ[env])
             continue
@@ -2085,7 +2088,7 @@ def build_tls(tmp, target, hyper_dir, bins):
         if nobuild:
             continue
         log(f"building {key}...")
-        cmd = ["cargo", "build", "--release", "-q", "--features", "tls"] + args
+        cmd = ["cargo", "build", "--release", "-q", "--features", features] + args
         record(cmd, tmp)
         env_all = dict(os.environ, **env_extra)
         r = run(cmd, env=env_all, timeout=1200, check=False)
@@ -2094,7 +2097,9 @@ def build_tls(tmp, target, hyper_dir, bins):
         else:
             bins[key] = os.path.join(tmp, key)
             shutil.copy2(built, bins[key])
-        run(["cargo", "build", "--release", "-q"] + args, env=env_all, timeout=1200)
+        restore[tuple(args)] = env_all
+    for args, env_all in restore.items():
+        run(["cargo", "build", "--release", "-q"] + list(args), env=env_all, timeout=1200)
     if SMOKE:
         return
     if os.environ.get("MOTE_ARM_TLS_BIN"):
@@ -2153,7 +2158,8 @@ def https_report(w, R):
     if not (ka or hs or ic or arm):
         return
     w("## HTTPS\n")
-    w("mote built with TLS (`--features tls`: rustls with ring), nginx with OpenSSL, and hyper-ref built "
+    w("mote built with TLS as `make TLS=1` builds it (`--features tls,tls12`: rustls with ring, "
+      "TLS 1.3 and 1.2), nginx with OpenSSL, and hyper-ref built "
       "with tokio-rustls and ring (`--features tls`), each listening for HTTPS only, with one ECDSA "
       "P-256 certificate made for the run; on each TLS 1.3 and 1.2, the suites "
       f"`{TLS13_SUITES}` and `{TLS12_SUITES}` in that order, the server's order winning, key "
