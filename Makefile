@@ -536,11 +536,12 @@ image-test: image
 #                   bench/RESULTS.md and bench/results.svg. Installs its own tools (apt: wrk
 #                   nginx-light lighttpd busybox strace valgrind qemu-user qemu-system-arm cpio
 #                   openssl curl) and builds what it measures: make static, make pi (ARMv6) and
-#                   both references, and for the HTTPS rows mote and hyper-ref with TLS and
+#                   both references, and for the HTTPS rows mote and hyper-ref with TLS,
+#                   mote's ACME build (its keep-alive figures beside the TLS build's) and
 #                   make pi TLS=1.
 # make bench-smoke  the <60 s version for CI: mote, hyper-ref and bare-ref, 1 s loads, and
-#                   the HTTPS rows of mote and hyper-ref; fails only when the harness
-#                   breaks, never because a target is missed.
+#                   the HTTPS rows of mote (TLS and ACME builds) and hyper-ref; fails only
+#                   when the harness breaks, never because a target is missed.
 # make bench-redirects  only make bench's _redirects rows (instructions per request with
 #                   1,000 rules, callgrind), printed; bench/RESULTS.md is left as it is.
 .PHONY: bench bench-smoke bench-redirects

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """`make bench`: mote side by side with nginx, lighttpd, busybox httpd and a
 hyper reference server, in one run, on this machine, over HTTP and over HTTPS (the
-HTTPS rows: mote built with TLS, nginx, hyper-ref built with rustls). Writes
-bench/RESULTS.md and bench/results.svg; every verdict in them is computed here from
-the numbers.
+HTTPS rows: mote built with TLS, nginx, hyper-ref built with rustls, and mote's ACME
+build beside its TLS build). Writes bench/RESULTS.md and bench/results.svg; every
+verdict in them is computed here from the numbers.
 
     python3 bench/run.py            full run (~8 min), writes bench/RESULTS.md + results.svg
     python3 bench/run.py --smoke    ~1 min: mote and hyper-ref only, 1 s loads, tiny counts;
@@ -11,10 +11,10 @@ the numbers.
                                     breaks (never because a target is missed)
 
 Environment overrides (all optional): MOTE_BIN, MOTE_STATIC_BIN, MOTE_ARM_BIN, HYPER_BIN,
-HYPER_ARM_BIN, MOTE_TLS_BIN, HYPER_TLS_BIN, MOTE_ARM_TLS_BIN (use these binaries, do not
-build them); BENCH_NO_BUILD=1 (build nothing: the HTTPS rows then need the TLS ones);
-BENCH_OUT=DIR (where RESULTS.md and results.svg go); HYPER_TARGET_DIR (cargo target dir
-of bench/hyper-ref, default <mote target dir>/hyper-ref).
+HYPER_ARM_BIN, MOTE_TLS_BIN, MOTE_ACME_BIN, HYPER_TLS_BIN, MOTE_ARM_TLS_BIN (use these
+binaries, do not build them); BENCH_NO_BUILD=1 (build nothing: the HTTPS rows then need
+the TLS ones); BENCH_OUT=DIR (where RESULTS.md and results.svg go); HYPER_TARGET_DIR
+(cargo target dir of bench/hyper-ref, default <mote target dir>/hyper-ref).
 
 Method, in short: every server serves the same generated ~6 KB page from 127.0.0.1, pinned
 to CPU 0 (sched_setaffinity in the child before exec, i.e. `taskset -c 0`); wrk and this
@@ -437,6 +437,10 @@ mimetype.assign = ( ".html" => "text/html; charset=utf-8" )
         """One GET of the page on a new connection: (status, socket)."""
         return http_get(self.port, **kw)
 
+    def wrap(self, sock):
+        """A connected socket as this server's clients speak on it (TlsServer: over TLS)."""
+        return sock
+
     def pids(self):
         if not self.proc or self.proc.poll() is not None:
             return self.cg.pids() if self.cg else []
@@ -807,7 +811,7 @@ def m_cold_start(ctx):
 def requests_then_stop(srv, what, count, listen_secs, get_secs, path=PAGE_PATH, status_wanted=200):
     """Starts SRV outside a cgroup, waits for its port without sending a request (every
     request counts), sends COUNT keep-alive GETs of PATH on one connection, each answered
-    STATUS_WANTED, and stops it."""
+    STATUS_WANTED, and stops it. Returns what a TLS connection negotiated (else None)."""
     srv.start(wait=False, cgroup=False)
     try:
         deadline = time.monotonic() + listen_secs
@@ -819,14 +823,18 @@ def requests_then_stop(srv, what, count, listen_secs, get_secs, path=PAGE_PATH, 
                 if time.monotonic() > deadline or srv.proc.poll() is not None:
                     raise RuntimeError(f"{what} did not listen")
                 time.sleep(0.05)
+        s.settimeout(get_secs)
+        s = srv.wrap(s)
         for _ in range(count):
             status, s = http_get(srv.port, path, sock=s, timeout=get_secs)
             if status != status_wanted:
                 raise RuntimeError(f"{what}: status {status}")
+        spoke = f"{s.version()} {s.cipher()[0]}" if isinstance(s, ssl.SSLSocket) else None
         s.close()
         time.sleep(0.3)
     finally:
         srv.stop()
+    return spoke
 
 
 def callgrind_total(path):
@@ -837,6 +845,19 @@ def callgrind_total(path):
     raise RuntimeError(f"no totals in {path}")
 
 
+def callgrind_runs(ctx, tag, server, what, r, **kw):
+    """Two runs under callgrind, one connection each: 1 and 1 + r requests (requests_then_stop;
+    `server(runner)` makes the server). The instructions of the first run (start-up, one
+    request, exit), the difference per extra request, and what a TLS connection negotiated."""
+    totals = []
+    for count in (1, 1 + r):
+        cgout = os.path.join(ctx.tmp, f"callgrind-{tag}-{count}.out")
+        spoke = requests_then_stop(server(["valgrind", "--tool=callgrind", f"--callgrind-out-file={cgout}"]),
+                                   what, count, 60, 30, **kw)
+        totals.append(callgrind_total(cgout))
+    return totals[0], (totals[1] - totals[0]) / r, spoke
+
+
 def m_callgrind(ctx):
     out = {}
     r = K["cg_requests"]
@@ -844,15 +865,10 @@ def m_callgrind(ctx):
         if name not in K["servers"] and not SMOKE:
             continue
         log(f"callgrind: {name}, 1 and 1+{r} requests")
-        totals = []
-        for count in (1, 1 + r):
-            cgout = os.path.join(ctx.tmp, f"callgrind-{name}-{count}.out")
-            runner = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={cgout}"]
-            srv = ctx.server(name, runner=runner, extra={"single": True})
-            requests_then_stop(srv, f"{name} under valgrind", count, 60, 30)
-            totals.append(callgrind_total(cgout))
-        out[name] = {"startup_ir": totals[0], "per_req": (totals[1] - totals[0]) / r,
-                     "requests": r}
+        startup, per_req, _ = callgrind_runs(
+            ctx, name, lambda runner: ctx.server(name, runner=runner, extra={"single": True}),
+            f"{name} under valgrind", r)
+        out[name] = {"startup_ir": startup, "per_req": per_req, "requests": r}
     return out
 
 
@@ -891,14 +907,12 @@ def m_redirects(ctx):
     out = {}
     for row, site, path, status in REDIRECT_ROWS:
         log(f"redirects: {row}, 1 and 1+{r} requests")
-        totals = []
-        for count in (1, 1 + r):
-            cgout = os.path.join(ctx.tmp, f"callgrind-redirects-{len(out)}-{count}.out")
-            runner = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={cgout}"]
-            srv = Server("mote", ctx.bins, ctx.tmp, sites[site], runner=runner, label=f"mote-rules-{len(out)}")
-            requests_then_stop(srv, f"mote under valgrind ({row})", count, 60, 30, path, status)
-            totals.append(callgrind_total(cgout))
-        out[row] = {"path": path, "status": status, "per_req": (totals[1] - totals[0]) / r}
+        n = len(out)
+        _, per_req, _ = callgrind_runs(
+            ctx, f"redirects-{n}",
+            lambda runner: Server("mote", ctx.bins, ctx.tmp, sites[site], runner=runner, label=f"mote-rules-{n}"),
+            f"mote under valgrind ({row})", r, path=path, status_wanted=status)
+        out[row] = {"path": path, "status": status, "per_req": per_req}
     return out
 
 
@@ -1802,11 +1816,21 @@ def _esc(s):
 
 
 # ------------------------------------------------------------------------------ HTTPS
-# The HTTPS rows: mote built with TLS (`--features tls`), nginx (OpenSSL) and hyper-ref
+# The HTTPS rows: mote built with TLS (`--features tls,tls12`), nginx (OpenSSL) and hyper-ref
 # built with tokio-rustls (`--features tls`), side by side in one run. One ECDSA P-256
 # certificate made here; on each server TLS 1.3 and 1.2, the same suites in the same order
 # (AES-GCM first, as mote orders them on x86_64), X25519 and P-256, the server's order
 # winning, and stateless session tickets. Each listens for HTTPS only.
+#
+# The ACME build (`--features acme`, as `make ACME=1` builds it) joins the keep-alive rounds
+# and the instruction counts beside the TLS build, with the same flags, certificate files and
+# client. Its `--acme` flags change where the certificate and key come from and which
+# certificate a handshake picks; on a connection that is up the build runs the TLS build's
+# request path but for two checks that find nothing on a request for the site (an HTTP-01
+# challenge the client has on, a connection that is a TLS-ALPN-01 validation). So
+# `--tls-cert` and `--tls-key` serve it here as they serve the TLS build. It speaks TLS 1.3
+# only, as wrk does here.
+MOTE_ACME = "mote (ACME build)"
 if SMOKE:
     KT = dict(servers=["mote", "hyper-ref"], rounds=1, secs=1, conns=20, handshakes=20,
               handshake_rounds=1, idle_conns=20, arm=False)
@@ -1814,9 +1838,20 @@ else:
     KT = dict(servers=["mote", "nginx", "hyper-ref"], rounds=7, secs=2, conns=50,
               handshakes=200, handshake_rounds=5, idle_conns=1000, arm=True, arm_handshakes=40,
               arm_bulk_bytes=2 << 20, arm_fetches=3)
+# Each HTTPS row: what it runs (a Server kind), the binary it runs (a key of the run's
+# binaries; nginx is the system's) and its label (log and cgroup names).
+TLS_ROWS = {"mote": ("mote", "mote-tls", "mote-tls"), MOTE_ACME: ("mote", "mote-acme", "mote-acme"),
+            "nginx": ("nginx", None, "nginx-tls"), "hyper-ref": ("hyper-ref", "hyper-ref-tls", "hyper-ref-tls")}
 T_TLS_CPU_RATIO = 0.9        # keep-alive HTTPS: CPU per request ≤ 0.9× the best peer's
 T_TLS_HANDSHAKE_RATIO = 1.0  # CPU per full handshake ≤ nginx's
 T_TLS_IDLE_RATIO = 0.25      # memory per idle HTTPS connection ≤ ¼ of nginx's
+# The ACME build's keep-alive HTTPS request within noise of the TLS build's. The two run the
+# same request path, so a real cost shows in callgrind's count, which repeats to a few
+# instructions: within 1% of the TLS build's (the noise allowed in the `_redirects` targets).
+# CPU time per request is compared too, by the median of the rounds' ratios (the two run
+# back to back in every round): ≤ 1.05×, where single rounds here already spread by more.
+T_ACME_IR_RATIO = 1.01
+T_ACME_CPU_RATIO = 1.05
 TLS13_SUITES = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
 TLS12_SUITES = ("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
                 "ECDHE-ECDSA-CHACHA20-POLY1305")
@@ -1846,6 +1881,15 @@ TRIED += [
      "~200 B the capacity of two empty queues; ~100 B allocator overhead; and a 4,096 B read "
      "buffer, which the unbuffered API removed. None of what is left can be freed through "
      "rustls's API while the connection lives."),
+    ("HTTPS keep-alive per request, ACME build", "the two builds serve a request on a connection "
+     "that is up with the same code but for two checks that find nothing on a request for the "
+     "site; the ACME client runs only with `--acme`, on its own thread, and the certificate a "
+     "handshake picks is chosen before the first request. The instruction count repeats to a "
+     "few instructions and shows whether a request costs more; CPU time is read from short "
+     "rounds on a shared machine, whose single rounds spread by more than the bound (the "
+     "rounds' range is in the row), so a miss on CPU time alone, with the instructions within "
+     "1%, points at the machine more than at the build: run the two side by side with more "
+     "rounds on a quiet machine before reading a cost into it."),
 ]
 
 
@@ -1879,14 +1923,17 @@ class TlsServer(Server):
             return cmd
         raise ValueError(self.kind)
 
+    def wrap(self, sock, session=None):
+        """A TLS client connection over `sock`, resuming `session` if given."""
+        try:
+            return self.client.wrap_socket(sock, server_hostname="localhost", session=session)
+        except BaseException:
+            sock.close()
+            raise
+
     def get(self, session=None, timeout=5.0, **kw):
         """One GET over a new HTTPS connection, resuming `session` if given: (status, socket)."""
-        raw = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
-        try:
-            sock = self.client.wrap_socket(raw, server_hostname="localhost", session=session)
-        except BaseException:
-            raw.close()
-            raise
+        sock = self.wrap(socket.create_connection(("127.0.0.1", self.port), timeout=timeout), session)
         return http_get(self.port, sock=sock, timeout=timeout, **kw)
 
 
@@ -1904,26 +1951,36 @@ def tls_files(ctx):
 
 
 def tls_server(ctx, name, **kw):
-    bins = {"mote": ctx.bins.get("mote-tls"), "hyper-ref": ctx.bins.get("hyper-ref-tls")}
-    return TlsServer(name, kw.pop("bins", bins), ctx.tmp, kw.pop("site", ctx.site), tls_files(ctx),
-                     label=kw.pop("label", f"{name}-tls"), **kw)
+    """The HTTPS row `name` of TLS_ROWS (or, with bins=, that kind of server on other binaries)."""
+    kind, key, label = TLS_ROWS[name]
+    bins = {kind: ctx.bins.get(key)} if key else {}
+    return TlsServer(kind, kw.pop("bins", bins), ctx.tmp, kw.pop("site", ctx.site), tls_files(ctx),
+                     label=kw.pop("label", label), **kw)
 
 
 def https_measures():
-    return [("https_keepalive", m_https_keepalive), ("https_handshakes", m_https_handshakes),
-            ("https_idle", m_https_idle)] + ([("https_arm", m_https_arm)] if KT["arm"] else [])
+    return [("https_keepalive", m_https_keepalive), ("https_callgrind", m_https_callgrind),
+            ("https_handshakes", m_https_handshakes), ("https_idle", m_https_idle)] + (
+            [("https_arm", m_https_arm)] if KT["arm"] else [])
 
 
-def https_servers(ctx):
-    """The HTTPS rows whose binaries exist (a failed TLS build is a note, not a stop)."""
-    names = []
-    for name in KT["servers"]:
-        binp = {"mote": ctx.bins.get("mote-tls"), "hyper-ref": ctx.bins.get("hyper-ref-tls")}.get(name, "")
+NOTED_MISSING = set()  # HTTPS rows whose missing binary was noted once
+
+
+def https_servers(ctx, names=None):
+    """The HTTPS rows (of `names`, default KT's servers) whose binaries exist (a failed TLS
+    build is a note, not a stop)."""
+    out = []
+    for name in KT["servers"] if names is None else names:
+        key = TLS_ROWS[name][1]
+        binp = ctx.bins.get(key) if key else ""
         if binp is None or (binp and not os.path.exists(binp)):
-            note(f"HTTPS: {name} built with TLS is missing; its HTTPS rows are skipped")
+            if name not in NOTED_MISSING:
+                NOTED_MISSING.add(name)
+                note(f"HTTPS: {name} built with TLS is missing; its HTTPS rows are skipped")
             continue
-        names.append(name)
-    return names
+        out.append(name)
+    return out
 
 
 def m_https_keepalive(ctx):
@@ -1931,7 +1988,8 @@ def m_https_keepalive(ctx):
     them in turn (reversed every other round); medians."""
     servers, runs = {}, {}
     try:
-        for name in https_servers(ctx):
+        # The ACME build first, so it and the TLS build run back to back in every round.
+        for name in https_servers(ctx, [MOTE_ACME] + KT["servers"]):
             servers[name] = tls_server(ctx, name, conns=KT["conns"]).start()
             log(f"https: warming {name}")
             wrk(ctx.tmp, servers[name].port, KT["conns"], K["warm_secs"], scheme="https")
@@ -1949,6 +2007,22 @@ def m_https_keepalive(ctx):
                      for k in ("rps", "p50", "p99", "cpu_us", "bytes_per_resp", "user_share")}
         out[name].update(requests=sum(r["requests"] for r in rs), errors=sum(r["errors"] for r in rs),
                          cpu_all=[r["cpu_us"] for r in rs])
+    return out
+
+
+def m_https_callgrind(ctx):
+    """Instructions per keep-alive HTTPS request of the TLS and the ACME build, as m_callgrind
+    counts them: one TLS connection, runs of 1 and 1 + N requests, the difference over N
+    (the handshake, start-up and exit cancel out)."""
+    out = {}
+    r = K["cg_requests"]
+    for name in https_servers(ctx, ["mote", MOTE_ACME]):
+        label = TLS_ROWS[name][2]
+        log(f"https: callgrind {name}, 1 and 1+{r} requests")
+        startup, per_req, spoke = callgrind_runs(
+            ctx, label, lambda runner: tls_server(ctx, name, runner=runner, label=f"{label}-cg"),
+            f"{name} under valgrind (HTTPS)", r)
+        out[name] = {"startup_ir": startup, "per_req": per_req, "requests": r, "spoke": spoke}
     return out
 
 
@@ -2070,14 +2144,19 @@ def curl_large(srv, suite, count):
 
 def build_tls(tmp, target, hyper_dir, bins):
     """The HTTPS rows' binaries. cargo links a build with other features to the same path, so
-    each host TLS build is copied into the run's temp dir and the default build put back
-    (cargo only relinks it). MOTE_TLS_BIN, HYPER_TLS_BIN and MOTE_ARM_TLS_BIN override."""
+    each host build with TLS is copied into the run's temp dir, and the default builds are put
+    back once all are made (cargo only relinks them). mote-tls is built as `make TLS=1` builds
+    it, with TLS 1.2 beside 1.3; mote-acme as `make ACME=1` builds it, TLS 1.3 only.
+    MOTE_TLS_BIN, MOTE_ACME_BIN, HYPER_TLS_BIN and MOTE_ARM_TLS_BIN override."""
     nobuild = bool(os.environ.get("BENCH_NO_BUILD"))
     hyper = ["--manifest-path", os.path.join(HERE, "hyper-ref", "Cargo.toml")]
-    rows = [("mote-tls", "MOTE_TLS_BIN", [], os.path.join(target, "release", "mote"), {}),
-            ("hyper-ref-tls", "HYPER_TLS_BIN", hyper, os.path.join(hyper_dir, "release", "hyper-ref"),
+    mote_bin = os.path.join(target, "release", "mote")
+    rows = [("mote-tls", "MOTE_TLS_BIN", "tls,tls12", [], mote_bin, {}),
+            ("mote-acme", "MOTE_ACME_BIN", "acme", [], mote_bin, {}),
+            ("hyper-ref-tls", "HYPER_TLS_BIN", "tls", hyper, os.path.join(hyper_dir, "release", "hyper-ref"),
              {"CARGO_TARGET_DIR": hyper_dir})]
-    for key, env, args, built, env_extra in rows:
+    restore = {}
+    for key, env, features, args, built, env_extra in rows:
         if os.environ.get(env):
             bins[key] = os.path.abspath(os.environ[env])
             continue
@@ -2085,7 +2164,7 @@ def build_tls(tmp, target, hyper_dir, bins):
         if nobuild:
             continue
         log(f"building {key}...")
-        cmd = ["cargo", "build", "--release", "-q", "--features", "tls"] + args
+        cmd = ["cargo", "build", "--release", "-q", "--features", features] + args
         record(cmd, tmp)
         env_all = dict(os.environ, **env_extra)
         r = run(cmd, env=env_all, timeout=1200, check=False)
@@ -2094,7 +2173,9 @@ def build_tls(tmp, target, hyper_dir, bins):
         else:
             bins[key] = os.path.join(tmp, key)
             shutil.copy2(built, bins[key])
-        run(["cargo", "build", "--release", "-q"] + args, env=env_all, timeout=1200)
+        restore[tuple(args)] = env_all
+    for args, env_all in restore.items():
+        run(["cargo", "build", "--release", "-q"] + list(args), env=env_all, timeout=1200)
     if SMOKE:
         return
     if os.environ.get("MOTE_ARM_TLS_BIN"):
@@ -2124,6 +2205,7 @@ def https_targets(R):
                       f"the {len(ka['mote']['cpu_all'])} rounds' ratios ({lo:.2f}–{hi:.2f})",
                       f"best peer {who} {bp:.2f} µs → limit {T_TLS_CPU_RATIO * bp:.2f} µs; both ratios ≤ "
                       f"{T_TLS_CPU_RATIO}", medians <= T_TLS_CPU_RATIO and paired <= T_TLS_CPU_RATIO))
+    acme_target(T, ka, R.get("https_callgrind") or {})
     hs = R.get("https_handshakes") or {}
     if "mote" in hs and "nginx" in hs:
         ratios = [a / b for a, b in zip(hs["mote"]["full_all"], hs["nginx"]["full_all"])]
@@ -2148,12 +2230,36 @@ def https_targets(R):
     return [(n, m, r, "not measured" if ok is None else ok) for n, m, r, ok in T]
 
 
+def acme_target(T, ka, cg):
+    """The ACME build's keep-alive HTTPS request within noise of the TLS build's: callgrind's
+    instructions, and CPU time by the median of the rounds' ratios (the two run back to back
+    in each round, so drift on the box cancels out of each ratio; the ratio of the medians is
+    shown beside it, as single rounds spread by more than the bound here)."""
+    name = (f"HTTPS keep-alive per request, ACME build within noise of the TLS build: "
+            f"instructions ≤ {T_ACME_IR_RATIO}×, CPU ≤ {T_ACME_CPU_RATIO}×")
+    if not all(s in d for s in ("mote", MOTE_ACME) for d in (ka, cg)):
+        if "mote" in ka or "mote" in cg:
+            T.append((name, "no ACME build row in this run", "—", None))
+        return
+    ir_a, ir_t = cg[MOTE_ACME]["per_req"], cg["mote"]["per_req"]
+    cpu_a, cpu_t = ka[MOTE_ACME]["cpu_us"], ka["mote"]["cpu_us"]
+    paired, lo, hi = paired_ratio(ka, MOTE_ACME, "mote")
+    T.append((name, f"{ir_a:,.0f} Ir ({ir_a / ir_t:.3f}×); {cpu_a:.2f} µs: {paired:.3f}× median of the "
+                    f"{len(ka[MOTE_ACME]['cpu_all'])} rounds' ratios ({lo:.2f}–{hi:.2f}), {cpu_a / cpu_t:.3f}× "
+                    "by medians",
+              f"TLS build {ir_t:,.0f} Ir, {cpu_t:.2f} µs → limit {T_ACME_IR_RATIO * ir_t:,.0f} Ir, and the "
+              f"rounds' median ratio ≤ {T_ACME_CPU_RATIO}",
+              ir_a <= T_ACME_IR_RATIO * ir_t and paired <= T_ACME_CPU_RATIO))
+
+
 def https_report(w, R):
-    ka, hs, ic, arm = (R.get(k) or {} for k in ("https_keepalive", "https_handshakes", "https_idle", "https_arm"))
-    if not (ka or hs or ic or arm):
+    ka, cg, hs, ic, arm = (R.get(k) or {} for k in ("https_keepalive", "https_callgrind", "https_handshakes",
+                                                     "https_idle", "https_arm"))
+    if not (ka or cg or hs or ic or arm):
         return
     w("## HTTPS\n")
-    w("mote built with TLS (`--features tls`: rustls with ring), nginx with OpenSSL, and hyper-ref built "
+    w("mote built with TLS as `make TLS=1` builds it (`--features tls,tls12`: rustls with ring, "
+      "TLS 1.3 and 1.2), nginx with OpenSSL, and hyper-ref built "
       "with tokio-rustls and ring (`--features tls`), each listening for HTTPS only, with one ECDSA "
       "P-256 certificate made for the run; on each TLS 1.3 and 1.2, the suites "
       f"`{TLS13_SUITES}` and `{TLS12_SUITES}` in that order, the server's order winning, key "
@@ -2162,13 +2268,33 @@ def https_report(w, R):
     if ka:
         w(f"### Keep-alive over HTTPS (wrk https, c={KT['conns']}, {KT['rounds']} rounds × {KT['secs']} s "
           "per server, medians)\n")
-        w("wrk (OpenSSL) speaks TLS 1.3 with AES-128-GCM to each. Rounds as in the main run.\n")
+        w("wrk (OpenSSL) speaks TLS 1.3 with AES-128-GCM to each. Rounds as in the main run.")
+        if MOTE_ACME in ka:
+            w(f"`{MOTE_ACME}` is mote built as `make ACME=1` builds it (`--features acme`, TLS 1.3 "
+              "only), run with the same flags, certificate files and client as `mote`, and just "
+              "before it in every round (just after, in the rounds that go in reverse). Its `--acme` "
+              "flags change where the certificate and key come from and which certificate a "
+              "handshake picks; on a connection that is up it runs the TLS build's request path "
+              "but for two checks that find nothing on a request for the site (an HTTP-01 "
+              "challenge the client has on, a connection that is a TLS-ALPN-01 validation), so "
+              "the certificate files serve it here as they serve the TLS build.")
+        w("")
         w("| server | req/s | p50 µs | p99 µs | CPU µs/req | rounds min–max | user share | bytes/response | errors |")
         w("|---|---|---|---|---|---|---|---|---|")
         for s, r in ka.items():
             w(f"| {s} | {r['rps']:,.0f} | {r['p50']:.0f} | {r['p99']:.0f} | {r['cpu_us']:.2f} | "
               f"{min(r['cpu_all']):.2f}–{max(r['cpu_all']):.2f} | {100 * r['user_share']:.0f}% | "
               f"{r['bytes_per_resp']:,.0f} | {r['errors']} |")
+        w("")
+    if cg:
+        w("### Instructions per keep-alive HTTPS request (`valgrind --tool=callgrind`)\n")
+        w(f"Method as over plain HTTP: one TLS connection from Python's `ssl`, run A makes 1 "
+          f"request and run B 1 + {K['cg_requests']} on the same connection; Ir per request = "
+          f"(Ir(B) − Ir(A)) ÷ {K['cg_requests']}, so start-up, the handshake and exit cancel out.\n")
+        w("| server | negotiated | Ir per request | Ir of run A (start-up, handshake, 1 request, exit) |")
+        w("|---|---|---|---|")
+        for s, r in cg.items():
+            w(f"| {s} | {r['spoke']} | {r['per_req']:,.0f} | {r['startup_ir']:,.0f} |")
         w("")
     if hs:
         w(f"### A connection per request: full and resumed handshakes ({KT['handshake_rounds']} rounds × "
@@ -2223,7 +2349,16 @@ def https_smoke_problems(R):
     problems = []
     if os.environ.get("BENCH_NO_BUILD") and not os.environ.get("MOTE_TLS_BIN"):
         return problems  # nothing built with TLS to measure
-    ka, hs, ic = (R.get(k) or {} for k in ("https_keepalive", "https_handshakes", "https_idle"))
+    ka, cg, hs, ic = (R.get(k) or {} for k in ("https_keepalive", "https_callgrind", "https_handshakes",
+                                                "https_idle"))
+    # The ACME build's rows: keep-alive and instructions, beside the TLS build's.
+    acme = not os.environ.get("BENCH_NO_BUILD") or os.environ.get("MOTE_ACME_BIN")
+    for s in ("mote", MOTE_ACME) if acme else ("mote",):
+        if not cg.get(s, {}).get("per_req", 0) > 0:
+            problems.append(f"{s} over HTTPS: callgrind measured no instructions per request")
+    r = ka.get(MOTE_ACME)
+    if acme and (not r or r["requests"] <= 0 or r["cpu_us"] <= 0):
+        problems.append(f"{MOTE_ACME} over HTTPS: no requests or no CPU time measured")
     for s in KT["servers"]:
         r = ka.get(s)
         if not r or r["requests"] <= 0 or r["cpu_us"] <= 0:
