@@ -49,8 +49,8 @@ ACME        ?=
 override ACME := $(filter-out 0,$(ACME))
 override TLS := $(if $(ACME),1,$(TLS))
 # TLS12=1: TLS 1.2 beside TLS 1.3 (the `tls12` feature). On by default for TLS=1;
-# ACME=1 builds speak TLS 1.3 only unless TLS12=1 is given (about 37 KB on ARMv6:
-# size-report/acme-choices.md).
+# ACME=1 builds speak TLS 1.3 only unless TLS12=1 is given, for their size
+# (size-report/acme-choices.md).
 TLS12       ?= $(if $(ACME),,1)
 override TLS12 := $(if $(TLS),$(filter-out 0,$(TLS12)))
 comma       := ,
