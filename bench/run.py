@@ -922,9 +922,10 @@ def redirect_targets(T, rd):
     if len(rd) != len(REDIRECT_ROWS):
         return
     static, exact, _, unmatched, _ = (rd[row]["per_req"] for row, *_ in REDIRECT_ROWS)
+    # callgrind repeats to a few instructions (the rules' hash tables are seeded per
+    # process, so a lookup's probes vary by a few); 1% is that noise, not a cost.
     T.append(("_redirects, 1,000 rules: a matched request ≤ a static file (callgrind)",
-              f"{exact:,.0f} Ir", f"static file {static:,.0f} Ir", exact <= static))
-    # callgrind repeats to a few instructions; 1% is that noise, not a cost.
+              f"{exact:,.0f} Ir", f"static file {static:,.0f} Ir (+1% noise)", exact <= static * 1.01))
     T.append(("_redirects, 1,000 rules: an unmatched request ≤ a static file without rules",
               f"{unmatched:,.0f} Ir", f"static file {static:,.0f} Ir (+1% noise)", unmatched <= static * 1.01))
 
